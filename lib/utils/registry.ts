@@ -1,0 +1,115 @@
+/**
+ * mmcv-style registries: a name → constructor map with `build(cfg)`.
+ *
+ * @module
+ */
+
+/** A config object with a `type` key naming a registered component. */
+export interface TypedCfg {
+  type: string;
+  [key: string]: unknown;
+}
+
+// deno-lint-ignore no-explicit-any
+type Ctor<T> = new (cfg: any) => T;
+
+function levenshtein(a: string, b: string): number {
+  const m = a.length, n = b.length;
+  const d = Array.from({ length: n + 1 }, (_, j) => j);
+  for (let i = 1; i <= m; i++) {
+    let prev = d[0];
+    d[0] = i;
+    for (let j = 1; j <= n; j++) {
+      const tmp = d[j];
+      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return d[n];
+}
+
+/**
+ * A named registry of component constructors, as mmcv's `Registry`.
+ *
+ * @example
+ * ```ts
+ * import { Registry } from "./registry.ts";
+ * class Foo { constructor(public cfg: { type: string; x?: number }) {} }
+ * const R = new Registry<Foo>("FOOS");
+ * R.register("Foo", Foo);
+ * const foo = R.build({ type: "Foo", x: 1 });
+ * ```
+ */
+export class Registry<T = unknown> {
+  readonly name: string;
+  #modules = new Map<string, Ctor<T>>();
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  /** Registers `ctor` under `name`; throws if the name is taken. */
+  register(name: string, ctor: Ctor<T>): void {
+    if (this.#modules.has(name)) {
+      throw new RangeError(`Cannot register "${name}": the name is already in the ${this.name} registry`);
+    }
+    this.#modules.set(name, ctor);
+  }
+
+  /** The constructor registered under `name`, or undefined. */
+  get(name: string): Ctor<T> | undefined {
+    return this.#modules.get(name);
+  }
+
+  /** Whether `name` is registered. */
+  has(name: string): boolean {
+    return this.#modules.has(name);
+  }
+
+  /** All registered names, in registration order. */
+  keys(): string[] {
+    return [...this.#modules.keys()];
+  }
+
+  /** The closest registered name to `name`, if one is near enough to be a typo. */
+  suggest(name: string): string | undefined {
+    let best: string | undefined, bestD = Infinity;
+    for (const k of this.#modules.keys()) {
+      const dist = levenshtein(k.toLowerCase(), name.toLowerCase());
+      if (dist < bestD) [best, bestD] = [k, dist];
+    }
+    return best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 4)) ? best : undefined;
+  }
+
+  /**
+   * Builds a component from `cfg`: checks `cfg.type`, fills `defaultArgs` where `cfg` has no value
+   * (as Python's `setdefault`), and prefixes constructor errors with the component name.
+   */
+  build(cfg: TypedCfg | Record<string, unknown>, defaultArgs: Record<string, unknown> = {}): T {
+    if (cfg === null || typeof cfg !== "object" || Array.isArray(cfg)) {
+      throw new TypeError(`Cannot build from the ${this.name} registry: config must be an object, got ${JSON.stringify(cfg)}`);
+    }
+    const type = (cfg as TypedCfg).type;
+    if (typeof type !== "string") {
+      throw new TypeError(`Cannot build from the ${this.name} registry: config has no "type" key: ${JSON.stringify(cfg)}`);
+    }
+    const ctor = this.#modules.get(type);
+    if (!ctor) {
+      const hint = this.suggest(type);
+      throw new RangeError(
+        `Cannot build "${type}": type is not in the ${this.name} registry` +
+          (hint ? `; did you mean "${hint}"?` : `; registered: ${this.keys().join(", ")}`),
+      );
+    }
+    const args: Record<string, unknown> = { ...cfg };
+    for (const [k, v] of Object.entries(defaultArgs)) if (!(k in args)) args[k] = v;
+    try {
+      return new ctor(args);
+    } catch (e) {
+      if (e instanceof Error && !e.message.startsWith(`${ctor.name}: `)) {
+        e.message = `${ctor.name}: ${e.message}`;
+      }
+      throw e;
+    }
+  }
+}
