@@ -1,0 +1,61 @@
+// out = a OP b with NumPy broadcasting on f32. Shapes and strides (0 on broadcast dimensions)
+// come in Params; when BCAST is 0 both inputs have the output's shape and are read linearly.
+//  OP: 0 add  1 sub  2 mul  3 div  4 max  5 min  6 pow  7 (a > b)  8 (a == b)  9 (a >= b)
+//      10 (a < b)
+override OP: u32 = 0u;
+override BCAST: u32 = 1u;
+
+struct Params {
+  n: u32, rank: u32, _p0: u32, _p1: u32,
+  shape: array<vec4<u32>, 2>,
+  sa: array<vec4<u32>, 2>,
+  sb: array<vec4<u32>, 2>,
+}
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> o: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+fn dim(arr: array<vec4<u32>, 2>, d: u32) -> u32 {
+  return arr[d / 4u][d % 4u];
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = wg_index(wid, nwg) * 256u + lid;
+  if (i >= p.n) { return; }
+  var ia = i;
+  var ib = i;
+  if (BCAST != 0u) {
+    ia = 0u;
+    ib = 0u;
+    var rem = i;
+    for (var d = i32(p.rank) - 1; d >= 0; d = d - 1) {
+      let du = u32(d);
+      let s = dim(p.shape, du);
+      let c = rem % s;
+      rem = rem / s;
+      ia = ia + c * dim(p.sa, du);
+      ib = ib + c * dim(p.sb, du);
+    }
+  }
+  let x = a[ia];
+  let y = b[ib];
+  var r: f32;
+  switch OP {
+    case 0u: { r = x + y; }
+    case 1u: { r = x - y; }
+    case 2u: { r = x * y; }
+    case 3u: { r = x / y; }
+    case 4u: { r = max(x, y); }
+    case 5u: { r = min(x, y); }
+    case 6u: { r = pow(x, y); }
+    case 7u: { r = select(0.0, 1.0, x > y); }
+    case 8u: { r = select(0.0, 1.0, x == y); }
+    case 9u: { r = select(0.0, 1.0, x >= y); }
+    default: { r = select(0.0, 1.0, x < y); }
+  }
+  o[i] = r;
+}

@@ -1,0 +1,406 @@
+/**
+ * The WebGPU runtime: one device, one buffer pool, one pipeline cache, and one shared command
+ * encoder into which every op records its dispatch. Nothing is submitted until `flush()`, and
+ * reading a tensor back (`read`, `readMany`) is the only synchronisation point.
+ *
+ * @module
+ */
+import { type GpuInfo, requestGpuDevice, type RequestDeviceOptions } from "./device.ts";
+import { type CompiledKernel, type KernelSpec, PipelineCache } from "./kernel.ts";
+import { BufferPool, type PooledBuffer, type PoolStats } from "./pool.ts";
+import { type DType, fmtShape, type HostArray, RawTensor, shapeSize } from "./raw_tensor.ts";
+
+/** A binding of a dispatch: a tensor, or a raw buffer range. */
+export type Binding = RawTensor | { buffer: GPUBuffer; offset?: number; size: number };
+
+/** Arguments of {@linkcode Gpu.dispatch}. */
+export interface DispatchArgs {
+  /** Storage bindings in binding order (inputs, then outputs); `Params` follows them. */
+  bindings: Binding[];
+  /** Values of the `Params` uniform, typed by the kernel's `params` string. */
+  params?: ArrayLike<number>;
+  /** Override constants: part of the pipeline cache key. */
+  overrides?: Record<string, number>;
+  /** Workgroup count: a total (folded into 2-D/3-D when needed) or an explicit grid. */
+  workgroups: number | [number, number, number];
+}
+
+/** Runtime counters, for tests and benchmarks. */
+export interface RuntimeStats extends PoolStats {
+  dispatches: number;
+  submits: number;
+  readbacks: number;
+  pipelines: number;
+}
+
+const UNIFORM_CHUNK = 65536;
+
+class UniformArena {
+  chunks: GPUBuffer[] = [];
+  host: ArrayBuffer[] = [];
+  chunk = 0;
+  offset = 0;
+  constructor(readonly device: GPUDevice, readonly align: number) {}
+
+  /** Places `bytes` of parameter data; returns where. */
+  place(bytes: number): { buffer: GPUBuffer; host: ArrayBuffer; offset: number } {
+    if (this.offset + bytes > UNIFORM_CHUNK) {
+      this.chunk++;
+      this.offset = 0;
+    }
+    while (this.chunks.length <= this.chunk) {
+      this.chunks.push(this.device.createBuffer({
+        label: `params#${this.chunks.length}`,
+        size: UNIFORM_CHUNK,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      }));
+      this.host.push(new ArrayBuffer(UNIFORM_CHUNK));
+    }
+    const at = this.offset;
+    this.offset = Math.ceil((at + bytes) / this.align) * this.align;
+    return { buffer: this.chunks[this.chunk], host: this.host[this.chunk], offset: at };
+  }
+
+  get used(): number {
+    return this.chunk + (this.offset > 0 ? 1 : 0);
+  }
+
+  upload(queue: GPUQueue): void {
+    for (let i = 0; i <= this.chunk && i < this.chunks.length; i++) {
+      const n = i < this.chunk ? UNIFORM_CHUNK : this.offset;
+      if (n > 0) queue.writeBuffer(this.chunks[i], 0, this.host[i], 0, n);
+    }
+    this.chunk = 0;
+    this.offset = 0;
+  }
+}
+
+/** Flush automatically after this many recorded dispatches (keeps command buffers bounded). */
+const AUTO_FLUSH_DISPATCHES = 4096;
+
+/** The runtime of one device. Get it with {@linkcode initGpu} / {@linkcode getGpu}. */
+export class Gpu {
+  readonly device: GPUDevice;
+  readonly info: GpuInfo;
+  readonly pool: BufferPool;
+  readonly pipelines: PipelineCache;
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  #arena: UniformArena;
+  #epoch = 0;
+  #pending = 0;
+  #scopes: Set<RawTensor>[] = [];
+  #counters = { dispatches: 0, submits: 0, readbacks: 0 };
+  #lost: string | null = null;
+
+  constructor(device: GPUDevice, info: GpuInfo) {
+    this.device = device;
+    this.info = info;
+    this.pool = new BufferPool(device, info.limits.maxBufferSize);
+    this.pipelines = new PipelineCache(device);
+    this.#arena = new UniformArena(device, Math.max(16, info.limits.minUniformBufferOffsetAlignment));
+    device.lost.then((l) => {
+      this.#lost = l.message || String(l.reason);
+    });
+  }
+
+  /** The current flush epoch (incremented by every submit). */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  // ---- tensors -------------------------------------------------------------------------------
+
+  /** Internal: the pool calls back here when the last view of a buffer is released. */
+  releaseBuffer(pb: PooledBuffer): void {
+    this.pool.release(pb);
+  }
+
+  #track(t: RawTensor): RawTensor {
+    const top = this.#scopes[this.#scopes.length - 1];
+    if (top) top.add(t);
+    return t;
+  }
+
+  #checkBinding(bytes: number, label: string, shape: readonly number[]): void {
+    const lim = this.info.limits.maxStorageBufferBindingSize;
+    if (bytes > lim) {
+      throw new RangeError(
+        `Cannot allocate tensor "${label}" ${fmtShape(shape)}: ${bytes} bytes exceed the adapter's ` +
+          `maxStorageBufferBindingSize of ${lim} bytes: reduce the batch size or the resolution`,
+      );
+    }
+  }
+
+  /** An uninitialised tensor. */
+  empty(shape: readonly number[], dtype: DType = "f32", label = "tensor"): RawTensor {
+    const bytes = Math.max(16, shapeSize(shape) * 4);
+    this.#checkBinding(bytes, label, shape);
+    const pb = this.pool.acquire(bytes, label, this.#epoch);
+    return this.#track(new RawTensor(pb, shape, dtype, label, this));
+  }
+
+  /** A tensor filled with zeros (recorded as a clear command). */
+  zeros(shape: readonly number[], dtype: DType = "f32", label = "zeros"): RawTensor {
+    const t = this.empty(shape, dtype, label);
+    this.clear(t);
+    return t;
+  }
+
+  /** A tensor holding a copy of `data`. */
+  upload(data: HostArray | ArrayLike<number>, shape: readonly number[], dtype: DType = "f32", label = "upload"): RawTensor {
+    const n = shapeSize(shape);
+    if (data.length !== n) {
+      throw new TypeError(`Cannot upload "${label}": ${data.length} values do not fill shape ${fmtShape(shape)} (${n} elements)`);
+    }
+    const bytes = Math.max(16, n * 4);
+    this.#checkBinding(bytes, label, shape);
+    const pb = this.pool.acquire(bytes, label, this.#epoch, true);
+    const t = this.#track(new RawTensor(pb, shape, dtype, label, this));
+    if (n > 0) {
+      let host: HostArray;
+      if (dtype === "f32") host = data instanceof Float32Array ? data as Float32Array<ArrayBuffer> : Float32Array.from(data);
+      else if (dtype === "i32") host = data instanceof Int32Array ? data as Int32Array<ArrayBuffer> : Int32Array.from(data);
+      else host = data instanceof Uint32Array ? data as Uint32Array<ArrayBuffer> : Uint32Array.from(data);
+      this.device.queue.writeBuffer(pb.buffer, 0, host.buffer, host.byteOffset, n * 4);
+    }
+    return t;
+  }
+
+  /** A view of `t` with another shape, sharing its buffer (no copy). */
+  view(t: RawTensor, shape: readonly number[], label = t.label): RawTensor {
+    return this.#track(t.shareWith(shape, label));
+  }
+
+  // ---- scopes --------------------------------------------------------------------------------
+
+  /** Starts a memory scope: tensors created until `endScope` are released by it unless kept. */
+  beginScope(): void {
+    this.#scopes.push(new Set());
+  }
+
+  /** Ends the innermost scope, releasing its tensors except `keepers`, which move to the parent. */
+  endScope(keepers: Iterable<RawTensor> = []): void {
+    const scope = this.#scopes.pop();
+    if (!scope) throw new RangeError("Cannot end a memory scope: none is open");
+    const keep = new Set(keepers);
+    const parent = this.#scopes[this.#scopes.length - 1];
+    for (const t of scope) {
+      if (keep.has(t)) parent?.add(t);
+      else t.release();
+    }
+  }
+
+  /** Removes `t` from every open scope so that it survives them (until released explicitly). */
+  keep(t: RawTensor): void {
+    for (const s of this.#scopes) s.delete(t);
+  }
+
+  // ---- commands ------------------------------------------------------------------------------
+
+  #enc(): GPUCommandEncoder {
+    if (this.#lost) throw new Error(`Cannot record GPU commands: the device was lost: ${this.#lost}`);
+    return this.#encoder ??= this.device.createCommandEncoder({ label: `step#${this.#epoch}` });
+  }
+
+  #endPass(): void {
+    if (this.#pass) {
+      this.#pass.end();
+      this.#pass = null;
+    }
+  }
+
+  /** The compiled pipeline of a kernel (compiled on first use, cached by name + overrides). */
+  kernel(spec: KernelSpec, overrides?: Record<string, number>): CompiledKernel {
+    return this.pipelines.get(spec, overrides);
+  }
+
+  /** Records one dispatch of `spec`. */
+  dispatch(spec: KernelSpec, args: DispatchArgs): void {
+    const ck = this.pipelines.get(spec, args.overrides);
+    let grid: [number, number, number];
+    if (typeof args.workgroups === "number") {
+      const n = args.workgroups;
+      if (n <= 0) return; // nothing to do (empty tensors)
+      const max = this.info.limits.maxComputeWorkgroupsPerDimension;
+      if (n <= max) grid = [n, 1, 1];
+      else {
+        const y = Math.ceil(n / max);
+        if (y <= max) grid = [Math.ceil(n / y), y, 1];
+        else {
+          const z = Math.ceil(y / max);
+          grid = [max, Math.ceil(y / z), z];
+        }
+      }
+    } else {
+      grid = args.workgroups;
+      if (grid[0] * grid[1] * grid[2] === 0) return;
+    }
+    const entries: GPUBindGroupEntry[] = [];
+    args.bindings.forEach((b, i) => {
+      if (b instanceof RawTensor) {
+        const pb = b.pooled;
+        pb.epoch = this.#epoch;
+        entries.push({ binding: i, resource: { buffer: pb.buffer, offset: 0, size: Math.max(16, b.byteLength) } });
+      } else {
+        entries.push({ binding: i, resource: { buffer: b.buffer, offset: b.offset ?? 0, size: b.size } });
+      }
+    });
+    if (spec.params) {
+      const types = spec.params;
+      const vals = args.params ?? [];
+      if (vals.length !== types.length) {
+        throw new TypeError(`Cannot dispatch ${spec.name}.wgsl: ${vals.length} params given, the kernel declares ${types.length}`);
+      }
+      const bytes = Math.ceil(types.length / 4) * 16;
+      const at = this.#arena.place(bytes);
+      const f = new Float32Array(at.host, at.offset, types.length);
+      const u = new Uint32Array(at.host, at.offset, types.length);
+      const s = new Int32Array(at.host, at.offset, types.length);
+      for (let i = 0; i < types.length; i++) {
+        const c = types.charCodeAt(i);
+        if (c === 102 /* f */) f[i] = vals[i];
+        else if (c === 105 /* i */) s[i] = vals[i];
+        else u[i] = vals[i];
+      }
+      entries.push({ binding: args.bindings.length, resource: { buffer: at.buffer, offset: at.offset, size: bytes } });
+    }
+    const bg = this.device.createBindGroup({ label: ck.label, layout: ck.layout, entries });
+    if (!this.#pass) this.#pass = this.#enc().beginComputePass({ label: ck.label });
+    this.#pass.setPipeline(ck.pipeline);
+    this.#pass.setBindGroup(0, bg);
+    this.#pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+    this.#counters.dispatches++;
+    if (++this.#pending >= AUTO_FLUSH_DISPATCHES || this.#arena.used >= 64) this.flush();
+  }
+
+  /** Records a buffer-to-buffer copy of `bytes` bytes. */
+  copy(src: RawTensor, srcOffset: number, dst: RawTensor, dstOffset: number, bytes: number): void {
+    if (bytes <= 0) return;
+    this.#endPass();
+    src.pooled.epoch = this.#epoch;
+    dst.pooled.epoch = this.#epoch;
+    this.#enc().copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
+    this.#pending++;
+  }
+
+  /** Records zero-filling of `t`. */
+  clear(t: RawTensor): void {
+    this.#endPass();
+    t.pooled.epoch = this.#epoch;
+    const bytes = Math.min(t.pooled.size, Math.max(16, Math.ceil(t.byteLength / 16) * 16));
+    this.#enc().clearBuffer(t.buffer, 0, bytes);
+    this.#pending++;
+  }
+
+  /** Submits everything recorded so far (no wait). */
+  flush(): void {
+    this.#endPass();
+    const enc = this.#encoder;
+    this.#encoder = null;
+    this.#pending = 0;
+    if (!enc) return;
+    this.#arena.upload(this.device.queue);
+    this.device.queue.submit([enc.finish()]);
+    this.#counters.submits++;
+    this.#epoch++;
+  }
+
+  /** Flushes and waits until the GPU is idle; surfaces kernel compile errors. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    await this.pipelines.checkErrors();
+  }
+
+  /** Reads several tensors back with one copy and one map: the only synchronisation point. */
+  async readMany(ts: RawTensor[]): Promise<HostArray[]> {
+    const offsets: number[] = [];
+    let total = 0;
+    for (const t of ts) {
+      offsets.push(total);
+      total += Math.ceil(t.byteLength / 4) * 4;
+    }
+    const out: HostArray[] = [];
+    if (total === 0) {
+      for (const t of ts) out.push(hostArray(t.dtype, 0));
+      return out;
+    }
+    const staging = this.device.createBuffer({
+      label: "readback",
+      size: Math.ceil(total / 16) * 16,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    this.#endPass();
+    const enc = this.#enc();
+    ts.forEach((t, i) => {
+      if (t.byteLength > 0) enc.copyBufferToBuffer(t.buffer, 0, staging, offsets[i], t.byteLength);
+    });
+    this.flush();
+    this.#counters.readbacks++;
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      await this.pipelines.checkErrors();
+      throw e;
+    }
+    const mapped = staging.getMappedRange();
+    ts.forEach((t, i) => {
+      const h = hostArray(t.dtype, t.size);
+      new Uint8Array(h.buffer).set(new Uint8Array(mapped, offsets[i], t.byteLength));
+      out.push(h);
+    });
+    staging.unmap();
+    staging.destroy();
+    await this.pipelines.checkErrors();
+    if (this.#lost) throw new Error(`Cannot read tensors back: the device was lost: ${this.#lost}`);
+    return out;
+  }
+
+  /** Reads one tensor back. */
+  async read(t: RawTensor): Promise<HostArray> {
+    return (await this.readMany([t]))[0];
+  }
+
+  /** Counters and pool statistics. */
+  stats(): RuntimeStats {
+    return { ...this.pool.stats(), ...this.#counters, pipelines: this.pipelines.size };
+  }
+
+  /** Releases the device. The runtime cannot be used afterwards. */
+  destroy(): void {
+    this.flush();
+    this.device.destroy();
+  }
+}
+
+function hostArray(dtype: DType, n: number): HostArray {
+  return dtype === "f32" ? new Float32Array(n) : dtype === "i32" ? new Int32Array(n) : new Uint32Array(n);
+}
+
+let current: Gpu | null = null;
+let pending: Promise<Gpu> | null = null;
+
+/**
+ * Initialises (once) and returns the process-wide runtime. Throws `GpuUnavailableError` when no
+ * adapter exists.
+ */
+export function initGpu(opts: RequestDeviceOptions = {}): Promise<Gpu> {
+  if (current) return Promise.resolve(current);
+  pending ??= requestGpuDevice(opts).then(({ device, info }) => (current = new Gpu(device, info))).catch((e) => {
+    pending = null;
+    throw e;
+  });
+  return pending;
+}
+
+/** The runtime created by {@linkcode initGpu}; throws if it was not initialised. */
+export function getGpu(): Gpu {
+  if (!current) throw new ReferenceError("Cannot use the GPU before initialisation: call `await initGpu()` first");
+  return current;
+}
+
+/** Whether {@linkcode initGpu} has completed. */
+export function hasGpu(): boolean {
+  return current !== null;
+}

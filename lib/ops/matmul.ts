@@ -1,0 +1,63 @@
+/**
+ * Batched matrix multiplication on `kernels/matmul.wgsl` (strided operands: transposes and a
+ * broadcast batch cost no copy).
+ *
+ * @module
+ */
+import matmulSrc from "../../kernels/matmul.wgsl" with { type: "text" };
+import type { KernelSpec } from "../gpu/kernel.ts";
+import { getGpu } from "../gpu/runtime.ts";
+import { fmtShape, type RawTensor } from "../gpu/raw_tensor.ts";
+
+/** `kernels/matmul.wgsl`. */
+export const MATMUL: KernelSpec = { name: "matmul", source: matmulSrc, params: "u".repeat(12) };
+
+/** Options of {@linkcode matmul}. */
+export interface MatmulOptions {
+  /** Use Aᵀ: `a` is stored [.., K, M]. */
+  transA?: boolean;
+  /** Use Bᵀ: `b` is stored [.., N, K]. */
+  transB?: boolean;
+}
+
+/**
+ * `C = op(A) · op(B)` for `a` of rank 2 or 3 and `b` of rank 2 or 3; a rank-2 operand is shared by
+ * every batch entry. Returns [M, N] or [batch, M, N].
+ */
+export function matmul(a: RawTensor, b: RawTensor, opts: MatmulOptions = {}): RawTensor {
+  const ra = a.shape.length, rb = b.shape.length;
+  if (ra < 2 || ra > 3 || rb < 2 || rb > 3) {
+    throw new TypeError(`Cannot multiply ${fmtShape(a.shape)} by ${fmtShape(b.shape)}: operands must have rank 2 or 3`);
+  }
+  if (a.dtype !== "f32" || b.dtype !== "f32") throw new TypeError("Cannot multiply: matmul takes f32 operands");
+  const [ar, ac] = a.shape.slice(-2), [br, bc] = b.shape.slice(-2);
+  const M = opts.transA ? ac : ar, K = opts.transA ? ar : ac;
+  const Kb = opts.transB ? bc : br, N = opts.transB ? br : bc;
+  if (K !== Kb) {
+    throw new TypeError(
+      `Cannot multiply ${fmtShape(a.shape)}${opts.transA ? "ᵀ" : ""} by ${fmtShape(b.shape)}${opts.transB ? "ᵀ" : ""}: inner dimensions ${K} and ${Kb} differ`,
+    );
+  }
+  const ba = ra === 3 ? a.shape[0] : 1, bb = rb === 3 ? b.shape[0] : 1;
+  if (ba !== bb && ba !== 1 && bb !== 1) {
+    throw new TypeError(`Cannot multiply ${fmtShape(a.shape)} by ${fmtShape(b.shape)}: batch sizes ${ba} and ${bb} differ`);
+  }
+  const batch = Math.max(ba, bb);
+  const gpu = getGpu();
+  const outShape = ra === 3 || rb === 3 ? [batch, M, N] : [M, N];
+  const c = gpu.empty(outShape, "f32", "matmul");
+  if (K === 0) {
+    gpu.clear(c);
+    return c;
+  }
+  const sab = ra === 3 && ba > 1 ? ar * ac : 0;
+  const [sam, sak] = opts.transA ? [1, ac] : [ac, 1];
+  const sbb = rb === 3 && bb > 1 ? br * bc : 0;
+  const [sbk, sbn] = opts.transB ? [1, bc] : [bc, 1];
+  gpu.dispatch(MATMUL, {
+    bindings: [a, b, c],
+    params: [M, N, K, batch, sab, sam, sak, sbb, sbk, sbn, 0, 0],
+    workgroups: [Math.ceil(N / 64), Math.ceil(M / 64), batch],
+  });
+  return c;
+}
