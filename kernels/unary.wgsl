@@ -37,7 +37,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     case 10u: { r = sign(v); }
     case 11u: { r = v + p.alpha; }
     case 12u: { r = v * p.alpha; }
-    case 13u: { r = pow(v, p.alpha); }
+    case 13u: {
+      // pow with a negative base is defined for integer exponents (sign by parity)
+      r = pow(abs(v), p.alpha);
+      if (v < 0.0) {
+        if (fract(p.alpha) != 0.0) { r = bitcast<f32>(0x7fc00000u); }
+        else if (fract(p.alpha * 0.5) != 0.0) { r = -r; }
+      }
+    }
     case 14u: { r = clamp(v, p.alpha, p.beta); }
     case 15u: { r = select(0.0, 1.0, v > p.alpha); }
     case 16u: { r = p.alpha * v + p.beta; }

@@ -6,14 +6,19 @@
  * @module
  */
 import { Registry } from "../utils/registry.ts";
+import type { AnchorGenerator } from "./anchor/anchor_generator.ts";
+import type { BaseAssigner } from "./bbox/assigners/base_assigner.ts";
+import type { BaseBBoxCoder } from "./bbox/coders/base_bbox_coder.ts";
+import type { BaseSampler } from "./bbox/samplers/base_sampler.ts";
+import type { BboxOverlaps2D } from "./bbox/iou.ts";
 
 /** Anchor generators (`AnchorGenerator`, `LegacyAnchorGenerator`, `SSDAnchorGenerator`). */
-export const ANCHOR_GENERATORS: Registry<unknown> = new Registry("ANCHOR_GENERATORS");
+export const ANCHOR_GENERATORS: Registry<AnchorGenerator> = new Registry("ANCHOR_GENERATORS");
 /** Box assigners (`MaxIoUAssigner`). */
-export const BBOX_ASSIGNERS: Registry<unknown> = new Registry("BBOX_ASSIGNERS");
+export const BBOX_ASSIGNERS: Registry<BaseAssigner> = new Registry("BBOX_ASSIGNERS");
 /** Box samplers (`PseudoSampler`). */
-export const BBOX_SAMPLERS: Registry<unknown> = new Registry("BBOX_SAMPLERS");
+export const BBOX_SAMPLERS: Registry<BaseSampler> = new Registry("BBOX_SAMPLERS");
 /** Box coders (`DeltaXYWHBBoxCoder`, `LegacyDeltaXYWHBBoxCoder`). */
-export const BBOX_CODERS: Registry<unknown> = new Registry("BBOX_CODERS");
+export const BBOX_CODERS: Registry<BaseBBoxCoder> = new Registry("BBOX_CODERS");
 /** IoU calculators (`BboxOverlaps2D`). */
-export const IOU_CALCULATORS: Registry<unknown> = new Registry("IOU_CALCULATORS");
+export const IOU_CALCULATORS: Registry<BboxOverlaps2D> = new Registry("IOU_CALCULATORS");

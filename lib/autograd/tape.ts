@@ -1,0 +1,152 @@
+/**
+ * The tape: primitives record a {@linkcode GradNode} on their output; `backward()` walks the graph
+ * in reverse topological order and accumulates gradients with `+`, so fan-out is correct by
+ * construction (micrograd's scheme).
+ *
+ * @module
+ */
+import { getGpu } from "../gpu/runtime.ts";
+import { fmtShape } from "../gpu/raw_tensor.ts";
+import { type GradNode, Tensor } from "./tensor.ts";
+
+/** A gradient entry: from the output gradient to one gradient (or null) per input. */
+export type GradFn = (gradOut: Tensor, node: GradNode, out: Tensor) => (Tensor | null)[];
+
+const table = new Map<string, GradFn>();
+let enabled = true;
+
+/** Registers the gradient entry of primitive `op` (one per primitive). */
+export function registerGradient(op: string, fn: GradFn): void {
+  if (table.has(op)) throw new RangeError(`Cannot register the gradient of "${op}": it is already registered`);
+  table.set(op, fn);
+}
+
+/** Names of the primitives that have gradient entries. */
+export function gradientOps(): string[] {
+  return [...table.keys()];
+}
+
+/** Whether primitives are currently recorded. */
+export function isGradEnabled(): boolean {
+  return enabled;
+}
+
+/** Runs `fn` without recording primitives on the tape. */
+export function noGrad<T>(fn: () => T): T {
+  const prev = enabled;
+  enabled = false;
+  try {
+    return fn();
+  } finally {
+    enabled = prev;
+  }
+}
+
+/** Records `op` on `out` when gradients are enabled and some input requires them. */
+// deno-lint-ignore no-explicit-any
+export function record(op: string, inputs: Tensor[], out: Tensor, ctx: Record<string, any> = {}): Tensor {
+  if (enabled && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.node = { op, inputs, ctx };
+  }
+  return out;
+}
+
+/** Injected by `functional.ts` to avoid an import cycle: elementwise add and a ones tensor. */
+export const tapeOps: {
+  add: (a: Tensor, b: Tensor) => Tensor;
+  ones: (shape: readonly number[]) => Tensor;
+  clone: (a: Tensor) => Tensor;
+} = {
+  add: () => {
+    throw new ReferenceError("Cannot run backward: lib/autograd/functional.ts was not loaded");
+  },
+  ones: () => {
+    throw new ReferenceError("Cannot run backward: lib/autograd/functional.ts was not loaded");
+  },
+  clone: () => {
+    throw new ReferenceError("Cannot run backward: lib/autograd/functional.ts was not loaded");
+  },
+};
+
+/**
+ * Back-propagates from `root` (a scalar unless `gradRoot` is given) and accumulates gradients into
+ * `.grad` of every leaf tensor that requires them. Leaf gradients survive enclosing `tidy` scopes.
+ * The graph is freed afterwards unless `retainGraph`.
+ */
+export function backward(root: Tensor, gradRoot?: Tensor, opts: { retainGraph?: boolean } = {}): void {
+  if (!root.requiresGrad) {
+    throw new TypeError(`Cannot run backward from ${root}: it does not require gradients (no input has requiresGrad)`);
+  }
+  if (!gradRoot && root.size !== 1) {
+    throw new TypeError(`Cannot run backward from ${root} without a gradient: it is not a scalar`);
+  }
+  // 1. topological order (iterative DFS: deep graphs must not overflow the stack)
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  const stack: [Tensor, number][] = [[root, 0]];
+  seen.add(root);
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const [t, i] = top;
+    const ins = t.node?.inputs ?? [];
+    if (i < ins.length) {
+      top[1]++;
+      const c = ins[i];
+      if (c.requiresGrad && !seen.has(c)) {
+        seen.add(c);
+        stack.push([c, 0]);
+      }
+    } else {
+      stack.pop();
+      order.push(t);
+    }
+  }
+  const gpu = getGpu();
+  const prev = enabled;
+  enabled = false;
+  try {
+    // 2. seed
+    const grads = new Map<Tensor, Tensor>();
+    const owned = new Set<Tensor>(); // gradients already stored on a leaf: never share one
+    grads.set(root, gradRoot ?? tapeOps.ones(root.shape));
+    // 3. reverse walk
+    for (let k = order.length - 1; k >= 0; k--) {
+      const t = order[k];
+      const g = grads.get(t);
+      if (!g) continue;
+      if (!t.node) {
+        // leaf: accumulate into .grad
+        if (t.grad) {
+          const sum = tapeOps.add(t.grad, g);
+          t.grad.dispose();
+          t.grad = sum;
+        } else t.grad = owned.has(g) || g === gradRoot ? tapeOps.clone(g) : g;
+        owned.add(t.grad);
+        gpu.keep(t.grad.raw);
+        continue;
+      }
+      const fn = table.get(t.node.op);
+      if (!fn) throw new ReferenceError(`Cannot apply gradient for ${t.node.op}: no gradient entry is registered`);
+      const ins = t.node.inputs;
+      const gi = fn(g, t.node, t);
+      // 4. arity check
+      if (gi.length !== ins.length) {
+        throw new TypeError(`Cannot apply gradient for ${t.node.op}: expected ${ins.length} input gradients, got ${gi.length}`);
+      }
+      for (let j = 0; j < ins.length; j++) {
+        const x = ins[j], gx = gi[j];
+        if (!gx || !x.requiresGrad) continue;
+        if (gx.size !== x.size) {
+          throw new TypeError(`Cannot apply gradient for ${t.node.op}: input ${j} gradient ${fmtShape(gx.shape)} does not match ${fmtShape(x.shape)}`);
+        }
+        const acc = grads.get(x);
+        grads.set(x, acc ? tapeOps.add(acc, gx) : gx);
+      }
+      if (!opts.retainGraph) grads.delete(t);
+    }
+  } finally {
+    enabled = prev;
+  }
+  if (!opts.retainGraph) for (const t of order) if (t.node) t.node = null;
+}
