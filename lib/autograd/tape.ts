@@ -117,6 +117,7 @@ export function backward(root: Tensor, gradRoot?: Tensor, opts: { retainGraph?: 
       if (!g) continue;
       if (!t.node) {
         // leaf: accumulate into .grad
+        if (t.grad?.disposed) t.grad = null;
         if (t.grad) {
           const sum = tapeOps.add(t.grad, g);
           t.grad.dispose();
