@@ -1,0 +1,48 @@
+/**
+ * SGD with momentum, dampening, weight decay and Nesterov, as PyTorch's `torch.optim.SGD`, fused
+ * into one WGSL update per parameter tensor.
+ *
+ * @module
+ */
+import { sgdStep } from "../../ops/optim.ts";
+import { OPTIMIZERS } from "../registry.ts";
+import { type BaseOptimizerCfg, GpuOptimizer, type ParamSource } from "./base.ts";
+
+/** mmcv/PyTorch keys of an SGD config. */
+export interface SGDCfg extends BaseOptimizerCfg {
+  params: ParamSource;
+  momentum?: number;
+  dampening?: number;
+  nesterov?: boolean;
+}
+
+/** `torch.optim.SGD` on the GPU. */
+export class SGD extends GpuOptimizer {
+  constructor(cfg: SGDCfg) {
+    const momentum = cfg.momentum ?? 0, dampening = cfg.dampening ?? 0, nesterov = cfg.nesterov ?? false;
+    if (nesterov && (momentum <= 0 || dampening !== 0)) {
+      throw new RangeError("Cannot build SGD: nesterov needs momentum > 0 and dampening 0");
+    }
+    super(cfg.params, { lr: cfg.lr, momentum, dampening, nesterov, weight_decay: cfg.weight_decay ?? 0 }, cfg.paramwise_cfg);
+  }
+
+  /** Applies one update with each group's current `lr`. */
+  step(): void {
+    for (const e of this.active()) {
+      const g = this.paramGroups[e.group];
+      const momentum = (g.momentum as number) ?? 0;
+      const buf = momentum !== 0 ? this.stateTensor(e, "momentum_buffer") : e.param;
+      sgdStep(e.param.raw, e.param.grad!.raw, buf.raw, {
+        lr: g.lr,
+        momentum,
+        dampening: (g.dampening as number) ?? 0,
+        weightDecay: (g.weight_decay as number) ?? 0,
+        nesterov: Boolean(g.nesterov),
+        first: e.steps === 0,
+      });
+      e.steps++;
+    }
+  }
+}
+
+OPTIMIZERS.register("SGD", SGD);
