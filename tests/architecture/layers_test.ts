@@ -2,7 +2,7 @@ import { assert } from "../_assert.ts";
 
 // The layers of lib/, lowest first (lib/README.md). A file may import from its own layer or a
 // lower one, never a higher one.
-const LAYERS = ["deps.ts", "utils", "gpu", "ops", "autograd", "nn", "core", "models", "datasets", "evaluation", "runner", "config", "apis", "cli"];
+const LAYERS = ["deps.ts", "utils", "gpu", "ops", "autograd", "nn", "core", "models", "evaluation", "datasets", "runner", "config", "apis", "cli"];
 
 function layerOf(libPath: string): number {
   const first = libPath.split("/")[0];

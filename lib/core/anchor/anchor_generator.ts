@@ -15,6 +15,7 @@ export type Stride = number | [number, number];
 
 /** Config of `AnchorGenerator`, with mmdetection's keys and defaults. */
 export interface AnchorGeneratorCfg {
+  /** Registry type name. */
   type?: string;
   /** Stride per level, `s` or `[w, h]`. */
   strides: Stride[];
@@ -28,6 +29,7 @@ export interface AnchorGeneratorCfg {
   scale_major?: boolean;
   /** Scales are `octave_base_scale · 2^(k / scales_per_octave)`, k = 0 … scales_per_octave−1. */
   octave_base_scale?: number | null;
+  /** See `octave_base_scale`. */
   scales_per_octave?: number | null;
   /** Explicit base-anchor centre `[x, y]` per level; exclusive with a non-zero `center_offset`. */
   centers?: [number, number][] | null;
@@ -75,14 +77,20 @@ export class AnchorGenerator {
   readonly scales: Float32Array;
   /** Ratios (h/w) as float32. */
   readonly ratios: Float32Array;
+  /** Ratio-major anchor order (`scale_major`). */
   readonly scaleMajor: boolean;
+  /** `octave_base_scale`, or null when `scales` were given. */
   readonly octaveBaseScale: number | null;
+  /** `scales_per_octave`, or null when `scales` were given. */
   readonly scalesPerOctave: number | null;
+  /** Explicit base-anchor centres per level, or null. */
   readonly centers: [number, number][] | null;
+  /** Base-anchor centre as a fraction of the base size. */
   readonly centerOffset: number;
   #baseAnchors: Float32Array[] | null = null;
   #gridCache: Map<string, Float32Array>[] = [];
 
+  /** Builds the generator from an mmdetection config. */
   constructor(cfg: AnchorGeneratorCfg) {
     const {
       strides,
@@ -96,10 +104,14 @@ export class AnchorGenerator {
       center_offset = 0,
     } = cfg;
     if (!Array.isArray(strides) || strides.length === 0) {
-      throw new TypeError(`Cannot build anchors: "strides" must be a non-empty array, got ${JSON.stringify(strides)}`);
+      throw new TypeError(
+        `Cannot build anchors: "strides" must be a non-empty array, got ${JSON.stringify(strides)}`,
+      );
     }
     if (!Array.isArray(ratios) || ratios.length === 0) {
-      throw new TypeError(`Cannot build anchors: "ratios" must be a non-empty array, got ${JSON.stringify(ratios)}`);
+      throw new TypeError(
+        `Cannot build anchors: "ratios" must be a non-empty array, got ${JSON.stringify(ratios)}`,
+      );
     }
     if (center_offset !== 0 && centers != null) {
       throw new RangeError(
@@ -107,7 +119,9 @@ export class AnchorGenerator {
       );
     }
     if (!(center_offset >= 0 && center_offset <= 1)) {
-      throw new RangeError(`Cannot build anchors: "center_offset" must be in [0, 1], got ${center_offset}`);
+      throw new RangeError(
+        `Cannot build anchors: "center_offset" must be in [0, 1], got ${center_offset}`,
+      );
     }
     if (centers != null && centers.length !== strides.length) {
       throw new RangeError(
@@ -312,6 +326,7 @@ export class AnchorGenerator {
  * ```
  */
 export class LegacyAnchorGenerator extends AnchorGenerator {
+  /** Legacy base anchors: v1 corners, rounded half to even. */
   override genSingleLevelBaseAnchors(
     baseSize: number,
     scales: Float32Array,

@@ -10,14 +10,21 @@ import { AnchorGenerator, type Stride } from "./anchor_generator.ts";
 
 /** Config of `SSDAnchorGenerator`, with mmdetection's keys and defaults. */
 export interface SSDAnchorGeneratorCfg {
+  /** Registry type name. */
   type?: string;
+  /** Stride per level, `s` or `[w, h]`. */
   strides: Stride[];
   /** Extra ratios per level; each `r` adds `1/r` and `r`. */
   ratios: number[][];
+  /** Minimum anchor size per level; default: derived from `basesize_ratio_range`. */
   min_sizes?: number[] | null;
+  /** Maximum anchor size per level (with `min_sizes`). */
   max_sizes?: number[] | null;
+  /** Base sizes as fractions of `input_size`; default `[0.15, 0.9]`. */
   basesize_ratio_range?: [number, number];
+  /** Input size, 300 or 512; default 300. */
   input_size?: number;
+  /** Anchor order; SSD configs set false. */
   scale_major?: boolean;
 }
 
@@ -43,7 +50,9 @@ function ssdSizes(
   const pct = first[`${inputSize},${range[0]}`];
   if (!pct) {
     throw new RangeError(
-      `Cannot build SSD anchors: input_size ${inputSize} with basesize_ratio_range[0] ${range[0]} ` +
+      `Cannot build SSD anchors: input_size ${inputSize} with basesize_ratio_range[0] ${
+        range[0]
+      } ` +
         "is not supported; use 300 with 0.15 or 0.2, 512 with 0.1 or 0.15, or set min_sizes and max_sizes",
     );
   }
@@ -71,6 +80,7 @@ export class SSDAnchorGenerator extends AnchorGenerator {
   /** Per-level ratios as float32. */
   readonly levelRatios: Float32Array[];
 
+  /** Builds the generator from an mmdetection config. */
   constructor(cfg: SSDAnchorGeneratorCfg) {
     const {
       strides,
@@ -83,11 +93,15 @@ export class SSDAnchorGenerator extends AnchorGenerator {
     } = cfg;
     if (!Array.isArray(strides) || !Array.isArray(ratios) || strides.length !== ratios.length) {
       throw new RangeError(
-        `Cannot build SSD anchors: "strides" and "ratios" must be arrays of equal length, got ${JSON.stringify(strides)} and ${JSON.stringify(ratios)}`,
+        `Cannot build SSD anchors: "strides" and "ratios" must be arrays of equal length, got ${
+          JSON.stringify(strides)
+        } and ${JSON.stringify(ratios)}`,
       );
     }
     if ((min_sizes == null) !== (max_sizes == null)) {
-      throw new RangeError('Cannot build SSD anchors: set both "min_sizes" and "max_sizes" or neither');
+      throw new RangeError(
+        'Cannot build SSD anchors: set both "min_sizes" and "max_sizes" or neither',
+      );
     }
     const { minSizes, maxSizes } = min_sizes != null
       ? { minSizes: min_sizes, maxSizes: max_sizes! }
@@ -110,10 +124,16 @@ export class SSDAnchorGenerator extends AnchorGenerator {
     this.levelRatios = ratios.map((rs) => Float32Array.from([1, ...rs.flatMap((r) => [1 / r, r])]));
   }
 
+  /** Base anchors per level: the two square anchors first, then the ratios. */
   override genBaseAnchors(): Float32Array[] {
     return this.baseSizes.map((size, i) => {
       const ratios = this.levelRatios[i];
-      const all = this.genSingleLevelBaseAnchors(size, this.levelScales[i], ratios, this.centers![i]);
+      const all = this.genSingleLevelBaseAnchors(
+        size,
+        this.levelScales[i],
+        ratios,
+        this.centers![i],
+      );
       const numRatios = ratios.length;
       const order = [0, numRatios, ...Array.from({ length: numRatios - 1 }, (_, k) => k + 1)];
       const out = new Float32Array(order.length * 4);

@@ -13,7 +13,7 @@ export type TargetArray = Float32Array | Int32Array | Uint8Array;
  * @param perImage one array per image, each `[totalAnchors·width]` row-major (width 1 for labels
  *   and weights, 4 for box targets); all images must have the same length and array type.
  * @param numLevelAnchors anchors per level; they sum to `totalAnchors`.
- * @param width values per anchor (default 1).
+ * @param opts.width values per anchor (default 1).
  * @returns per level one array `[N, A_l·width]` (image-major), of the input's array type.
  *
  * @example
@@ -26,8 +26,9 @@ export type TargetArray = Float32Array | Int32Array | Uint8Array;
 export function imagesToLevels<T extends TargetArray>(
   perImage: T[],
   numLevelAnchors: number[],
-  width = 1,
+  opts: { width?: number } = {},
 ): T[] {
+  const width = opts.width ?? 1;
   const total = numLevelAnchors.reduce((a, b) => a + b, 0);
   perImage.forEach((t, i) => {
     if (t.length !== total * width) {
@@ -41,7 +42,9 @@ export function imagesToLevels<T extends TargetArray>(
   for (const n of numLevelAnchors) {
     const ctor = (perImage[0]?.constructor ?? Float32Array) as new (n: number) => T;
     const level = new ctor(perImage.length * n * width);
-    perImage.forEach((t, i) => level.set(t.subarray(start * width, (start + n) * width), i * n * width));
+    perImage.forEach((t, i) =>
+      level.set(t.subarray(start * width, (start + n) * width), i * n * width)
+    );
     out.push(level);
     start += n;
   }
@@ -50,7 +53,8 @@ export function imagesToLevels<T extends TargetArray>(
 
 /**
  * mmdetection's `anchor_inside_flags`: with `allowedBorder < 0` the valid flags themselves; else an
- * anchor must also satisfy `x1 ≥ −b`, `y1 ≥ −b`, `x2 < W + b`, `y2 < H + b` for `imgShape = [H, W]`.
+ * anchor must also satisfy `x1 ≥ −b`, `y1 ≥ −b`, `x2 < W + b`, `y2 < H + b` for `imgShape = [H, W]`
+ * (the unpadded image).
  *
  * @param flatAnchors `[n, 4]` xyxy anchors, row-major.
  * @param validFlags `[n]` 1 = valid.
@@ -59,12 +63,14 @@ export function imagesToLevels<T extends TargetArray>(
 export function anchorInsideFlags(
   flatAnchors: Float32Array,
   validFlags: Uint8Array,
-  imgShape: readonly number[],
-  allowedBorder = 0,
+  opts: { imgShape: readonly number[]; allowedBorder?: number },
 ): Uint8Array {
+  const { imgShape, allowedBorder = 0 } = opts;
   const n = validFlags.length;
   if (flatAnchors.length !== n * 4) {
-    throw new TypeError(`Cannot compute inside flags: ${flatAnchors.length / 4} anchors but ${n} valid flags`);
+    throw new TypeError(
+      `Cannot compute inside flags: ${flatAnchors.length / 4} anchors but ${n} valid flags`,
+    );
   }
   if (allowedBorder < 0) return validFlags.slice();
   const [h, w] = imgShape, b = allowedBorder;

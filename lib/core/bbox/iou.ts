@@ -50,7 +50,9 @@ export function bboxOverlaps(
 ): Float32Array {
   const { mode = "iou", isAligned = false, eps = 1e-6 } = opts;
   if (mode !== "iou" && mode !== "iof" && mode !== "giou") {
-    throw new RangeError(`Cannot compute overlaps: mode "${mode}" is not one of "iou", "iof", "giou"`);
+    throw new RangeError(
+      `Cannot compute overlaps: mode "${mode}" is not one of "iou", "iof", "giou"`,
+    );
   }
   const m = checkBoxes(a, "a"), n = checkBoxes(b, "b");
   if (isAligned && m !== n) {
@@ -60,8 +62,12 @@ export function bboxOverlaps(
   if (m === 0 || n === 0) return out;
   const e = f(eps);
   const areaA = new Float32Array(m), areaB = new Float32Array(n);
-  for (let i = 0; i < m; i++) areaA[i] = f(a[i * 4 + 2] - a[i * 4]) * f(a[i * 4 + 3] - a[i * 4 + 1]);
-  for (let j = 0; j < n; j++) areaB[j] = f(b[j * 4 + 2] - b[j * 4]) * f(b[j * 4 + 3] - b[j * 4 + 1]);
+  for (let i = 0; i < m; i++) {
+    areaA[i] = f(a[i * 4 + 2] - a[i * 4]) * f(a[i * 4 + 3] - a[i * 4 + 1]);
+  }
+  for (let j = 0; j < n; j++) {
+    areaB[j] = f(b[j * 4 + 2] - b[j * 4]) * f(b[j * 4 + 3] - b[j * 4 + 1]);
+  }
   const pair = (i: number, j: number): number => {
     const ai = i * 4, bj = j * 4;
     const w = Math.max(f(Math.min(a[ai + 2], b[bj + 2]) - Math.max(a[ai], b[bj])), 0);
@@ -89,6 +95,7 @@ export function bboxOverlaps(
  * `bboxOverlaps`.
  */
 export class BboxOverlaps2D {
+  /** Config accepted for registry builds; no keys are used. */
   constructor(_cfg: { type?: string } = {}) {}
 
   /** Overlaps of `a` `[m, 4]` with `b` `[n, 4]`; see `bboxOverlaps`. */

@@ -24,12 +24,16 @@ export function bbox2result(
 ): Float32Array[] {
   const { dets, labels } = data;
   if (dets.length !== labels.length * 5) {
-    throw new TypeError(`Cannot split detections by class: ${dets.length / 5} rows but ${labels.length} labels`);
+    throw new TypeError(
+      `Cannot split detections by class: ${dets.length / 5} rows but ${labels.length} labels`,
+    );
   }
   const counts = new Int32Array(numClasses);
   for (const l of labels) {
     if (l < 0 || l >= numClasses) {
-      throw new RangeError(`Cannot split detections by class: label ${l} is outside [0, ${numClasses})`);
+      throw new RangeError(
+        `Cannot split detections by class: label ${l} is outside [0, ${numClasses})`,
+      );
     }
     counts[l]++;
   }
@@ -66,7 +70,9 @@ export function filterDegenerateGts(
 ): FilteredGts {
   const k = bboxes.length / 4;
   if (!Number.isInteger(k) || labels.length !== k) {
-    throw new TypeError(`Cannot filter gt boxes: ${bboxes.length / 4} boxes do not match ${labels.length} labels`);
+    throw new TypeError(
+      `Cannot filter gt boxes: ${bboxes.length / 4} boxes do not match ${labels.length} labels`,
+    );
   }
   const keep: number[] = [];
   for (let i = 0; i < k; i++) {
@@ -79,11 +85,18 @@ export function filterDegenerateGts(
     const box = Array.from(bboxes.subarray(first * 4, first * 4 + 4));
     (opts.warn ?? console.warn)(
       `Dropped ${numDropped} degenerate gt box(es) of image "${opts.imageName ?? "<unnamed>"}" ` +
-        `(zero or negative width/height, e.g. [${box.join(", ")}]); fix the annotations to keep them`,
+        `(zero or negative width/height, e.g. [${
+          box.join(", ")
+        }]); fix the annotations to keep them`,
     );
   }
   const kept = Int32Array.from(keep);
   const outBoxes = new Float32Array(kept.length * 4);
   kept.forEach((i, r) => outBoxes.set(bboxes.subarray(i * 4, i * 4 + 4), r * 4));
-  return { bboxes: outBoxes, labels: Int32Array.from(kept, (i) => labels[i]), keep: kept, numDropped };
+  return {
+    bboxes: outBoxes,
+    labels: Int32Array.from(kept, (i) => labels[i]),
+    keep: kept,
+    numDropped,
+  };
 }

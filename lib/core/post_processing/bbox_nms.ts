@@ -7,14 +7,17 @@ import { batchedNms, type BatchedNmsCfg } from "./nms.ts";
 
 /** Detections after class-wise NMS: `dets` `[k, 5]` rows `[x1, y1, x2, y2, score]`, `labels` `[k]`. */
 export interface Detections {
+  /** `[k, 5]` rows `[x1, y1, x2, y2, score]`. */
   dets: Float32Array;
+  /** `[k]` class of each detection. */
   labels: Int32Array;
   /** Index into the flattened `(box, class)` pairs (`box·numClasses + class`) of each detection. */
   inds: Int32Array;
 }
 
 /**
- * Pairs every box with every foreground class, keeps pairs with score `> score_thr` (strict),
+ * Pairs every box with every foreground class, keeps pairs with score `> score_thr` (strict, in
+ * float32 as PyTorch compares),
  * runs class-wise NMS and keeps the first `max_num` (all when `≤ 0`).
  *
  * @param data `bboxes` `[n, 4]` (shared by all classes) or `[n, 4·C]` (one box per class);
@@ -49,13 +52,16 @@ export function multiclassNms(
     );
   }
   if (scoreFactors && scoreFactors.length !== N) {
-    throw new TypeError(`Cannot run multiclass NMS: ${scoreFactors.length} score factors for ${N} boxes`);
+    throw new TypeError(
+      `Cannot run multiclass NMS: ${scoreFactors.length} score factors for ${N} boxes`,
+    );
   }
+  const thr = Math.fround(cfg.score_thr); // PyTorch compares float32 scores in float32
   const boxes: number[] = [], kept: number[] = [], labels: number[] = [], inds: number[] = [];
   for (let i = 0; i < N; i++) {
     for (let c = 0; c < C; c++) {
       const s = scores[i * (C + 1) + c];
-      if (!(s > cfg.score_thr)) continue;
+      if (!(s > thr)) continue;
       const b = classSpecific ? (i * C + c) * 4 : i * 4;
       boxes.push(bboxes[b], bboxes[b + 1], bboxes[b + 2], bboxes[b + 3]);
       kept.push(scoreFactors ? Math.fround(s * scoreFactors[i]) : s);

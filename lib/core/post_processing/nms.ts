@@ -4,6 +4,10 @@
  * IoU is strictly greater than the threshold. IoU is float32 as PyTorch's CPU kernel computes it.
  * These are the reference and CPU fallback of the GPU bitmask NMS.
  *
+ * The IoU threshold is compared in float64 as torchvision's C++ kernel does (mmcv's CPU kernel and
+ * a WGSL kernel compare in float32; the two differ only when an IoU equals the float32 rounding of
+ * a threshold that is not exactly representable).
+ *
  * Ties: boxes with equal scores are visited in ascending index order (a stable sort), which is
  * what torchvision's CPU `nms` does; PyTorch's `sort` is not stable in general (mmcv's CUDA path
  * and the split path of `batched_nms`), so mmdetection is reproducible only up to tied scores.
@@ -16,6 +20,7 @@ const f = Math.fround;
 
 /** NMS settings, with mmcv's keys (`nms=dict(type='nms', iou_threshold=0.5)` in configs). */
 export interface NmsCfg {
+  /** Registry-style type name (`"nms"`); ignored. */
   type?: string;
   /** Suppress when IoU `>` this. */
   iou_threshold?: number;
@@ -23,7 +28,7 @@ export interface NmsCfg {
   iou_thr?: number;
   /** Added to widths and heights: 0 (v2) or 1 (v1). Default 0. */
   offset?: number;
-  /** Boxes with score `≤` this are dropped first (only when `> 0`). */
+  /** Boxes with score `≤` this (as float32) are dropped first (only when `> 0`). */
   score_threshold?: number;
   /** Keep at most this many boxes (when `> 0`). */
   max_num?: number;
@@ -31,7 +36,9 @@ export interface NmsCfg {
 
 /** Kept detections: `dets` `[k, 5]` rows `[x1, y1, x2, y2, score]`, and their input indices. */
 export interface NmsResult {
+  /** `[k, 5]` rows `[x1, y1, x2, y2, score]`. */
   dets: Float32Array;
+  /** `[k]` indices into the input boxes. */
   keep: Int32Array;
 }
 
@@ -44,11 +51,17 @@ function iouThreshold(cfg: NmsCfg): number {
 }
 
 function checkBoxesScores(boxes: Float32Array, scores: Float32Array): number {
-  if (!(boxes instanceof Float32Array) || boxes.length % 4 !== 0 || !(scores instanceof Float32Array)) {
-    throw new TypeError("Cannot run NMS: boxes must be a Float32Array [n, 4] and scores a Float32Array [n]");
+  if (
+    !(boxes instanceof Float32Array) || boxes.length % 4 !== 0 || !(scores instanceof Float32Array)
+  ) {
+    throw new TypeError(
+      "Cannot run NMS: boxes must be a Float32Array [n, 4] and scores a Float32Array [n]",
+    );
   }
   if (scores.length * 4 !== boxes.length) {
-    throw new TypeError(`Cannot run NMS: ${boxes.length / 4} boxes do not match ${scores.length} scores`);
+    throw new TypeError(
+      `Cannot run NMS: ${boxes.length / 4} boxes do not match ${scores.length} scores`,
+    );
   }
   return scores.length;
 }
@@ -86,8 +99,14 @@ function nmsIndices(
     for (let s = r + 1; s < n; s++) {
       if (suppressed[s]) continue;
       const j = order[s] * 4;
-      const w = Math.max(0, f(f(Math.min(boxes[i + 2], boxes[j + 2]) - Math.max(boxes[i], boxes[j])) + offset));
-      const h = Math.max(0, f(f(Math.min(boxes[i + 3], boxes[j + 3]) - Math.max(boxes[i + 1], boxes[j + 1])) + offset));
+      const w = Math.max(
+        0,
+        f(f(Math.min(boxes[i + 2], boxes[j + 2]) - Math.max(boxes[i], boxes[j])) + offset),
+      );
+      const h = Math.max(
+        0,
+        f(f(Math.min(boxes[i + 3], boxes[j + 3]) - Math.max(boxes[i + 1], boxes[j + 1])) + offset),
+      );
       const inter = f(w * h);
       const iou = f(inter / f(f(area[r] + area[s]) - inter)); // 0/0 = NaN never suppresses
       if (iou > thr) suppressed[s] = 1;
@@ -119,7 +138,9 @@ export function nms(boxes: Float32Array, scores: Float32Array, cfg: NmsCfg): Nms
   const thr = iouThreshold(cfg);
   const { offset = 0, score_threshold = 0, max_num = -1 } = cfg;
   let candidates = Int32Array.from({ length: n }, (_, i) => i);
-  if (score_threshold > 0) candidates = candidates.filter((i) => scores[i] > score_threshold);
+  // PyTorch compares a float32 tensor with a Python float in float32
+  const st = Math.fround(score_threshold);
+  if (score_threshold > 0) candidates = candidates.filter((i) => scores[i] > st);
   let keep = nmsIndices(boxes, scores, thr, offset, candidates);
   if (max_num > 0) keep = keep.slice(0, max_num);
   return { dets: gatherDets(boxes, scores, keep), keep };
@@ -136,7 +157,9 @@ export interface BatchedNmsCfg extends NmsCfg {
 /**
  * mmcv's `batched_nms`: NMS within each class. Boxes are shifted by `label·(max coordinate + 1)`
  * (float32, as mmcv) so that boxes of different classes never overlap; from `split_thr` boxes on,
- * NMS runs per class and the kept boxes are re-sorted by score.
+ * NMS runs per class and the kept boxes are re-sorted by score. Like mmcv's and torchvision's, the
+ * offset trick assumes coordinates ≥ 0 (true for clipped detections): a box with negative
+ * coordinates can land on a box of the previous class and suppress it.
  *
  * @param data `boxes` `[n, 4]`, `scores` `[n]`, `labels` `[n]` (class index per box).
  * @returns `dets` with the original (un-shifted) boxes, sorted by score, and their indices.
@@ -148,7 +171,9 @@ export function batchedNms(
   const { boxes, scores, labels } = data;
   const n = checkBoxesScores(boxes, scores);
   if (!(labels instanceof Int32Array) || labels.length !== n) {
-    throw new TypeError(`Cannot run batched NMS: labels must be an Int32Array [${n}], got length ${labels?.length}`);
+    throw new TypeError(
+      `Cannot run batched NMS: labels must be an Int32Array [${n}], got length ${labels?.length}`,
+    );
   }
   const thr = iouThreshold(cfg);
   const { class_agnostic = false, split_thr = 10000, offset = 0, max_num = -1 } = cfg;
@@ -171,7 +196,9 @@ export function batchedNms(
   } else {
     const kept: number[] = [];
     for (const label of [...new Set(labels)].sort((a, b) => a - b)) {
-      const members = Int32Array.from({ length: n }, (_, i) => i).filter((i) => labels[i] === label);
+      const members = Int32Array.from({ length: n }, (_, i) => i).filter((i) =>
+        labels[i] === label
+      );
       kept.push(...nmsIndices(forNms, scores, thr, offset, members));
     }
     kept.sort((a, b) => a - b);

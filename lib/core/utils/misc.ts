@@ -91,8 +91,8 @@ export function filterScoresAndTopk(
   numClasses: number,
   opts: { scoreThr: number; topk: number },
 ): TopkResult {
-  const flat: number[] = [];
-  for (let i = 0; i < scores.length; i++) if (scores[i] > opts.scoreThr) flat.push(i);
+  const flat: number[] = [], thr = Math.fround(opts.scoreThr); // float32 comparison, as PyTorch
+  for (let i = 0; i < scores.length; i++) if (scores[i] > thr) flat.push(i);
   flat.sort((a, b) => scores[b] - scores[a] || a - b);
   const k = Math.min(opts.topk, flat.length);
   const out: TopkResult = {

@@ -19,5 +19,6 @@ export interface AssignInputs {
 
 /** Assigns each candidate box to a ground truth, to background, or to "ignore". */
 export interface BaseAssigner {
+  /** Assigns every box in `inputs.bboxes`; see `AssignResult`. */
   assign(inputs: AssignInputs): AssignResult;
 }

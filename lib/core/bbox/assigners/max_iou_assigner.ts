@@ -1,6 +1,8 @@
 /**
  * mmdetection's `MaxIoUAssigner` on the CPU (spec §2.5). IoUs are float32 as mmdetection's, ties
  * are exact float equality, and argmax ties resolve to the lowest index (PyTorch's `max(dim)`).
+ * Thresholds are rounded to float32 before comparing, because PyTorch compares a float32 tensor
+ * with a Python float in float32 (an IoU equal to `fround(0.7)` is `≥ 0.7` there).
  * The CPU version is the reference the GPU assigner is checked against, and the fallback.
  *
  * @module
@@ -12,6 +14,7 @@ import type { AssignInputs, BaseAssigner } from "./base_assigner.ts";
 
 /** Config of `MaxIoUAssigner`, with mmdetection's keys and defaults. */
 export interface MaxIoUAssignerCfg {
+  /** Registry type name. */
   type?: string;
   /** Boxes whose best IoU is `≥ pos_iou_thr` are positive. */
   pos_iou_thr: number;
@@ -50,22 +53,34 @@ export interface MaxIoUAssignerCfg {
  * ```
  */
 export class MaxIoUAssigner implements BaseAssigner {
+  /** `pos_iou_thr`. */
   readonly posIouThr: number;
+  /** `neg_iou_thr`: a number or `[lo, hi]`. */
   readonly negIouThr: number | [number, number];
+  /** `min_pos_iou`. */
   readonly minPosIou: number;
+  /** `gt_max_assign_all`. */
   readonly gtMaxAssignAll: boolean;
+  /** `ignore_iof_thr`. */
   readonly ignoreIofThr: number;
+  /** `ignore_wrt_candidates`. */
   readonly ignoreWrtCandidates: boolean;
+  /** `match_low_quality`. */
   readonly matchLowQuality: boolean;
 
+  /** Builds the assigner from an mmdetection config. */
   constructor(cfg: MaxIoUAssignerCfg) {
     if (typeof cfg?.pos_iou_thr !== "number") {
-      throw new TypeError(`Cannot build MaxIoUAssigner: "pos_iou_thr" must be a number, got ${cfg?.pos_iou_thr}`);
+      throw new TypeError(
+        `Cannot build MaxIoUAssigner: "pos_iou_thr" must be a number, got ${cfg?.pos_iou_thr}`,
+      );
     }
     const neg = cfg.neg_iou_thr;
     if (typeof neg !== "number" && !(Array.isArray(neg) && neg.length === 2)) {
       throw new TypeError(
-        `Cannot build MaxIoUAssigner: "neg_iou_thr" must be a number or [lo, hi], got ${JSON.stringify(neg)}`,
+        `Cannot build MaxIoUAssigner: "neg_iou_thr" must be a number or [lo, hi], got ${
+          JSON.stringify(neg)
+        }`,
       );
     }
     if (cfg.iou_calculator && cfg.iou_calculator.type !== "BboxOverlaps2D") {
@@ -97,8 +112,12 @@ export class MaxIoUAssigner implements BaseAssigner {
         : bboxOverlaps(gtBboxesIgnore, bboxes, { mode: "iof" }); // [m, n]
       for (let j = 0; j < n; j++) {
         let best = -Infinity;
-        for (let t = 0; t < m; t++) best = Math.max(best, this.ignoreWrtCandidates ? iof[j * m + t] : iof[t * n + j]);
-        if (best > this.ignoreIofThr) for (let i = 0; i < k; i++) overlaps[i * n + j] = -1;
+        for (let t = 0; t < m; t++) {
+          best = Math.max(best, this.ignoreWrtCandidates ? iof[j * m + t] : iof[t * n + j]);
+        }
+        if (best > Math.fround(this.ignoreIofThr)) {
+          for (let i = 0; i < k; i++) overlaps[i * n + j] = -1;
+        }
       }
     }
     return this.assignWrtOverlaps(overlaps, [k, n], gtLabels);
@@ -114,7 +133,9 @@ export class MaxIoUAssigner implements BaseAssigner {
     gtLabels: Int32Array | null = null,
   ): AssignResult {
     if (overlaps.length !== k * n) {
-      throw new TypeError(`Cannot assign: overlaps length ${overlaps.length} does not match ${k} gts × ${n} boxes`);
+      throw new TypeError(
+        `Cannot assign: overlaps length ${overlaps.length} does not match ${k} gts × ${n} boxes`,
+      );
     }
     return assignCore(this, overlaps, k, n, gtLabels);
   }
@@ -158,14 +179,16 @@ function assignCore(
     gtArgmax[i] = arg;
   }
   // 3. Negatives: best IoU in [0, neg_iou_thr) or [lo, hi).
-  const [lo, hi] = typeof cfg.negIouThr === "number" ? [0, cfg.negIouThr] : cfg.negIouThr;
+  const f = Math.fround;
+  const [lo, hi] = typeof cfg.negIouThr === "number" ? [0, f(cfg.negIouThr)] : cfg.negIouThr.map(f);
   for (let j = 0; j < n; j++) if (maxOverlaps[j] >= lo && maxOverlaps[j] < hi) gtInds[j] = 0;
   // 4. Positives: best IoU ≥ pos_iou_thr.
-  for (let j = 0; j < n; j++) if (maxOverlaps[j] >= cfg.posIouThr) gtInds[j] = argmax[j] + 1;
+  const pos = f(cfg.posIouThr), minPos = f(cfg.minPosIou);
+  for (let j = 0; j < n; j++) if (maxOverlaps[j] >= pos) gtInds[j] = argmax[j] + 1;
   // 5. Low-quality matches, gt by gt in order: later gts overwrite earlier ones and step 4.
   if (cfg.matchLowQuality) {
     for (let i = 0; i < k; i++) {
-      if (!(gtMax[i] >= cfg.minPosIou)) continue;
+      if (!(gtMax[i] >= minPos)) continue;
       if (cfg.gtMaxAssignAll) {
         for (let j = 0; j < n; j++) if (overlaps[i * n + j] === gtMax[i]) gtInds[j] = i + 1;
       } else {
@@ -174,7 +197,9 @@ function assignCore(
     }
   }
   // 6. Labels of positives.
-  if (labels && gtLabels) for (let j = 0; j < n; j++) if (gtInds[j] > 0) labels[j] = gtLabels[gtInds[j] - 1];
+  if (labels && gtLabels) {
+    for (let j = 0; j < n; j++) if (gtInds[j] > 0) labels[j] = gtLabels[gtInds[j] - 1];
+  }
   return { numGts: k, gtInds, maxOverlaps, labels };
 }
 

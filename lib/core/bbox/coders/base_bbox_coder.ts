@@ -32,14 +32,22 @@ export function checkCoderInputs(
   other: Float32Array,
   what: "encode" | "decode",
 ): { n: number; k: number } {
-  if (!(bboxes instanceof Float32Array) || !(other instanceof Float32Array) || bboxes.length % 4 !== 0) {
+  if (
+    !(bboxes instanceof Float32Array) || !(other instanceof Float32Array) || bboxes.length % 4 !== 0
+  ) {
     throw new TypeError(`Cannot ${what} boxes: inputs must be Float32Arrays of [n, 4] rows`);
   }
   const n = bboxes.length / 4;
   const k = n === 0 ? 1 : other.length / (4 * n);
-  if (what === "encode" ? other.length !== bboxes.length : !Number.isInteger(k) || other.length === 0 && n > 0) {
+  if (
+    what === "encode"
+      ? other.length !== bboxes.length
+      : !Number.isInteger(k) || other.length === 0 && n > 0
+  ) {
     throw new TypeError(
-      `Cannot ${what} boxes: ${n} boxes do not match ${other.length / 4} ${what === "encode" ? "gt boxes" : "delta rows"}`,
+      `Cannot ${what} boxes: ${n} boxes do not match ${other.length / 4} ${
+        what === "encode" ? "gt boxes" : "delta rows"
+      }`,
     );
   }
   return { n, k };

@@ -13,6 +13,7 @@ const f = Math.fround;
 
 /** Config of `DeltaXYWHBBoxCoder`, with mmdetection's keys and defaults. */
 export interface DeltaXYWHBBoxCoderCfg {
+  /** Registry type name. */
   type?: string;
   /** Default `[0, 0, 0, 0]`. */
   target_means?: number[];
@@ -28,7 +29,9 @@ export interface DeltaXYWHBBoxCoderCfg {
 
 function vec4(v: number[] | undefined, fallback: number, key: string): Float32Array {
   const out = Float32Array.from(v ?? [fallback, fallback, fallback, fallback]);
-  if (out.length !== 4) throw new TypeError(`Cannot build box coder: "${key}" must have 4 numbers, got ${out.length}`);
+  if (out.length !== 4) {
+    throw new TypeError(`Cannot build box coder: "${key}" must have 4 numbers, got ${out.length}`);
+  }
   return out;
 }
 
@@ -45,12 +48,18 @@ function vec4(v: number[] | undefined, fallback: number, key: string): Float32Ar
  * ```
  */
 export class DeltaXYWHBBoxCoder implements BaseBBoxCoder {
+  /** `target_means` as float32. */
   readonly means: Float32Array;
+  /** `target_stds` as float32. */
   readonly stds: Float32Array;
+  /** `clip_border`. */
   readonly clipBorder: boolean;
+  /** `add_ctr_clamp`. */
   readonly addCtrClamp: boolean;
+  /** `ctr_clamp` in pixels. */
   readonly ctrClamp: number;
 
+  /** Builds the coder from an mmdetection config. */
   constructor(cfg: DeltaXYWHBBoxCoderCfg = {}) {
     this.means = vec4(cfg.target_means, 0, "target_means");
     this.stds = vec4(cfg.target_stds, 1, "target_stds");
@@ -74,7 +83,12 @@ export class DeltaXYWHBBoxCoder implements BaseBBoxCoder {
       const pw = f(f(p[i + 2] - p[i]) + o), ph = f(f(p[i + 3] - p[i + 1]) + o);
       const gx = f(f(g[i] + g[i + 2]) * 0.5), gy = f(f(g[i + 1] + g[i + 3]) * 0.5);
       const gw = f(f(g[i + 2] - g[i]) + o), gh = f(f(g[i + 3] - g[i + 1]) + o);
-      const d = [f(f(gx - px) / pw), f(f(gy - py) / ph), f(Math.log(f(gw / pw))), f(Math.log(f(gh / ph)))];
+      const d = [
+        f(f(gx - px) / pw),
+        f(f(gy - py) / ph),
+        f(Math.log(f(gw / pw))),
+        f(Math.log(f(gh / ph))),
+      ];
       for (let k = 0; k < 4; k++) out[i + k] = f(d[k] - m[k]) / s[k];
     }
     return out;
@@ -88,7 +102,8 @@ export class DeltaXYWHBBoxCoder implements BaseBBoxCoder {
     const out = new Float32Array(n * 4 * k);
     for (let i = 0; i < n; i++) {
       const p = i * 4;
-      const px = f(f(bboxes[p] + bboxes[p + 2]) * 0.5), py = f(f(bboxes[p + 1] + bboxes[p + 3]) * 0.5);
+      const px = f(f(bboxes[p] + bboxes[p + 2]) * 0.5),
+        py = f(f(bboxes[p + 1] + bboxes[p + 3]) * 0.5);
       const pw = f(bboxes[p + 2] - bboxes[p]), ph = f(bboxes[p + 3] - bboxes[p + 1]);
       for (let j = 0; j < k; j++) {
         const q = (i * k + j) * 4;
@@ -108,7 +123,9 @@ export class DeltaXYWHBBoxCoder implements BaseBBoxCoder {
         const hw = f(f(pw * f(Math.exp(dw))) * 0.5), hh = f(f(ph * f(Math.exp(dh))) * 0.5);
         const box = [f(gx - hw), f(gy - hh), f(gx + hw), f(gy + hh)];
         if (clip) {
-          for (let c = 0; c < 4; c++) box[c] = Math.min(Math.max(box[c], 0), c % 2 === 0 ? clip[1] : clip[0]);
+          for (let c = 0; c < 4; c++) {
+            box[c] = Math.min(Math.max(box[c], 0), c % 2 === 0 ? clip[1] : clip[0]);
+          }
         }
         out.set(box, q);
       }
@@ -125,22 +142,30 @@ export class DeltaXYWHBBoxCoder implements BaseBBoxCoder {
  * converted v1 models.
  */
 export class LegacyDeltaXYWHBBoxCoder extends DeltaXYWHBBoxCoder {
+  /** Builds the legacy coder (no `clip_border`, no centre clamp). */
   constructor(cfg: { type?: string; target_means?: number[]; target_stds?: number[] } = {}) {
     super({ target_means: cfg.target_means, target_stds: cfg.target_stds });
   }
 
+  /** v1 widths: `x2 − x1 + 1`. */
   protected override get sizeOffset(): number {
     return 1;
   }
 
-  override decode(bboxes: Float32Array, deltas: Float32Array, opts: DecodeOptions = {}): Float32Array {
+  /** Legacy decode: +1 widths, no ±0.5 shift, clipped to `[0, w − 1]`, `[0, h − 1]` when `maxShape` is given. */
+  override decode(
+    bboxes: Float32Array,
+    deltas: Float32Array,
+    opts: DecodeOptions = {},
+  ): Float32Array {
     const { n, k } = checkCoderInputs(bboxes, deltas, "decode");
     const maxRatio = f(Math.abs(Math.log(opts.whRatioClip ?? 16 / 1000)));
     const { means: m, stds: s } = this, clip = opts.maxShape ?? null;
     const out = new Float32Array(n * 4 * k);
     for (let i = 0; i < n; i++) {
       const p = i * 4;
-      const px = f(f(bboxes[p] + bboxes[p + 2]) * 0.5), py = f(f(bboxes[p + 1] + bboxes[p + 3]) * 0.5);
+      const px = f(f(bboxes[p] + bboxes[p + 2]) * 0.5),
+        py = f(f(bboxes[p + 1] + bboxes[p + 3]) * 0.5);
       const pw = f(f(bboxes[p + 2] - bboxes[p]) + 1), ph = f(f(bboxes[p + 3] - bboxes[p + 1]) + 1);
       for (let j = 0; j < k; j++) {
         const q = (i * k + j) * 4;

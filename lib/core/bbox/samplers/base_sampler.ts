@@ -12,5 +12,9 @@ export interface BaseSampler {
    * @param bboxes `[n, 4]` the assigned boxes.
    * @param gtBboxes `[k, 4]` ground truths.
    */
-  sample(assignResult: AssignResult, data: { bboxes: Float32Array; gtBboxes: Float32Array }): SamplingResult;
+  /** Splits assigned boxes into positives and negatives. */
+  sample(
+    assignResult: AssignResult,
+    data: { bboxes: Float32Array; gtBboxes: Float32Array },
+  ): SamplingResult;
 }

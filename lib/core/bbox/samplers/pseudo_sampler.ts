@@ -23,8 +23,10 @@ import { makeSamplingResult, type SamplingResult } from "./sampling_result.ts";
  * ```
  */
 export class PseudoSampler implements BaseSampler {
+  /** Config accepted for registry builds; no keys are used. */
   constructor(_cfg: { type?: string } = {}) {}
 
+  /** Positives: `gtInds > 0`; negatives: `gtInds == 0`. */
   sample(
     assignResult: AssignResult,
     { bboxes, gtBboxes }: { bboxes: Float32Array; gtBboxes: Float32Array },

@@ -17,6 +17,7 @@ export interface SamplingResult {
   negBboxes: Float32Array;
   /** Per positive: 1 when the box is a gt added as a proposal (never for anchors). */
   posIsGt: Uint8Array;
+  /** Number of ground-truth boxes. */
   numGts: number;
   /** Per positive: the 0-based index of its gt. */
   posAssignedGtInds: Int32Array;
@@ -41,13 +42,20 @@ function gatherRows(src: Float32Array, inds: ArrayLike<number>): Float32Array {
  */
 export function makeSamplingResult(
   inds: { posInds: Int32Array; negInds: Int32Array },
-  data: { bboxes: Float32Array; gtBboxes: Float32Array; assignResult: AssignResult; gtFlags: Uint8Array },
+  data: {
+    bboxes: Float32Array;
+    gtBboxes: Float32Array;
+    assignResult: AssignResult;
+    gtFlags: Uint8Array;
+  },
 ): SamplingResult {
   const { posInds, negInds } = inds;
   const { bboxes, gtBboxes, assignResult, gtFlags } = data;
   const posAssignedGtInds = Int32Array.from(posInds, (j) => assignResult.gtInds[j] - 1);
   if (gtBboxes.length === 0 && posAssignedGtInds.length > 0) {
-    throw new RangeError(`Cannot build a sampling result: ${posInds.length} positives but no gt boxes`);
+    throw new RangeError(
+      `Cannot build a sampling result: ${posInds.length} positives but no gt boxes`,
+    );
   }
   const labels = assignResult.labels;
   return {
