@@ -30,7 +30,11 @@ export const model = {
   bbox_head: { num_classes: classes.length },
 };
 
-const img_norm_cfg = { mean: [123.675, 116.28, 103.53], std: [58.395, 57.12, 57.375], to_rgb: true };
+const img_norm_cfg = {
+  mean: [123.675, 116.28, 103.53],
+  std: [58.395, 57.12, 57.375],
+  to_rgb: true,
+};
 const train_pipeline = [
   { type: "LoadImageFromFile" },
   { type: "LoadAnnotations", with_bbox: true },

@@ -1,9 +1,11 @@
 // A tiny RetinaNet for CPU runs: ResNet-18 at 1/4 width, a 32-channel FPN over three levels and a
-// 2-conv head, trained from scratch on the synthetic shapes data (128×128 images of squares,
-// circles and triangles). This is what `deno task train` runs with no arguments.
+// 2-conv head, trained from scratch on the synthetic shapes data (128×128 images of rectangles,
+// ellipses and triangles). This is what `deno task train` runs with no arguments.
 //
-// `data.synthetic` is a wgdet key: the CLI calls `ensureShapesDataset(data.synthetic.data_root,
-// data.synthetic)` before building the datasets, which writes the COCO-format files below once.
+// `data.synthetic` is a wgdet key: before building the datasets, the CLI calls
+// `ensureShapesDataset(cache_dir, {numTrain, numVal, imgSize, seed, classes})` (lib/datasets/
+// synthetic.ts), which generates the PNGs and COCO files once per set of options, and fills in
+// the `data_root` of train/val/test with the generated folder.
 
 export const _base_ = [
   "../_base_/models/retinanet_r50_fpn.ts",
@@ -11,8 +13,8 @@ export const _base_ = [
   "../_base_/default_runtime.ts",
 ];
 
-const classes = ["square", "circle", "triangle"];
-const data_root = ".cache/shapes/";
+const classes = ["rectangle", "ellipse", "triangle"];
+const data_root = null; // filled in by the CLI: the generated dataset's folder
 const img_size = 128;
 
 export const model = {
@@ -35,7 +37,11 @@ export const model = {
   test_cfg: { nms_pre: 1000, min_bbox_size: 0, score_thr: 0.05, max_per_img: 100 },
 };
 
-const img_norm_cfg = { mean: [123.675, 116.28, 103.53], std: [58.395, 57.12, 57.375], to_rgb: true };
+const img_norm_cfg = {
+  mean: [123.675, 116.28, 103.53],
+  std: [58.395, 57.12, 57.375],
+  to_rgb: true,
+};
 const train_pipeline = [
   { type: "LoadImageFromFile" },
   { type: "LoadAnnotations", with_bbox: true },
@@ -66,26 +72,36 @@ const test_pipeline = [
 export const data = {
   samples_per_gpu: 8,
   workers_per_gpu: 2,
-  synthetic: { type: "shapes", data_root, num_train: 400, num_val: 100, img_size, seed: 0 },
+  synthetic: {
+    type: "shapes",
+    cache_dir: ".cache/wgdet",
+    num_train: 400,
+    num_val: 100,
+    img_size,
+    seed: 0,
+  },
   train: {
     type: "CocoDataset",
     classes,
-    ann_file: data_root + "annotations/instances_train.json",
-    img_prefix: data_root + "train/",
+    data_root,
+    ann_file: "annotations/instances_train.json",
+    img_prefix: "train/",
     pipeline: train_pipeline,
   },
   val: {
     type: "CocoDataset",
     classes,
-    ann_file: data_root + "annotations/instances_val.json",
-    img_prefix: data_root + "val/",
+    data_root,
+    ann_file: "annotations/instances_val.json",
+    img_prefix: "val/",
     pipeline: test_pipeline,
   },
   test: {
     type: "CocoDataset",
     classes,
-    ann_file: data_root + "annotations/instances_val.json",
-    img_prefix: data_root + "val/",
+    data_root,
+    ann_file: "annotations/instances_val.json",
+    img_prefix: "val/",
     pipeline: test_pipeline,
   },
 };

@@ -6,7 +6,14 @@
  */
 import { ConfigError } from "../utils/errors.ts";
 import { closestMatch } from "./_suggest.ts";
-import { type CfgDict, type CfgValue, Config, isDict, mergeAIntoB, stripDeleteKeys } from "./config.ts";
+import {
+  type CfgDict,
+  type CfgValue,
+  type Config,
+  isDict,
+  mergeAIntoB,
+  stripDeleteKeys,
+} from "./config.ts";
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 

@@ -274,7 +274,9 @@ function toPlain(v: unknown, keyPath: string, file: string): CfgValue {
       return out;
     }
   }
-  const kind = typeof v === "function" ? "a function" : `a ${(v as object).constructor?.name ?? typeof v}`;
+  const kind = typeof v === "function"
+    ? "a function"
+    : `a ${(v as object).constructor?.name ?? typeof v}`;
   throw new ConfigError(
     `Cannot load config "${file}": "${keyPath}" is ${kind}: config values must be plain data ` +
       `(objects, arrays, strings, numbers, booleans, null)`,
@@ -314,13 +316,16 @@ export function mergeAIntoB(a: CfgDict, b: CfgDict | CfgValue[], opts: MergeOpti
       const idx = Number(k);
       if (idx >= out.length) {
         throw new ConfigError(
-          `Cannot merge "${path}"${fromFile(opts)} into base config: index ${idx} is out of range ` +
+          `Cannot merge "${path}"${
+            fromFile(opts)
+          } into base config: index ${idx} is out of range ` +
             `for an array of length ${out.length}`,
         );
       }
-      out[idx] = isDict(v) && (isDict(out[idx]) || Array.isArray(out[idx])) && v[DELETE_KEY] !== true
-        ? mergeAIntoB(v, out[idx] as CfgDict, sub)
-        : clone(v);
+      out[idx] =
+        isDict(v) && (isDict(out[idx]) || Array.isArray(out[idx])) && v[DELETE_KEY] !== true
+          ? mergeAIntoB(v, out[idx] as CfgDict, sub)
+          : clone(v);
       continue;
     }
     if (isDict(v)) {
@@ -330,7 +335,11 @@ export function mergeAIntoB(a: CfgDict, b: CfgDict | CfgValue[], opts: MergeOpti
         const base = out[k];
         const ok = isDict(base) || (opts.allowListKeys === true && Array.isArray(base));
         if (!ok) {
-          const got = base === null ? "null" : Array.isArray(base) ? "an array" : `a ${typeof base}`;
+          const got = base === null
+            ? "null"
+            : Array.isArray(base)
+            ? "an array"
+            : `a ${typeof base}`;
           throw new ConfigError(
             `Cannot merge "${path}"${fromFile(opts)} into base config: child value is an object ` +
               `but base value is ${got}: set "_delete_: true" to replace it`,

@@ -41,7 +41,9 @@ function formatValue(v: CfgValue, indent: string): string {
   }
   const entries = Object.entries(v);
   if (entries.length === 0) return "{}";
-  const flat = `{ ${entries.map(([k, x]) => `${formatKey(k)}: ${formatValue(x, "")}`).join(", ")} }`;
+  const flat = `{ ${
+    entries.map(([k, x]) => `${formatKey(k)}: ${formatValue(x, "")}`).join(", ")
+  } }`;
   if (!flat.includes("\n") && flat.length + indent.length <= WIDTH - 20) return flat;
   const lines = entries.map(([k, x]) => `${inner}${formatKey(k)}: ${formatValue(x, inner)},`);
   return `{\n${lines.join("\n")}\n${indent}}`;
@@ -97,8 +99,9 @@ function assertJsonSafe(v: CfgValue, path: string, file: string): void {
       `Cannot dump config "${file}" as JSON: "${path}" is ${v}, which JSON cannot hold: dump as TS`,
     );
   }
-  if (Array.isArray(v)) v.forEach((x, i) => assertJsonSafe(x, path ? `${path}.${i}` : `${i}`, file));
-  else if (v !== null && typeof v === "object") {
+  if (Array.isArray(v)) {
+    v.forEach((x, i) => assertJsonSafe(x, path ? `${path}.${i}` : `${i}`, file));
+  } else if (v !== null && typeof v === "object") {
     for (const [k, x] of Object.entries(v as CfgDict)) {
       assertJsonSafe(x, path ? `${path}.${k}` : k, file);
     }

@@ -111,7 +111,9 @@ export class LogBuffer {
       const items = lazy.map((p) => this.valHistory.get(p.key)![p.index] as LazyScalar);
       const values = await scalarReader(items);
       if (values.length !== items.length) {
-        throw new RangeError(`Scalar reader returned ${values.length} values for ${items.length} scalars`);
+        throw new RangeError(
+          `Scalar reader returned ${values.length} values for ${items.length} scalars`,
+        );
       }
       lazy.forEach((p, i) => (this.valHistory.get(p.key)![p.index] = Number(values[i])));
     }
@@ -138,7 +140,9 @@ export class LogBuffer {
       for (let i = start; i < vals.length; i++) {
         const v = vals[i];
         if (typeof v !== "number") {
-          throw new TypeError(`Cannot average "${key}": it holds unread GPU scalars: await resolve() first`);
+          throw new TypeError(
+            `Cannot average "${key}": it holds unread GPU scalars: await resolve() first`,
+          );
         }
         sum += v * counts[i];
         total += counts[i];

@@ -18,7 +18,9 @@ export interface LossOps<T> {
 
 /** The result of `parseLosses`: the total loss and every entry plus `loss`, in insertion order. */
 export interface ParsedLosses<T> {
+  /** The total loss to back-propagate. */
   loss: T;
+  /** The reduced entries and `loss`, for logging. */
   log_vars: Record<string, T>;
 }
 
@@ -48,7 +50,9 @@ export function parseLosses<T>(losses: Record<string, unknown>, ops: LossOps<T>)
       for (let i = 1; i < value.length; i++) sum = ops.add(sum, ops.mean(value[i]));
       logVars[name] = sum;
     } else {
-      throw new TypeError(`Cannot parse loss "${name}": it is not a tensor or a non-empty list of tensors`);
+      throw new TypeError(
+        `Cannot parse loss "${name}": it is not a tensor or a non-empty list of tensors`,
+      );
     }
   }
   let total: T | undefined;

@@ -42,7 +42,9 @@ export function getPriority(priority: number | string): number {
   const key = String(priority).toUpperCase();
   if (!Object.hasOwn(Priority, key)) {
     throw new RangeError(
-      `Invalid hook priority "${priority}": expected one of ${Object.keys(Priority).join(", ")} or 0-100`,
+      `Invalid hook priority "${priority}": expected one of ${
+        Object.keys(Priority).join(", ")
+      } or 0-100`,
     );
   }
   return Priority[key as PriorityName];

@@ -12,3 +12,7 @@ export const HOOKS: Registry<Hook> = new Registry<Hook>("HOOKS");
 
 /** Optimizer classes by their PyTorch names (`SGD`, `AdamW`); filled by the GPU optimizers. */
 export const OPTIMIZERS: Registry<Optimizer> = new Registry<Optimizer>("OPTIMIZERS");
+
+/** Runner classes (`EpochBasedRunner`, `IterBasedRunner`), built from `cfg.runner`. */
+// deno-lint-ignore no-explicit-any
+export const RUNNERS: Registry<any> = new Registry("RUNNERS");

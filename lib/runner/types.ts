@@ -11,6 +11,7 @@
  * implements it for 0-d (or 1-element) tensors.
  */
 export interface LazyScalar {
+  /** The marker the log buffer checks. */
   readonly lazyScalar: true;
 }
 
@@ -19,6 +20,7 @@ export type LogValue = number | LazyScalar;
 
 /** Something `OptimizerHook` can call `backward()` on: the total loss of a train step. */
 export interface Backwardable {
+  /** Back-propagates from this scalar into the parameters' gradients. */
   backward(): void | Promise<void>;
 }
 
@@ -33,13 +35,17 @@ export interface TrainStepOutput {
   log_vars: Record<string, LogValue>;
   /** Images in the batch (mmdet: `len(img_metas)`). */
   num_samples: number;
+  /** Anything else the model returns (ignored by the runner). */
   [key: string]: unknown;
 }
 
 /** A CPU copy of one state-dict tensor (the lead converts GPU tensors to this). */
 export interface CpuTensor {
+  /** safetensors element type; F32 for parameters, I64 for BN's `num_batches_tracked`. */
   dtype: "F32" | "I32" | "U32" | "I64" | "F64" | "U8";
+  /** PyTorch shape, e.g. `[out, in, kh, kw]` for a conv weight. */
   shape: number[];
+  /** Row-major values, matching `dtype`. */
   data: Float32Array | Int32Array | Uint32Array | BigInt64Array | Float64Array | Uint8Array;
 }
 
@@ -49,9 +55,15 @@ export type StateDict = Record<string, CpuTensor>;
 /** The detector as the runner sees it (mmdet's `BaseDetector` behind `MMDataParallel`). */
 export interface RunnerModel {
   /** Forward + losses for one batch; must return an object (checked by the runner). */
-  trainStep(data: unknown, optimizer: Optimizer | undefined): Promise<TrainStepOutput> | TrainStepOutput;
+  trainStep(
+    data: unknown,
+    optimizer: Optimizer | undefined,
+  ): Promise<TrainStepOutput> | TrainStepOutput;
   /** Same for the `val` workflow phase; required only when the workflow has `["val", n]`. */
-  valStep?(data: unknown, optimizer: Optimizer | undefined): Promise<TrainStepOutput> | TrainStepOutput;
+  valStep?(
+    data: unknown,
+    optimizer: Optimizer | undefined,
+  ): Promise<TrainStepOutput> | TrainStepOutput;
   /** Training mode (ResNet re-freezes frozen stages and eval-mode BN here). */
   train(): void;
   /** Evaluation mode. */
@@ -69,10 +81,15 @@ export interface RunnerModel {
 
 /** One optimizer parameter group; `lr`/`initial_lr`/`momentum` are what LR and momentum hooks use. */
 export interface ParamGroup {
+  /** The learning rate the next `step()` uses; set by the LR hooks. */
   lr: number;
+  /** The lr before any schedule (set at `beforeRun`, saved for resume). */
   initial_lr?: number;
+  /** SGD momentum (or read from `betas[0]` for Adam-style groups). */
   momentum?: number;
+  /** L2 weight decay. */
   weight_decay?: number;
+  /** Optimizer-specific hyper-parameters (`nesterov`, `betas`, `eps`, ...). */
   [key: string]: unknown;
 }
 
@@ -89,10 +106,15 @@ export interface OptimizerState {
  * the update with each group's current `lr` — hooks set `paramGroups[i].lr` before it.
  */
 export interface Optimizer {
+  /** Parameter groups; hooks read and write `lr` (and `initial_lr`). */
   paramGroups: ParamGroup[];
+  /** Drops or zeroes every gradient. */
   zeroGrad(): void;
+  /** Applies one update with each group's current hyper-parameters. */
   step(): void | Promise<void>;
+  /** The state to checkpoint (momentum buffers on the host, groups with `initial_lr`). */
   stateDict(): OptimizerState | Promise<OptimizerState>;
+  /** Restores a state from `stateDict()`. */
   loadStateDict(state: OptimizerState): void | Promise<void>;
   /**
    * Clips the global gradient norm of all parameters with gradients to `max_norm` (mmcv
@@ -106,7 +128,9 @@ export interface Optimizer {
 export interface RunnerDataLoader<T = unknown> {
   /** Batches per epoch. */
   readonly length: number;
+  /** Batches, asynchronously (a worker-backed loader). */
   [Symbol.asyncIterator]?(): AsyncIterator<T>;
+  /** Batches, synchronously (an in-memory loader). */
   [Symbol.iterator]?(): Iterator<T>;
   /** The dataset, for `NumClassCheckHook` (`CLASSES`) and evaluation. */
   readonly dataset?: { readonly CLASSES?: readonly string[] | string | null };

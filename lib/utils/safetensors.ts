@@ -36,26 +36,51 @@ export type SafetensorsData =
 
 /** One tensor: element type, shape and row-major data. */
 export interface SafetensorsTensor {
+  /** Element type. */
   dtype: SafetensorsDtype;
+  /** Shape; `[]` for a scalar. */
   shape: number[];
+  /** Row-major values in the array type of `dtype`. */
   data: SafetensorsData;
 }
 
 /** A decoded file: tensors in header order and the optional string metadata. */
 export interface SafetensorsFile {
+  /** Tensors by name, in header order. */
   tensors: Record<string, SafetensorsTensor>;
+  /** The `__metadata__` strings (empty when absent). */
   metadata: Record<string, string>;
 }
 
 const BYTES: Record<SafetensorsDtype, number> = {
-  F64: 8, F32: 4, F16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
+  U8: 1,
+  BOOL: 1,
 };
 
 // deno-lint-ignore no-explicit-any
 const ARRAY: Record<SafetensorsDtype, new (buf: ArrayBuffer, off: number, len: number) => any> = {
-  F64: Float64Array, F32: Float32Array, F16: Uint16Array, I64: BigInt64Array, I32: Int32Array,
-  I16: Int16Array, I8: Int8Array, U64: BigUint64Array, U32: Uint32Array, U16: Uint16Array,
-  U8: Uint8Array, BOOL: Uint8Array,
+  F64: Float64Array,
+  F32: Float32Array,
+  F16: Uint16Array,
+  I64: BigInt64Array,
+  I32: Int32Array,
+  I16: Int16Array,
+  I8: Int8Array,
+  U64: BigUint64Array,
+  U32: Uint32Array,
+  U16: Uint16Array,
+  U8: Uint8Array,
+  BOOL: Uint8Array,
 };
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -88,7 +113,9 @@ export function encodeSafetensors(
   if (metadata && Object.keys(metadata).length > 0) {
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== "string") {
-        throw new TypeError(`Cannot encode safetensors metadata "${k}": value must be a string, got ${typeof v}`);
+        throw new TypeError(
+          `Cannot encode safetensors metadata "${k}": value must be a string, got ${typeof v}`,
+        );
       }
     }
     header.__metadata__ = metadata;
@@ -98,14 +125,23 @@ export function encodeSafetensors(
   const entries = Object.entries(tensors);
   for (const [name, t] of entries) {
     if (name === "__metadata__") {
-      throw new TypeError(`Cannot encode safetensors: "__metadata__" is reserved and cannot name a tensor`);
+      throw new TypeError(
+        `Cannot encode safetensors: "__metadata__" is reserved and cannot name a tensor`,
+      );
     }
     const size = BYTES[t.dtype];
     if (size === undefined) {
       throw new TypeError(`Cannot encode tensor "${name}": unknown dtype "${t.dtype}"`);
     }
+    if (!(t.data instanceof ARRAY[t.dtype])) {
+      throw new TypeError(
+        `Cannot encode tensor "${name}": dtype ${t.dtype} needs a ${
+          ARRAY[t.dtype].name
+        }, got a ${t.data.constructor.name}`,
+      );
+    }
     const n = numel(t.shape);
-    if (t.data.length !== n || t.data.BYTES_PER_ELEMENT !== size) {
+    if (t.data.length !== n) {
       throw new TypeError(
         `Cannot encode tensor "${name}": shape [${t.shape}] (${n} elements of ${size} bytes) does ` +
           `not match data of ${t.data.length} elements of ${t.data.BYTES_PER_ELEMENT} bytes`,
@@ -143,19 +179,27 @@ export function encodeSafetensors(
  */
 export function decodeSafetensors(bytes: Uint8Array, name = "<bytes>"): SafetensorsFile {
   const fail = (why: string) => new SyntaxError(`Cannot decode safetensors "${name}": ${why}`);
-  if (bytes.length < 8) throw fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
+  if (bytes.length < 8) {
+    throw fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = Number(view.getBigUint64(0, true));
   if (headerLen > bytes.length - 8 || headerLen > 100_000_000) {
-    throw fail(`header length ${headerLen} exceeds the file size ${bytes.length} (truncated or not safetensors)`);
+    throw fail(
+      `header length ${headerLen} exceeds the file size ${bytes.length} (truncated or not safetensors)`,
+    );
   }
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)));
+    header = JSON.parse(
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)),
+    );
   } catch (e) {
     throw fail(`header is not valid JSON: ${(e as Error).message}`);
   }
-  if (header === null || typeof header !== "object" || Array.isArray(header)) throw fail("header is not an object");
+  if (header === null || typeof header !== "object" || Array.isArray(header)) {
+    throw fail("header is not an object");
+  }
   const dataStart = 8 + headerLen;
   const dataLen = bytes.length - dataStart;
   const tensors: Record<string, SafetensorsTensor> = {};
@@ -174,10 +218,16 @@ export function decodeSafetensors(bytes: Uint8Array, name = "<bytes>"): Safetens
     const [begin, end] = e.data_offsets;
     const n = numel(e.shape);
     if (!(begin >= 0 && end >= begin && end <= dataLen)) {
-      throw fail(`tensor "${key}" data_offsets [${begin}, ${end}] lie outside the ${dataLen}-byte data section`);
+      throw fail(
+        `tensor "${key}" data_offsets [${begin}, ${end}] lie outside the ${dataLen}-byte data section`,
+      );
     }
     if (end - begin !== n * BYTES[dtype]) {
-      throw fail(`tensor "${key}" shape [${e.shape}] needs ${n * BYTES[dtype]} bytes, data_offsets give ${end - begin}`);
+      throw fail(
+        `tensor "${key}" shape [${e.shape}] needs ${n * BYTES[dtype]} bytes, data_offsets give ${
+          end - begin
+        }`,
+      );
     }
     const copy = bytes.slice(dataStart + begin, dataStart + end);
     tensors[key] = { dtype, shape: [...e.shape], data: new ARRAY[dtype](copy.buffer, 0, n) };

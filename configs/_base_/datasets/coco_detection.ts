@@ -2,7 +2,11 @@
 
 const dataset_type = "CocoDataset";
 const data_root = "data/coco/";
-const img_norm_cfg = { mean: [123.675, 116.28, 103.53], std: [58.395, 57.12, 57.375], to_rgb: true };
+const img_norm_cfg = {
+  mean: [123.675, 116.28, 103.53],
+  std: [58.395, 57.12, 57.375],
+  to_rgb: true,
+};
 const train_pipeline = [
   { type: "LoadImageFromFile" },
   { type: "LoadAnnotations", with_bbox: true },

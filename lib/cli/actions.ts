@@ -1,0 +1,278 @@
+/**
+ * What the CLI commands do before and after the training/testing APIs: load the config, apply
+ * `--cfg-options`, resolve and fill the work dir (merged config, log file), generate the synthetic
+ * data a config asks for, then call `lib/apis/{train,test,infer}.ts` — imported dynamically, so
+ * config errors are reported even where those modules cannot load.
+ *
+ * @module
+ */
+import { basename, join } from "node:path";
+import {
+  applyCfgOptions,
+  type CfgDict,
+  checkConfigKeys,
+  type Config,
+  ConfigError,
+  dumpConfig,
+  isDict,
+  loadConfig,
+  MMDET_TOP_LEVEL_KEYS,
+} from "../config/mod.ts";
+import { formatTimestamp, RunnerLogger } from "../runner/logger.ts";
+import { plotWorkDir } from "../runner/plot.ts";
+import { VERSION } from "../utils/version.ts";
+
+/** Options of `train` (the CLI flags). */
+export interface TrainCliOptions {
+  workDir?: string;
+  resumeFrom?: string;
+  loadFrom?: string;
+  cfgOptions?: string[];
+  seed?: number;
+  /** False with `--no-validate`. */
+  validate?: boolean;
+}
+
+/** What `trainDetector` receives besides the config (mmdet's `train_detector` arguments). */
+export interface TrainDetectorOptions {
+  workDir: string;
+  /** `YYYYMMDD_HHMMSS`; names the `.log`/`.log.json` files. */
+  timestamp: string;
+  validate: boolean;
+  seed?: number;
+  logger: RunnerLogger;
+  /** runner.meta: `config` text, `seed`, `exp_name`, `env_info`. */
+  meta: Record<string, unknown>;
+}
+
+/** The API modules the CLI calls (implemented in `lib/apis/`). */
+export interface Apis {
+  train: { trainDetector(cfg: Config, opts: TrainDetectorOptions): Promise<unknown> };
+  test: {
+    testDetector(
+      cfg: Config,
+      checkpoint: string,
+      opts: { eval?: string[]; out?: string; showDir?: string },
+    ): Promise<unknown>;
+  };
+  infer: {
+    inferImages(
+      cfg: Config,
+      checkpoint: string,
+      images: string[],
+      opts: { outDir: string; scoreThr: number },
+    ): Promise<unknown>;
+  };
+}
+
+/** Loads an API module; the default imports `lib/apis/NAME.ts`. */
+export type ApiLoader = <K extends keyof Apis>(name: K) => Promise<Apis[K]>;
+
+/** Imports a module of this package, with a clear error when the file itself is missing. */
+async function importModule<T>(url: URL, what: string): Promise<T> {
+  try {
+    return await import(url.href) as T;
+  } catch (e) {
+    if (e instanceof TypeError && e.message.includes(url.href)) {
+      const rel = url.pathname.slice(url.pathname.lastIndexOf("/lib/") + 1);
+      throw new RangeError(`${what} is not available in this build: ${rel} is missing`);
+    }
+    throw e;
+  }
+}
+
+/** The default loader: a dynamic import of `../apis/{name}.ts`. */
+export const defaultApiLoader: ApiLoader = async <K extends keyof Apis>(name: K) =>
+  await importModule<Apis[K]>(new URL(`../apis/${name}.ts`, import.meta.url), `The ${name} API`);
+
+/** The default config of `train` with no argument: the tiny RetinaNet on synthetic shapes. */
+export const DEFAULT_TRAIN_CONFIG = new URL(
+  "../../configs/retinanet/retinanet_tiny_shapes.ts",
+  import.meta.url,
+);
+
+/**
+ * Loads a config for a command: merge, `--cfg-options`, and the top-level key check (a near miss of
+ * an mmdetection key is an error; any other extra key is kept with a warning).
+ */
+export async function loadCommandConfig(
+  path: string | URL,
+  cfgOptions: string[] = [],
+  warn: (m: string) => void = (m) => console.warn(m),
+): Promise<Config> {
+  const cfg = await loadConfig(path);
+  applyCfgOptions(cfg, cfgOptions, { warn });
+  const added = new Set(
+    cfgOptions.filter((o) => o.startsWith("+")).map((o) => o.slice(1).split(/[.=]/)[0]),
+  );
+  for (
+    const key of checkConfigKeys(cfg, [...MMDET_TOP_LEVEL_KEYS, ...added], { onlyTypos: true })
+  ) {
+    if (!added.has(key)) {
+      warn(
+        `Config "${cfg.filename}" has the key "${key}", which wgdet does not use`,
+      );
+    }
+  }
+  return cfg;
+}
+
+/** `--work-dir`, else `cfg.work_dir`, else `work_dirs/<config name>`. */
+export function resolveWorkDir(cfg: Config, cliWorkDir?: string): string {
+  if (cliWorkDir) return cliWorkDir;
+  const fromCfg = cfg.dict.work_dir;
+  if (typeof fromCfg === "string" && fromCfg) return fromCfg;
+  return join("work_dirs", cfg.name);
+}
+
+/**
+ * Generates the synthetic shapes dataset when the config has `data.synthetic` (see
+ * `configs/retinanet/retinanet_tiny_shapes.ts`) and points the `data_root` of `data.train`,
+ * `data.val` and `data.test` (where null) at it; a no-op otherwise.
+ *
+ * `data.synthetic` keys: `type: "shapes"`, `cache_dir` (default `.cache/wgdet`), `num_train`,
+ * `num_val`, `img_size`, `seed`, `objects_per_image`, `object_size`, `min_visible`, and `classes`
+ * (default: `data.train.classes`).
+ *
+ * @returns The generated folder, or undefined when the config has no synthetic data.
+ */
+export async function ensureSyntheticData(
+  cfg: Config,
+  log: (m: string) => void = () => {},
+): Promise<string | undefined> {
+  const data = cfg.dict.data;
+  const syn = isDict(data) ? data.synthetic : undefined;
+  if (syn === undefined || syn === null) return undefined;
+  if (!isDict(syn) || syn.type !== "shapes") {
+    throw new ConfigError(
+      `Invalid data.synthetic in "${cfg.filename}": expected {type: "shapes", num_train, num_val, img_size, seed}, got ${
+        JSON.stringify(syn)
+      }`,
+    );
+  }
+  const dataDict = data as CfgDict;
+  const trainClasses = isDict(dataDict.train) ? dataDict.train.classes : undefined;
+  const opts: Record<string, unknown> = {};
+  const keys: [string, string][] = [
+    ["num_train", "numTrain"],
+    ["num_val", "numVal"],
+    ["img_size", "imgSize"],
+    ["seed", "seed"],
+    ["objects_per_image", "objectsPerImage"],
+    ["object_size", "objectSize"],
+    ["min_visible", "minVisible"],
+    ["classes", "classes"],
+  ];
+  for (const [snake, camel] of keys) {
+    if (syn[snake] !== undefined && syn[snake] !== null) opts[camel] = syn[snake];
+  }
+  if (opts.classes === undefined && Array.isArray(trainClasses)) opts.classes = trainClasses;
+  const mod = await importModule<
+    { ensureShapesDataset(dir: string, opts: Record<string, unknown>): Promise<{ root: string }> }
+  >(
+    new URL("../datasets/synthetic.ts", import.meta.url),
+    "The synthetic shapes generator",
+  );
+  const cacheDir = typeof syn.cache_dir === "string" ? syn.cache_dir : ".cache/wgdet";
+  log(`Preparing the synthetic shapes data in ${cacheDir} (generated once per set of options)`);
+  const { root } = await mod.ensureShapesDataset(cacheDir, opts);
+  for (const split of ["train", "val", "test"]) {
+    const d = dataDict[split];
+    if (isDict(d) && (d.data_root === undefined || d.data_root === null)) d.data_root = root;
+  }
+  log(`Synthetic shapes data: ${root}`);
+  return root;
+}
+
+/** `train`: prepare the work dir, then `trainDetector`, then the plot. */
+export async function trainCommand(
+  configPath: string | undefined,
+  opts: TrainCliOptions,
+  apis: ApiLoader = defaultApiLoader,
+): Promise<void> {
+  const cfg = await loadCommandConfig(configPath ?? DEFAULT_TRAIN_CONFIG, opts.cfgOptions ?? []);
+  const workDir = resolveWorkDir(cfg, opts.workDir);
+  cfg.dict.work_dir = workDir;
+  if (opts.resumeFrom) cfg.dict.resume_from = opts.resumeFrom;
+  if (opts.loadFrom) cfg.dict.load_from = opts.loadFrom;
+  if (opts.seed !== undefined) cfg.dict.seed = opts.seed;
+  await Deno.mkdir(workDir, { recursive: true });
+  const timestamp = formatTimestamp();
+  const logFile = join(workDir, `${timestamp}.log`);
+  const logger = new RunnerLogger({ logFile, level: String(cfg.dict.log_level ?? "INFO") });
+  const envInfo =
+    `wgdet ${VERSION}, Deno ${Deno.version.deno}, V8 ${Deno.version.v8}, ${Deno.build.os}-${Deno.build.arch}`;
+  logger.info(`Environment info: ${envInfo}`);
+  await ensureSyntheticData(cfg, (m) => logger.info(m));
+  // the dumped config is complete (work_dir, seed, synthetic data_root) and reloads as is
+  const text = dumpConfig(cfg);
+  await Deno.writeTextFile(join(workDir, `${cfg.name}.ts`), text);
+  await Deno.writeTextFile(logFile, `Config:\n${text}\n`, { append: true });
+  const train = await apis("train");
+  const meta = {
+    env_info: envInfo,
+    config: text,
+    seed: opts.seed ?? cfg.dict.seed ?? null,
+    exp_name: basename(cfg.filename),
+  };
+  await train.trainDetector(cfg, {
+    workDir,
+    timestamp,
+    validate: opts.validate ?? true,
+    seed: opts.seed,
+    logger,
+    meta,
+  });
+  const plot = await plotWorkDir(workDir).catch((e) => {
+    logger.warn(`Cannot draw the training plot: ${(e as Error).message}`);
+    return undefined;
+  });
+  const latest = await Deno.readTextFile(join(workDir, "latest")).then(
+    (t) => join(workDir, t.trim()),
+    () => undefined,
+  );
+  if (latest) logger.info(`Checkpoint: ${latest}`);
+  if (plot) logger.info(`Plot of losses, learning rate and mAP: ${plot}`);
+}
+
+/** `test`: evaluate a checkpoint. */
+export async function testCommand(
+  configPath: string,
+  checkpoint: string,
+  opts: { eval?: string[]; out?: string; showDir?: string; cfgOptions?: string[] },
+  apis: ApiLoader = defaultApiLoader,
+): Promise<void> {
+  if (opts.out && !opts.out.endsWith(".json")) {
+    throw new ConfigError(`Invalid --out "${opts.out}": the results file must end with .json`);
+  }
+  if (!opts.out && !opts.eval?.length && !opts.showDir) {
+    throw new ConfigError("Nothing to do: give at least one of --eval, --out or --show-dir");
+  }
+  const cfg = await loadCommandConfig(configPath, opts.cfgOptions ?? []);
+  await ensureSyntheticData(cfg);
+  const test = await apis("test");
+  await test.testDetector(cfg, checkpoint, {
+    eval: opts.eval,
+    out: opts.out,
+    showDir: opts.showDir,
+  });
+}
+
+/** `infer`: run a checkpoint on image files and write PNGs with boxes. */
+export async function inferCommand(
+  configPath: string,
+  checkpoint: string,
+  images: string[],
+  opts: { outDir?: string; scoreThr?: number; cfgOptions?: string[] },
+  apis: ApiLoader = defaultApiLoader,
+): Promise<void> {
+  const cfg = await loadCommandConfig(configPath, opts.cfgOptions ?? []);
+  for (const img of images) {
+    const st = await Deno.stat(img).catch(() => null);
+    if (!st?.isFile) throw new Deno.errors.NotFound(`Cannot read image "${img}": file not found`);
+  }
+  const outDir = opts.outDir ?? join(resolveWorkDir(cfg), "infer");
+  await Deno.mkdir(outDir, { recursive: true });
+  const infer = await apis("infer");
+  await infer.inferImages(cfg, checkpoint, images, { outDir, scoreThr: opts.scoreThr ?? 0.3 });
+}

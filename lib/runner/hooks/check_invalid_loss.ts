@@ -1,0 +1,37 @@
+/**
+ * `CheckInvalidLossHook`: stops training with `NonFiniteLossError` when a logged loss is NaN or
+ * infinite. It checks with the log buffer's batched readback every `interval` iterations and at the
+ * end of each epoch — never per step — so a bad value is found within one interval, before the
+ * next checkpoint is written.
+ *
+ * @module
+ */
+import type { BaseRunner } from "../base_runner.ts";
+import { Hook } from "../hook.ts";
+import { HOOKS } from "../registry.ts";
+
+/** Checks losses for NaN/Inf every `interval` iterations (default 50). */
+export class CheckInvalidLossHook extends Hook {
+  readonly interval: number;
+
+  constructor(cfg: { interval?: number } = {}) {
+    super();
+    this.interval = cfg.interval ?? 50;
+  }
+
+  override async afterTrainIter(runner: BaseRunner): Promise<void> {
+    if (this.everyNIters(runner, this.interval) || this.endOfEpoch(runner)) {
+      await runner.assertFiniteLosses();
+    }
+  }
+
+  override async afterTrainEpoch(runner: BaseRunner): Promise<void> {
+    await runner.assertFiniteLosses();
+  }
+
+  override async afterRun(runner: BaseRunner): Promise<void> {
+    await runner.assertFiniteLosses();
+  }
+}
+
+HOOKS.register("CheckInvalidLossHook", CheckInvalidLossHook);

@@ -1,0 +1,34 @@
+/**
+ * `IterTimerHook`: logs `data_time` (waiting for the batch) and `time` (the whole iteration) in
+ * seconds (mmcv `iter_timer.py`).
+ *
+ * @module
+ */
+import type { BaseRunner } from "../base_runner.ts";
+import { Hook } from "../hook.ts";
+import { HOOKS } from "../registry.ts";
+
+/** Times iterations into the log buffer with count 1. */
+export class IterTimerHook extends Hook {
+  #t = 0;
+
+  constructor(_cfg: Record<string, unknown> = {}) {
+    super();
+  }
+
+  override beforeEpoch(_runner: BaseRunner): void {
+    this.#t = performance.now();
+  }
+
+  override beforeIter(runner: BaseRunner): void {
+    runner.logBuffer.update({ data_time: (performance.now() - this.#t) / 1000 }, 1, runner.iter);
+  }
+
+  override afterIter(runner: BaseRunner): void {
+    const now = performance.now();
+    runner.logBuffer.update({ time: (now - this.#t) / 1000 }, 1, runner.iter);
+    this.#t = now;
+  }
+}
+
+HOOKS.register("IterTimerHook", IterTimerHook);

@@ -1,0 +1,99 @@
+/**
+ * `LoggerHook` base (mmcv `logger/base.py`): averages the log buffer every `interval` iterations
+ * and hands the result to `log()`; logs eval results after an epoch and val averages.
+ *
+ * @module
+ */
+import type { BaseRunner } from "../../base_runner.ts";
+import { Hook } from "../../hook.ts";
+
+/** Common logger options (`log_config` passes `interval`). */
+export interface LoggerHookCfg {
+  interval?: number;
+  /** Skip the last partial interval of an epoch (mmcv default true). */
+  ignore_last?: boolean;
+  /** Clear the output after logging; set automatically on the last logger hook. */
+  reset_flag?: boolean;
+  by_epoch?: boolean;
+}
+
+/** Base class of logger hooks; subclasses implement `log(runner)`. */
+export abstract class LoggerHook extends Hook {
+  readonly interval: number;
+  readonly ignoreLast: boolean;
+  resetFlag: boolean;
+  readonly byEpoch: boolean;
+
+  constructor(cfg: LoggerHookCfg = {}) {
+    super();
+    this.interval = cfg.interval ?? 10;
+    if (!(this.interval > 0)) {
+      throw new RangeError(
+        `Invalid log_config.interval ${cfg.interval}: expected a positive integer`,
+      );
+    }
+    this.ignoreLast = cfg.ignore_last ?? true;
+    this.resetFlag = cfg.reset_flag ?? false;
+    this.byEpoch = cfg.by_epoch ?? true;
+  }
+
+  /** Writes one record from `runner.logBuffer.output`. */
+  abstract log(runner: BaseRunner): void | Promise<void>;
+
+  /** `"train"` while training with timing in the output, else `"val"`. */
+  getMode(runner: BaseRunner): string {
+    if (runner.mode === "train") return "time" in runner.logBuffer.output ? "train" : "val";
+    if (runner.mode === "val") return "val";
+    throw new RangeError(`Cannot log in runner mode "${runner.mode}": expected "train" or "val"`);
+  }
+
+  /** 1-based epoch: `epoch + 1` while training, `epoch` in a val phase (already incremented). */
+  getEpoch(runner: BaseRunner): number {
+    return runner.mode === "train" ? runner.epoch + 1 : runner.epoch;
+  }
+
+  /** 1-based iteration: within the epoch when `byEpoch && inner`, else global. */
+  getIter(runner: BaseRunner, inner = false): number {
+    return this.byEpoch && inner ? runner.innerIter + 1 : runner.iter + 1;
+  }
+
+  override beforeRun(runner: BaseRunner): void {
+    for (let i = runner.hooks.length - 1; i >= 0; i--) {
+      const h = runner.hooks[i];
+      if (h instanceof LoggerHook) {
+        h.resetFlag = true;
+        break;
+      }
+    }
+  }
+
+  override beforeEpoch(runner: BaseRunner): void {
+    runner.logBuffer.clear();
+  }
+
+  override async afterTrainIter(runner: BaseRunner): Promise<void> {
+    const due = this.byEpoch
+      ? this.everyNInnerIters(runner, this.interval)
+      : this.everyNIters(runner, this.interval);
+    if (due || (this.endOfEpoch(runner) && !this.ignoreLast)) {
+      await runner.logBuffer.resolve();
+      runner.logBuffer.average(this.interval);
+    }
+    if (runner.logBuffer.ready) await this.#emit(runner);
+  }
+
+  override async afterTrainEpoch(runner: BaseRunner): Promise<void> {
+    if (runner.logBuffer.ready) await this.#emit(runner);
+  }
+
+  override async afterValEpoch(runner: BaseRunner): Promise<void> {
+    await runner.logBuffer.resolve();
+    runner.logBuffer.average();
+    await this.#emit(runner);
+  }
+
+  async #emit(runner: BaseRunner): Promise<void> {
+    await this.log(runner);
+    if (this.resetFlag) runner.logBuffer.clearOutput();
+  }
+}

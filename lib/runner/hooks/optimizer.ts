@@ -1,0 +1,58 @@
+/**
+ * `OptimizerHook`: after each train iteration, zero the gradients, run backward on the total loss,
+ * optionally clip the global gradient norm, and step (mmcv `optimizer.py`).
+ *
+ * @module
+ */
+import type { BaseRunner } from "../base_runner.ts";
+import { Hook } from "../hook.ts";
+import { HOOKS } from "../registry.ts";
+
+/** `optimizer_config` keys. */
+export interface OptimizerHookCfg {
+  /** `{max_norm, norm_type = 2}` to clip by global norm, or null (mmdet v2's default). */
+  grad_clip?: { max_norm: number; norm_type?: number } | null;
+}
+
+/** zero_grad → backward → clip → step; logs `grad_norm` when clipping. */
+export class OptimizerHook extends Hook {
+  readonly gradClip: { max_norm: number; norm_type?: number } | null;
+
+  constructor(cfg: OptimizerHookCfg = {}) {
+    super();
+    const gc = cfg.grad_clip ?? null;
+    if (gc !== null && !(typeof gc === "object" && gc.max_norm > 0)) {
+      throw new TypeError(
+        `Invalid optimizer_config.grad_clip ${
+          JSON.stringify(gc)
+        }: expected {max_norm: >0, norm_type?} or null`,
+      );
+    }
+    this.gradClip = gc;
+  }
+
+  override async afterTrainIter(runner: BaseRunner): Promise<void> {
+    const opt = runner.optimizer;
+    if (!opt) throw new TypeError("OptimizerHook: the runner has no optimizer");
+    const loss = runner.outputs?.loss;
+    if (!loss || typeof loss.backward !== "function") {
+      throw new TypeError(
+        'OptimizerHook: "model.trainStep()" must return a "loss" with a backward() method',
+      );
+    }
+    opt.zeroGrad();
+    await loss.backward();
+    if (this.gradClip) {
+      if (typeof opt.clipGradNorm !== "function") {
+        throw new TypeError(
+          "OptimizerHook: optimizer_config.grad_clip is set but the optimizer has no clipGradNorm()",
+        );
+      }
+      const norm = opt.clipGradNorm(this.gradClip);
+      runner.logBuffer.update({ grad_norm: norm }, runner.outputs?.num_samples ?? 1, runner.iter);
+    }
+    await opt.step();
+  }
+}
+
+HOOKS.register("OptimizerHook", OptimizerHook);

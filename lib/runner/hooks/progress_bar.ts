@@ -1,0 +1,62 @@
+/**
+ * `ProgressBarHook`: a live per-epoch progress bar on interactive terminals (cli-progress); log
+ * lines are printed above the bar. Registered by `registerTrainingHooks` when stdout is a terminal.
+ *
+ * @module
+ */
+import process from "node:process";
+import { cliProgress } from "../../deps.ts";
+import type { BaseRunner } from "../base_runner.ts";
+import { Hook } from "../hook.ts";
+import { HOOKS } from "../registry.ts";
+
+/** Shows `epoch n [█████░░░] 120/400` while training. */
+export class ProgressBarHook extends Hook {
+  #multi: InstanceType<typeof cliProgress.MultiBar> | undefined;
+  #bar: ReturnType<InstanceType<typeof cliProgress.MultiBar>["create"]> | undefined;
+  #restoreSink: ((line: string) => void) | undefined;
+  readonly enabled: boolean;
+
+  constructor(cfg: { force?: boolean } = {}) {
+    super();
+    this.enabled = cfg.force ?? Deno.stdout.isTerminal();
+  }
+
+  override beforeTrainEpoch(runner: BaseRunner): void {
+    if (!this.enabled) return;
+    this.#multi = new cliProgress.MultiBar({
+      format: " epoch {epoch} [{bar}] {value}/{total} | eta {eta_formatted}",
+      hideCursor: true,
+      clearOnComplete: true,
+      stopOnComplete: false,
+      stream: process.stdout, // the stream whose terminal enabled the bar
+    }, cliProgress.Presets.shades_classic);
+    this.#bar = this.#multi.create(runner.dataLoader?.length ?? 0, 0, { epoch: runner.epoch + 1 });
+    this.#restoreSink = runner.logger.consoleSink;
+    const multi = this.#multi;
+    runner.logger.setConsoleSink((line) => multi.log(line + "\n"));
+  }
+
+  override afterTrainIter(_runner: BaseRunner): void {
+    this.#bar?.increment();
+  }
+
+  override afterTrainEpoch(runner: BaseRunner): void {
+    this.#close(runner);
+  }
+
+  override afterRun(runner: BaseRunner): void {
+    this.#close(runner);
+  }
+
+  #close(runner: BaseRunner): void {
+    if (!this.#multi) return;
+    this.#multi.update(); // flush lines logged since the last redraw; stop() drops them
+    this.#multi.stop();
+    this.#multi = undefined;
+    this.#bar = undefined;
+    if (this.#restoreSink) runner.logger.setConsoleSink(this.#restoreSink);
+  }
+}
+
+HOOKS.register("ProgressBarHook", ProgressBarHook);

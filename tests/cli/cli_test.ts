@@ -1,0 +1,192 @@
+import { join } from "node:path";
+import { assert } from "../_assert.ts";
+import { loadConfig } from "../../lib/config/mod.ts";
+import { describeError } from "../../lib/cli/main.ts";
+import { ConfigError, GpuUnavailableError, NonFiniteLossError } from "../../lib/utils/errors.ts";
+
+const fakeCli = new URL("./_fake_cli.ts", import.meta.url).pathname;
+const realCli = new URL("../../lib/cli/main.ts", import.meta.url).pathname;
+const fixture = (name: string) => new URL(`../fixtures/configs/${name}`, import.meta.url).pathname;
+const tiny = new URL("../../configs/retinanet/retinanet_tiny_shapes.ts", import.meta.url).pathname;
+
+async function cli(
+  args: string[],
+  opts: { fake?: string; real?: boolean; cwd?: string; env?: Record<string, string> } = {},
+) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-lock", opts.real ? realCli : fakeCli, ...args],
+    cwd: opts.cwd,
+    env: { NO_COLOR: "1", FAKE_API: opts.fake ?? "ok", ...opts.env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr).trim() };
+}
+
+async function inTmp(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "wgdet-cli-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("wgdet --help and each command's --help exit 0 and describe the options", async () => {
+  const top = await cli(["--help"], { real: true });
+  assert.equal(top.code, 0);
+  assert.match(
+    top.stdout,
+    /train \[options\] \[config\][\s\S]*test \[options\] <config> <checkpoint>[\s\S]*infer/,
+  );
+  for (
+    const [cmd, flags] of [
+      ["train", [
+        "--work-dir",
+        "--resume-from",
+        "--load-from",
+        "--cfg-options",
+        "--seed",
+        "--no-validate",
+      ]],
+      ["test", ["--eval", "--out", "--show-dir", "--cfg-options"]],
+      ["infer", ["--out-dir", "--score-thr"]],
+    ] as const
+  ) {
+    const r = await cli([cmd, "--help"], { real: true });
+    assert.equal(r.code, 0, cmd);
+    for (const f of flags) assert.ok(r.stdout.includes(f), `${cmd} --help lists ${f}`);
+  }
+});
+
+Deno.test("a missing config file gives one line with the closest name and exit code 2", async () => {
+  const r = await cli(["train", tiny.replace("tiny_shapes", "tiny_shape")], { real: true });
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr.split("\n").length, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    /^error: Cannot load config ".*retinanet_tiny_shape\.ts": file not found; did you mean ".*retinanet_tiny_shapes\.ts"\?$/,
+  );
+});
+
+Deno.test("bad config keys give one line and exit code 2: a --cfg-options typo and an unknown top-level key", async () => {
+  const typo = await cli(["train", tiny, "--cfg-options", "optimizer.lrr=0.1"], { real: true });
+  assert.equal(typo.code, 2);
+  assert.match(
+    typo.stderr,
+    /^error: Cannot apply --cfg-options "optimizer\.lrr": .*did you mean "optimizer\.lr"\?.*$/,
+  );
+  assert.equal(typo.stderr.split("\n").length, 1);
+  const unknown = await cli(["train", fixture("unknown_key.ts")], { real: true });
+  assert.equal(unknown.code, 2);
+  assert.match(
+    unknown.stderr,
+    /^error: Unknown key "optimzer" in config ".*unknown_key\.ts"; did you mean "optimizer"\?$/,
+  );
+  const merge = await cli(["train", fixture("dup_child.ts")], { real: true });
+  assert.equal(merge.code, 2);
+  assert.match(
+    merge.stderr,
+    /^error: Cannot merge base configs .*key "optimizer" is defined in both/,
+  );
+});
+
+Deno.test("an unknown type gives one line without a stack trace and exit code 1; WGDET_DEBUG=1 adds the trace", () =>
+  inTmp(async (dir) => {
+    const r = await cli(["train", fixture("fake_types.ts")], { cwd: dir });
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      'error: RangeError: Cannot build "RetinaNett": type is not in the DETECTORS registry; did you mean "RetinaNet"? (set WGDET_DEBUG=1 for details)',
+    );
+    const d = await cli(["train", fixture("fake_types.ts")], {
+      cwd: dir,
+      env: { WGDET_DEBUG: "1" },
+    });
+    assert.equal(d.code, 1);
+    assert.match(d.stderr, /\n\s+at /);
+  }));
+
+Deno.test("bad usage exits 2: unknown option, unknown command, bad --seed, bad --out, nothing to do, missing image", () =>
+  inTmp(async (dir) => {
+    for (
+      const args of [
+        ["train", "--bogus"],
+        ["trian"],
+        ["train", "--seed", "abc"],
+        ["test", tiny, "ckpt", "--out", "results.pkl"],
+        ["test", tiny, "ckpt"],
+        ["infer", tiny, "ckpt", join(dir, "missing.jpg")],
+      ]
+    ) {
+      const r = await cli(args, { cwd: dir });
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.ok(r.stderr.startsWith("error: "), r.stderr);
+      assert.ok(!/\n\s+at /.test(r.stderr), "no stack trace");
+    }
+  }));
+
+Deno.test("no GPU adapter gives one paragraph and exit code 2; a missing dataset folder exits 2", () =>
+  inTmp(async (dir) => {
+    const gpu = await cli(["test", fixture("fake_types.ts"), "ckpt", "--eval", "bbox"], {
+      fake: "gpu",
+      cwd: dir,
+    });
+    assert.equal(gpu.code, 2);
+    assert.match(gpu.stderr, /^error: Cannot find a WebGPU adapter: .*mesa-vulkan-drivers/);
+    assert.equal(gpu.stderr.split("\n").length, 1);
+    const data = await cli([
+      "train",
+      fixture("fake_types.ts").replace("fake_types", "child"),
+      "--work-dir",
+      join(dir, "w"),
+    ], { fake: "nodata", cwd: dir });
+    assert.equal(data.code, 2);
+    const [warning, error] = data.stderr.split("\n");
+    assert.match(warning, /Config ".*child\.ts" has the key "extra", which wgdet does not use/);
+    assert.match(error, /^error: Cannot read annotations .*does not exist$/);
+  }));
+
+Deno.test("train prepares work_dirs/<config name>, dumps the merged config, passes options and plots the log", () =>
+  inTmp(async (dir) => {
+    const cfgPath = fixture("child.ts");
+    const r = await cli([
+      "train",
+      cfgPath,
+      "--cfg-options",
+      "optimizer.lr=0.005",
+      "model.type=RetinaNet",
+      "--seed",
+      "3",
+      "--no-validate",
+    ], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /fake train: validate=false seed=3 lr=0\.005/);
+    const work = join(dir, "work_dirs", "child");
+    assert.match(r.stdout, /Checkpoint: work_dirs\/child\/epoch_1\.safetensors/);
+    assert.match(
+      r.stdout,
+      /Plot of losses, learning rate and mAP: work_dirs\/child\/training_curves\.png/,
+    );
+    const names = [...Deno.readDirSync(work)].map((e) => e.name);
+    assert.ok(names.includes("child.ts") && names.includes("training_curves.png"), names.join(","));
+    assert.ok(names.some((n) => /^\d{8}_\d{6}\.log$/.test(n)), "text log");
+    const dumped = await loadConfig(join(work, "child.ts"));
+    const original = await loadConfig(cfgPath);
+    assert.equal(dumped.get("optimizer.lr"), 0.005);
+    assert.equal(dumped.get("seed"), 3);
+    assert.equal(dumped.get("work_dir"), join("work_dirs", "child"));
+    assert.deepEqual(dumped.get("model"), original.get("model"));
+  }));
+
+Deno.test("describeError maps error classes to exit codes", () => {
+  assert.equal(describeError(new ConfigError("x")).code, 2);
+  assert.equal(describeError(new GpuUnavailableError()).code, 2);
+  assert.equal(describeError(new Deno.errors.NotFound("x")).code, 2);
+  assert.equal(describeError(new NonFiniteLossError("Loss is not finite")).code, 1);
+  assert.deepEqual(describeError(new TypeError("bad\nsecond line")), {
+    code: 1,
+    text: "error: TypeError: bad (set WGDET_DEBUG=1 for details)",
+  });
+});
