@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import { jpegJs, PNG } from "../deps.ts";
 import { DataError } from "../utils/errors.ts";
 
@@ -15,7 +16,9 @@ import { DataError } from "../utils/errors.ts";
 export interface HwcImage {
   /** Pixel values, HWC, row-major. */
   data: Uint8Array | Float32Array;
+  /** Rows. */
   height: number;
+  /** Columns. */
   width: number;
   /** 3 for colour, 1 for grayscale. */
   channels: number;
@@ -30,7 +33,9 @@ export function sniffImageFormat(bytes: Uint8Array): "png" | "jpeg" | undefined 
     bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e &&
     bytes[3] === 0x47
   ) return "png";
-  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return "jpeg";
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) {
+    return "jpeg";
+  }
   return undefined;
 }
 
@@ -62,29 +67,39 @@ export function decodeImage(
   const name = opts.name ?? "<bytes>";
   const colorType = opts.colorType ?? "color";
   if (colorType !== "color" && colorType !== "grayscale") {
-    throw new RangeError(`Cannot decode "${name}": color_type "${colorType}" is not "color" or "grayscale"`);
+    throw new RangeError(
+      `Cannot decode "${name}": color_type "${colorType}" is not "color" or "grayscale"`,
+    );
   }
   const format = sniffImageFormat(bytes);
   let rgba: Uint8Array, width: number, height: number, stride: number;
   if (format === "png") {
     try {
-      const png = PNG.sync.read(bytes as unknown as Parameters<typeof PNG.sync.read>[0]);
+      const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       rgba = new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength);
       width = png.width;
       height = png.height;
       stride = 4;
     } catch (e) {
-      throw new DataError(`Cannot decode image "${name}": PNG data is corrupt: ${(e as Error).message}`);
+      throw new DataError(
+        `Cannot decode image "${name}": PNG data is corrupt: ${(e as Error).message}`,
+      );
     }
   } else if (format === "jpeg") {
     try {
-      const jpg = jpegJs.decode(bytes, { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 2048 });
+      const jpg = jpegJs.decode(bytes, {
+        useTArray: true,
+        formatAsRGBA: false,
+        maxMemoryUsageInMB: 2048,
+      });
       rgba = jpg.data as Uint8Array;
       width = jpg.width;
       height = jpg.height;
       stride = 3;
     } catch (e) {
-      throw new DataError(`Cannot decode image "${name}": JPEG data is corrupt: ${(e as Error).message ?? e}`);
+      throw new DataError(
+        `Cannot decode image "${name}": JPEG data is corrupt: ${(e as Error).message ?? e}`,
+      );
     }
   } else {
     throw new DataError(
@@ -93,12 +108,16 @@ export function decodeImage(
     );
   }
   if (!(width > 0 && height > 0) || rgba.length < width * height * stride) {
-    throw new DataError(`Cannot decode image "${name}": decoder returned ${width}x${height} with ${rgba.length} bytes`);
+    throw new DataError(
+      `Cannot decode image "${name}": decoder returned ${width}x${height} with ${rgba.length} bytes`,
+    );
   }
   const n = width * height;
   if (colorType === "grayscale") {
     const out = new Uint8Array(n);
-    for (let i = 0, j = 0; i < n; i++, j += stride) out[i] = luma(rgba[j], rgba[j + 1], rgba[j + 2]);
+    for (let i = 0, j = 0; i < n; i++, j += stride) {
+      out[i] = luma(rgba[j], rgba[j + 1], rgba[j + 2]);
+    }
     return { data: out, height, width, channels: 1 };
   }
   const out = new Uint8Array(n * 3);
@@ -121,7 +140,9 @@ export function readImage(path: string, opts: { colorType?: ColorType } = {}): H
     bytes = Deno.readFileSync(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new DataError(`Cannot read image "${path}": the file does not exist; check img_prefix and the annotation's file name`);
+      throw new DataError(
+        `Cannot read image "${path}": the file does not exist; check img_prefix and the annotation's file name`,
+      );
     }
     throw new DataError(`Cannot read image "${path}": ${(e as Error).message}`);
   }
@@ -156,7 +177,8 @@ export function readImageSize(bytes: Uint8Array): { width: number; height: numbe
         continue;
       }
       const len = dv.getUint16(i + 2);
-      const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+      const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 &&
+        marker !== 0xcc;
       if (isSof) return { height: dv.getUint16(i + 5), width: dv.getUint16(i + 7) };
       i += 2 + len;
     }
@@ -175,7 +197,9 @@ export function encodePng(image: HwcImage, opts: { bgr?: boolean } = {}): Uint8A
     throw new TypeError(`Cannot encode PNG: image has ${channels} channels, expected 1 or 3`);
   }
   if (data.length !== width * height * channels) {
-    throw new TypeError(`Cannot encode PNG: data length ${data.length} does not match ${height}x${width}x${channels}`);
+    throw new TypeError(
+      `Cannot encode PNG: data length ${data.length} does not match ${height}x${width}x${channels}`,
+    );
   }
   const bgr = opts.bgr ?? true;
   const png = new PNG({ width, height });
@@ -200,6 +224,10 @@ export function encodePng(image: HwcImage, opts: { bgr?: boolean } = {}): Uint8A
 }
 
 /** Encodes `image` as PNG and writes it to `path` (see {@link encodePng}). */
-export async function writePng(path: string, image: HwcImage, opts: { bgr?: boolean } = {}): Promise<void> {
+export async function writePng(
+  path: string,
+  image: HwcImage,
+  opts: { bgr?: boolean } = {},
+): Promise<void> {
   await Deno.writeFile(path, encodePng(image, opts));
 }

@@ -9,12 +9,16 @@ import { DataError } from "../utils/errors.ts";
 
 /** One XML element: its tag, attributes, child elements and concatenated text content. */
 export class XmlElement {
+  /** Tag name. */
   readonly name: string;
+  /** Attributes, entity-decoded. */
   readonly attrs: Record<string, string>;
+  /** Child elements in document order. */
   readonly children: XmlElement[] = [];
   /** The element's own text (children's text excluded), entity-decoded, untrimmed. */
   text = "";
 
+  /** An element with no children and no text yet. */
   constructor(name: string, attrs: Record<string, string> = {}) {
     this.name = name;
     this.attrs = attrs;

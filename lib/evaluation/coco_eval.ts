@@ -12,46 +12,71 @@ import { DataError } from "../utils/errors.ts";
 
 /** A COCO image entry. */
 export interface CocoImage {
+  /** Image id. */
   id: number;
+  /** File name relative to the image folder. */
   file_name: string;
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
+  /** Other COCO fields (license, url, …). */
   [key: string]: unknown;
 }
 
 /** A COCO instance annotation; `bbox` is `[x, y, w, h]` in pixels. */
 export interface CocoAnnotation {
+  /** Annotation id (positive: pycocotools treats 0 as "no match"). */
   id: number;
+  /** Id of its image. */
   image_id: number;
+  /** Id of its category. */
   category_id: number;
+  /** `[x, y, w, h]` in pixels. */
   bbox: number[];
+  /** Object area (segmentation area in COCO), used for the area ranges. */
   area: number;
+  /** Crowd region: ignored, matched by intersection over detection area. */
   iscrowd?: number | boolean;
+  /** mmdet skips annotations with this flag (COCOeval does not use it). */
   ignore?: number | boolean;
+  /** Other COCO fields (segmentation, …). */
   [key: string]: unknown;
 }
 
 /** A COCO category entry. */
 export interface CocoCategory {
+  /** Category id. */
   id: number;
+  /** Category name (matched against dataset classes). */
   name: string;
+  /** Supercategory name. */
   supercategory?: string;
+  /** Other fields. */
   [key: string]: unknown;
 }
 
 /** A COCO instances file (`instances_*.json`). */
 export interface CocoJson {
+  /** The images. */
   images: CocoImage[];
+  /** The instance annotations. */
   annotations: CocoAnnotation[];
+  /** The categories. */
   categories: CocoCategory[];
+  /** `info`, `licenses`, … */
   [key: string]: unknown;
 }
 
 /** One detection in COCO results format; `bbox` is `[x, y, w, h]`. */
 export interface CocoResult {
+  /** Id of the image. */
   image_id: number;
+  /** Id of the category. */
   category_id: number;
+  /** `[x, y, w, h]` in pixels. */
   bbox: number[];
+  /** Confidence. */
   score: number;
 }
 
@@ -104,7 +129,11 @@ function linspace(start: number, stop: number, num: number): number[] {
 }
 
 /** pycocotools' default IoU thresholds, 0.50:0.05:0.95 (10 values). */
-export const COCO_IOU_THRS: readonly number[] = linspace(0.5, 0.95, Math.round((0.95 - 0.5) / 0.05) + 1);
+export const COCO_IOU_THRS: readonly number[] = linspace(
+  0.5,
+  0.95,
+  Math.round((0.95 - 0.5) / 0.05) + 1,
+);
 /** pycocotools' recall thresholds, 0:0.01:1 (101 values). */
 export const COCO_REC_THRS: readonly number[] = linspace(0, 1, Math.round((1 - 0) / 0.01) + 1);
 const AREA_RNG: [number, number][] = [[0, 1e10], [0, 32 ** 2], [32 ** 2, 96 ** 2], [96 ** 2, 1e10]];
@@ -151,8 +180,15 @@ interface EvalImg {
 }
 
 function checkBox(b: unknown, where: string): number[] {
-  if (!Array.isArray(b) || b.length !== 4 || !b.every((v) => typeof v === "number" && Number.isFinite(v))) {
-    throw new DataError(`Cannot evaluate: ${where} has bbox ${JSON.stringify(b)}, expected 4 finite numbers [x, y, w, h]`);
+  if (
+    !Array.isArray(b) || b.length !== 4 ||
+    !b.every((v) => typeof v === "number" && Number.isFinite(v))
+  ) {
+    throw new DataError(
+      `Cannot evaluate: ${where} has bbox ${
+        JSON.stringify(b)
+      }, expected 4 finite numbers [x, y, w, h]`,
+    );
   }
   return b as number[];
 }
@@ -186,7 +222,11 @@ function checkBox(b: unknown, where: string): number[] {
  * console.assert(res.stats[0] === 1);
  * ```
  */
-export function evaluateCoco(gt: CocoJson, dets: CocoResult[], opts: CocoEvalOptions = {}): CocoEvalResult {
+export function evaluateCoco(
+  gt: CocoJson,
+  dets: CocoResult[],
+  opts: CocoEvalOptions = {},
+): CocoEvalResult {
   if ((opts.iouType ?? "bbox") !== "bbox") {
     throw new RangeError(`Cannot evaluate: iouType "${opts.iouType}" is not supported; use "bbox"`);
   }
@@ -197,7 +237,11 @@ export function evaluateCoco(gt: CocoJson, dets: CocoResult[], opts: CocoEvalOpt
   const maxDets = [...(opts.maxDets ?? [1, 10, 100])].sort((a, b) => a - b);
   const iouThrs = opts.iouThrs ? [...opts.iouThrs] : [...COCO_IOU_THRS];
   const recThrs = [...COCO_REC_THRS];
-  const T = iouThrs.length, R = recThrs.length, K = catIds.length, A = AREA_RNG.length, M = maxDets.length;
+  const T = iouThrs.length,
+    R = recThrs.length,
+    K = catIds.length,
+    A = AREA_RNG.length,
+    M = maxDets.length;
   const I = imgIds.length;
   const maxDetLast = maxDets[M - 1];
 
@@ -216,13 +260,19 @@ export function evaluateCoco(gt: CocoJson, dets: CocoResult[], opts: CocoEvalOpt
   }
   for (const [n, d] of dets.entries()) {
     if (!gtImgIds.has(d.image_id)) {
-      throw new DataError(`Cannot evaluate: detection ${n} has image_id ${d.image_id}, which is not an image of the ground truth`);
+      throw new DataError(
+        `Cannot evaluate: detection ${n} has image_id ${d.image_id}, which is not an image of the ground truth`,
+      );
     }
     if (!gtCatIds.has(d.category_id)) {
-      throw new DataError(`Cannot evaluate: detection ${n} has category_id ${d.category_id}, which is not a category of the ground truth`);
+      throw new DataError(
+        `Cannot evaluate: detection ${n} has category_id ${d.category_id}, which is not a category of the ground truth`,
+      );
     }
     if (typeof d.score !== "number" || Number.isNaN(d.score)) {
-      throw new DataError(`Cannot evaluate: detection ${n} has score ${d.score}, expected a number`);
+      throw new DataError(
+        `Cannot evaluate: detection ${n} has score ${d.score}, expected a number`,
+      );
     }
     const i = imgIndex.get(d.image_id), k = catIndex.get(d.category_id);
     if (i === undefined || k === undefined) continue;
@@ -283,7 +333,13 @@ export function evaluateCoco(gt: CocoJson, dets: CocoResult[], opts: CocoEvalOpt
           if (!out) continue;
           for (let t = 0; t < T; t++) if (dtm[t * D + di] === 0) dtIg[t * D + di] = 1;
         }
-        evalImgs[(k * A + ai) * I + i] = { dtScores: d.map((x) => x.score), dtMatches: dtm, dtIgnore: dtIg, gtIgnore: gtIg, D };
+        evalImgs[(k * A + ai) * I + i] = {
+          dtScores: d.map((x) => x.score),
+          dtMatches: dtm,
+          dtIgnore: dtIg,
+          gtIgnore: gtIg,
+          D,
+        };
       }
     }
   }
@@ -343,7 +399,15 @@ export function evaluateCoco(gt: CocoJson, dets: CocoResult[], opts: CocoEvalOpt
     }
   }
 
-  const params = { imgIds, catIds, iouThrs, recThrs, maxDets, areaRng: AREA_RNG, areaRngLbl: AREA_LBL };
+  const params = {
+    imgIds,
+    catIds,
+    iouThrs,
+    recThrs,
+    maxDets,
+    areaRng: AREA_RNG,
+    areaRngLbl: AREA_LBL,
+  };
   const { stats, lines } = summarizeArrays(precision, recall, params);
   const result: CocoEvalResult = { stats, lines, precision, recall, params };
   if (opts.classwise) {
@@ -378,7 +442,9 @@ export function formatFixed(x: number, digits: number): string {
   if (tail[0] === "5" && /^50*$/.test(tail)) {
     // an exact tie: toFixed rounded away from zero; Python rounds to even
     const kept = exact.slice(0, dot + 1 + digits);
-    const lastDigit = Number(kept[kept.length - 1] === "." ? kept[kept.length - 2] : kept[kept.length - 1]);
+    const lastDigit = Number(
+      kept[kept.length - 1] === "." ? kept[kept.length - 2] : kept[kept.length - 1],
+    );
     if (lastDigit % 2 === 0) return digits === 0 ? kept.slice(0, -1) : kept;
   }
   return s;
@@ -389,9 +455,18 @@ function summarizeArrays(
   recall: Float64Array,
   p: CocoEvalResult["params"],
 ): { stats: number[]; lines: string[] } {
-  const T = p.iouThrs.length, R = p.recThrs.length, K = p.catIds.length, A = p.areaRng.length, M = p.maxDets.length;
+  const T = p.iouThrs.length,
+    R = p.recThrs.length,
+    K = p.catIds.length,
+    A = p.areaRng.length,
+    M = p.maxDets.length;
   const lines: string[] = [];
-  const one = (ap: boolean, iouThr: number | undefined, areaLbl: string, maxDet: number): number => {
+  const one = (
+    ap: boolean,
+    iouThr: number | undefined,
+    areaLbl: string,
+    maxDet: number,
+  ): number => {
     const aind = p.areaRngLbl.indexOf(areaLbl);
     const mind = p.maxDets.indexOf(maxDet);
     let sum = 0, n = 0;
@@ -464,7 +539,10 @@ export function summarizeCoco(result: Pick<CocoEvalResult, "lines">): string {
  * `bbox_mAP_75`, `bbox_mAP_s`, `bbox_mAP_m`, `bbox_mAP_l` (rounded to 3 decimals) and
  * `bbox_mAP_copypaste`.
  */
-export function mmdetCocoMetrics(stats: number[], prefix = "bbox"): Record<string, number | string> {
+export function mmdetCocoMetrics(
+  stats: number[],
+  prefix = "bbox",
+): Record<string, number | string> {
   const items = ["mAP", "mAP_50", "mAP_75", "mAP_s", "mAP_m", "mAP_l"];
   const out: Record<string, number | string> = {};
   items.forEach((it, i) => (out[`${prefix}_${it}`] = Number(formatFixed(stats[i], 3))));
@@ -486,22 +564,37 @@ export type BboxResult = ArrayLike<number>[];
  * @param imgIds the COCO image id of each result
  * @param catIds the COCO category id of each label
  */
-export function resultsToCocoJson(results: BboxResult[], imgIds: number[], catIds: number[]): CocoResult[] {
+export function resultsToCocoJson(
+  results: BboxResult[],
+  imgIds: number[],
+  catIds: number[],
+): CocoResult[] {
   if (results.length !== imgIds.length) {
-    throw new RangeError(`Cannot convert results: ${results.length} results for ${imgIds.length} images; pass one result per image`);
+    throw new RangeError(
+      `Cannot convert results: ${results.length} results for ${imgIds.length} images; pass one result per image`,
+    );
   }
   const out: CocoResult[] = [];
   results.forEach((perClass, idx) => {
     if (perClass.length !== catIds.length) {
-      throw new RangeError(`Cannot convert results: image ${idx} has ${perClass.length} classes, expected ${catIds.length}`);
+      throw new RangeError(
+        `Cannot convert results: image ${idx} has ${perClass.length} classes, expected ${catIds.length}`,
+      );
     }
     perClass.forEach((rows, label) => {
       if (rows.length % 5 !== 0) {
-        throw new TypeError(`Cannot convert results: image ${idx} class ${label} has ${rows.length} values, not rows of 5`);
+        throw new TypeError(
+          `Cannot convert results: image ${idx} class ${label} has ${rows.length} values, not rows of 5`,
+        );
       }
       for (let r = 0; r < rows.length; r += 5) {
         const x1 = rows[r], y1 = rows[r + 1], x2 = rows[r + 2], y2 = rows[r + 3];
-        out.push({ image_id: imgIds[idx], bbox: [x1, y1, x2 - x1, y2 - y1], score: rows[r + 4], category_id: catIds[label] });
+        out.push({
+          image_id: imgIds[idx],
+          bbox: [x1, y1, x2 - x1, y2 - y1],
+          score: rows[r + 4],
+          category_id: catIds[label],
+        });
       }
     });
   });

@@ -55,7 +55,9 @@ export class Rng {
 
   /** Creates a generator; equal seeds give equal streams. */
   constructor(seed = 0) {
-    if (!Number.isFinite(seed)) throw new TypeError(`Cannot seed Rng: seed must be a finite number, got ${seed}`);
+    if (!Number.isFinite(seed)) {
+      throw new TypeError(`Cannot seed Rng: seed must be a finite number, got ${seed}`);
+    }
     let st = hashSeed(seed);
     for (let i = 0; i < 4; i++) {
       const [next, z] = splitmix32(st);
@@ -88,7 +90,9 @@ export class Rng {
   /** An integer in [low, high) (numpy's `randint`); with one argument, in [0, low). */
   randint(low: number, high?: number): number {
     if (high === undefined) [low, high] = [0, low];
-    if (!(high > low)) throw new RangeError(`Cannot draw randint(${low}, ${high}): high must exceed low`);
+    if (!(high > low)) {
+      throw new RangeError(`Cannot draw randint(${low}, ${high}): high must exceed low`);
+    }
     return low + Math.floor(this.random() * (high - low));
   }
 

@@ -1,0 +1,386 @@
+/**
+ * `CocoDataset`: COCO instances JSON with mmdet v2 semantics (class subset, contiguous labels,
+ * empty/small image filtering, crowd boxes to `gt_bboxes_ignore`, COCO box evaluation).
+ *
+ * @module
+ */
+import { DataError } from "../utils/errors.ts";
+import type { BboxResult, CocoAnnotation, CocoJson } from "../evaluation/coco_eval.ts";
+import { CustomDataset, type DatasetCfg, type EvaluateOptions, readTextFile } from "./custom.ts";
+import { DATASETS } from "./registry.ts";
+import type { AnnInfo, DataInfo } from "./types.ts";
+
+/** The 80 COCO class names in mmdet's order (label i ↔ the i-th name). */
+export const COCO_CLASSES: readonly string[] = [
+  "person",
+  "bicycle",
+  "car",
+  "motorcycle",
+  "airplane",
+  "bus",
+  "train",
+  "truck",
+  "boat",
+  "traffic light",
+  "fire hydrant",
+  "stop sign",
+  "parking meter",
+  "bench",
+  "bird",
+  "cat",
+  "dog",
+  "horse",
+  "sheep",
+  "cow",
+  "elephant",
+  "bear",
+  "zebra",
+  "giraffe",
+  "backpack",
+  "umbrella",
+  "handbag",
+  "tie",
+  "suitcase",
+  "frisbee",
+  "skis",
+  "snowboard",
+  "sports ball",
+  "kite",
+  "baseball bat",
+  "baseball glove",
+  "skateboard",
+  "surfboard",
+  "tennis racket",
+  "bottle",
+  "wine glass",
+  "cup",
+  "fork",
+  "knife",
+  "spoon",
+  "bowl",
+  "banana",
+  "apple",
+  "sandwich",
+  "orange",
+  "broccoli",
+  "carrot",
+  "hot dog",
+  "pizza",
+  "donut",
+  "cake",
+  "chair",
+  "couch",
+  "potted plant",
+  "bed",
+  "dining table",
+  "toilet",
+  "tv",
+  "laptop",
+  "mouse",
+  "remote",
+  "keyboard",
+  "cell phone",
+  "microwave",
+  "oven",
+  "toaster",
+  "sink",
+  "refrigerator",
+  "book",
+  "clock",
+  "vase",
+  "scissors",
+  "teddy bear",
+  "hair drier",
+  "toothbrush",
+]; // deno-fmt-ignore
+
+function isNum(v: unknown): v is number {
+  return typeof v === "number" && Number.isFinite(v);
+}
+
+/**
+ * Parses and validates a COCO instances JSON text: `images`, `annotations` and `categories`
+ * lists, unique ids, every annotation pointing at a known image and category, boxes of 4
+ * finite numbers. A missing `area` is filled with `w * h` (counted in the returned
+ * `filledArea`).
+ *
+ * @throws {DataError} naming `file` and the offending entry
+ */
+export function parseCocoJson(text: string, file: string): { coco: CocoJson; filledArea: number } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new DataError(`Cannot parse COCO annotation file "${file}": ${(e as Error).message}`);
+  }
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new DataError(
+      `Cannot load COCO annotation file "${file}": the top level must be an object with images, annotations and categories`,
+    );
+  }
+  const obj = raw as Record<string, unknown>;
+  for (const key of ["images", "annotations", "categories"]) {
+    if (!Array.isArray(obj[key])) {
+      throw new DataError(
+        `Cannot load COCO annotation file "${file}": key "${key}" is ${
+          obj[key] === undefined ? "missing" : "not a list"
+        }`,
+      );
+    }
+  }
+  const coco = obj as unknown as CocoJson;
+  const imgIds = new Set<number>();
+  coco.images.forEach((im, i) => {
+    const where = `"${file}": images[${i}]`;
+    if (!im || !isNum(im.id)) {
+      throw new DataError(
+        `Cannot load ${where}: "id" must be a number, got ${JSON.stringify(im?.id)}`,
+      );
+    }
+    if (typeof im.file_name !== "string") {
+      throw new DataError(`Cannot load ${where} (id ${im.id}): "file_name" must be a string`);
+    }
+    if (!isNum(im.width) || !isNum(im.height) || im.width <= 0 || im.height <= 0) {
+      throw new DataError(
+        `Cannot load ${where} (id ${im.id}): "width" and "height" must be positive numbers`,
+      );
+    }
+    if (imgIds.has(im.id)) {
+      throw new DataError(`Cannot load ${where}: image id ${im.id} is not unique`);
+    }
+    imgIds.add(im.id);
+  });
+  const catIds = new Set<number>();
+  coco.categories.forEach((c, i) => {
+    const where = `"${file}": categories[${i}]`;
+    if (!c || !isNum(c.id)) {
+      throw new DataError(
+        `Cannot load ${where}: "id" must be a number, got ${JSON.stringify(c?.id)}`,
+      );
+    }
+    if (typeof c.name !== "string") {
+      throw new DataError(`Cannot load ${where} (id ${c.id}): "name" must be a string`);
+    }
+    if (catIds.has(c.id)) {
+      throw new DataError(`Cannot load ${where}: category id ${c.id} is not unique`);
+    }
+    catIds.add(c.id);
+  });
+  const annIds = new Set<number>();
+  let filledArea = 0;
+  coco.annotations.forEach((a, i) => {
+    const where = `"${file}": annotations[${i}]`;
+    if (!a || !isNum(a.id)) {
+      throw new DataError(
+        `Cannot load ${where}: "id" must be a number, got ${JSON.stringify(a?.id)}`,
+      );
+    }
+    if (annIds.has(a.id)) {
+      throw new DataError(`Cannot load ${where}: annotation id ${a.id} is not unique`);
+    }
+    annIds.add(a.id);
+    if (!imgIds.has(a.image_id)) {
+      throw new DataError(
+        `Cannot load ${where} (id ${a.id}): image_id ${
+          JSON.stringify(a.image_id)
+        } is not in "images"`,
+      );
+    }
+    if (!catIds.has(a.category_id)) {
+      throw new DataError(
+        `Cannot load ${where} (id ${a.id}): category_id ${
+          JSON.stringify(a.category_id)
+        } is not in "categories"`,
+      );
+    }
+    if (!Array.isArray(a.bbox) || a.bbox.length !== 4 || !a.bbox.every(isNum)) {
+      throw new DataError(
+        `Cannot load ${where} (id ${a.id}): "bbox" must be [x, y, w, h] numbers, got ${
+          JSON.stringify(a.bbox)
+        }`,
+      );
+    }
+    if (a.area === undefined) {
+      a.area = a.bbox[2] * a.bbox[3];
+      filledArea++;
+    } else if (!isNum(a.area)) {
+      throw new DataError(`Cannot load ${where} (id ${a.id}): "area" must be a number`);
+    }
+  });
+  return { coco, filledArea };
+}
+
+/** Reads and validates a COCO instances JSON file (see {@link parseCocoJson}). */
+export function loadCocoJson(file: string): CocoJson {
+  return parseCocoJson(readTextFile(file, "COCO annotation file"), file).coco;
+}
+
+/**
+ * mmdet's `CocoDataset`. Label i is `CLASSES[i]`, matched to the category of that name
+ * (mmdet takes JSON category order; the two agree when the order matches). Per annotation:
+ * skipped when `ignore` is set, outside the image, `area <= 0`, `w < 1` or `h < 1` (counted
+ * and warned once per image), or of a category not in `CLASSES` (counted); `iscrowd` → ignored
+ * box. Training drops images without annotations of the classes and images smaller than 32 px.
+ */
+export class CocoDataset extends CustomDataset {
+  /** The 80 COCO class names. */
+  static override CLASSES: readonly string[] | null = COCO_CLASSES;
+
+  /** The parsed instances JSON. */
+  declare coco: CocoJson;
+  /** COCO category id of each label. */
+  declare catIds: number[];
+  /** Category id → label. */
+  declare cat2label: Map<number, number>;
+  /** COCO image id of each dataset image (after filtering). */
+  declare imgIds: number[];
+
+  /** Loads `ann_file` (see {@link DatasetCfg}). */
+  constructor(cfg: DatasetCfg) {
+    super(cfg);
+  }
+
+  /** Parses and validates the instances JSON and every image's boxes. */
+  override loadAnnotations(annFile: string | null): DataInfo[] {
+    if (!annFile) throw new RangeError("CocoDataset needs ann_file");
+    const { coco, filledArea } = parseCocoJson(
+      readTextFile(annFile, "COCO annotation file"),
+      annFile,
+    );
+    this.coco = coco;
+    if (filledArea > 0) {
+      this.warn(`${filledArea} annotations in "${annFile}" have no "area"; using w * h`);
+    }
+    const byName = new Map<string, number>();
+    for (const c of coco.categories) if (!byName.has(c.name)) byName.set(c.name, c.id);
+    this.catIds = this.CLASSES.map((name) => {
+      const id = byName.get(name);
+      if (id === undefined) {
+        throw new DataError(
+          `Cannot load "${annFile}": class "${name}" is not a category name (have: ${
+            [...byName.keys()].join(", ")
+          }); set "classes" to names from the file`,
+        );
+      }
+      return id;
+    });
+    this.cat2label = new Map(this.catIds.map((id, i) => [id, i]));
+    const byImage = new Map<number, CocoAnnotation[]>();
+    for (const a of coco.annotations) {
+      const list = byImage.get(a.image_id) ?? [];
+      list.push(a);
+      byImage.set(a.image_id, list);
+    }
+    this.imgIds = coco.images.map((im) => im.id);
+    return coco.images.map((im) => {
+      const info: DataInfo = {
+        ...im,
+        id: im.id,
+        filename: im.file_name,
+        width: im.width,
+        height: im.height,
+      };
+      info.ann = this.parseAnnInfo(info, byImage.get(im.id) ?? [], annFile);
+      info.has_class_ann = (byImage.get(im.id) ?? []).some((a) =>
+        this.cat2label.has(a.category_id)
+      );
+      return info;
+    });
+  }
+
+  /** Box rules of one image (runs inside the base constructor, so it cannot be #private). */
+  protected parseAnnInfo(info: DataInfo, anns: CocoAnnotation[], file: string): AnnInfo {
+    const boxes: number[] = [],
+      labels: number[] = [],
+      ignore: number[] = [],
+      ignoreLabels: number[] = [];
+    const bad: string[] = [];
+    for (const a of anns) {
+      if (a.ignore) {
+        this.countSkipped("ignore_flag");
+        continue;
+      }
+      const [x, y, w, h] = a.bbox;
+      const interW = Math.max(0, Math.min(x + w, info.width) - Math.max(x, 0));
+      const interH = Math.max(0, Math.min(y + h, info.height) - Math.max(y, 0));
+      if (interW * interH === 0) {
+        this.countSkipped("outside_image");
+        bad.push(`id ${a.id} ${JSON.stringify(a.bbox)} (outside the image)`);
+        continue;
+      }
+      if (a.area <= 0 || w < 1 || h < 1) {
+        this.countSkipped("tiny_box");
+        bad.push(`id ${a.id} ${JSON.stringify(a.bbox)} (area ${a.area}, w or h < 1)`);
+        continue;
+      }
+      const label = this.cat2label.get(a.category_id);
+      if (label === undefined) {
+        this.countSkipped("other_category");
+        continue;
+      }
+      if (a.iscrowd) {
+        ignore.push(x, y, x + w, y + h);
+        ignoreLabels.push(label);
+      } else {
+        boxes.push(x, y, x + w, y + h);
+        labels.push(label);
+      }
+    }
+    if (bad.length > 0) {
+      this.warn(
+        `skipped ${bad.length} annotation(s) of image ${info.id} "${info.filename}" in "${file}": ${
+          bad.join("; ")
+        }`,
+      );
+    }
+    return {
+      bboxes: Float32Array.from(boxes),
+      labels: Int32Array.from(labels),
+      bboxes_ignore: Float32Array.from(ignore),
+      labels_ignore: Int32Array.from(ignoreLabels),
+    };
+  }
+
+  /** Training filter: images with annotations of the classes and at least `minSize` px. */
+  override filterImgs(minSize = 32): number[] {
+    const out: number[] = [];
+    this.dataInfos.forEach((info, i) => {
+      if (this.filterEmptyGt && !info.has_class_ann) {
+        this.countSkipped("empty_image");
+        return;
+      }
+      if (Math.min(info.width, info.height) >= minSize) out.push(i);
+      else this.countSkipped("small_image");
+    });
+    return out;
+  }
+
+  /** Keeps `imgIds` aligned with the filtered images. */
+  protected override afterFilter(valid: number[]): void {
+    this.imgIds = valid.map((i) => this.imgIds[i]);
+  }
+
+  /** COCO box metrics (metric "bbox", default) or VOC-style "mAP". */
+  override evaluate(
+    results: BboxResult[],
+    opts: EvaluateOptions = {},
+  ): Record<string, number | string> {
+    this.checkResults(results);
+    const metrics = Array.isArray(opts.metric) ? opts.metric : [opts.metric ?? "bbox"];
+    const out: Record<string, number | string> = {};
+    for (const m of metrics) {
+      if (m === "bbox") {
+        Object.assign(
+          out,
+          this.evaluateCocoStyle(results, this.coco, this.imgIds, this.catIds, opts),
+        );
+      } else if (m === "mAP") Object.assign(out, this.evaluateMap(results, opts, "area", false));
+      else {throw new RangeError(
+          `Cannot evaluate metric "${m}": CocoDataset supports "bbox" and "mAP"`,
+        );}
+    }
+    return out;
+  }
+}
+
+DATASETS.register("CocoDataset", CocoDataset);
