@@ -1,0 +1,68 @@
+/**
+ * What the train, test and infer APIs share: building the detector and datasets from a config,
+ * loading weights, and the data batch/loader settings.
+ *
+ * @module
+ */
+import type { Config } from "../config/config.ts";
+import { isDict } from "../config/config.ts";
+import { buildDataset, type DetDataset } from "../datasets/dataset_wrappers.ts";
+import "../datasets/mod.ts";
+import { buildDetector } from "../models/builder.ts";
+import type { BaseDetector } from "../models/detectors/base.ts";
+import "../models/mod.ts";
+import { setSeed } from "../nn/init.ts";
+import { loadCheckpoint } from "../runner/checkpoint.ts";
+import { ConfigError } from "../utils/errors.ts";
+import type { TypedCfg } from "../utils/registry.ts";
+import { fromCpuStateDict } from "./adapters.ts";
+
+/** The `data` section, checked. */
+export function dataSection(cfg: Config): Record<string, unknown> {
+  const data = cfg.dict.data;
+  if (!isDict(data)) throw new ConfigError(`Config "${cfg.filename}" has no "data" section`);
+  return data;
+}
+
+/** Builds the detector of `cfg.model` (seeded init when `seed` is given). */
+export function buildModel(cfg: Config, seed?: number): BaseDetector {
+  const model = cfg.dict.model;
+  if (!isDict(model) || typeof model.type !== "string") {
+    throw new ConfigError(`Config "${cfg.filename}" has no "model" with a "type"`);
+  }
+  if (seed !== undefined) setSeed(seed);
+  const det = buildDetector(model as TypedCfg, {
+    trainCfg: (cfg.dict.train_cfg ?? null) as Record<string, unknown> | null,
+    testCfg: (cfg.dict.test_cfg ?? null) as Record<string, unknown> | null,
+  }) as BaseDetector;
+  if (typeof (det as unknown as { initWeights?: () => void }).initWeights === "function") {
+    (det as unknown as { initWeights: () => void }).initWeights();
+  }
+  return det;
+}
+
+/** Builds `data[split]` (`train`, `val` or `test`); test splits get `test_mode: true`. */
+export function buildSplit(cfg: Config, split: "train" | "val" | "test"): DetDataset {
+  const data = dataSection(cfg);
+  const d = data[split];
+  if (!d || (typeof d !== "object")) throw new ConfigError(`Config "${cfg.filename}" has no "data.${split}" dataset`);
+  const defaults = split === "train" ? {} : { test_mode: true };
+  const list = Array.isArray(d) ? d : [d];
+  return buildDataset(list.length === 1 ? list[0] as TypedCfg : list as TypedCfg[], defaults);
+}
+
+/** Loads checkpoint weights into `det` (strict unless said otherwise); returns the meta. */
+export async function loadWeights(det: BaseDetector, path: string, strict = true): Promise<Record<string, unknown>> {
+  const ck = await loadCheckpoint(path, { optimizer: false });
+  det.loadStateDict(fromCpuStateDict(ck.stateDict), { strict });
+  return ck.meta;
+}
+
+/** `samples_per_gpu`/`workers_per_gpu` of a split (its own keys win over `data.*`). */
+export function loaderSettings(cfg: Config, split: "train" | "val" | "test"): { samples: number; workers: number } {
+  const data = dataSection(cfg);
+  const own = isDict(data[split]) ? data[split] as Record<string, unknown> : {};
+  const samples = Number(own.samples_per_gpu ?? (split === "train" ? data.samples_per_gpu ?? 2 : 1));
+  const workers = Number(own.workers_per_gpu ?? data.workers_per_gpu ?? 0);
+  return { samples, workers };
+}

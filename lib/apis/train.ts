@@ -1,0 +1,161 @@
+/**
+ * `trainDetector`: mmdetection's `train_detector` — build loaders, optimizer and runner from the
+ * config, register the hooks (with the GPU memory scope of each iteration and COCO/VOC
+ * evaluation), resume or load, and run the workflow.
+ *
+ * @module
+ */
+import type { Config } from "../config/config.ts";
+import { isDict } from "../config/config.ts";
+import { buildDataloader, type DataLoader } from "../datasets/loader.ts";
+import type { DetDataset } from "../datasets/dataset_wrappers.ts";
+import { buildDataset } from "../datasets/dataset_wrappers.ts";
+import { getGpu, initGpu } from "../gpu/runtime.ts";
+import type { BaseDetector } from "../models/detectors/base.ts";
+import type { BaseRunner, WorkflowEntry } from "../runner/base_runner.ts";
+import type { RunnerDataLoader } from "../runner/types.ts";
+import type { Batch } from "../datasets/types.ts";
+import { EvalHook } from "../runner/hooks/evaluation.ts";
+import { RunnerLogger } from "../runner/logger.ts";
+import "../runner/mod.ts";
+import { buildOptimizer } from "../runner/optimizers/builder.ts";
+import { RUNNERS } from "../runner/registry.ts";
+import { ConfigError } from "../utils/errors.ts";
+import type { TypedCfg } from "../utils/registry.ts";
+import { DetectorRunnerModel, installScalarReader, MemoryScopeHook, peakMemoryMb } from "./adapters.ts";
+import { buildModel, buildSplit, dataSection, loaderSettings, loadWeights } from "./common.ts";
+import { singleGpuTest } from "./test.ts";
+
+/** What `trainDetector` receives besides the config (mmdet's `train_detector` arguments). */
+export interface TrainDetectorOptions {
+  /** Logs and checkpoints go here (created). */
+  workDir: string;
+  /** `YYYYMMDD_HHMMSS`, names the `.log`/`.log.json` files. */
+  timestamp?: string;
+  /** Evaluate after each `evaluation.interval` epochs (default true). */
+  validate?: boolean;
+  /** Seed of weight init, sampling and augmentation (default `cfg.seed` or 0). */
+  seed?: number;
+  logger?: RunnerLogger;
+  /** runner.meta (`config` text, `seed`, `exp_name`, `env_info`). */
+  meta?: Record<string, unknown>;
+}
+
+/** What a finished run leaves: the trained detector and the runner (for tests and scripts). */
+export interface TrainResult {
+  model: BaseDetector;
+  runner: BaseRunner;
+}
+
+function asRecord(v: unknown): Record<string, unknown> | null {
+  return isDict(v) ? v as Record<string, unknown> : null;
+}
+
+/** The runner's view of a data loader (its `length` is batches per epoch). */
+export function asRunnerLoader(dl: DataLoader): RunnerDataLoader<Batch> {
+  return {
+    get length() {
+      return dl.len();
+    },
+    [Symbol.asyncIterator]: () => dl[Symbol.asyncIterator](),
+    dataset: dl.dataset,
+  };
+}
+
+/** Trains the detector described by `cfg`. */
+export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Promise<TrainResult> {
+  const gpu = await initGpu();
+  installScalarReader();
+  const seed = opts.seed ?? (typeof cfg.dict.seed === "number" ? cfg.dict.seed : 0);
+  const logger = opts.logger ?? new RunnerLogger({});
+  logger.info(`GPU: ${gpu.info.adapterName}${gpu.info.isFallbackAdapter ? " (software adapter)" : ""}`);
+
+  // 1. data
+  const trainSet = buildSplit(cfg, "train");
+  const { samples, workers } = loaderSettings(cfg, "train");
+  const workflow = (cfg.dict.workflow ?? [["train", 1]]) as unknown as WorkflowEntry[];
+  const loaders: DataLoader[] = [buildDataloader(trainSet, { samples_per_gpu: samples, workers_per_gpu: workers, shuffle: true, seed })];
+  if (workflow.length === 2 && workflow[1][0] === "val") {
+    // mmdet: the val phase of a workflow uses data.val with the training pipeline
+    const data = dataSection(cfg);
+    const train = asRecord(data.train);
+    const val = asRecord(data.val);
+    if (!val || !train) throw new ConfigError(`Config "${cfg.filename}" has a val workflow but no data.val`);
+    const valSet = buildDataset({ ...val, pipeline: train.pipeline, test_mode: false } as unknown as TypedCfg);
+    loaders.push(buildDataloader(valSet, { samples_per_gpu: samples, workers_per_gpu: workers, shuffle: true, seed }));
+  }
+
+  // 2. model and optimizer
+  const det = buildModel(cfg, seed);
+  const optCfg = asRecord(cfg.dict.optimizer);
+  if (!optCfg) throw new ConfigError(`Config "${cfg.filename}" has no "optimizer"`);
+  const optimizer = buildOptimizer(det, optCfg);
+
+  // 3. runner
+  let runnerCfg = asRecord(cfg.dict.runner);
+  if (!runnerCfg) {
+    if (typeof cfg.dict.total_epochs !== "number") throw new ConfigError(`Config "${cfg.filename}" has neither "runner" nor "total_epochs"`);
+    runnerCfg = { type: "EpochBasedRunner", max_epochs: cfg.dict.total_epochs };
+  }
+  const runner = RUNNERS.build(runnerCfg as TypedCfg, {
+    model: new DetectorRunnerModel(det),
+    optimizer,
+    work_dir: opts.workDir,
+    logger,
+    meta: opts.meta ?? {},
+    memory_mb: peakMemoryMb,
+  }) as BaseRunner;
+  runner.timestamp = opts.timestamp;
+
+  // 4. hooks: mmcv's training hooks, the GPU memory scope of each iteration, evaluation
+  const ckptCfg = asRecord(cfg.dict.checkpoint_config) ?? { interval: 1 };
+  runner.registerTrainingHooks({
+    lr_config: asRecord(cfg.dict.lr_config),
+    optimizer_config: asRecord(cfg.dict.optimizer_config) ?? {},
+    checkpoint_config: { ...ckptCfg, meta: { ...(asRecord(ckptCfg.meta) ?? {}), CLASSES: trainSet.CLASSES } },
+    log_config: asRecord(cfg.dict.log_config) as { interval?: number } | null,
+    momentum_config: asRecord(cfg.dict.momentum_config),
+    custom_hooks_config: (cfg.dict.custom_hooks ?? null) as never,
+  });
+  runner.registerHook(new MemoryScopeHook("open"), "HIGHEST");
+  runner.registerHook(new MemoryScopeHook("close"), "LOWEST");
+  let valLoader: DataLoader | null = null;
+  if (opts.validate ?? true) {
+    const valSet: DetDataset = buildSplit(cfg, "val");
+    const vs = loaderSettings(cfg, "val");
+    valLoader = buildDataloader(valSet, { samples_per_gpu: vs.samples, workers_per_gpu: vs.workers, shuffle: false });
+    const evalCfg = asRecord(cfg.dict.evaluation) ?? { interval: 1, metric: "bbox" };
+    const vl = valLoader;
+    runner.registerHook(
+      new EvalHook({
+        ...evalCfg,
+        by_epoch: runnerCfg.type !== "IterBasedRunner",
+        eval_iter_num: vl.len(),
+        evaluate: async (_r, kwargs) => {
+          const results = await singleGpuTest(det, vl);
+          det.train();
+          if (!valSet.evaluate) throw new RangeError("Cannot evaluate: the val dataset has no evaluate()");
+          return valSet.evaluate(results, { ...kwargs, logger: (l: string) => logger.info(l) });
+        },
+      }),
+      "LOW",
+    );
+  }
+
+  // 5. resume or load
+  if (typeof cfg.dict.resume_from === "string" && cfg.dict.resume_from) await runner.resume(cfg.dict.resume_from);
+  else if (typeof cfg.dict.load_from === "string" && cfg.dict.load_from) {
+    logger.info(`load checkpoint from ${cfg.dict.load_from}`);
+    await loadWeights(det, cfg.dict.load_from, false);
+  }
+
+  // 6. run
+  try {
+    await runner.run(loaders.map(asRunnerLoader), workflow);
+  } finally {
+    for (const l of loaders) await l.close();
+    await valLoader?.close();
+    await getGpu().sync().catch(() => {});
+  }
+  return { model: det, runner };
+}
