@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Tensor } from "../autograd/tensor.ts";
+import type { Tensor } from "../autograd/tensor.ts";
 import { getGpu } from "../gpu/runtime.ts";
 import { type DType, fmtShape, type HostArray } from "../gpu/raw_tensor.ts";
 
@@ -71,6 +71,11 @@ export class Module {
     const t = this.#params.get(name);
     if (!t) throw new ReferenceError(`Cannot find parameter "${name}" on ${this.constructor.name}`);
     return t;
+  }
+
+  /** The parameter called `name` (own, not recursive), or null when absent or registered as null. */
+  optionalParam(name: string): Tensor | null {
+    return this.#params.get(name) ?? null;
   }
 
   /** The buffer called `name` (own, not recursive). */

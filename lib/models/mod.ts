@@ -1,0 +1,24 @@
+/**
+ * `lib/models`: the registries (`BACKBONES`, `NECKS`, `HEADS`, `DETECTORS`, `LOSSES`), the
+ * builders, and every model component. Importing this module registers all of them (each file
+ * ends with its registration line; a file not imported here is never registered).
+ *
+ * @example
+ * ```ts ignore
+ * import { buildDetector } from "./mod.ts";
+ * import { model } from "../../configs/_base_/models/retinanet_r50_fpn.ts";
+ * const detector = buildDetector(model);
+ * ```
+ *
+ * @module
+ */
+export * from "./registry.ts";
+export * from "./builder.ts";
+export * from "./backbones/resnet.ts";
+export * from "./necks/fpn.ts";
+export * from "./detectors/base.ts";
+export * from "./detectors/single_stage.ts";
+export * from "./detectors/retinanet.ts";
+export * from "./losses/mod.ts";
+export * from "./dense_heads/anchor_head.ts";
+export * from "./dense_heads/retina_head.ts";
