@@ -1,0 +1,190 @@
+// mmdetection's MaxIoUAssigner + PseudoSampler + AnchorHead target builder (spec §2.5-§2.7) for all
+// anchors of all images at once: one thread per (image n, anchor j); the gts of image n are read
+// in tiles of 256 through workgroup memory (any number of gts). Per anchor, in gt order:
+//   IoU (or -1 for ignore-region anchors), max and first argmax over gts, and the low-quality match:
+//   every gt i with gt_max[i] >= min_pos_iou and IoU == gt_max[i] (exact, ties included) overwrites,
+//   so the last such gt wins (mmdetection's sequential loop).
+// Then: negative if lo <= max < hi, positive (argmax + 1) if max >= pos_iou_thr, low-quality match
+// last; no gts: every inside anchor negative. Outputs (see lib/ops/targets.ts for shapes):
+//   labels (background = num_classes), label_weights, bbox_targets (DeltaXYWH-encoded, or the gt
+//   box when REG_DECODED), bbox_weights, assign = (gt_inds, max_overlaps bits), per-image counts of
+//   positives and negatives (atomics).
+struct Params {
+  n_img: u32, num_anchors: u32, max_gt: u32, wg_per_img: u32,
+  gt_off: u32, label_off: u32, count_off: u32, num_classes: u32,
+  pos_iou_thr: f32, neg_lo: f32, neg_hi: f32, min_pos_iou: f32,
+  pos_weight: f32, eps: f32, one: f32, opts: u32,
+  means: vec4<f32>,
+  stds: vec4<f32>,
+}
+// opts bits: 1 match_low_quality, 2 gt_max_assign_all, 4 reg_decoded_bbox
+
+@group(0) @binding(0) var<storage, read> anchors: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> flags: array<u32>;
+@group(0) @binding(2) var<storage, read> pack: array<u32>;
+@group(0) @binding(3) var<storage, read> gt_best: array<vec2<u32>>;
+@group(0) @binding(4) var<storage, read_write> labels: array<i32>;
+@group(0) @binding(5) var<storage, read_write> label_weights: array<f32>;
+@group(0) @binding(6) var<storage, read_write> bbox_targets: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> bbox_weights: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read_write> assign: array<vec2<i32>>;
+@group(0) @binding(9) var<storage, read_write> counts: array<atomic<u32>>;
+@group(0) @binding(10) var<uniform> p: Params;
+
+var<workgroup> t_box: array<vec4<f32>, 256>;
+var<workgroup> t_best: array<vec2<u32>, 256>;
+// workgroup memory starts zeroed
+var<workgroup> n_pos: atomic<u32>;
+var<workgroup> n_neg: atomic<u32>;
+
+fn fence(x: f32) -> f32 { return x * p.one; }
+
+// Correctly rounded x / y (WGSL's `/` may be 2.5 ulp off, and fma may not be fused): starting from
+// x / y, step to a neighbour while the exact quotient lies beyond the midpoint towards it. A
+// midpoint test compares integers, Mx·2^t with (2·Mq ± 1)·My, whose difference is small enough to
+// be exact in wrapping 32-bit arithmetic. (An exact quotient never falls on a midpoint.)
+fn div_rn(x: f32, y: f32) -> f32 {
+  var q = x / y;
+  let bx = bitcast<u32>(abs(x));
+  let by = bitcast<u32>(y);
+  let ex = i32(bx >> 23u);
+  let ey = i32((by >> 23u) & 0xffu);
+  if (ex == 0 || ex == 255 || ey == 0 || ey == 255 || (by >> 31u) != 0u || !(abs(q) < 3.0e38)) { return q; }
+  let mx = (bx & 0x7fffffu) | 0x800000u;
+  let my = (by & 0x7fffffu) | 0x800000u;
+  var a = abs(q);
+  for (var it = 0; it < 4; it++) {
+    let bq = bitcast<u32>(a);
+    let eq = i32(bq >> 23u);
+    let t = ex - eq - ey + 151;
+    if (eq == 0 || t < 1 || t > 30) { break; }
+    let mq = (bq & 0x7fffffu) | 0x800000u;
+    if (bitcast<i32>((mx << u32(t)) - (2u * mq + 1u) * my) > 0) { a = bitcast<f32>(bq + 1u); continue; }
+    var below = bitcast<i32>((mx << u32(t)) - (2u * mq - 1u) * my) < 0;
+    if (mq == 0x800000u) { below = bitcast<i32>((mx << u32(t + 1)) - (4u * mq - 1u) * my) < 0; }
+    if (below) { a = bitcast<f32>(bq - 1u); continue; }
+    break;
+  }
+  return select(a, -a, x < 0.0);
+}
+
+fn iou(u: vec4<f32>, v: vec4<f32>) -> f32 {
+  let area_u = fence((u.z - u.x) * (u.w - u.y));
+  let area_v = fence((v.z - v.x) * (v.w - v.y));
+  let w = max(min(u.z, v.z) - max(u.x, v.x), 0.0);
+  let h = max(min(u.w, v.w) - max(u.y, v.y), 0.0);
+  let inter = fence(w * h);
+  return div_rn(inter, max((area_u + area_v) - inter, p.eps));
+}
+
+fn pack_box(at: u32) -> vec4<f32> {
+  return vec4<f32>(bitcast<f32>(pack[at]), bitcast<f32>(pack[at + 1u]), bitcast<f32>(pack[at + 2u]),
+                   bitcast<f32>(pack[at + 3u]));
+}
+
+// DeltaXYWHBBoxCoder.encode (v2, spec §2.7)
+fn encode(a: vec4<f32>, g: vec4<f32>) -> vec4<f32> {
+  let px = (a.x + a.z) * 0.5;
+  let py = (a.y + a.w) * 0.5;
+  let pw = a.z - a.x;
+  let ph = a.w - a.y;
+  let gx = (g.x + g.z) * 0.5;
+  let gy = (g.y + g.w) * 0.5;
+  let gw = g.z - g.x;
+  let gh = g.w - g.y;
+  let d = vec4<f32>(div_rn(gx - px, pw), div_rn(gy - py, ph), log(div_rn(gw, pw)), log(div_rn(gh, ph)));
+  return (d - p.means) / p.stds;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let w = wg_index(wid, nwg);
+  let n = w / p.wg_per_img;
+  if (n >= p.n_img) { return; }
+  let j = (w % p.wg_per_img) * 256u + lid;
+  let live = j < p.num_anchors;
+  let t = n * p.num_anchors + j;
+  var f = 0u;
+  var box = vec4<f32>(0.0);
+  if (live) {
+    f = flags[t];
+    box = anchors[j];
+  }
+  let k = pack[p.count_off + n];
+  let low_quality = (p.opts & 1u) != 0u;
+  let assign_all = (p.opts & 2u) != 0u;
+  var best = bitcast<f32>(0xff800000u);
+  var arg = 0u;
+  var lq = 0u;
+  for (var t0 = 0u; t0 < k; t0 += 256u) {
+    workgroupBarrier();
+    if (t0 + lid < k) {
+      let s = n * p.max_gt + t0 + lid;
+      t_box[lid] = pack_box(p.gt_off + s * 4u);
+      t_best[lid] = gt_best[s];
+    }
+    workgroupBarrier();
+    if (f != 0u) {
+      let m = min(256u, k - t0);
+      for (var i = 0u; i < m; i++) {
+        var o = -1.0;
+        if (f == 1u) { o = iou(t_box[i], box); }
+        if (o > best || i + t0 == 0u) {
+          best = o;
+          arg = t0 + i;
+        }
+        let gm = bitcast<f32>(t_best[i].x);
+        if (low_quality && gm >= p.min_pos_iou) {
+          if (assign_all) {
+            if (o == gm) { lq = t0 + i + 1u; }
+          } else if (t_best[i].y == j) {
+            lq = t0 + i + 1u;
+          }
+        }
+      }
+    }
+  }
+  var gi = -1;
+  var maxo = 0.0;
+  if (f != 0u) {
+    if (k == 0u) {
+      gi = 0;
+    } else {
+      maxo = best;
+      if (best >= p.neg_lo && best < p.neg_hi) { gi = 0; }
+      if (best >= p.pos_iou_thr) { gi = i32(arg) + 1; }
+      if (lq > 0u) { gi = i32(lq); }
+    }
+  }
+  if (live) {
+    var label = i32(p.num_classes);
+    var lw = 0.0;
+    var bt = vec4<f32>(0.0);
+    var bw = vec4<f32>(0.0);
+    if (gi > 0) {
+      let s = n * p.max_gt + u32(gi - 1);
+      let g = pack_box(p.gt_off + s * 4u);
+      label = bitcast<i32>(pack[p.label_off + s]);
+      lw = select(1.0, p.pos_weight, p.pos_weight > 0.0);
+      if ((p.opts & 4u) != 0u) { bt = g; } else { bt = encode(box, g); }
+      bw = vec4<f32>(1.0);
+      atomicAdd(&n_pos, 1u);
+    } else if (gi == 0) {
+      lw = 1.0;
+      atomicAdd(&n_neg, 1u);
+    }
+    labels[t] = label;
+    label_weights[t] = lw;
+    bbox_targets[t] = bt;
+    bbox_weights[t] = bw;
+    assign[t] = vec2<i32>(gi, bitcast<i32>(maxo));
+  }
+  workgroupBarrier();
+  if (lid == 0u) {
+    let np = atomicLoad(&n_pos);
+    let nn = atomicLoad(&n_neg);
+    if (np > 0u) { atomicAdd(&counts[2u * n], np); }
+    if (nn > 0u) { atomicAdd(&counts[2u * n + 1u], nn); }
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Gradient entries of the CNN primitives of `cnn.ts`, computed with the raw ops of `lib/ops`
+ * (recording is off during `backward`). A fused ReLU masks the output gradient with `y > 0` first
+ * (the gradient at exactly 0 is 0, as PyTorch's threshold_backward).
+ *
+ * @module
+ */
+import type { RawTensor } from "../gpu/raw_tensor.ts";
+import * as ew from "../ops/elementwise.ts";
+import * as cv from "../ops/conv2d.ts";
+import * as bn from "../ops/batch_norm.ts";
+import * as gn from "../ops/group_norm.ts";
+import * as pl from "../ops/pool.ts";
+import * as ip from "../ops/interpolate.ts";
+import { registerGradient } from "./tape.ts";
+import { Tensor } from "./tensor.ts";
+
+/** `g · (y > 0)`, or `g` itself (a new view) when `relu` is false. */
+function reluMask(g: RawTensor, y: RawTensor, relu: boolean): RawTensor {
+  if (!relu) return g;
+  const m = ew.unary(y, "stepGt", 0);
+  const r = ew.binary(g, m, "mul");
+  m.release();
+  return r;
+}
+
+function wrap(t: RawTensor | null): Tensor | null {
+  return t ? new Tensor(t) : null;
+}
+
+registerGradient("conv2d", (g, n, out) => {
+  const [x, w, b] = n.inputs;
+  const geo: cv.Conv2dGeometry = n.ctx.geo;
+  const gy = reluMask(g.raw, out.raw, n.ctx.relu);
+  const gx = x.requiresGrad ? cv.conv2dBackwardData(gy, w.raw, x.shape, geo) : null;
+  const gw = w.requiresGrad ? cv.conv2dBackwardFilter(gy, x.raw, w.shape, geo) : null;
+  const gb = b?.requiresGrad ? bn.channelSums(gy, "sum") : null;
+  if (gy !== g.raw) gy.release();
+  const res = [wrap(gx), wrap(gw)];
+  if (b) res.push(wrap(gb));
+  return res;
+});
+
+registerGradient("batchNorm2d", (g, n, out) => {
+  const [x] = n.inputs;
+  const w = n.ctx.hasWeight ? n.inputs[1] : null;
+  const b = n.ctx.hasBias ? n.inputs[n.inputs.length - 1] : null;
+  const gy = reluMask(g.raw, out.raw, n.ctx.relu);
+  const r = bn.batchNormBackward(gy, x.raw, (n.ctx.saved as Tensor).raw, w?.raw ?? null, {
+    training: n.ctx.training,
+    needDx: x.requiresGrad,
+    needDw: !!w?.requiresGrad,
+    needDb: !!b?.requiresGrad,
+  });
+  if (gy !== g.raw) gy.release();
+  const res = [wrap(r.dx)];
+  if (w) res.push(wrap(r.dw));
+  if (b) res.push(wrap(r.db));
+  return res;
+});
+
+registerGradient("groupNorm", (g, n) => {
+  const [x] = n.inputs;
+  const w = n.ctx.hasWeight ? n.inputs[1] : null;
+  const b = n.ctx.hasBias ? n.inputs[n.inputs.length - 1] : null;
+  const r = gn.groupNormBackward(g.raw, x.raw, (n.ctx.stats as Tensor).raw, n.ctx.groups, w?.raw ?? null, {
+    dx: x.requiresGrad,
+    dw: !!w?.requiresGrad,
+    db: !!b?.requiresGrad,
+  });
+  const res = [wrap(r.dx)];
+  if (w) res.push(wrap(r.dw));
+  if (b) res.push(wrap(r.db));
+  return res;
+});
+
+registerGradient("maxPool2d", (g, n) => {
+  const x = n.inputs[0];
+  return [new Tensor(pl.maxPool2dBackward(g.raw, (n.ctx.argmax as Tensor).raw, x.shape, n.ctx.opts))];
+});
+
+registerGradient("interpolateNearest", (g, n) => {
+  const x = n.inputs[0];
+  return [new Tensor(ip.interpolateNearestBackward(g.raw, x.shape, n.ctx.opts))];
+});
+
+registerGradient("affineChannel", (g, n, out) => {
+  const [x, scale, shift] = n.inputs;
+  const gy = reluMask(g.raw, out.raw, n.ctx.relu);
+  const gx = x.requiresGrad ? cv.channelAffine(gy, scale.raw, null) : null;
+  const gs = scale.requiresGrad ? bn.channelSums(gy, "dot", { y: x.raw }) : null;
+  const gt = shift.requiresGrad ? bn.channelSums(gy, "sum") : null;
+  if (gy !== g.raw) gy.release();
+  return [wrap(gx), wrap(gs), wrap(gt)];
+});

@@ -1,0 +1,418 @@
+/**
+ * mmdetection v2's `AnchorHead`: the template of anchor-based dense heads. It owns the anchors,
+ * the targets (`anchor_head_targets.ts`, on the GPU for the whole batch), the losses and the
+ * test-time decoding + NMS (`anchor_head_inference.ts`). Subclasses such as `RetinaHead` override
+ * only `initLayers`, `initWeights` and `forwardSingle`.
+ *
+ * @module
+ */
+import * as F from "../../autograd/functional.ts";
+import { noGrad } from "../../autograd/tape.ts";
+import { type Tensor, tidy } from "../../autograd/tensor.ts";
+import { ANCHOR_GENERATORS, BBOX_ASSIGNERS, BBOX_CODERS } from "../../core/mod.ts";
+import type { AnchorGenerator, FeatmapSize } from "../../core/anchor/anchor_generator.ts";
+import type { MaxIoUAssigner } from "../../core/bbox/assigners/max_iou_assigner.ts";
+import {
+  DeltaXYWHBBoxCoder,
+  LegacyDeltaXYWHBBoxCoder,
+} from "../../core/bbox/coders/delta_xywh_bbox_coder.ts";
+import { multiApply } from "../../core/utils/misc.ts";
+import { Conv2d } from "../../nn/conv.ts";
+import { normalInit } from "../../nn/init.ts";
+import { Module } from "../../nn/module.ts";
+import type { TypedCfg } from "../../utils/registry.ts";
+import type { ImgMeta } from "../detectors/base.ts";
+import type { HeadDetections } from "../detectors/single_stage.ts";
+import "../losses/mod.ts";
+import type { Loss } from "../losses/utils.ts";
+import { HEADS, LOSSES } from "../registry.ts";
+import {
+  AnchorCache,
+  type AnchorHeadTrainCfg,
+  type AnchorSet,
+  type BatchTargets,
+  decodeDeltasDifferentiable,
+  getTargetsGpu,
+  type LevelTargets,
+  targetSettingsOf,
+  targetsToLevels,
+} from "./anchor_head_targets.ts";
+import {
+  type AnchorHeadTestCfg,
+  augTestGpu,
+  getBboxesGpu,
+  type InferenceSettings,
+  inferenceSettingsOf,
+} from "./anchor_head_inference.ts";
+
+export type { AnchorHeadTestCfg } from "./anchor_head_inference.ts";
+export type { AnchorHeadTrainCfg } from "./anchor_head_targets.ts";
+
+/** Config of `AnchorHead`, with mmdetection's keys and defaults. */
+export interface AnchorHeadCfg {
+  type?: string;
+  num_classes: number;
+  in_channels: number;
+  feat_channels?: number;
+  anchor_generator?: TypedCfg;
+  bbox_coder?: TypedCfg;
+  reg_decoded_bbox?: boolean;
+  loss_cls?: TypedCfg;
+  loss_bbox?: TypedCfg;
+  train_cfg?: AnchorHeadTrainCfg | null;
+  test_cfg?: AnchorHeadTestCfg | null;
+  init_cfg?: unknown;
+}
+
+/** The loss dict of a dense head: one scalar per level. */
+export interface HeadLosses {
+  loss_cls: Tensor[];
+  loss_bbox: Tensor[];
+  [key: string]: Tensor[];
+}
+
+/** Options of `getBboxes` / `simpleTest` / `augTest`. */
+export interface GetBboxesOptions {
+  /** Boxes in original-image pixels (divided by `scale_factor`). Default false. */
+  rescale?: boolean;
+  /** Overrides `test_cfg`. */
+  cfg?: AnchorHeadTestCfg | null;
+}
+
+/**
+ * mmdetection's `AnchorHead` (1×1 `conv_cls` / `conv_reg` on every level; subclasses replace
+ * them). Per level the head outputs `cls_score` `[N, A·C, H, W]` and `bbox_pred` `[N, A·4, H, W]`
+ * (NCHW f32; channel `a·C + c` and `a·4 + k`).
+ *
+ * @example
+ * ```ts ignore
+ * const head = HEADS.build({ type: "RetinaHead", num_classes: 80, in_channels: 256, ...cfg });
+ * const [clsScores, bboxPreds] = head.forward(feats);
+ * const { loss_cls, loss_bbox } = head.loss(clsScores, bboxPreds, gtBboxes, gtLabels, imgMetas);
+ * const dets = await head.getBboxes(clsScores, bboxPreds, imgMetas, { rescale: true });
+ * ```
+ */
+export class AnchorHead extends Module {
+  readonly numClasses: number;
+  readonly inChannels: number;
+  readonly featChannels: number;
+  readonly useSigmoidCls: boolean;
+  readonly sampling: boolean;
+  readonly clsOutChannels: number;
+  readonly regDecodedBbox: boolean;
+  readonly anchorGenerator: AnchorGenerator;
+  readonly bboxCoder: DeltaXYWHBBoxCoder;
+  readonly numAnchors: number;
+  readonly lossCls: Loss;
+  readonly lossBbox: Loss;
+  readonly trainCfg: AnchorHeadTrainCfg | null;
+  readonly testCfg: AnchorHeadTestCfg | null;
+  readonly assigner: MaxIoUAssigner | null = null;
+  /** The config the head was built from (subclasses read their own keys in `initLayers`). */
+  protected readonly cfg: AnchorHeadCfg;
+  /** Called with the one-per-image warning about dropped degenerate gts (default `console.warn`). */
+  warn: (message: string) => void = (m) => console.warn(m);
+  #anchors = new AnchorCache();
+
+  constructor(cfg: AnchorHeadCfg) {
+    super();
+    if (!Number.isInteger(cfg?.num_classes) || cfg.num_classes <= 0) {
+      throw new RangeError(
+        `Cannot build ${new.target.name}: num_classes must be a positive integer, got ${
+          JSON.stringify(cfg?.num_classes)
+        }`,
+      );
+    }
+    this.cfg = cfg;
+    this.numClasses = cfg.num_classes;
+    this.inChannels = cfg.in_channels;
+    this.featChannels = cfg.feat_channels ?? 256;
+    const lossCls = cfg.loss_cls ??
+      { type: "CrossEntropyLoss", use_sigmoid: true, loss_weight: 1.0 };
+    this.useSigmoidCls = (lossCls.use_sigmoid as boolean | undefined) ?? false;
+    this.sampling = !["FocalLoss", "GHMC", "QualityFocalLoss"].includes(lossCls.type);
+    this.clsOutChannels = this.useSigmoidCls ? this.numClasses : this.numClasses + 1;
+    this.regDecodedBbox = cfg.reg_decoded_bbox ?? false;
+    this.anchorGenerator = ANCHOR_GENERATORS.build(
+      cfg.anchor_generator ??
+        {
+          type: "AnchorGenerator",
+          scales: [8, 16, 32],
+          ratios: [0.5, 1.0, 2.0],
+          strides: [4, 8, 16, 32, 64],
+        },
+    );
+    const coder = BBOX_CODERS.build(
+      cfg.bbox_coder ?? { type: "DeltaXYWHBBoxCoder", clip_border: true },
+    );
+    if (
+      !(coder instanceof DeltaXYWHBBoxCoder) || coder instanceof LegacyDeltaXYWHBBoxCoder ||
+      coder.addCtrClamp
+    ) {
+      throw new RangeError(
+        `Cannot build ${new.target.name}: the GPU head supports bbox_coder "DeltaXYWHBBoxCoder" without add_ctr_clamp, got ${
+          JSON.stringify(cfg.bbox_coder)
+        }`,
+      );
+    }
+    this.bboxCoder = coder;
+    this.numAnchors = this.anchorGenerator.numBaseAnchors[0];
+    this.lossCls = LOSSES.build(lossCls) as Loss;
+    this.lossBbox = LOSSES.build(
+      cfg.loss_bbox ?? { type: "SmoothL1Loss", beta: 1.0 / 9.0, loss_weight: 1.0 },
+    ) as Loss;
+    this.trainCfg = cfg.train_cfg ?? null;
+    this.testCfg = cfg.test_cfg ?? null;
+    if (this.trainCfg) {
+      const a = this.trainCfg.assigner;
+      if (a?.type !== "MaxIoUAssigner") {
+        throw new RangeError(
+          `Cannot build ${new.target.name}: train_cfg.assigner "${a?.type}" is not supported on the GPU: use "MaxIoUAssigner"`,
+        );
+      }
+      this.assigner = BBOX_ASSIGNERS.build(a) as MaxIoUAssigner;
+      const sampler = this.sampling ? this.trainCfg.sampler : undefined;
+      if (sampler && sampler.type !== "PseudoSampler") {
+        throw new RangeError(
+          `Cannot build ${new.target.name}: train_cfg.sampler "${sampler.type}" is not supported: use "PseudoSampler" or a focal loss`,
+        );
+      }
+    }
+    this.initLayers();
+    this.initWeights();
+  }
+
+  /** `conv_cls` and `conv_reg` (1×1). */
+  initLayers(): void {
+    this.registerModule(
+      "conv_cls",
+      new Conv2d({
+        inChannels: this.inChannels,
+        outChannels: this.numAnchors * this.clsOutChannels,
+        kernelSize: 1,
+      }),
+    );
+    this.registerModule(
+      "conv_reg",
+      new Conv2d({ inChannels: this.inChannels, outChannels: this.numAnchors * 4, kernelSize: 1 }),
+    );
+  }
+
+  /** mmdetection v2.11: `normal_init(std=0.01)` on both convs. */
+  initWeights(): void {
+    for (const [name, m] of this.children()) {
+      if (name === "conv_cls" || name === "conv_reg") normalInit(m as Conv2d, { std: 0.01 });
+    }
+  }
+
+  /** The child module registered as `name`. */
+  protected child<M extends Module>(name: string): M {
+    const m = this.children().find(([n]) => n === name);
+    if (!m) throw new ReferenceError(`Cannot find module "${name}" on ${this.constructor.name}`);
+    return m[1] as M;
+  }
+
+  /** One level: `x` `[N, in_channels, H, W]` → `[cls_score [N, A·C, H, W], bbox_pred [N, A·4, H, W]]`. */
+  forwardSingle(x: Tensor): [Tensor, Tensor] {
+    return [this.child<Conv2d>("conv_cls").forward(x), this.child<Conv2d>("conv_reg").forward(x)];
+  }
+
+  /** All levels (weights shared): `[clsScores, bboxPreds]`, one tensor per level. */
+  forward(feats: Tensor[]): [Tensor[], Tensor[]] {
+    return multiApply((x: Tensor) => this.forwardSingle(x), feats) as [Tensor[], Tensor[]];
+  }
+
+  /**
+   * The anchors of `featmapSizes` (cached on the GPU) — mmdetection's `get_anchors`, with every
+   * image sharing one anchor tensor; per-image valid flags are computed in `getTargets`.
+   */
+  getAnchors(featmapSizes: FeatmapSize[]): AnchorSet {
+    return this.#anchors.get(this.anchorGenerator, featmapSizes);
+  }
+
+  /** Targets of every anchor of every image (spec §2.5–§2.6), on the GPU. */
+  getTargets(
+    set: AnchorSet,
+    gtBboxes: readonly Float32Array[],
+    imgMetas: readonly ImgMeta[],
+    gtBboxesIgnore: readonly (Float32Array | null)[] | null = null,
+    gtLabels: readonly Int32Array[] | null = null,
+  ): BatchTargets {
+    const a = this.assigner, t = this.trainCfg;
+    if (!a || !t) {
+      throw new ReferenceError(
+        `Cannot compute targets: ${this.constructor.name} was built without train_cfg`,
+      );
+    }
+    return getTargetsGpu(
+      set,
+      this.anchorGenerator,
+      { gtBboxes, gtLabels, imgMetas, gtBboxesIgnore },
+      targetSettingsOf(this, a, t),
+      this.warn,
+    );
+  }
+
+  /**
+   * Losses of one level. Predictions stay in their conv layout: the fused loss kernels read rows in
+   * mmdetection's `permute(0, 2, 3, 1).reshape(-1, C)` order (spec §2.8), which lines up with the
+   * targets' `(y·W + x)·A + a` order.
+   *
+   * @param anchors `[A_l, 4]` level anchors (used with `reg_decoded_bbox`).
+   * @param numTotalSamples `[]` f32 GPU scalar (`num_total_pos`, or + `num_total_neg` when sampling).
+   */
+  lossSingle(
+    clsScore: Tensor,
+    bboxPred: Tensor,
+    anchors: Tensor,
+    t: LevelTargets,
+    numTotalSamples: Tensor,
+  ): [Tensor, Tensor] {
+    const M = t.labels.size;
+    const lossCls = this.lossCls.forward(clsScore, F.reshape(t.labels, [M]), {
+      weight: F.reshape(t.labelWeights, [M]),
+      avgFactor: numTotalSamples,
+    });
+    const bboxTargets = F.reshape(t.bboxTargets, [M, 4]),
+      bboxWeights = F.reshape(t.bboxWeights, [M, 4]);
+    let pred = bboxPred;
+    if (this.regDecodedBbox) {
+      const N = bboxPred.shape[0];
+      const deltas = F.reshape(F.permute(bboxPred, [0, 2, 3, 1]), [M, 4]);
+      const rep = F.reshape(
+        F.broadcastTo(F.reshape(anchors, [1, anchors.shape[0], 4]), [N, anchors.shape[0], 4]),
+        [M, 4],
+      );
+      pred = decodeDeltasDifferentiable(rep, deltas, this.bboxCoder);
+    }
+    const lossBbox = this.lossBbox.forward(pred, bboxTargets, {
+      weight: bboxWeights,
+      avgFactor: numTotalSamples,
+    });
+    return [lossCls, lossBbox];
+  }
+
+  /**
+   * Losses of a batch: `{loss_cls, loss_bbox}`, each one `[]` tensor per level, normalised by the
+   * batch's `num_total_pos` (a GPU scalar). No readback happens here.
+   *
+   * @param gtBboxes per image `[k, 4]` xyxy (padded-input pixels); degenerate boxes are dropped
+   *   with a warning naming the image.
+   * @param gtLabels per image `[k]` in `[0, num_classes)`.
+   */
+  loss(
+    clsScores: Tensor[],
+    bboxPreds: Tensor[],
+    gtBboxes: readonly Float32Array[],
+    gtLabels: readonly Int32Array[] | null,
+    imgMetas: readonly ImgMeta[],
+    gtBboxesIgnore: readonly (Float32Array | null)[] | null = null,
+  ): HeadLosses {
+    const featmapSizes = clsScores.map((s) => [s.shape[2], s.shape[3]] as FeatmapSize);
+    if (featmapSizes.length !== this.anchorGenerator.numLevels) {
+      throw new TypeError(
+        `Cannot compute losses: ${featmapSizes.length} feature levels, but the anchor generator has ${this.anchorGenerator.numLevels}`,
+      );
+    }
+    const set = this.getAnchors(featmapSizes);
+    const t = this.getTargets(set, gtBboxes, imgMetas, gtBboxesIgnore, gtLabels);
+    const numTotalSamples = this.sampling ? F.add(t.numTotalPos, t.numTotalNeg) : t.numTotalPos;
+    const levels = targetsToLevels(t, set);
+    const loss_cls: Tensor[] = [], loss_bbox: Tensor[] = [];
+    levels.forEach((lt, l) => {
+      const anchors = this.regDecodedBbox
+        ? F.slice(set.anchors, [set.levelStarts[l], 0], [
+          set.levelStarts[l] + set.numLevelAnchors[l],
+          4,
+        ])
+        : set.anchors;
+      const [c, b] = this.lossSingle(clsScores[l], bboxPreds[l], anchors, lt, numTotalSamples);
+      loss_cls.push(c);
+      loss_bbox.push(b);
+    });
+    return { loss_cls, loss_bbox };
+  }
+
+  /** `forward` then `loss` (mmdetection's `forward_train` of dense heads). */
+  forwardTrain(
+    x: Tensor[],
+    imgMetas: ImgMeta[],
+    gtBboxes: Float32Array[],
+    gtLabels: Int32Array[] | null,
+    gtBboxesIgnore: (Float32Array | null)[] | null = null,
+  ): HeadLosses {
+    const [clsScores, bboxPreds] = this.forward(x);
+    return this.loss(clsScores, bboxPreds, gtBboxes, gtLabels, imgMetas, gtBboxesIgnore);
+  }
+
+  /** Test settings from `cfg` or `test_cfg`. */
+  inferenceSettings(cfg?: AnchorHeadTestCfg | null): InferenceSettings {
+    return inferenceSettingsOf(this, cfg ?? this.testCfg ?? {});
+  }
+
+  /**
+   * Detections per image (spec §2.10) — decoding, top-k and class-wise bitmask NMS on the GPU, one
+   * readback of candidate counts and one of the results.
+   *
+   * @returns per image `bboxes` `[k, 5]` rows `[x1, y1, x2, y2, score]` (score-descending) and `labels` `[k]`.
+   */
+  getBboxes(
+    clsScores: Tensor[],
+    bboxPreds: Tensor[],
+    imgMetas: readonly ImgMeta[],
+    opts: GetBboxesOptions = {},
+  ): Promise<HeadDetections[]> {
+    const set = this.getAnchors(clsScores.map((s) => [s.shape[2], s.shape[3]] as FeatmapSize));
+    return getBboxesGpu(clsScores, bboxPreds, set, imgMetas, this.inferenceSettings(opts.cfg), {
+      rescale: opts.rescale ?? false,
+    });
+  }
+
+  /** `forward` (without the tape) then `getBboxes`. */
+  async simpleTest(
+    feats: Tensor[],
+    imgMetas: ImgMeta[],
+    opts: GetBboxesOptions = {},
+  ): Promise<HeadDetections[]> {
+    const [cls, reg] = noGrad(() => tidy(() => this.forward(feats)));
+    try {
+      return await this.getBboxes(cls, reg, imgMetas, opts);
+    } finally {
+      for (const t of [...cls, ...reg]) t.dispose();
+    }
+  }
+
+  /**
+   * Test-time augmentation (mmdetection's `aug_test_bboxes`): the candidates of every
+   * augmentation are mapped back to the original image (un-flipped, divided by `scale_factor`),
+   * concatenated and put through one multi-class NMS. One image per augmentation batch.
+   *
+   * @param featsList per augmentation the features of one image.
+   * @param imgMetasList per augmentation `[meta]`.
+   */
+  async augTest(
+    featsList: Tensor[][],
+    imgMetasList: ImgMeta[][],
+    opts: GetBboxesOptions = {},
+  ): Promise<HeadDetections[]> {
+    const outs = featsList.map((feats) => noGrad(() => tidy(() => this.forward(feats))));
+    try {
+      const sets = outs.map(([cls]) =>
+        this.getAnchors(cls.map((s) => [s.shape[2], s.shape[3]] as FeatmapSize))
+      );
+      return await augTestGpu(outs, sets, imgMetasList, this.inferenceSettings(opts.cfg), {
+        rescale: opts.rescale ?? false,
+      });
+    } finally {
+      for (const [cls, reg] of outs) for (const t of [...cls, ...reg]) t.dispose();
+    }
+  }
+
+  /** Releases the parameters and the cached anchors. */
+  override dispose(): void {
+    this.#anchors.dispose();
+    super.dispose();
+  }
+}
+
+HEADS.register("AnchorHead", AnchorHead);

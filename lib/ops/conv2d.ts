@@ -1,0 +1,599 @@
+/**
+ * 2-D convolution (NCHW activations, OIHW weights, as PyTorch) as implicit GEMMs on
+ * `kernels/conv2d.wgsl`: the forward pass with a fused epilogue (bias, per-channel scale/shift,
+ * ReLU), the gradient with respect to the input (backward data) and to the weights (backward
+ * filter, split-K with a second reduction pass instead of float atomics). Tile shapes are
+ * variants chosen per shape class: tuned on the adapter at hand ({@linkcode tuneConv2d}) or, if not
+ * tuned, by a size heuristic.
+ *
+ * @module
+ */
+import convSrc from "../../kernels/conv2d.wgsl" with { type: "text" };
+import epilogueSrc from "../../kernels/conv2d_epilogue.wgsl" with { type: "text" };
+import directSrc from "../../kernels/conv2d_direct.wgsl" with { type: "text" };
+import directDataSrc from "../../kernels/conv2d_direct_backward_data.wgsl" with { type: "text" };
+import directFilterSrc from "../../kernels/conv2d_direct_backward_filter.wgsl" with { type: "text" };
+import packSrc from "../../kernels/conv2d_pack.wgsl" with { type: "text" };
+import type { KernelSpec } from "../gpu/kernel.ts";
+import { type Gpu, getGpu } from "../gpu/runtime.ts";
+import { fmtShape, type RawTensor, shapeSize } from "../gpu/raw_tensor.ts";
+import { sizeBucket, tune, tunedChoice, tuningKey } from "./tuning.ts";
+
+/** `kernels/conv2d.wgsl`. */
+export const CONV2D: KernelSpec = { name: "conv2d", source: convSrc, params: "u".repeat(28) };
+/** `kernels/conv2d_epilogue.wgsl`. */
+export const CONV2D_EPILOGUE: KernelSpec = { name: "conv2d_epilogue", source: epilogueSrc, params: "uuuu" };
+
+/** `kernels/conv2d_direct.wgsl` (forward). */
+export const CONV2D_DIRECT: KernelSpec = { name: "conv2d_direct", source: directSrc, params: "u".repeat(32) };
+/** `kernels/conv2d_direct_backward_data.wgsl`. */
+export const CONV2D_DIRECT_BACKWARD_DATA: KernelSpec = {
+  name: "conv2d_direct_backward_data",
+  source: directDataSrc,
+  params: "u".repeat(32),
+};
+/** `kernels/conv2d_direct_backward_filter.wgsl`. */
+export const CONV2D_DIRECT_BACKWARD_FILTER: KernelSpec = {
+  name: "conv2d_direct_backward_filter",
+  source: directFilterSrc,
+  params: "u".repeat(32),
+};
+/** `kernels/conv2d_pack.wgsl`. */
+export const CONV2D_PACK: KernelSpec = { name: "conv2d_pack", source: packSrc, params: "u".repeat(12) };
+
+/**
+ * A variant of the convolution kernels:
+ * - `tiled`: the implicit GEMM of `conv2d.wgsl`, workgroup-memory tiles of (WM·TM)×(WN·TN), K-slices
+ *   of BK (GPUs);
+ * - `direct`: `conv2d_direct*.wgsl`, TN columns × TM channels per thread from registers, the A
+ *   operand in uniform-buffer windows, no workgroup memory (CPU adapters such as lavapipe, where
+ *   every load is a per-lane gather). Only for groups = 1 (and, for the input gradient, dilation 1
+ *   along a strided axis); other shapes use the size heuristic's tiled variant.
+ */
+export type ConvVariant =
+  | { kind: "tiled"; spec: KernelSpec; overrides: { WM: number; WN: number; TM: number; TN: number; BK: number } }
+  | { kind: "direct"; tn: 4 | 8 | 16; tm: 8 | 16; wg: number; mfast?: boolean };
+
+function tiled(WM: number, WN: number, TM: number, TN: number, BK: number): ConvVariant {
+  return { kind: "tiled", spec: CONV2D, overrides: { WM, WN, TM, TN, BK } };
+}
+
+/**
+ * The variants, by name: `t{BM}x{BN}r{TM}x{TN}k{BK}` (tiled; each satisfies the kernel's
+ * constraints) and `d{TN}x{TM}w{WG}` (direct). All pass the same tests.
+ */
+export const CONV2D_VARIANTS: Readonly<Record<string, ConvVariant>> = {
+  t64x64r4x4k16: tiled(16, 16, 4, 4, 16),
+  t64x64r8x8k8: tiled(8, 8, 8, 8, 8),
+  t128x64r8x4k8: tiled(16, 16, 8, 4, 8),
+  t32x32r2x2k16: tiled(16, 16, 2, 2, 16),
+  t32x32r4x4k8: tiled(8, 8, 4, 4, 8),
+  t16x64r1x4k16: tiled(16, 16, 1, 4, 16),
+  t8x128r1x8k16: tiled(8, 16, 1, 8, 16),
+  d8x8w64: { kind: "direct", tn: 8, tm: 8, wg: 64 },
+  d8x8w32: { kind: "direct", tn: 8, tm: 8, wg: 32 },
+  d16x8w64: { kind: "direct", tn: 16, tm: 8, wg: 64 },
+  d4x16w64: { kind: "direct", tn: 4, tm: 16, wg: 64 },
+  d4x8w16: { kind: "direct", tn: 4, tm: 8, wg: 16 },
+  d4x8w16m: { kind: "direct", tn: 4, tm: 8, wg: 16, mfast: true },
+  d8x8w32m: { kind: "direct", tn: 8, tm: 8, wg: 32, mfast: true },
+};
+
+/** Which GEMM of the convolution. */
+export type ConvMode = "forward" | "backwardData" | "backwardFilter";
+const MODE_CODE: Record<ConvMode, number> = { forward: 0, backwardData: 1, backwardFilter: 2 };
+
+/** Geometry options shared by the forward and backward functions. */
+export interface Conv2dGeometry {
+  stride?: number | [number, number];
+  padding?: number | [number, number];
+  dilation?: number | [number, number];
+  groups?: number;
+}
+
+/** Options of {@linkcode conv2dForward}. */
+export interface Conv2dForwardOptions extends Conv2dGeometry {
+  /** Fused activation (default "none"). */
+  act?: "none" | "relu";
+  /** Fused per-channel scale applied after the bias (a frozen BatchNorm): y = (conv + b)·scale + shift. */
+  scale?: RawTensor | null;
+  /** Fused per-channel shift (with `scale`). */
+  shift?: RawTensor | null;
+  /** Force a tile variant (a key of {@linkcode CONV2D_VARIANTS}); tests use it. */
+  variant?: string;
+  /** Force the number of K splits (default: chosen by size). */
+  splits?: number;
+}
+
+/** Options of the backward functions. */
+export interface Conv2dBackwardOptions extends Conv2dGeometry {
+  variant?: string;
+  splits?: number;
+}
+
+/** Normalised geometry of one convolution. */
+export interface ConvGeometry {
+  batch: number;
+  cin: number;
+  h: number;
+  w: number;
+  cout: number;
+  kh: number;
+  kw: number;
+  oh: number;
+  ow: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  dh: number;
+  dw: number;
+  groups: number;
+}
+
+function pair(v: number | [number, number] | undefined, def: number, what: string): [number, number] {
+  const p: [number, number] = v === undefined ? [def, def] : typeof v === "number" ? [v, v] : [v[0], v[1]];
+  for (const x of p) {
+    if (!Number.isInteger(x) || x < (what === "padding" ? 0 : 1)) {
+      throw new RangeError(`Cannot run conv2d with ${what} ${JSON.stringify(v)}: expected ${what === "padding" ? "non-negative" : "positive"} integers`);
+    }
+  }
+  return p;
+}
+
+/**
+ * Checks the shapes of a convolution of input `xShape` with weights `wShape` and returns its
+ * geometry, or throws: `TypeError` for mismatched ranks or channels (naming both shapes),
+ * `RangeError` for an empty batch, bad options, or an output that is empty.
+ */
+export function conv2dGeometry(xShape: readonly number[], wShape: readonly number[], opts: Conv2dGeometry = {}): ConvGeometry {
+  if (xShape.length !== 4 || wShape.length !== 4) {
+    throw new TypeError(`Cannot run conv2d on input ${fmtShape(xShape)} with weight ${fmtShape(wShape)}: both must have rank 4 (NCHW input, OIHW weight)`);
+  }
+  const [batch, cin, h, w] = xShape;
+  const [cout, cinG, kh, kw] = wShape;
+  const groups = opts.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1) throw new RangeError(`Cannot run conv2d with groups ${groups}: expected a positive integer`);
+  if (batch === 0) {
+    throw new RangeError(`Cannot run conv2d on an empty batch: input ${fmtShape(xShape)} has batch size 0; skip the call for empty batches`);
+  }
+  if (cinG * groups !== cin || cin === 0) {
+    throw new TypeError(
+      `Cannot run conv2d on input ${fmtShape(xShape)} with weight ${fmtShape(wShape)}: the input has ${cin} channels but the weight expects ${cinG}×${groups} (groups ${groups})`,
+    );
+  }
+  if (cout === 0 || cout % groups !== 0) {
+    throw new TypeError(`Cannot run conv2d with weight ${fmtShape(wShape)}: ${cout} output channels are not a positive multiple of groups ${groups}`);
+  }
+  if (kh === 0 || kw === 0) throw new TypeError(`Cannot run conv2d with weight ${fmtShape(wShape)}: the kernel is empty`);
+  const [sh, sw] = pair(opts.stride, 1, "stride");
+  const [ph, pw] = pair(opts.padding, 0, "padding");
+  const [dh, dw] = pair(opts.dilation, 1, "dilation");
+  const oh = Math.floor((h + 2 * ph - dh * (kh - 1) - 1) / sh) + 1;
+  const ow = Math.floor((w + 2 * pw - dw * (kw - 1) - 1) / sw) + 1;
+  if (oh <= 0 || ow <= 0) {
+    throw new RangeError(
+      `Cannot run conv2d on input ${fmtShape(xShape)} with weight ${fmtShape(wShape)}: the output would be ${oh}×${ow}; the input is smaller than the dilated kernel — add padding or use a larger input`,
+    );
+  }
+  return { batch, cin, h, w, cout, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups };
+}
+
+/** Throws a clear `RangeError` when a tensor of `elements` f32 values cannot be one storage binding. */
+export function checkBindingSize(op: string, what: string, shape: readonly number[], elements = shapeSize(shape)): void {
+  const lim = getGpu().info.limits.maxStorageBufferBindingSize;
+  const bytes = elements * 4;
+  if (bytes > lim) {
+    throw new RangeError(
+      `Cannot run ${op}: the ${what} ${fmtShape(shape)} needs ${bytes} bytes, more than the adapter's maxStorageBufferBindingSize of ${lim} bytes: reduce the batch size or the input resolution`,
+    );
+  }
+}
+
+interface Gemm {
+  m: number;
+  n: number;
+  k: number;
+}
+
+function gemmOf(g: ConvGeometry, mode: ConvMode): Gemm {
+  const cinG = g.cin / g.groups, coutG = g.cout / g.groups, khw = g.kh * g.kw;
+  if (mode === "forward") return { m: coutG, n: g.batch * g.oh * g.ow, k: cinG * khw };
+  if (mode === "backwardData") return { m: cinG, n: g.batch * g.h * g.w, k: coutG * khw };
+  return { m: coutG, n: cinG * khw, k: g.batch * g.oh * g.ow };
+}
+
+function isPointwise(g: ConvGeometry): boolean {
+  return g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0;
+}
+
+/** The tuning key of a convolution's shape class. */
+export function conv2dTuningKey(g: ConvGeometry, mode: ConvMode): string {
+  const { m, n, k } = gemmOf(g, mode);
+  return tuningKey(`conv2d.${mode}`, [`k${g.kh}x${g.kw}s${g.sh}x${g.sw}`, `M${sizeBucket(m)}`, `N${sizeBucket(n)}`, `K${sizeBucket(k)}`]);
+}
+
+/** Whether a variant can run a convolution (direct kernels: groups 1, see {@linkcode ConvVariant}). */
+export function variantApplies(v: ConvVariant, g: ConvGeometry, mode: ConvMode): boolean {
+  if (v.kind === "tiled") return true;
+  if (g.groups !== 1) return false;
+  if (mode === "backwardData") return (g.sh === 1 || g.dh === 1) && (g.sw === 1 || g.dw === 1);
+  return true;
+}
+
+/** The size heuristic used when a shape class was not tuned. */
+export function defaultVariant(g: ConvGeometry, mode: ConvMode): string {
+  const { m, n } = gemmOf(g, mode);
+  if (getGpu().info.isFallbackAdapter && variantApplies(CONV2D_VARIANTS.d8x8w64, g, mode)) {
+    // CPU adapter: registers, not workgroup memory; small maps want fewer idle lanes
+    const threads = n / 8;
+    return threads >= 256 ? "d8x8w64" : threads >= 64 ? "d8x8w32" : "d4x8w16";
+  }
+  if (m <= 8 && n >= 128) return "t8x128r1x8k16";
+  if (m <= 16) return "t16x64r1x4k16";
+  if (m <= 32 || n <= 32) return "t32x32r2x2k16";
+  return "t64x64r4x4k16";
+}
+
+function pickVariant(g: ConvGeometry, mode: ConvMode, forced?: string): ConvVariant {
+  const name = forced ?? tunedChoice(conv2dTuningKey(g, mode)) ?? defaultVariant(g, mode);
+  const v = CONV2D_VARIANTS[name];
+  if (!v) {
+    throw new RangeError(`Cannot run conv2d with variant "${name}": expected one of ${Object.keys(CONV2D_VARIANTS).join(", ")}`);
+  }
+  if (!variantApplies(v, g, mode)) return CONV2D_VARIANTS[defaultTiled(g, mode)];
+  return v;
+}
+
+function defaultTiled(g: ConvGeometry, mode: ConvMode): string {
+  const { m, n } = gemmOf(g, mode);
+  if (m <= 8 && n >= 128) return "t8x128r1x8k16";
+  if (m <= 16) return "t16x64r1x4k16";
+  if (m <= 32 || n <= 32) return "t32x32r2x2k16";
+  return "t64x64r4x4k16";
+}
+
+/** Number of K splits: enough workgroups to fill the adapter, at least `minK` of K per split. */
+function chooseSplits(gm: Gemm, tiles: number, mode: ConvMode): number {
+  const target = getGpu().info.isFallbackAdapter ? 4 : 512;
+  const minK = mode === "backwardFilter" ? 256 : 512;
+  if (tiles >= target) return 1;
+  return Math.max(1, Math.min(Math.floor(gm.k / minK), Math.ceil(target / tiles), 64));
+}
+
+interface EpilogueArgs {
+  bias?: RawTensor | null;
+  scale?: RawTensor | null;
+  shift?: RawTensor | null;
+  relu?: boolean;
+}
+
+function runGemm(
+  mode: ConvMode,
+  g: ConvGeometry,
+  a: RawTensor,
+  b: RawTensor,
+  outShape: number[],
+  channels: number,
+  inner: number,
+  ep: EpilogueArgs,
+  opts: { variant?: string; splits?: number },
+): RawTensor {
+  checkBindingSize(`conv2d (${mode})`, "output", outShape);
+  const v = pickVariant(g, mode, opts.variant);
+  if (v.kind === "direct") return runDirect(mode, g, a, b, outShape, ep, v);
+  const gpu = getGpu();
+  const gm = gemmOf(g, mode);
+  const { WM, WN, TM, TN, BK } = v.overrides;
+  const tilesN = Math.ceil(gm.n / (WN * TN)), tilesM = Math.ceil(gm.m / (WM * TM));
+  const tiles = tilesN * tilesM * g.groups;
+  let splits = Math.max(1, Math.min(opts.splits ?? chooseSplits(gm, tiles, mode), gm.k));
+  const ksplit = Math.ceil(Math.ceil(gm.k / splits) / BK) * BK;
+  splits = Math.ceil(gm.k / ksplit);
+  const total = shapeSize(outShape);
+  if (splits > 1) checkBindingSize(`conv2d (${mode})`, "split-K partial sums", [splits, ...outShape]);
+  const out = gpu.empty(outShape, "f32", `conv2d_${mode}`);
+  const hasEp = !!(ep.bias || ep.scale || ep.relu);
+  const dst = splits > 1 ? gpu.empty([splits * total], "f32", "conv2d_partial") : out;
+  const dummy = a;
+  gpu.dispatch(v.spec, {
+    bindings: [a, b, splits > 1 ? dummy : ep.bias ?? dummy, splits > 1 ? dummy : ep.scale ?? dummy, splits > 1 ? dummy : ep.shift ?? dummy, dst],
+    params: [
+      g.batch, g.cin, g.h, g.w,
+      g.cout, g.oh, g.ow, g.kh,
+      g.kw, g.sh, g.sw, g.ph,
+      g.pw, g.dh, g.dw, g.groups,
+      g.cin / g.groups, g.cout / g.groups, gm.m, gm.n,
+      gm.k, ksplit, splits, tilesN,
+      tilesM, total, 0, 0,
+    ],
+    overrides: {
+      MODE: MODE_CODE[mode],
+      ...v.overrides,
+      BIAS: splits === 1 && ep.bias ? 1 : 0,
+      AFFINE: splits === 1 && ep.scale ? 1 : 0,
+      RELU: splits === 1 && ep.relu ? 1 : 0,
+      POINTWISE: mode === "forward" && isPointwise(g) ? 1 : 0,
+    },
+    workgroups: tiles * splits,
+  });
+  if (splits > 1) {
+    epilogue(dst, out, splits, inner, channels, hasEp ? ep : {});
+    dst.release();
+  }
+  return out;
+}
+
+// ---- direct kernels ------------------------------------------------------------------------------
+
+/** Floats in one uniform window (64 KiB, WebGPU's guaranteed maxUniformBufferBindingSize). */
+const WINDOW_FLOATS = 16384;
+
+interface Staging {
+  buffer: GPUBuffer;
+  floats: number;
+  retired: { buffer: GPUBuffer; epoch: number }[];
+}
+const stagings = new WeakMap<Gpu, Staging>();
+
+/** The direct kernels' A-operand buffer (storage for packing, uniform windows for reading). */
+function stagingBuffer(gpu: Gpu, floats: number): GPUBuffer {
+  let s = stagings.get(gpu);
+  if (s) {
+    // buffers replaced in an earlier (submitted) epoch can go
+    s.retired = s.retired.filter((r) => {
+      if (r.epoch < gpu.epoch) r.buffer.destroy();
+      return r.epoch >= gpu.epoch;
+    });
+  }
+  if (!s || s.floats < floats) {
+    const size = 2 ** Math.ceil(Math.log2(Math.max(floats * 4, 1 << 18)));
+    if (size > gpu.info.limits.maxBufferSize) {
+      throw new RangeError(`Cannot stage ${floats * 4} bytes for the direct conv2d kernels: above maxBufferSize ${gpu.info.limits.maxBufferSize}; use a tiled variant`);
+    }
+    const buffer = gpu.device.createBuffer({
+      label: "conv2d_direct_staging",
+      size,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM,
+    });
+    const retired = s ? [...s.retired, { buffer: s.buffer, epoch: gpu.epoch }] : [];
+    s = { buffer, floats: size / 4, retired };
+    stagings.set(gpu, s);
+  }
+  return s.buffer;
+}
+
+function runDirect(
+  mode: ConvMode,
+  g: ConvGeometry,
+  a: RawTensor,
+  b: RawTensor,
+  outShape: number[],
+  ep: EpilogueArgs,
+  v: Extract<ConvVariant, { kind: "direct" }>,
+): RawTensor {
+  const gpu = getGpu();
+  const gm = gemmOf(g, mode);
+  const khw = g.kh * g.kw;
+  const { tn, tm, wg } = v;
+  // Window layout: rows (channels) in groups of mg, K in chunks of kchunk; whole output channels
+  // per chunk for the input gradient (it walks taps per output channel).
+  let mg = Math.min(Math.ceil(gm.m / 16) * 16, 1024);
+  if (mode === "backwardData") mg = Math.min(mg, Math.max(16, Math.floor(WINDOW_FLOATS / khw / 16) * 16));
+  let kchunk = Math.floor(WINDOW_FLOATS / mg);
+  // rows of 3 taps share their loads (kernel width 3, unit stride and dilation along x)
+  const row3 = mode !== "backwardFilter" && g.kw === 3 && g.sw === 1 && g.dw === 1;
+  if (mode === "backwardData") kchunk = Math.floor(kchunk / khw) * khw;
+  else if (row3) kchunk = Math.floor(kchunk / 3) * 3;
+  const align = Math.max(4, gpu.info.limits.minUniformBufferOffsetAlignment / 4);
+  const wstride = Math.ceil((kchunk * mg) / align) * align;
+  const ngroups = Math.ceil(gm.m / mg), nchunks = Math.ceil(gm.k / kchunk);
+  const packed = ngroups * nchunks * wstride;
+  const staging = stagingBuffer(gpu, packed + WINDOW_FLOATS);
+  // 1. pack A into the windows
+  const rows = ngroups * nchunks * kchunk;
+  gpu.dispatch(CONV2D_PACK, {
+    bindings: [a, { buffer: staging, offset: 0, size: packed * 4 }],
+    params: [rows, mg, kchunk, nchunks, gm.m, gm.k, wstride, khw, g.cin, g.cout, g.oh * g.ow, 0],
+    overrides: { MODE: MODE_CODE[mode] },
+    workgroups: Math.ceil(rows / 16),
+  });
+  const out = gpu.empty(outShape, "f32", `conv2d_${mode}`);
+  const dummy = b;
+  const base = [g.batch, g.cin, g.h, g.w, g.cout, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw];
+  // 2. one dispatch per (channel group, K chunk[, stride phase]), accumulating over chunks
+  const phases: [number, number][] = [];
+  if (mode === "backwardData") for (let py = 0; py < g.sh; py++) for (let px = 0; px < g.sw; px++) phases.push([py, px]);
+  else phases.push([0, 0]);
+  for (let gi = 0; gi < ngroups; gi++) {
+    const m0 = gi * mg, mv = Math.min(mg, gm.m - m0), mtiles = Math.ceil(mv / tm);
+    for (let ci = 0; ci < nchunks; ci++) {
+      const k0 = ci * kchunk, k1 = Math.min(gm.k, k0 + kchunk);
+      const window = { buffer: staging, offset: (gi * nchunks + ci) * wstride * 4, size: WINDOW_FLOATS * 4 };
+      for (const [py, px] of phases) {
+        let nthreads: number, ny = 0, nx = 0;
+        if (mode === "forward") nthreads = g.batch * g.oh * Math.ceil(g.ow / tn);
+        else if (mode === "backwardData") {
+          ny = Math.ceil((g.h - py) / g.sh);
+          nx = Math.ceil((g.w - px) / g.sw);
+          nthreads = g.batch * ny * Math.ceil(nx / tn);
+        } else nthreads = Math.ceil(gm.n / tn);
+        if (nthreads <= 0) continue;
+        const ntiles = Math.ceil(nthreads / wg);
+        const groupsN = v.mfast ? Math.ceil((mtiles * nthreads) / wg) : mtiles * ntiles;
+        const params = [...base, k0, k1, mg, m0, mv, mtiles, ntiles, nthreads, ci > 0 ? 1 : 0, py, px, ny, nx, 0, 0, 0, 0];
+        const overrides = { TN: tn, TM: tm, WG: wg, MFAST: v.mfast ? 1 : 0, ...(mode === "backwardFilter" ? {} : { ROW3: row3 ? 1 : 0 }) };
+        if (mode === "forward") {
+          gpu.dispatch(CONV2D_DIRECT, {
+            bindings: [b, ep.bias ?? dummy, ep.scale ?? dummy, ep.shift ?? dummy, out, window],
+            params,
+            overrides: { ...overrides, BIAS: ep.bias ? 1 : 0, AFFINE: ep.scale ? 1 : 0, RELU: ep.relu ? 1 : 0 },
+            workgroups: groupsN,
+          });
+        } else {
+          gpu.dispatch(mode === "backwardData" ? CONV2D_DIRECT_BACKWARD_DATA : CONV2D_DIRECT_BACKWARD_FILTER, {
+            bindings: [b, out, window],
+            params,
+            overrides,
+            workgroups: groupsN,
+          });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function epilogue(src: RawTensor, out: RawTensor, splits: number, inner: number, channels: number, ep: EpilogueArgs): void {
+  const dummy = src;
+  getGpu().dispatch(CONV2D_EPILOGUE, {
+    bindings: [src, ep.bias ?? dummy, ep.scale ?? dummy, ep.shift ?? dummy, out],
+    params: [out.size, splits, inner, channels],
+    overrides: { BIAS: ep.bias ? 1 : 0, SCALE: ep.scale ? 1 : 0, SHIFT: ep.shift ? 1 : 0, RELU: ep.relu ? 1 : 0 },
+    workgroups: Math.ceil(out.size / 256),
+  });
+}
+
+function checkVector(t: RawTensor | null | undefined, n: number, what: string, op: string): void {
+  if (!t) return;
+  if (t.dtype !== "f32" || t.size !== n || t.shape.length !== 1) {
+    throw new TypeError(`Cannot run ${op}: ${what} has shape ${fmtShape(t.shape)} (${t.dtype}), expected [${n}] f32`);
+  }
+}
+
+function checkF32(t: RawTensor, what: string, op: string): void {
+  if (t.dtype !== "f32") throw new TypeError(`Cannot run ${op}: ${what} "${t.label}" has dtype ${t.dtype}, expected f32`);
+}
+
+/**
+ * `y = act((conv(x, w) + bias)·scale + shift)`: x [N, Cin, H, W], w [Cout, Cin/groups, KH, KW],
+ * bias/scale/shift [Cout] (each optional; shift requires scale). Returns [N, Cout, OH, OW].
+ */
+export function conv2dForward(x: RawTensor, w: RawTensor, bias: RawTensor | null, opts: Conv2dForwardOptions = {}): RawTensor {
+  const g = conv2dGeometry(x.shape, w.shape, opts);
+  checkF32(x, "input", "conv2d");
+  checkF32(w, "weight", "conv2d");
+  checkVector(bias, g.cout, "bias", "conv2d");
+  checkVector(opts.scale, g.cout, "scale", "conv2d");
+  checkVector(opts.shift, g.cout, "shift", "conv2d");
+  if (!!opts.scale !== !!opts.shift) throw new TypeError("Cannot run conv2d with only one of scale and shift: pass both (a zero shift or unit scale if needed)");
+  checkBindingSize("conv2d", "input", x.shape);
+  checkBindingSize("conv2d", "weight", w.shape);
+  const outShape = [g.batch, g.cout, g.oh, g.ow];
+  return runGemm("forward", g, w, x, outShape, g.cout, g.oh * g.ow, {
+    bias,
+    scale: opts.scale,
+    shift: opts.shift,
+    relu: opts.act === "relu",
+  }, opts);
+}
+
+/**
+ * The gradient of a convolution with respect to its input: `dy` [N, Cout, OH, OW], `w` the
+ * weights, `xShape` the input's shape. Returns dx of shape `xShape`.
+ */
+export function conv2dBackwardData(dy: RawTensor, w: RawTensor, xShape: readonly number[], opts: Conv2dBackwardOptions = {}): RawTensor {
+  const g = conv2dGeometry(xShape, w.shape, opts);
+  checkOutGrad(dy, g);
+  return runGemm("backwardData", g, w, dy, [...xShape], g.cin, g.h * g.w, {}, opts);
+}
+
+/**
+ * The gradient of a convolution with respect to its weights: `dy` [N, Cout, OH, OW], `x` the
+ * input, `wShape` the weights' shape. Returns dw of shape `wShape`, reduced over N·OH·OW with
+ * split-K partial sums and a second pass.
+ */
+export function conv2dBackwardFilter(dy: RawTensor, x: RawTensor, wShape: readonly number[], opts: Conv2dBackwardOptions = {}): RawTensor {
+  const g = conv2dGeometry(x.shape, wShape, opts);
+  checkOutGrad(dy, g);
+  checkF32(x, "input", "conv2d backward filter");
+  const khw = g.kh * g.kw;
+  return runGemm("backwardFilter", g, dy, x, [...wShape], g.cout, (g.cin / g.groups) * khw, {}, opts);
+}
+
+function checkOutGrad(dy: RawTensor, g: ConvGeometry): void {
+  const want = [g.batch, g.cout, g.oh, g.ow];
+  if (dy.shape.length !== 4 || dy.shape.some((d, i) => d !== want[i])) {
+    throw new TypeError(`Cannot run the conv2d backward pass: the output gradient has shape ${fmtShape(dy.shape)}, expected ${fmtShape(want)}`);
+  }
+  checkF32(dy, "output gradient", "conv2d backward");
+}
+
+/** Options of {@linkcode channelAffine}. */
+export interface ChannelAffineOptions {
+  /** Added before scaling. */
+  bias?: RawTensor | null;
+  act?: "none" | "relu";
+}
+
+/**
+ * `y = act((x + bias[c])·scale[c] + shift[c])` over an NCHW (or [N, C, …]) tensor; `scale` and
+ * `shift` may be null (1 and 0). The frozen-BatchNorm evaluation path.
+ */
+export function channelAffine(x: RawTensor, scale: RawTensor | null, shift: RawTensor | null, opts: ChannelAffineOptions = {}): RawTensor {
+  if (x.shape.length < 2) throw new TypeError(`Cannot apply a per-channel affine to ${fmtShape(x.shape)}: expected [N, C, ...]`);
+  checkF32(x, "input", "channelAffine");
+  const c = x.shape[1];
+  checkVector(scale, c, "scale", "channelAffine");
+  checkVector(shift, c, "shift", "channelAffine");
+  checkVector(opts.bias, c, "bias", "channelAffine");
+  const out = getGpu().empty(x.shape, "f32", "channel_affine");
+  epilogue(x, out, 1, shapeSize(x.shape.slice(2)), c, { bias: opts.bias, scale, shift, relu: opts.act === "relu" });
+  return out;
+}
+
+/** Options of {@linkcode tuneConv2d}. */
+export interface TuneConv2dOptions extends Conv2dGeometry {
+  /** Which passes to tune (default all three). */
+  modes?: ConvMode[];
+  /** Candidate variants (default all). */
+  candidates?: string[];
+  reps?: number;
+}
+
+/**
+ * Benchmarks every candidate tile variant for the shape class of `xShape` × `wShape` on the
+ * current adapter and records the fastest (for each pass). Returns the timings in ms.
+ */
+export async function tuneConv2d(
+  xShape: readonly number[],
+  wShape: readonly number[],
+  opts: TuneConv2dOptions = {},
+): Promise<Record<string, { best: string; ms: Record<string, number> }>> {
+  const gpu = getGpu();
+  const g = conv2dGeometry(xShape, wShape, opts);
+  const geo: Conv2dGeometry = { stride: [g.sh, g.sw], padding: [g.ph, g.pw], dilation: [g.dh, g.dw], groups: g.groups };
+  const x = gpu.upload(randomData(shapeSize(xShape)), xShape, "f32", "tune_x");
+  const w = gpu.upload(randomData(shapeSize(wShape)), wShape, "f32", "tune_w");
+  const dy = gpu.upload(randomData(g.batch * g.cout * g.oh * g.ow), [g.batch, g.cout, g.oh, g.ow], "f32", "tune_dy");
+  const res: Record<string, { best: string; ms: Record<string, number> }> = {};
+  try {
+    for (const mode of opts.modes ?? ["forward", "backwardData", "backwardFilter"] as ConvMode[]) {
+      const cands = opts.candidates ?? Object.keys(CONV2D_VARIANTS);
+      res[mode] = await tune(conv2dTuningKey(g, mode), cands, (variant) => {
+        const o = { ...geo, variant };
+        const r = mode === "forward"
+          ? conv2dForward(x, w, null, o)
+          : mode === "backwardData"
+          ? conv2dBackwardData(dy, w, xShape, o)
+          : conv2dBackwardFilter(dy, x, wShape, o);
+        r.release();
+      }, { reps: opts.reps });
+    }
+  } finally {
+    x.release();
+    w.release();
+    dy.release();
+  }
+  return res;
+}
+
+function randomData(n: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = 12345;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    a[i] = (s / 4294967296) * 2 - 1;
+  }
+  return a;
+}
