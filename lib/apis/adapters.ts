@@ -13,6 +13,7 @@ import type { BaseDetector, DetBatch, ImgMeta } from "../models/detectors/base.t
 import type { Batch } from "../datasets/types.ts";
 import { Hook } from "../runner/hook.ts";
 import { setScalarReader } from "../runner/log_buffer.ts";
+import { HOOKS } from "../runner/registry.ts";
 import type { CpuTensor, LazyScalar, Optimizer, RunnerModel, StateDict, TrainStepOutput } from "../runner/types.ts";
 
 const DT_TO_CPU = { f32: "F32", i32: "I32", u32: "U32" } as const;
@@ -146,3 +147,16 @@ export function peakMemoryMb(): number {
 }
 
 export type { CpuTensor };
+
+/**
+ * mmcv's `DistSamplerSeedHook`: before each epoch, tells the data loader which epoch it is, so
+ * that shuffling and augmentation of epoch k are the same whether or not the run was resumed.
+ */
+export class DistSamplerSeedHook extends Hook {
+  override beforeEpoch(runner: { epoch: number; dataLoader?: unknown }): void {
+    const dl = runner.dataLoader as { setEpoch?: (e: number) => void } | undefined;
+    dl?.setEpoch?.(runner.epoch);
+  }
+}
+
+HOOKS.register("DistSamplerSeedHook", DistSamplerSeedHook);

@@ -22,7 +22,7 @@ import { buildOptimizer } from "../runner/optimizers/builder.ts";
 import { RUNNERS } from "../runner/registry.ts";
 import { ConfigError } from "../utils/errors.ts";
 import type { TypedCfg } from "../utils/registry.ts";
-import { DetectorRunnerModel, installScalarReader, MemoryScopeHook, peakMemoryMb } from "./adapters.ts";
+import { DetectorRunnerModel, DistSamplerSeedHook, installScalarReader, MemoryScopeHook, peakMemoryMb } from "./adapters.ts";
 import { buildModel, buildSplit, dataSection, loaderSettings, loadWeights } from "./common.ts";
 import { singleGpuTest } from "./test.ts";
 
@@ -52,8 +52,9 @@ function asRecord(v: unknown): Record<string, unknown> | null {
 }
 
 /** The runner's view of a data loader (its `length` is batches per epoch). */
-export function asRunnerLoader(dl: DataLoader): RunnerDataLoader<Batch> {
+export function asRunnerLoader(dl: DataLoader): RunnerDataLoader<Batch> & { setEpoch(e: number): void } {
   return {
+    setEpoch: (e: number) => dl.setEpoch(e),
     get length() {
       return dl.len();
     },
@@ -119,6 +120,7 @@ export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Pr
   });
   runner.registerHook(new MemoryScopeHook("open"), "HIGHEST");
   runner.registerHook(new MemoryScopeHook("close"), "LOWEST");
+  runner.registerHook(new DistSamplerSeedHook(), "NORMAL");
   let valLoader: DataLoader | null = null;
   if (opts.validate ?? true) {
     const valSet: DetDataset = buildSplit(cfg, "val");
