@@ -1,8 +1,12 @@
 /**
- * wgdet — anchor-based object detection (RetinaNet and kin) trained, evaluated and run in
+ * wgdet — anchor-based object detection (RetinaNet first) trained, evaluated and run in
  * TypeScript on Deno, with every tensor operation a WGSL compute shader on WebGPU. mmdetection's
  * design and numbers: registries, configs with `_base_`, a hook-driven runner, heads that own
  * anchors, targets and losses.
+ *
+ * Layers (each importable on its own): `core` (anchors, IoU, assigners, coders, NMS), `models`,
+ * `datasets`, `evaluation`, `runner`, `config`, `apis`. The most used names are also exported
+ * directly.
  *
  * @example
  * ```ts ignore
@@ -15,26 +19,107 @@
  * console.log(await w.grad!.toArray()); // Float32Array [4, 0, 6, 0]
  * ```
  *
+ * @example Train, evaluate and run a detector from a config
+ * ```ts ignore
+ * import { inferImages, loadConfig, testDetector, trainDetector } from "./mod.ts";
+ *
+ * const cfg = await loadConfig("configs/retinanet/retinanet_r18_fpn_bccd.ts");
+ * await trainDetector(cfg, { workDir: "work_dirs/bccd" });
+ * await testDetector(cfg, "work_dirs/bccd/latest", { eval: ["mAP", "bbox"] });
+ * await inferImages(cfg, "work_dirs/bccd/latest", ["a.jpg"], { outDir: "out" });
+ * ```
+ *
  * @module
  */
 
-// utils
+// ---- utils -------------------------------------------------------------------------------------
 export { Registry, type TypedCfg } from "./lib/utils/registry.ts";
 export { ConfigError, DataError, GpuUnavailableError, NonFiniteLossError } from "./lib/utils/errors.ts";
 export { VERSION } from "./lib/utils/version.ts";
+export { decodeSafetensors, encodeSafetensors } from "./lib/utils/safetensors.ts";
 
-// gpu runtime
+// ---- GPU runtime -------------------------------------------------------------------------------
 export { type GpuInfo, requestGpuDevice, type RequestDeviceOptions } from "./lib/gpu/device.ts";
 export { type Binding, type DispatchArgs, getGpu, Gpu, hasGpu, initGpu, type RuntimeStats } from "./lib/gpu/runtime.ts";
-export { type KernelSpec, KernelError } from "./lib/gpu/kernel.ts";
+export { KernelError, type KernelSpec } from "./lib/gpu/kernel.ts";
 export { type DType, type HostArray, RawTensor } from "./lib/gpu/raw_tensor.ts";
-export { type PoolStats } from "./lib/gpu/pool.ts";
+export type { PoolStats } from "./lib/gpu/pool.ts";
 
-// tensors and autograd
+// ---- tensors and autograd ----------------------------------------------------------------------
 export { type GradNode, keep, Tensor, type TensorOptions, tidy } from "./lib/autograd/tensor.ts";
 export { backward, type GradFn, isGradEnabled, noGrad, registerGradient } from "./lib/autograd/tape.ts";
 /** Differentiable tensor functions (`F.add`, `F.matmul`, `F.sigmoid`, …), like `torch.nn.functional`. */
 export * as F from "./lib/autograd/functional.ts";
+/** Differentiable CNN functions: `conv2d`, `batchNorm2d`, `groupNorm`, `maxPool2d`, `interpolateNearest`. */
+export * as cnn from "./lib/autograd/cnn.ts";
+/** Fused differentiable detection losses (sigmoid focal, L1, smooth L1, cross-entropy, GIoU). */
+export * as losses from "./lib/autograd/losses.ts";
 
-// nn
+// ---- nn ----------------------------------------------------------------------------------------
 export { type HostTensor, type LoadStateDictOptions, type LoadStateDictResult, Module, ModuleList } from "./lib/nn/module.ts";
+export { BatchNorm2d, Conv2d, ConvModule, GroupNorm, MaxPool2d, ReLU, Sequential, setSeed } from "./lib/nn/mod.ts";
+export { biasInitWithProb, constantInit, kaimingInit, normalInit, xavierInit } from "./lib/nn/init.ts";
+
+// ---- core: anchors, boxes, assignment, NMS -----------------------------------------------------
+/** Anchors, IoU, assigners, samplers, box coders, NMS, `bbox2result`, `multiApply` (CPU references). */
+export * as core from "./lib/core/mod.ts";
+export {
+  ANCHOR_GENERATORS,
+  BBOX_ASSIGNERS,
+  BBOX_CODERS,
+  BBOX_SAMPLERS,
+  IOU_CALCULATORS,
+} from "./lib/core/registry.ts";
+export { AnchorGenerator, LegacyAnchorGenerator } from "./lib/core/anchor/anchor_generator.ts";
+export { DeltaXYWHBBoxCoder, LegacyDeltaXYWHBBoxCoder } from "./lib/core/bbox/coders/delta_xywh_bbox_coder.ts";
+export { MaxIoUAssigner } from "./lib/core/bbox/assigners/max_iou_assigner.ts";
+export type { AssignResult } from "./lib/core/bbox/assigners/assign_result.ts";
+export { PseudoSampler } from "./lib/core/bbox/samplers/pseudo_sampler.ts";
+export { bboxOverlaps } from "./lib/core/bbox/iou.ts";
+export { batchedNms, nms } from "./lib/core/post_processing/nms.ts";
+export { bbox2result } from "./lib/core/bbox/transforms.ts";
+
+// ---- models ------------------------------------------------------------------------------------
+/** Backbones, necks, heads, detectors and losses, with their registries and builders. */
+export * as models from "./lib/models/mod.ts";
+export { BACKBONES, DETECTORS, HEADS, LOSSES, NECKS } from "./lib/models/registry.ts";
+export { buildBackbone, buildDetector, buildHead, buildLoss, buildNeck } from "./lib/models/builder.ts";
+export { ResNet } from "./lib/models/backbones/resnet.ts";
+export { FPN } from "./lib/models/necks/fpn.ts";
+export { AnchorHead } from "./lib/models/dense_heads/anchor_head.ts";
+export { RetinaHead } from "./lib/models/dense_heads/retina_head.ts";
+export { BaseDetector, type BboxResult, type ImgMeta, parseLosses } from "./lib/models/detectors/base.ts";
+export { SingleStageDetector } from "./lib/models/detectors/single_stage.ts";
+export { RetinaNet } from "./lib/models/detectors/retinanet.ts";
+
+// ---- evaluation and datasets -------------------------------------------------------------------
+/** COCO-style (pycocotools semantics) and VOC-style mAP. */
+export * as evaluation from "./lib/evaluation/mod.ts";
+export { evaluateCoco, resultsToCocoJson, summarizeCoco } from "./lib/evaluation/coco_eval.ts";
+export { evalMap } from "./lib/evaluation/voc_eval.ts";
+/** Datasets, pipelines, the worker data loader and the synthetic shapes generator. */
+export * as datasets from "./lib/datasets/mod.ts";
+export { DATASETS, PIPELINES } from "./lib/datasets/registry.ts";
+export { buildDataset } from "./lib/datasets/dataset_wrappers.ts";
+export { CocoDataset } from "./lib/datasets/coco.ts";
+export { VOCDataset } from "./lib/datasets/voc.ts";
+export { CustomDataset } from "./lib/datasets/custom.ts";
+export { buildDataloader, DataLoader } from "./lib/datasets/loader.ts";
+export { ensureShapesDataset, generateShapesDataset } from "./lib/datasets/synthetic.ts";
+
+// ---- runner ------------------------------------------------------------------------------------
+/** The runner, hooks, LR schedules, optimizers, checkpoints, logging and the training plot. */
+export * as runner from "./lib/runner/mod.ts";
+export { HOOKS, OPTIMIZERS, RUNNERS } from "./lib/runner/registry.ts";
+export { Hook } from "./lib/runner/hook.ts";
+export { EpochBasedRunner } from "./lib/runner/epoch_based_runner.ts";
+export { IterBasedRunner } from "./lib/runner/iter_based_runner.ts";
+export { AdamW, SGD } from "./lib/runner/mod.ts";
+export { buildOptimizer } from "./lib/runner/optimizers/builder.ts";
+export { loadCheckpoint, saveCheckpoint } from "./lib/runner/checkpoint.ts";
+
+// ---- config and APIs ---------------------------------------------------------------------------
+export { applyCfgOptions, Config, dumpConfig, loadConfig } from "./lib/config/mod.ts";
+export { trainDetector, type TrainDetectorOptions, type TrainResult } from "./lib/apis/train.ts";
+export { singleGpuTest, testDetector, type TestDetectorOptions } from "./lib/apis/test.ts";
+export { type ImageDetections, inferImages, type InferOptions } from "./lib/apis/infer.ts";
