@@ -34,20 +34,39 @@
 
 // ---- utils -------------------------------------------------------------------------------------
 export { Registry, type TypedCfg } from "./lib/utils/registry.ts";
-export { ConfigError, DataError, GpuUnavailableError, NonFiniteLossError } from "./lib/utils/errors.ts";
+export {
+  ConfigError,
+  DataError,
+  GpuUnavailableError,
+  NonFiniteLossError,
+} from "./lib/utils/errors.ts";
 export { VERSION } from "./lib/utils/version.ts";
 export { decodeSafetensors, encodeSafetensors } from "./lib/utils/safetensors.ts";
 
 // ---- GPU runtime -------------------------------------------------------------------------------
-export { type GpuInfo, requestGpuDevice, type RequestDeviceOptions } from "./lib/gpu/device.ts";
-export { type Binding, type DispatchArgs, getGpu, Gpu, hasGpu, initGpu, type RuntimeStats } from "./lib/gpu/runtime.ts";
+export { type GpuInfo, type RequestDeviceOptions, requestGpuDevice } from "./lib/gpu/device.ts";
+export {
+  type Binding,
+  type DispatchArgs,
+  getGpu,
+  Gpu,
+  hasGpu,
+  initGpu,
+  type RuntimeStats,
+} from "./lib/gpu/runtime.ts";
 export { KernelError, type KernelSpec } from "./lib/gpu/kernel.ts";
 export { type DType, type HostArray, RawTensor } from "./lib/gpu/raw_tensor.ts";
 export type { PoolStats } from "./lib/gpu/pool.ts";
 
 // ---- tensors and autograd ----------------------------------------------------------------------
 export { type GradNode, keep, Tensor, type TensorOptions, tidy } from "./lib/autograd/tensor.ts";
-export { backward, type GradFn, isGradEnabled, noGrad, registerGradient } from "./lib/autograd/tape.ts";
+export {
+  backward,
+  type GradFn,
+  isGradEnabled,
+  noGrad,
+  registerGradient,
+} from "./lib/autograd/tape.ts";
 /** Differentiable tensor functions (`F.add`, `F.matmul`, `F.sigmoid`, …), like `torch.nn.functional`. */
 export * as F from "./lib/autograd/functional.ts";
 /** Differentiable CNN functions: `conv2d`, `batchNorm2d`, `groupNorm`, `maxPool2d`, `interpolateNearest`. */
@@ -56,9 +75,30 @@ export * as cnn from "./lib/autograd/cnn.ts";
 export * as losses from "./lib/autograd/losses.ts";
 
 // ---- nn ----------------------------------------------------------------------------------------
-export { type HostTensor, type LoadStateDictOptions, type LoadStateDictResult, Module, ModuleList } from "./lib/nn/module.ts";
-export { BatchNorm2d, Conv2d, ConvModule, GroupNorm, MaxPool2d, ReLU, Sequential, setSeed } from "./lib/nn/mod.ts";
-export { biasInitWithProb, constantInit, kaimingInit, normalInit, xavierInit } from "./lib/nn/init.ts";
+export {
+  type HostTensor,
+  type LoadStateDictOptions,
+  type LoadStateDictResult,
+  Module,
+  ModuleList,
+} from "./lib/nn/module.ts";
+export {
+  BatchNorm2d,
+  Conv2d,
+  ConvModule,
+  GroupNorm,
+  MaxPool2d,
+  ReLU,
+  Sequential,
+  setSeed,
+} from "./lib/nn/mod.ts";
+export {
+  biasInitWithProb,
+  constantInit,
+  kaimingInit,
+  normalInit,
+  xavierInit,
+} from "./lib/nn/init.ts";
 
 // ---- core: anchors, boxes, assignment, NMS -----------------------------------------------------
 /** Anchors, IoU, assigners, samplers, box coders, NMS, `bbox2result`, `multiApply` (CPU references). */
@@ -71,7 +111,10 @@ export {
   IOU_CALCULATORS,
 } from "./lib/core/registry.ts";
 export { AnchorGenerator, LegacyAnchorGenerator } from "./lib/core/anchor/anchor_generator.ts";
-export { DeltaXYWHBBoxCoder, LegacyDeltaXYWHBBoxCoder } from "./lib/core/bbox/coders/delta_xywh_bbox_coder.ts";
+export {
+  DeltaXYWHBBoxCoder,
+  LegacyDeltaXYWHBBoxCoder,
+} from "./lib/core/bbox/coders/delta_xywh_bbox_coder.ts";
 export { MaxIoUAssigner } from "./lib/core/bbox/assigners/max_iou_assigner.ts";
 export type { AssignResult } from "./lib/core/bbox/assigners/assign_result.ts";
 export { PseudoSampler } from "./lib/core/bbox/samplers/pseudo_sampler.ts";
@@ -83,12 +126,23 @@ export { bbox2result } from "./lib/core/bbox/transforms.ts";
 /** Backbones, necks, heads, detectors and losses, with their registries and builders. */
 export * as models from "./lib/models/mod.ts";
 export { BACKBONES, DETECTORS, HEADS, LOSSES, NECKS } from "./lib/models/registry.ts";
-export { buildBackbone, buildDetector, buildHead, buildLoss, buildNeck } from "./lib/models/builder.ts";
+export {
+  buildBackbone,
+  buildDetector,
+  buildHead,
+  buildLoss,
+  buildNeck,
+} from "./lib/models/builder.ts";
 export { ResNet } from "./lib/models/backbones/resnet.ts";
 export { FPN } from "./lib/models/necks/fpn.ts";
 export { AnchorHead } from "./lib/models/dense_heads/anchor_head.ts";
 export { RetinaHead } from "./lib/models/dense_heads/retina_head.ts";
-export { BaseDetector, type BboxResult, type ImgMeta, parseLosses } from "./lib/models/detectors/base.ts";
+export {
+  BaseDetector,
+  type BboxResult,
+  type ImgMeta,
+  parseLosses,
+} from "./lib/models/detectors/base.ts";
 export { SingleStageDetector } from "./lib/models/detectors/single_stage.ts";
 export { RetinaNet } from "./lib/models/detectors/retinanet.ts";
 

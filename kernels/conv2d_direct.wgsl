@@ -11,6 +11,8 @@ override WG: u32 = 64u; // threads per workgroup
 override MFAST: bool = false;
 // Rows of 3 taps (kernel width 3, stride and dilation 1 along x): TN + 2 loads serve 3·TN taps.
 override ROW3: bool = false;
+// Read A from the storage binding `wts` instead of the uniform window `wt`.
+override ASSB: bool = false;
 override BIAS: bool = false;
 override AFFINE: bool = false;
 override RELU: bool = false;
@@ -23,7 +25,17 @@ struct Params {
   k1: u32, mg: u32, m0: u32, m: u32,
   mtiles: u32, ntiles: u32, nthreads: u32, accumulate: u32,
   py: u32, px: u32, ny: u32, nx: u32,
-  _p0: u32, _p1: u32, _p2: u32, _p3: u32,
+  abase: u32, amul: u32, ams: u32, aoc: u32,
+  ky0: u32, nky: u32, kx0: u32, nkx: u32,
+  dy0: i32, dx0: i32, _p0: u32, _p1: u32,
+}
+
+// Element i of A: from the uniform window (uniform arrays have 16-byte elements; the compiler
+// loads one lane), or with ASSB from A's own storage buffer (no window: one dispatch, for small
+// problems where per-dispatch costs dominate).
+fn wld(i: u32) -> f32 {
+  if (ASSB) { return wts[i]; }
+  return wt[i >> 2u][i & 3u];
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -32,7 +44,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read> shift: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> wt: array<vec4<f32>, 4096>;
-@group(0) @binding(6) var<uniform> p: Params;
+@group(0) @binding(6) var<storage, read> wts: array<f32>;
+@group(0) @binding(7) var<uniform> p: Params;
 
 fn epilogue(v0: f32, c: u32) -> f32 {
   var v = v0;
@@ -143,8 +156,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let t0 = p.k0 - ic0 * khw;
   var ky = t0 / p.kw;
   var kx = t0 - ky * p.kw;
-  let mstride = p.mg / 4u;
-  var jw = mt0 / 4u;
+  let mo = mt0 * p.ams;
+  var ti = (p.k0 - p.abase) * p.amul; // window offset of the current tap
   // ROW3 (3 taps per row, stride and dilation 1 along x): windows start at whole rows
   let r1 = select(p.k0, p.k1, ROW3) / 3u;
   for (var rr = p.k0 / 3u; rr < r1; rr++) {
@@ -181,24 +194,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (TN > 8u) { e16 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 16, yok && x0 + 16 >= 0 && x0 + 16 < wi))], yok && x0 + 16 >= 0 && x0 + 16 < wi)); }
     var e17 = vec4<f32>();
     if (TN > 8u) { e17 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 17, yok && x0 + 17 >= 0 && x0 + 17 < wi))], yok && x0 + 17 >= 0 && x0 + 17 < wi)); }
-    let w0_0 = wt[jw + 0u * mstride + 0u];
-    let w0_1 = wt[jw + 0u * mstride + 1u];
+    let w0_0 = vec4<f32>(wld(ti + 0u * p.amul + mo + 0u * p.ams), wld(ti + 0u * p.amul + mo + 1u * p.ams), wld(ti + 0u * p.amul + mo + 2u * p.ams), wld(ti + 0u * p.amul + mo + 3u * p.ams));
+    let w0_1 = vec4<f32>(wld(ti + 0u * p.amul + mo + 4u * p.ams), wld(ti + 0u * p.amul + mo + 5u * p.ams), wld(ti + 0u * p.amul + mo + 6u * p.ams), wld(ti + 0u * p.amul + mo + 7u * p.ams));
     var w0_2 = vec4<f32>();
-    if (TM > 8u) { w0_2 = wt[jw + 0u * mstride + 2u]; }
+    if (TM > 8u) { w0_2 = vec4<f32>(wld(ti + 0u * p.amul + mo + 8u * p.ams), wld(ti + 0u * p.amul + mo + 9u * p.ams), wld(ti + 0u * p.amul + mo + 10u * p.ams), wld(ti + 0u * p.amul + mo + 11u * p.ams)); }
     var w0_3 = vec4<f32>();
-    if (TM > 8u) { w0_3 = wt[jw + 0u * mstride + 3u]; }
-    let w1_0 = wt[jw + 1u * mstride + 0u];
-    let w1_1 = wt[jw + 1u * mstride + 1u];
+    if (TM > 8u) { w0_3 = vec4<f32>(wld(ti + 0u * p.amul + mo + 12u * p.ams), wld(ti + 0u * p.amul + mo + 13u * p.ams), wld(ti + 0u * p.amul + mo + 14u * p.ams), wld(ti + 0u * p.amul + mo + 15u * p.ams)); }
+    let w1_0 = vec4<f32>(wld(ti + 1u * p.amul + mo + 0u * p.ams), wld(ti + 1u * p.amul + mo + 1u * p.ams), wld(ti + 1u * p.amul + mo + 2u * p.ams), wld(ti + 1u * p.amul + mo + 3u * p.ams));
+    let w1_1 = vec4<f32>(wld(ti + 1u * p.amul + mo + 4u * p.ams), wld(ti + 1u * p.amul + mo + 5u * p.ams), wld(ti + 1u * p.amul + mo + 6u * p.ams), wld(ti + 1u * p.amul + mo + 7u * p.ams));
     var w1_2 = vec4<f32>();
-    if (TM > 8u) { w1_2 = wt[jw + 1u * mstride + 2u]; }
+    if (TM > 8u) { w1_2 = vec4<f32>(wld(ti + 1u * p.amul + mo + 8u * p.ams), wld(ti + 1u * p.amul + mo + 9u * p.ams), wld(ti + 1u * p.amul + mo + 10u * p.ams), wld(ti + 1u * p.amul + mo + 11u * p.ams)); }
     var w1_3 = vec4<f32>();
-    if (TM > 8u) { w1_3 = wt[jw + 1u * mstride + 3u]; }
-    let w2_0 = wt[jw + 2u * mstride + 0u];
-    let w2_1 = wt[jw + 2u * mstride + 1u];
+    if (TM > 8u) { w1_3 = vec4<f32>(wld(ti + 1u * p.amul + mo + 12u * p.ams), wld(ti + 1u * p.amul + mo + 13u * p.ams), wld(ti + 1u * p.amul + mo + 14u * p.ams), wld(ti + 1u * p.amul + mo + 15u * p.ams)); }
+    let w2_0 = vec4<f32>(wld(ti + 2u * p.amul + mo + 0u * p.ams), wld(ti + 2u * p.amul + mo + 1u * p.ams), wld(ti + 2u * p.amul + mo + 2u * p.ams), wld(ti + 2u * p.amul + mo + 3u * p.ams));
+    let w2_1 = vec4<f32>(wld(ti + 2u * p.amul + mo + 4u * p.ams), wld(ti + 2u * p.amul + mo + 5u * p.ams), wld(ti + 2u * p.amul + mo + 6u * p.ams), wld(ti + 2u * p.amul + mo + 7u * p.ams));
     var w2_2 = vec4<f32>();
-    if (TM > 8u) { w2_2 = wt[jw + 2u * mstride + 2u]; }
+    if (TM > 8u) { w2_2 = vec4<f32>(wld(ti + 2u * p.amul + mo + 8u * p.ams), wld(ti + 2u * p.amul + mo + 9u * p.ams), wld(ti + 2u * p.amul + mo + 10u * p.ams), wld(ti + 2u * p.amul + mo + 11u * p.ams)); }
     var w2_3 = vec4<f32>();
-    if (TM > 8u) { w2_3 = wt[jw + 2u * mstride + 3u]; }
+    if (TM > 8u) { w2_3 = vec4<f32>(wld(ti + 2u * p.amul + mo + 12u * p.ams), wld(ti + 2u * p.amul + mo + 13u * p.ams), wld(ti + 2u * p.amul + mo + 14u * p.ams), wld(ti + 2u * p.amul + mo + 15u * p.ams)); }
     {
       a0_0 = fma(w0_0, e0, a0_0);
       a0_1 = fma(w0_1, e0, a0_1);
@@ -447,7 +460,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TM > 8u) { a15_3 = fma(w2_3, e17, a15_3); }
     }
     }
-    jw += 3u * mstride;
+    ti += 3u * p.amul;
     ky += 1u;
     let wrap = ky == p.kh;
     ky = select(ky, 0u, wrap);
@@ -459,12 +472,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let ix = x0 + i32(kx * p.dw);
     let yok = iy >= 0 && iy < hi;
     let rb = cb + iy * wi;
-    let w0 = wt[jw + 0u];
-    let w1 = wt[jw + 1u];
+    let w0 = vec4<f32>(wld(ti + mo + 0u * p.ams), wld(ti + mo + 1u * p.ams), wld(ti + mo + 2u * p.ams), wld(ti + mo + 3u * p.ams));
+    let w1 = vec4<f32>(wld(ti + mo + 4u * p.ams), wld(ti + mo + 5u * p.ams), wld(ti + mo + 6u * p.ams), wld(ti + mo + 7u * p.ams));
     var w2 = vec4<f32>();
-    if (TM > 8u) { w2 = wt[jw + 2u]; }
+    if (TM > 8u) { w2 = vec4<f32>(wld(ti + mo + 8u * p.ams), wld(ti + mo + 9u * p.ams), wld(ti + mo + 10u * p.ams), wld(ti + mo + 11u * p.ams)); }
     var w3 = vec4<f32>();
-    if (TM > 8u) { w3 = wt[jw + 3u]; }
+    if (TM > 8u) { w3 = vec4<f32>(wld(ti + mo + 12u * p.ams), wld(ti + mo + 13u * p.ams), wld(ti + mo + 14u * p.ams), wld(ti + mo + 15u * p.ams)); }
     {
       let xx0 = ix + 0 * sw;
       let ok0 = yok && xx0 >= 0 && xx0 < wi;
@@ -633,7 +646,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TM > 8u) { a15_3 = fma(w3, v15, a15_3); }
     }
     }
-    jw += mstride;
+    ti += p.amul;
     kx += 1u;
     let wrap1 = kx == p.kw;
     kx = select(kx, 0u, wrap1);

@@ -14,6 +14,8 @@ override WG: u32 = 64u; // threads per workgroup
 override MFAST: bool = false;
 // Rows of 3 taps (kernel width 3, stride and dilation 1 along x): TN + 2 loads serve 3·TN taps.
 override ROW3: bool = false;
+// Read A from the storage binding `wts` instead of the uniform window `wt`.
+override ASSB: bool = false;
 
 struct Params {
   batch: u32, cin: u32, h: u32, w: u32,
@@ -23,13 +25,24 @@ struct Params {
   k1: u32, mg: u32, m0: u32, m: u32,
   mtiles: u32, ntiles: u32, nthreads: u32, accumulate: u32,
   py: u32, px: u32, ny: u32, nx: u32,
-  _p0: u32, _p1: u32, _p2: u32, _p3: u32,
+  abase: u32, amul: u32, ams: u32, aoc: u32,
+  ky0: u32, nky: u32, kx0: u32, nkx: u32,
+  dy0: i32, dx0: i32, _p0: u32, _p1: u32,
+}
+
+// Element i of A: from the uniform window (uniform arrays have 16-byte elements; the compiler
+// loads one lane), or with ASSB from A's own storage buffer (no window: one dispatch, for small
+// problems where per-dispatch costs dominate).
+fn wld(i: u32) -> f32 {
+  if (ASSB) { return wts[i]; }
+  return wt[i >> 2u][i & 3u];
 }
 
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> wt: array<vec4<f32>, 4096>;
-@group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(3) var<storage, read> wts: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
 
 fn epilogue(v: f32, c: u32) -> f32 { return v; }
 
@@ -62,13 +75,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let ohw = p.oh * p.ow;
   let oh = i32(p.oh);
   let ow = i32(p.ow);
-  // first tap of this phase and the (exact) output offsets it reaches
-  let ky0 = (p.py + p.ph) % p.sh;
-  let kx0 = (p.px + p.pw) % p.sw;
-  let nky = (p.kh - min(ky0, p.kh) + p.sh - 1u) / p.sh;
-  let nkx = (p.kw - min(kx0, p.kw) + p.sw - 1u) / p.sw;
-  let dy0 = (i32(p.py + p.ph) - i32(ky0 * p.dh)) / i32(p.sh);
-  let dx0 = (i32(p.px + p.pw) - i32(kx0 * p.dw)) / i32(p.sw);
+  // the taps of this phase that reach the output (from the host): first tap, count, and the
+  // (exact) output offset the first reaches; later taps step by the stride
+  let ky0 = p.ky0;
+  let kx0 = p.kx0;
+  let nky = p.nky;
+  let nkx = p.nkx;
+  let dy0 = p.dy0;
+  let dx0 = p.dx0;
   let ddy = i32(select(p.dh, 1u, p.sh > 1u));
   let ddx = i32(select(p.dw, 1u, p.sw > 1u));
   var a0_0 = vec4<f32>();
@@ -142,7 +156,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var iky = 0u;
   var ikx = 0u;
   var db = i32((bi * p.cout + oc0) * ohw);
-  let mstride = p.mg / 4u;
+  let mo = mt0 * p.ams;
   // ROW3 (kernel width 3, stride and dilation 1 along x): rows of 3 taps share TN + 2 loads
   let nrows = select(0u, noc * nky, ROW3);
   for (var rw = 0u; rw < nrows; rw++) {
@@ -151,7 +165,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let yok = oy >= 0 && oy < oh;
     let rb = db + oy * ow;
     let ox = i32(jx0) + dx0 - 2;
-    let jr = (ocr * khw + ky * p.kw) * mstride + mt0 / 4u;
+    let tr = ocr * p.aoc + ky * p.kw * p.amul;
     let e0 = vec4<f32>(select(0.0, dy[u32(select(0, rb + ox + 0, yok && ox + 0 >= 0 && ox + 0 < ow))], yok && ox + 0 >= 0 && ox + 0 < ow));
     let e1 = vec4<f32>(select(0.0, dy[u32(select(0, rb + ox + 1, yok && ox + 1 >= 0 && ox + 1 < ow))], yok && ox + 1 >= 0 && ox + 1 < ow));
     let e2 = vec4<f32>(select(0.0, dy[u32(select(0, rb + ox + 2, yok && ox + 2 >= 0 && ox + 2 < ow))], yok && ox + 2 >= 0 && ox + 2 < ow));
@@ -182,24 +196,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (TN > 8u) { e16 = vec4<f32>(select(0.0, dy[u32(select(0, rb + ox + 16, yok && ox + 16 >= 0 && ox + 16 < ow))], yok && ox + 16 >= 0 && ox + 16 < ow)); }
     var e17 = vec4<f32>();
     if (TN > 8u) { e17 = vec4<f32>(select(0.0, dy[u32(select(0, rb + ox + 17, yok && ox + 17 >= 0 && ox + 17 < ow))], yok && ox + 17 >= 0 && ox + 17 < ow)); }
-    let w0_0 = wt[jr + 2u * mstride + 0u];
-    let w0_1 = wt[jr + 2u * mstride + 1u];
+    let w0_0 = vec4<f32>(wld(tr + 2u * p.amul + mo + 0u * p.ams), wld(tr + 2u * p.amul + mo + 1u * p.ams), wld(tr + 2u * p.amul + mo + 2u * p.ams), wld(tr + 2u * p.amul + mo + 3u * p.ams));
+    let w0_1 = vec4<f32>(wld(tr + 2u * p.amul + mo + 4u * p.ams), wld(tr + 2u * p.amul + mo + 5u * p.ams), wld(tr + 2u * p.amul + mo + 6u * p.ams), wld(tr + 2u * p.amul + mo + 7u * p.ams));
     var w0_2 = vec4<f32>();
-    if (TM > 8u) { w0_2 = wt[jr + 2u * mstride + 2u]; }
+    if (TM > 8u) { w0_2 = vec4<f32>(wld(tr + 2u * p.amul + mo + 8u * p.ams), wld(tr + 2u * p.amul + mo + 9u * p.ams), wld(tr + 2u * p.amul + mo + 10u * p.ams), wld(tr + 2u * p.amul + mo + 11u * p.ams)); }
     var w0_3 = vec4<f32>();
-    if (TM > 8u) { w0_3 = wt[jr + 2u * mstride + 3u]; }
-    let w1_0 = wt[jr + 1u * mstride + 0u];
-    let w1_1 = wt[jr + 1u * mstride + 1u];
+    if (TM > 8u) { w0_3 = vec4<f32>(wld(tr + 2u * p.amul + mo + 12u * p.ams), wld(tr + 2u * p.amul + mo + 13u * p.ams), wld(tr + 2u * p.amul + mo + 14u * p.ams), wld(tr + 2u * p.amul + mo + 15u * p.ams)); }
+    let w1_0 = vec4<f32>(wld(tr + 1u * p.amul + mo + 0u * p.ams), wld(tr + 1u * p.amul + mo + 1u * p.ams), wld(tr + 1u * p.amul + mo + 2u * p.ams), wld(tr + 1u * p.amul + mo + 3u * p.ams));
+    let w1_1 = vec4<f32>(wld(tr + 1u * p.amul + mo + 4u * p.ams), wld(tr + 1u * p.amul + mo + 5u * p.ams), wld(tr + 1u * p.amul + mo + 6u * p.ams), wld(tr + 1u * p.amul + mo + 7u * p.ams));
     var w1_2 = vec4<f32>();
-    if (TM > 8u) { w1_2 = wt[jr + 1u * mstride + 2u]; }
+    if (TM > 8u) { w1_2 = vec4<f32>(wld(tr + 1u * p.amul + mo + 8u * p.ams), wld(tr + 1u * p.amul + mo + 9u * p.ams), wld(tr + 1u * p.amul + mo + 10u * p.ams), wld(tr + 1u * p.amul + mo + 11u * p.ams)); }
     var w1_3 = vec4<f32>();
-    if (TM > 8u) { w1_3 = wt[jr + 1u * mstride + 3u]; }
-    let w2_0 = wt[jr + 0u * mstride + 0u];
-    let w2_1 = wt[jr + 0u * mstride + 1u];
+    if (TM > 8u) { w1_3 = vec4<f32>(wld(tr + 1u * p.amul + mo + 12u * p.ams), wld(tr + 1u * p.amul + mo + 13u * p.ams), wld(tr + 1u * p.amul + mo + 14u * p.ams), wld(tr + 1u * p.amul + mo + 15u * p.ams)); }
+    let w2_0 = vec4<f32>(wld(tr + 0u * p.amul + mo + 0u * p.ams), wld(tr + 0u * p.amul + mo + 1u * p.ams), wld(tr + 0u * p.amul + mo + 2u * p.ams), wld(tr + 0u * p.amul + mo + 3u * p.ams));
+    let w2_1 = vec4<f32>(wld(tr + 0u * p.amul + mo + 4u * p.ams), wld(tr + 0u * p.amul + mo + 5u * p.ams), wld(tr + 0u * p.amul + mo + 6u * p.ams), wld(tr + 0u * p.amul + mo + 7u * p.ams));
     var w2_2 = vec4<f32>();
-    if (TM > 8u) { w2_2 = wt[jr + 0u * mstride + 2u]; }
+    if (TM > 8u) { w2_2 = vec4<f32>(wld(tr + 0u * p.amul + mo + 8u * p.ams), wld(tr + 0u * p.amul + mo + 9u * p.ams), wld(tr + 0u * p.amul + mo + 10u * p.ams), wld(tr + 0u * p.amul + mo + 11u * p.ams)); }
     var w2_3 = vec4<f32>();
-    if (TM > 8u) { w2_3 = wt[jr + 0u * mstride + 3u]; }
+    if (TM > 8u) { w2_3 = vec4<f32>(wld(tr + 0u * p.amul + mo + 12u * p.ams), wld(tr + 0u * p.amul + mo + 13u * p.ams), wld(tr + 0u * p.amul + mo + 14u * p.ams), wld(tr + 0u * p.amul + mo + 15u * p.ams)); }
     {
       a0_0 = fma(w0_0, e0, a0_0);
       a0_1 = fma(w0_1, e0, a0_1);
@@ -462,13 +476,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let ox = i32(jx0) + dx0 - i32(ikx) * ddx;
     let yok = oy >= 0 && oy < oh;
     let rb = db + oy * ow;
-    let jw = (ocr * khw + ky * p.kw + kx) * mstride + mt0 / 4u;
-    let w0 = wt[jw + 0u];
-    let w1 = wt[jw + 1u];
+    let ti = ocr * p.aoc + (ky * p.kw + kx) * p.amul;
+    let w0 = vec4<f32>(wld(ti + mo + 0u * p.ams), wld(ti + mo + 1u * p.ams), wld(ti + mo + 2u * p.ams), wld(ti + mo + 3u * p.ams));
+    let w1 = vec4<f32>(wld(ti + mo + 4u * p.ams), wld(ti + mo + 5u * p.ams), wld(ti + mo + 6u * p.ams), wld(ti + mo + 7u * p.ams));
     var w2 = vec4<f32>();
-    if (TM > 8u) { w2 = wt[jw + 2u]; }
+    if (TM > 8u) { w2 = vec4<f32>(wld(ti + mo + 8u * p.ams), wld(ti + mo + 9u * p.ams), wld(ti + mo + 10u * p.ams), wld(ti + mo + 11u * p.ams)); }
     var w3 = vec4<f32>();
-    if (TM > 8u) { w3 = wt[jw + 3u]; }
+    if (TM > 8u) { w3 = vec4<f32>(wld(ti + mo + 12u * p.ams), wld(ti + mo + 13u * p.ams), wld(ti + mo + 14u * p.ams), wld(ti + mo + 15u * p.ams)); }
     {
       let xx0 = ox + 0;
       let ok0 = yok && xx0 >= 0 && xx0 < ow;

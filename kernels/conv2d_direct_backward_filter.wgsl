@@ -12,6 +12,8 @@ override WG: u32 = 64u; // threads per workgroup
 override MFAST: bool = false;
 // Rows of 3 taps (kernel width 3, stride and dilation 1 along x): TN + 2 loads serve 3·TN taps.
 override ROW3: bool = false;
+// Read A from the storage binding `wts` instead of the uniform window `wt`.
+override ASSB: bool = false;
 
 struct Params {
   batch: u32, cin: u32, h: u32, w: u32,
@@ -21,13 +23,24 @@ struct Params {
   k1: u32, mg: u32, m0: u32, m: u32,
   mtiles: u32, ntiles: u32, nthreads: u32, accumulate: u32,
   py: u32, px: u32, ny: u32, nx: u32,
-  _p0: u32, _p1: u32, _p2: u32, _p3: u32,
+  abase: u32, amul: u32, ams: u32, aoc: u32,
+  ky0: u32, nky: u32, kx0: u32, nkx: u32,
+  dy0: i32, dx0: i32, _p0: u32, _p1: u32,
+}
+
+// Element i of A: from the uniform window (uniform arrays have 16-byte elements; the compiler
+// loads one lane), or with ASSB from A's own storage buffer (no window: one dispatch, for small
+// problems where per-dispatch costs dominate).
+fn wld(i: u32) -> f32 {
+  if (ASSB) { return wts[i]; }
+  return wt[i >> 2u][i & 3u];
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> wt: array<vec4<f32>, 4096>;
-@group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(3) var<storage, read> wts: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
 
 fn epilogue(v: f32, c: u32) -> f32 { return v; }
 
@@ -367,18 +380,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var oy = r0 / p.ow;
   var ox = r0 - oy * p.ow;
   var xb = i32(b0 * p.cin * hw);
-  let mstride = p.mg / 4u;
-  var jw = mt0 / 4u;
+  let mo = mt0 * p.ams;
+  var ti = (p.k0 - p.abase) * p.amul;
   for (var k = p.k0; k < p.k1; k++) {
     let sy = i32(oy * p.sh);
     let sx = i32(ox * p.sw);
     let pb = xb + sy * wi + sx;
-    let w0 = wt[jw + 0u];
-    let w1 = wt[jw + 1u];
+    let w0 = vec4<f32>(wld(ti + mo + 0u * p.ams), wld(ti + mo + 1u * p.ams), wld(ti + mo + 2u * p.ams), wld(ti + mo + 3u * p.ams));
+    let w1 = vec4<f32>(wld(ti + mo + 4u * p.ams), wld(ti + mo + 5u * p.ams), wld(ti + mo + 6u * p.ams), wld(ti + mo + 7u * p.ams));
     var w2 = vec4<f32>();
-    if (TM > 8u) { w2 = wt[jw + 2u]; }
+    if (TM > 8u) { w2 = vec4<f32>(wld(ti + mo + 8u * p.ams), wld(ti + mo + 9u * p.ams), wld(ti + mo + 10u * p.ams), wld(ti + mo + 11u * p.ams)); }
     var w3 = vec4<f32>();
-    if (TM > 8u) { w3 = wt[jw + 3u]; }
+    if (TM > 8u) { w3 = vec4<f32>(wld(ti + mo + 12u * p.ams), wld(ti + mo + 13u * p.ams), wld(ti + mo + 14u * p.ams), wld(ti + mo + 15u * p.ams)); }
     {
       let iy0 = sy + ro0;
       let ix0 = sx + co0;
@@ -563,7 +576,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TM > 8u) { a15_3 = fma(w3, v15, a15_3); }
     }
     }
-    jw += mstride;
+    ti += p.amul;
     ox += 1u;
     let wrap1 = ox == p.ow;
     ox = select(ox, 0u, wrap1);

@@ -20,7 +20,11 @@ export function assertClose(
   const a = typeof actual === "number" ? [actual] : actual;
   const e = typeof expected === "number" ? [expected] : expected;
   const where = opts.msg ? `${opts.msg}: ` : "";
-  assert.equal(a.length, e.length, `${where}length ${a.length} does not match expected ${e.length}`);
+  assert.equal(
+    a.length,
+    e.length,
+    `${where}length ${a.length} does not match expected ${e.length}`,
+  );
   let bad = 0, worst = -1, worstExcess = 0;
   for (let i = 0; i < a.length; i++) {
     const x = a[i], y = e[i];

@@ -8,10 +8,15 @@ const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
 /** Whether a WebGPU adapter exists on this machine. */
 export const hasAdapter = !!adapter;
 /** Whether the adapter is a software one (Mesa lavapipe): keep shapes tiny. */
-export const isFallback = !!(adapter?.info as unknown as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter;
+export const isFallback =
+  !!(adapter?.info as unknown as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter;
 
 /** Registers a test that needs the GPU runtime. */
-export function gpuTest(name: string, fn: (gpu: Gpu) => Promise<void> | void, opts: { skipOnFallback?: boolean } = {}): void {
+export function gpuTest(
+  name: string,
+  fn: (gpu: Gpu) => Promise<void> | void,
+  opts: { skipOnFallback?: boolean } = {},
+): void {
   Deno.test({
     name,
     ignore: !hasAdapter || (opts.skipOnFallback === true && isFallback),

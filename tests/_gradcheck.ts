@@ -42,7 +42,9 @@ export async function gradcheck(name: string, o: GradcheckOptions): Promise<void
   const ref = o.ref(xs64);
   const w = Float64Array.from({ length: ref.length }, () => r() * 2 - 1);
   const { out, grads } = tidy(() => {
-    const ts = o.inputs.map((i) => Tensor.from(i.data, i.shape, { requiresGrad: !i.noGrad, dtype: i.dtype ?? "f32" }));
+    const ts = o.inputs.map((i) =>
+      Tensor.from(i.data, i.shape, { requiresGrad: !i.noGrad, dtype: i.dtype ?? "f32" })
+    );
     const y = o.gpu(ts);
     const loss = F.sum(F.mul(y, Tensor.from(Float32Array.from(w), y.shape)));
     backward(loss);
@@ -67,7 +69,11 @@ export async function gradcheck(name: string, o: GradcheckOptions): Promise<void
       for (let j = 0; j < w.length; j++) s += (up[j] - dn[j]) * w[j];
       num[i] = s / (2 * eps);
     }
-    assertClose(gHost, num, { rtol: o.rtol ?? 1e-3, atol: o.atol ?? 1e-4, msg: `${name} gradient of input ${k}` });
+    assertClose(gHost, num, {
+      rtol: o.rtol ?? 1e-3,
+      atol: o.atol ?? 1e-4,
+      msg: `${name} gradient of input ${k}`,
+    });
   }
   out.dispose();
   for (const g of grads) g?.dispose();

@@ -10,10 +10,16 @@
  */
 const args = Deno.args;
 const positional = args.filter((a) => !a.startsWith("-"));
-const isEval = positional.length > 0 && /\.(ts|json)$/.test(positional[0]) && !positional[0].endsWith("_test.ts");
+const isEval = positional.length > 0 && /\.(ts|json)$/.test(positional[0]) &&
+  !positional[0].endsWith("_test.ts");
 const cmd = isEval
   ? ["run", "-A", new URL("../lib/cli/main.ts", import.meta.url).pathname, "test", ...args]
   : ["test", "-A", ...args, ...(positional.length ? [] : ["tests/"])];
-const child = new Deno.Command(Deno.execPath(), { args: cmd, stdin: "inherit", stdout: "inherit", stderr: "inherit" }).spawn();
+const child = new Deno.Command(Deno.execPath(), {
+  args: cmd,
+  stdin: "inherit",
+  stdout: "inherit",
+  stderr: "inherit",
+}).spawn();
 const { code } = await child.status;
 Deno.exit(code);

@@ -14,14 +14,23 @@ import type { Batch } from "../datasets/types.ts";
 import { Hook } from "../runner/hook.ts";
 import { setScalarReader } from "../runner/log_buffer.ts";
 import { HOOKS } from "../runner/registry.ts";
-import type { CpuTensor, LazyScalar, Optimizer, RunnerModel, StateDict, TrainStepOutput } from "../runner/types.ts";
+import type {
+  CpuTensor,
+  LazyScalar,
+  Optimizer,
+  RunnerModel,
+  StateDict,
+  TrainStepOutput,
+} from "../runner/types.ts";
 
 const DT_TO_CPU = { f32: "F32", i32: "I32", u32: "U32" } as const;
 
 /** Module state dict (GPU dtypes) → the runner's CPU tensors. */
 export function toCpuStateDict(sd: Record<string, HostTensor>): StateDict {
   const out: StateDict = {};
-  for (const [k, v] of Object.entries(sd)) out[k] = { dtype: DT_TO_CPU[v.dtype], shape: v.shape, data: v.data };
+  for (const [k, v] of Object.entries(sd)) {
+    out[k] = { dtype: DT_TO_CPU[v.dtype], shape: v.shape, data: v.data };
+  }
   return out;
 }
 
@@ -35,8 +44,9 @@ export function fromCpuStateDict(sd: StateDict): Record<string, HostTensor> {
     else if (v.dtype === "F64") [data, dtype] = [Float32Array.from(v.data as Float64Array), "f32"];
     else if (v.dtype === "I32") [data, dtype] = [v.data as Int32Array, "i32"];
     else if (v.dtype === "U32") [data, dtype] = [v.data as Uint32Array, "u32"];
-    else if (v.dtype === "I64") [data, dtype] = [Int32Array.from(v.data as BigInt64Array, (b) => Number(b)), "i32"];
-    else [data, dtype] = [Float32Array.from(v.data as Uint8Array), "f32"];
+    else if (v.dtype === "I64") {
+      [data, dtype] = [Int32Array.from(v.data as BigInt64Array, (b) => Number(b)), "i32"];
+    } else [data, dtype] = [Float32Array.from(v.data as Uint8Array), "f32"];
     out[k] = { dtype, shape: v.shape, data: data as HostTensor["data"] };
   }
   return out;
@@ -45,7 +55,8 @@ export function fromCpuStateDict(sd: StateDict): Record<string, HostTensor> {
 /** Uploads a loader batch: the image tensor once; boxes and labels stay on the host for the head. */
 export function uploadBatch(batch: Batch): DetBatch {
   const img = Array.isArray(batch.img) ? batch.img[0] : batch.img;
-  const metas = (Array.isArray(batch.img_metas[0]) ? batch.img_metas[0] : batch.img_metas) as ImgMeta[];
+  const metas =
+    (Array.isArray(batch.img_metas[0]) ? batch.img_metas[0] : batch.img_metas) as ImgMeta[];
   return {
     img: Tensor.from(img.data, img.shape, { label: "img" }),
     img_metas: metas,
@@ -69,7 +80,11 @@ export class DetectorRunnerModel implements RunnerModel {
     // the log scalars outlive the iteration's memory scope until the logger reads them
     for (const [k, v] of Object.entries(out.log_vars)) logVars[k] = keep(v);
     const loss = out.loss;
-    return { loss: { backward: () => backward(loss) }, log_vars: logVars, num_samples: out.num_samples };
+    return {
+      loss: { backward: () => backward(loss) },
+      log_vars: logVars,
+      num_samples: out.num_samples,
+    };
   }
 
   /** As `trainStep`, without gradients. */
@@ -90,8 +105,12 @@ export class DetectorRunnerModel implements RunnerModel {
     const r = this.detector.loadStateDict(fromCpuStateDict(sd), { strict });
     if (!strict && (r.missingKeys.length || r.unexpectedKeys.length)) {
       console.warn(
-        `load checkpoint: ${r.missingKeys.length} missing keys${r.missingKeys.length ? ` (${r.missingKeys.slice(0, 5).join(", ")}…)` : ""}, ` +
-          `${r.unexpectedKeys.length} unexpected keys${r.unexpectedKeys.length ? ` (${r.unexpectedKeys.slice(0, 5).join(", ")}…)` : ""}`,
+        `load checkpoint: ${r.missingKeys.length} missing keys${
+          r.missingKeys.length ? ` (${r.missingKeys.slice(0, 5).join(", ")}…)` : ""
+        }, ` +
+          `${r.unexpectedKeys.length} unexpected keys${
+            r.unexpectedKeys.length ? ` (${r.unexpectedKeys.slice(0, 5).join(", ")}…)` : ""
+          }`,
       );
     }
   }

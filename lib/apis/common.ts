@@ -45,24 +45,35 @@ export function buildModel(cfg: Config, seed?: number): BaseDetector {
 export function buildSplit(cfg: Config, split: "train" | "val" | "test"): DetDataset {
   const data = dataSection(cfg);
   const d = data[split];
-  if (!d || (typeof d !== "object")) throw new ConfigError(`Config "${cfg.filename}" has no "data.${split}" dataset`);
+  if (!d || (typeof d !== "object")) {
+    throw new ConfigError(`Config "${cfg.filename}" has no "data.${split}" dataset`);
+  }
   const defaults = split === "train" ? {} : { test_mode: true };
   const list = Array.isArray(d) ? d : [d];
   return buildDataset(list.length === 1 ? list[0] as TypedCfg : list as TypedCfg[], defaults);
 }
 
 /** Loads checkpoint weights into `det` (strict unless said otherwise); returns the meta. */
-export async function loadWeights(det: BaseDetector, path: string, strict = true): Promise<Record<string, unknown>> {
+export async function loadWeights(
+  det: BaseDetector,
+  path: string,
+  strict = true,
+): Promise<Record<string, unknown>> {
   const ck = await loadCheckpoint(path, { optimizer: false });
   det.loadStateDict(fromCpuStateDict(ck.stateDict), { strict });
   return ck.meta;
 }
 
 /** `samples_per_gpu`/`workers_per_gpu` of a split (its own keys win over `data.*`). */
-export function loaderSettings(cfg: Config, split: "train" | "val" | "test"): { samples: number; workers: number } {
+export function loaderSettings(
+  cfg: Config,
+  split: "train" | "val" | "test",
+): { samples: number; workers: number } {
   const data = dataSection(cfg);
   const own = isDict(data[split]) ? data[split] as Record<string, unknown> : {};
-  const samples = Number(own.samples_per_gpu ?? (split === "train" ? data.samples_per_gpu ?? 2 : 1));
+  const samples = Number(
+    own.samples_per_gpu ?? (split === "train" ? data.samples_per_gpu ?? 2 : 1),
+  );
   const workers = Number(own.workers_per_gpu ?? data.workers_per_gpu ?? 0);
   return { samples, workers };
 }

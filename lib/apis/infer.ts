@@ -39,7 +39,12 @@ export interface ImageDetections {
 }
 
 /** Runs the detector of `cfg` with the weights of `checkpoint` on each image. */
-export async function inferImages(cfg: Config, checkpoint: string, images: string[], opts: InferOptions): Promise<ImageDetections[]> {
+export async function inferImages(
+  cfg: Config,
+  checkpoint: string,
+  images: string[],
+  opts: InferOptions,
+): Promise<ImageDetections[]> {
   const log = opts.log ?? ((l: string) => console.log(l));
   await initGpu();
   const det = buildModel(cfg);
@@ -49,19 +54,28 @@ export async function inferImages(cfg: Config, checkpoint: string, images: strin
     const data = dataSection(cfg);
     const test = isDict(data.test) ? data.test as Record<string, unknown> : null;
     const pipelineCfg = test?.pipeline;
-    if (!Array.isArray(pipelineCfg)) throw new ConfigError(`Config "${cfg.filename}" has no data.test.pipeline`);
-    const classes = (meta.CLASSES as string[] | undefined) ?? (test?.classes as string[] | undefined) ?? [];
+    if (!Array.isArray(pipelineCfg)) {
+      throw new ConfigError(`Config "${cfg.filename}" has no data.test.pipeline`);
+    }
+    const classes = (meta.CLASSES as string[] | undefined) ??
+      (test?.classes as string[] | undefined) ?? [];
     const pipeline = new Compose(pipelineCfg as TypedCfg[]);
     await Deno.mkdir(opts.outDir, { recursive: true });
     det.eval();
     for (const path of images) {
       const bytes = await Deno.readFile(path);
       const size = readImageSize(bytes) ?? { width: 0, height: 0 };
-      const res = pipeline.call({ img_info: { filename: path, width: size.width, height: size.height }, img_prefix: null });
-      if (!res) throw new RangeError(`Cannot prepare image "${path}": the test pipeline dropped it`);
+      const res = pipeline.call({
+        img_info: { filename: path, width: size.width, height: size.height },
+        img_prefix: null,
+      });
+      if (!res) {
+        throw new RangeError(`Cannot prepare image "${path}": the test pipeline dropped it`);
+      }
       const batch = collate([res], [0]);
       const imgs = Array.isArray(batch.img) ? batch.img : [batch.img];
-      const metas = (Array.isArray(batch.img_metas[0]) ? batch.img_metas : [batch.img_metas]) as ImgMeta[][];
+      const metas =
+        (Array.isArray(batch.img_metas[0]) ? batch.img_metas : [batch.img_metas]) as ImgMeta[][];
       const ts = tidy(() => imgs.map((h) => Tensor.from(h.data, h.shape, { label: "img" })));
       let result: BboxResult;
       try {
@@ -69,11 +83,17 @@ export async function inferImages(cfg: Config, checkpoint: string, images: strin
       } finally {
         for (const t of ts) t.dispose();
       }
-      const raster = drawDetections(readImage(path), result, { classes, scoreThr: opts.scoreThr ?? 0.3 });
+      const raster = drawDetections(readImage(path), result, {
+        classes,
+        scoreThr: opts.scoreThr ?? 0.3,
+      });
       const output = join(opts.outDir, `${basename(path).replace(/\.[^.]+$/, "")}.png`);
       await Deno.writeFile(output, raster.toPng());
       const n = result.reduce((s, a) => s + a.length / 5, 0);
-      const shown = result.reduce((s, a) => s + a.filter((_, i) => i % 5 === 4 && a[i] >= (opts.scoreThr ?? 0.3)).length, 0);
+      const shown = result.reduce(
+        (s, a) => s + a.filter((_, i) => i % 5 === 4 && a[i] >= (opts.scoreThr ?? 0.3)).length,
+        0,
+      );
       log(`${path}: ${n} detections, ${shown} drawn (score ≥ ${opts.scoreThr ?? 0.3}) → ${output}`);
       out.push({ image: path, output, result });
     }

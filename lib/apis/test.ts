@@ -29,13 +29,18 @@ export interface SingleGpuTestOptions {
  * Runs the detector over every batch of `loader` (mmdet `single_gpu_test`): per image, per class
  * `[m, 5]` detections. One readback per image (the final detections).
  */
-export async function singleGpuTest(det: BaseDetector, loader: DataLoader, opts: SingleGpuTestOptions = {}): Promise<BboxResult[]> {
+export async function singleGpuTest(
+  det: BaseDetector,
+  loader: DataLoader,
+  opts: SingleGpuTestOptions = {},
+): Promise<BboxResult[]> {
   det.eval();
   const results: BboxResult[] = [];
   let done = 0;
   for await (const batch of loader as AsyncIterable<Batch>) {
     const imgs = Array.isArray(batch.img) ? batch.img : [batch.img];
-    const metas = (Array.isArray(batch.img_metas[0]) ? batch.img_metas : [batch.img_metas]) as ImgMeta[][];
+    const metas =
+      (Array.isArray(batch.img_metas[0]) ? batch.img_metas : [batch.img_metas]) as ImgMeta[][];
     const ts = tidy(() => imgs.map((h) => Tensor.from(h.data, h.shape, { label: "img" })));
     try {
       const res = await det.forwardTest(ts, metas, { rescale: opts.rescale ?? true });
@@ -64,7 +69,11 @@ export interface TestDetectorOptions {
 }
 
 /** Evaluates a checkpoint on `data.test`; returns the metrics (empty without `eval`). */
-export async function testDetector(cfg: Config, checkpoint: string, opts: TestDetectorOptions = {}): Promise<Record<string, number | string>> {
+export async function testDetector(
+  cfg: Config,
+  checkpoint: string,
+  opts: TestDetectorOptions = {},
+): Promise<Record<string, number | string>> {
   const log = opts.log ?? ((l: string) => console.log(l));
   await initGpu();
   const dataset: DetDataset = buildSplit(cfg, "test");
@@ -72,28 +81,52 @@ export async function testDetector(cfg: Config, checkpoint: string, opts: TestDe
   try {
     await loadWeights(det, checkpoint);
     const { samples, workers } = loaderSettings(cfg, "test");
-    const loader = buildDataloader(dataset, { samples_per_gpu: samples, workers_per_gpu: workers, shuffle: false });
+    const loader = buildDataloader(dataset, {
+      samples_per_gpu: samples,
+      workers_per_gpu: workers,
+      shuffle: false,
+    });
     const results = await singleGpuTest(det, loader);
     if (opts.out) {
       const json = results.map((perClass) => perClass.map((a) => Array.from(a)));
-      await Deno.writeTextFile(opts.out, JSON.stringify({ classes: dataset.CLASSES, results: json }));
+      await Deno.writeTextFile(
+        opts.out,
+        JSON.stringify({ classes: dataset.CLASSES, results: json }),
+      );
       log(`writing results to ${opts.out}`);
     }
     if (opts.showDir) await showResults(dataset, results, opts.showDir, opts.showScoreThr ?? 0.3);
     if (!opts.eval?.length) return {};
-    if (!dataset.evaluate) throw new RangeError("Cannot evaluate: the test dataset has no evaluate()");
-    const metrics = dataset.evaluate(results, { metric: opts.eval.length === 1 ? opts.eval[0] : opts.eval, logger: log });
-    log(Object.entries(metrics).map(([k, v]) => `${k}: ${typeof v === "number" ? v.toFixed(4) : v}`).join(", "));
+    if (!dataset.evaluate) {
+      throw new RangeError("Cannot evaluate: the test dataset has no evaluate()");
+    }
+    const metrics = dataset.evaluate(results, {
+      metric: opts.eval.length === 1 ? opts.eval[0] : opts.eval,
+      logger: log,
+    });
+    log(
+      Object.entries(metrics).map(([k, v]) => `${k}: ${typeof v === "number" ? v.toFixed(4) : v}`)
+        .join(", "),
+    );
     return metrics;
   } finally {
     det.dispose();
   }
 }
 
-async function showResults(dataset: DetDataset, results: BboxResult[], dir: string, thr: number): Promise<void> {
+async function showResults(
+  dataset: DetDataset,
+  results: BboxResult[],
+  dir: string,
+  thr: number,
+): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
   for (let i = 0; i < results.length; i++) {
-    const info = (dataset as unknown as { dataInfos?: { filename: string }[]; imgPrefix?: string; img_prefix?: string });
+    const info = dataset as unknown as {
+      dataInfos?: { filename: string }[];
+      imgPrefix?: string;
+      img_prefix?: string;
+    };
     const fn = info.dataInfos?.[i]?.filename;
     if (!fn) continue;
     const prefix = info.imgPrefix ?? info.img_prefix ?? "";
@@ -104,4 +137,3 @@ async function showResults(dataset: DetDataset, results: BboxResult[], dir: stri
     await Deno.writeFile(join(dir, `${name}.png`), raster.toPng());
   }
 }
-

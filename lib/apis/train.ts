@@ -22,7 +22,13 @@ import { buildOptimizer } from "../runner/optimizers/builder.ts";
 import { RUNNERS } from "../runner/registry.ts";
 import { ConfigError } from "../utils/errors.ts";
 import type { TypedCfg } from "../utils/registry.ts";
-import { DetectorRunnerModel, DistSamplerSeedHook, installScalarReader, MemoryScopeHook, peakMemoryMb } from "./adapters.ts";
+import {
+  DetectorRunnerModel,
+  DistSamplerSeedHook,
+  installScalarReader,
+  MemoryScopeHook,
+  peakMemoryMb,
+} from "./adapters.ts";
 import { buildModel, buildSplit, dataSection, loaderSettings, loadWeights } from "./common.ts";
 import { singleGpuTest } from "./test.ts";
 
@@ -52,7 +58,9 @@ function asRecord(v: unknown): Record<string, unknown> | null {
 }
 
 /** The runner's view of a data loader (its `length` is batches per epoch). */
-export function asRunnerLoader(dl: DataLoader): RunnerDataLoader<Batch> & { setEpoch(e: number): void } {
+export function asRunnerLoader(
+  dl: DataLoader,
+): RunnerDataLoader<Batch> & { setEpoch(e: number): void } {
   return {
     setEpoch: (e: number) => dl.setEpoch(e),
     get length() {
@@ -69,21 +77,41 @@ export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Pr
   installScalarReader();
   const seed = opts.seed ?? (typeof cfg.dict.seed === "number" ? cfg.dict.seed : 0);
   const logger = opts.logger ?? new RunnerLogger({});
-  logger.info(`GPU: ${gpu.info.adapterName}${gpu.info.isFallbackAdapter ? " (software adapter)" : ""}`);
+  logger.info(
+    `GPU: ${gpu.info.adapterName}${gpu.info.isFallbackAdapter ? " (software adapter)" : ""}`,
+  );
 
   // 1. data
   const trainSet = buildSplit(cfg, "train");
   const { samples, workers } = loaderSettings(cfg, "train");
   const workflow = (cfg.dict.workflow ?? [["train", 1]]) as unknown as WorkflowEntry[];
-  const loaders: DataLoader[] = [buildDataloader(trainSet, { samples_per_gpu: samples, workers_per_gpu: workers, shuffle: true, seed })];
+  const loaders: DataLoader[] = [
+    buildDataloader(trainSet, {
+      samples_per_gpu: samples,
+      workers_per_gpu: workers,
+      shuffle: true,
+      seed,
+    }),
+  ];
   if (workflow.length === 2 && workflow[1][0] === "val") {
     // mmdet: the val phase of a workflow uses data.val with the training pipeline
     const data = dataSection(cfg);
     const train = asRecord(data.train);
     const val = asRecord(data.val);
-    if (!val || !train) throw new ConfigError(`Config "${cfg.filename}" has a val workflow but no data.val`);
-    const valSet = buildDataset({ ...val, pipeline: train.pipeline, test_mode: false } as unknown as TypedCfg);
-    loaders.push(buildDataloader(valSet, { samples_per_gpu: samples, workers_per_gpu: workers, shuffle: true, seed }));
+    if (!val || !train) {
+      throw new ConfigError(`Config "${cfg.filename}" has a val workflow but no data.val`);
+    }
+    const valSet = buildDataset(
+      { ...val, pipeline: train.pipeline, test_mode: false } as unknown as TypedCfg,
+    );
+    loaders.push(
+      buildDataloader(valSet, {
+        samples_per_gpu: samples,
+        workers_per_gpu: workers,
+        shuffle: true,
+        seed,
+      }),
+    );
   }
 
   // 2. model and optimizer
@@ -95,7 +123,9 @@ export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Pr
   // 3. runner
   let runnerCfg = asRecord(cfg.dict.runner);
   if (!runnerCfg) {
-    if (typeof cfg.dict.total_epochs !== "number") throw new ConfigError(`Config "${cfg.filename}" has neither "runner" nor "total_epochs"`);
+    if (typeof cfg.dict.total_epochs !== "number") {
+      throw new ConfigError(`Config "${cfg.filename}" has neither "runner" nor "total_epochs"`);
+    }
     runnerCfg = { type: "EpochBasedRunner", max_epochs: cfg.dict.total_epochs };
   }
   const runner = RUNNERS.build(runnerCfg as TypedCfg, {
@@ -113,7 +143,10 @@ export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Pr
   runner.registerTrainingHooks({
     lr_config: asRecord(cfg.dict.lr_config),
     optimizer_config: asRecord(cfg.dict.optimizer_config) ?? {},
-    checkpoint_config: { ...ckptCfg, meta: { ...(asRecord(ckptCfg.meta) ?? {}), CLASSES: trainSet.CLASSES } },
+    checkpoint_config: {
+      ...ckptCfg,
+      meta: { ...(asRecord(ckptCfg.meta) ?? {}), CLASSES: trainSet.CLASSES },
+    },
     log_config: asRecord(cfg.dict.log_config) as { interval?: number } | null,
     momentum_config: asRecord(cfg.dict.momentum_config),
     custom_hooks_config: (cfg.dict.custom_hooks ?? null) as never,
@@ -125,7 +158,11 @@ export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Pr
   if (opts.validate ?? true) {
     const valSet: DetDataset = buildSplit(cfg, "val");
     const vs = loaderSettings(cfg, "val");
-    valLoader = buildDataloader(valSet, { samples_per_gpu: vs.samples, workers_per_gpu: vs.workers, shuffle: false });
+    valLoader = buildDataloader(valSet, {
+      samples_per_gpu: vs.samples,
+      workers_per_gpu: vs.workers,
+      shuffle: false,
+    });
     const evalCfg = asRecord(cfg.dict.evaluation) ?? { interval: 1, metric: "bbox" };
     const vl = valLoader;
     runner.registerHook(
@@ -136,7 +173,9 @@ export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Pr
         evaluate: async (_r, kwargs) => {
           const results = await singleGpuTest(det, vl);
           det.train();
-          if (!valSet.evaluate) throw new RangeError("Cannot evaluate: the val dataset has no evaluate()");
+          if (!valSet.evaluate) {
+            throw new RangeError("Cannot evaluate: the val dataset has no evaluate()");
+          }
           return valSet.evaluate(results, { ...kwargs, logger: (l: string) => logger.info(l) });
         },
       }),
@@ -145,8 +184,9 @@ export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Pr
   }
 
   // 5. resume or load
-  if (typeof cfg.dict.resume_from === "string" && cfg.dict.resume_from) await runner.resume(cfg.dict.resume_from);
-  else if (typeof cfg.dict.load_from === "string" && cfg.dict.load_from) {
+  if (typeof cfg.dict.resume_from === "string" && cfg.dict.resume_from) {
+    await runner.resume(cfg.dict.resume_from);
+  } else if (typeof cfg.dict.load_from === "string" && cfg.dict.load_from) {
     logger.info(`load checkpoint from ${cfg.dict.load_from}`);
     await loadWeights(det, cfg.dict.load_from, false);
   }

@@ -92,7 +92,11 @@ export function clamp(x: Tensor, lo: number, hi: number): Tensor {
 // ---- creation and non-differentiable helpers ---------------------------------------------------
 
 /** A tensor of `shape` filled with `value`. */
-export function full(shape: readonly number[], value: number, dtype: "f32" | "i32" | "u32" = "f32"): Tensor {
+export function full(
+  shape: readonly number[],
+  value: number,
+  dtype: "f32" | "i32" | "u32" = "f32",
+): Tensor {
   return wrap(ew.full(shape, value, dtype));
 }
 /** Ones. */
@@ -147,7 +151,10 @@ export function transpose(x: Tensor, d0 = -2, d1 = -1): Tensor {
 /** Concatenation along `axis`. */
 export function concat(xs: readonly Tensor[], axis: number): Tensor {
   const ax = axis < 0 ? axis + xs[0].shape.length : axis;
-  return record("concat", [...xs], wrap(cp.concat(xs.map((t) => t.raw), ax)), { axis: ax, sizes: xs.map((t) => t.shape[ax]) });
+  return record("concat", [...xs], wrap(cp.concat(xs.map((t) => t.raw), ax)), {
+    axis: ax,
+    sizes: xs.map((t) => t.shape[ax]),
+  });
 }
 /** The window `[starts, ends)` of `x`. */
 export function slice(x: Tensor, starts: readonly number[], ends: readonly number[]): Tensor {
@@ -166,7 +173,9 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
 // ---- reductions --------------------------------------------------------------------------------
 
 function keptShape(shape: readonly number[], axes: number[], keepdim: boolean): number[] {
-  return keepdim ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
+  return keepdim
+    ? shape.map((d, i) => (axes.includes(i) ? 1 : d))
+    : shape.filter((_, i) => !axes.includes(i));
 }
 
 /** Sum over `axes` (all when omitted). */
@@ -201,7 +210,10 @@ export function max(x: Tensor, axes?: number | readonly number[], keepdim = fals
 
 /** Batched matrix product (see `lib/ops/matmul.ts`). */
 export function matmul(a: Tensor, b: Tensor, opts: mm.MatmulOptions = {}): Tensor {
-  return record("matmul", [a, b], wrap(mm.matmul(a.raw, b.raw, opts)), { transA: !!opts.transA, transB: !!opts.transB });
+  return record("matmul", [a, b], wrap(mm.matmul(a.raw, b.raw, opts)), {
+    transA: !!opts.transA,
+    transB: !!opts.transB,
+  });
 }
 
 tapeOps.add = (a, b) => add(a, b);

@@ -28,8 +28,14 @@ function expandReduced(g: Tensor, inShape: readonly number[], axes: number[]): T
   return F.reshape(g, inShape.map((d, i) => (axes.includes(i) ? 1 : d)));
 }
 
-registerGradient("add", (g, n) => [unbroadcast(g, n.inputs[0].shape), unbroadcast(g, n.inputs[1].shape)]);
-registerGradient("sub", (g, n) => [unbroadcast(g, n.inputs[0].shape), unbroadcast(F.neg(g), n.inputs[1].shape)]);
+registerGradient(
+  "add",
+  (g, n) => [unbroadcast(g, n.inputs[0].shape), unbroadcast(g, n.inputs[1].shape)],
+);
+registerGradient(
+  "sub",
+  (g, n) => [unbroadcast(g, n.inputs[0].shape), unbroadcast(F.neg(g), n.inputs[1].shape)],
+);
 registerGradient("mul", (g, n) => {
   const [a, b] = n.inputs;
   return [
@@ -55,7 +61,10 @@ registerGradient("maximum", (g, n) => {
 });
 registerGradient("addScalar", (g) => [g]);
 registerGradient("mulScalar", (g, n) => [F.mulScalar(g, n.ctx.s)]);
-registerGradient("powScalar", (g, n) => [F.mul(g, F.mulScalar(F.powScalar(n.inputs[0], n.ctx.p - 1), n.ctx.p))]);
+registerGradient(
+  "powScalar",
+  (g, n) => [F.mul(g, F.mulScalar(F.powScalar(n.inputs[0], n.ctx.p - 1), n.ctx.p))],
+);
 registerGradient("neg", (g) => [F.neg(g)]);
 registerGradient("exp", (g, _n, out) => [F.mul(g, out)]);
 registerGradient("log", (g, n) => [F.div(g, n.inputs[0])]);
@@ -124,12 +133,16 @@ registerGradient("matmul", (g, n) => {
   let ga: Tensor | null = null, gb: Tensor | null = null;
   if (a.requiresGrad) {
     // C = op(A)·op(B): d op(A) = G·op(B)ᵀ; dA = that, or its transpose when A was transposed.
-    ga = transA ? F.matmul(b, g, { transA: transB, transB: true }) : F.matmul(g, b, { transB: !transB });
+    ga = transA
+      ? F.matmul(b, g, { transA: transB, transB: true })
+      : F.matmul(g, b, { transB: !transB });
     if (ga.shape.length > a.shape.length) ga = F.sum(ga, 0);
     else if (ga.shape[0] !== a.shape[0]) ga = F.sum(ga, 0, true);
   }
   if (b.requiresGrad) {
-    gb = transB ? F.matmul(g, a, { transA: true, transB: transA }) : F.matmul(a, g, { transA: !transA });
+    gb = transB
+      ? F.matmul(g, a, { transA: true, transB: transA })
+      : F.matmul(a, g, { transA: !transA });
     if (gb.shape.length > b.shape.length) gb = F.sum(gb, 0);
     else if (gb.shape[0] !== b.shape[0]) gb = F.sum(gb, 0, true);
   }

@@ -7,7 +7,7 @@
  */
 import { getGpu } from "../gpu/runtime.ts";
 import { fmtShape } from "../gpu/raw_tensor.ts";
-import { type GradNode, Tensor } from "./tensor.ts";
+import type { GradNode, Tensor } from "./tensor.ts";
 
 /** A gradient entry: from the output gradient to one gradient (or null) per input. */
 export type GradFn = (gradOut: Tensor, node: GradNode, out: Tensor) => (Tensor | null)[];
@@ -17,7 +17,9 @@ let enabled = true;
 
 /** Registers the gradient entry of primitive `op` (one per primitive). */
 export function registerGradient(op: string, fn: GradFn): void {
-  if (table.has(op)) throw new RangeError(`Cannot register the gradient of "${op}": it is already registered`);
+  if (table.has(op)) {
+    throw new RangeError(`Cannot register the gradient of "${op}": it is already registered`);
+  }
   table.set(op, fn);
 }
 
@@ -44,7 +46,12 @@ export function noGrad<T>(fn: () => T): T {
 
 /** Records `op` on `out` when gradients are enabled and some input requires them. */
 // deno-lint-ignore no-explicit-any
-export function record(op: string, inputs: Tensor[], out: Tensor, ctx: Record<string, any> = {}): Tensor {
+export function record(
+  op: string,
+  inputs: Tensor[],
+  out: Tensor,
+  ctx: Record<string, any> = {},
+): Tensor {
   if (enabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
     out.node = { op, inputs, ctx };
@@ -74,9 +81,15 @@ export const tapeOps: {
  * `.grad` of every leaf tensor that requires them. Leaf gradients survive enclosing `tidy` scopes.
  * The graph is freed afterwards unless `retainGraph`.
  */
-export function backward(root: Tensor, gradRoot?: Tensor, opts: { retainGraph?: boolean } = {}): void {
+export function backward(
+  root: Tensor,
+  gradRoot?: Tensor,
+  opts: { retainGraph?: boolean } = {},
+): void {
   if (!root.requiresGrad) {
-    throw new TypeError(`Cannot run backward from ${root}: it does not require gradients (no input has requiresGrad)`);
+    throw new TypeError(
+      `Cannot run backward from ${root}: it does not require gradients (no input has requiresGrad)`,
+    );
   }
   if (!gradRoot && root.size !== 1) {
     throw new TypeError(`Cannot run backward from ${root} without a gradient: it is not a scalar`);
@@ -128,18 +141,28 @@ export function backward(root: Tensor, gradRoot?: Tensor, opts: { retainGraph?: 
         continue;
       }
       const fn = table.get(t.node.op);
-      if (!fn) throw new ReferenceError(`Cannot apply gradient for ${t.node.op}: no gradient entry is registered`);
+      if (!fn) {
+        throw new ReferenceError(
+          `Cannot apply gradient for ${t.node.op}: no gradient entry is registered`,
+        );
+      }
       const ins = t.node.inputs;
       const gi = fn(g, t.node, t);
       // 4. arity check
       if (gi.length !== ins.length) {
-        throw new TypeError(`Cannot apply gradient for ${t.node.op}: expected ${ins.length} input gradients, got ${gi.length}`);
+        throw new TypeError(
+          `Cannot apply gradient for ${t.node.op}: expected ${ins.length} input gradients, got ${gi.length}`,
+        );
       }
       for (let j = 0; j < ins.length; j++) {
         const x = ins[j], gx = gi[j];
         if (!gx || !x.requiresGrad) continue;
         if (gx.size !== x.size) {
-          throw new TypeError(`Cannot apply gradient for ${t.node.op}: input ${j} gradient ${fmtShape(gx.shape)} does not match ${fmtShape(x.shape)}`);
+          throw new TypeError(
+            `Cannot apply gradient for ${t.node.op}: input ${j} gradient ${
+              fmtShape(gx.shape)
+            } does not match ${fmtShape(x.shape)}`,
+          );
         }
         const acc = grads.get(x);
         grads.set(x, acc ? tapeOps.add(acc, gx) : gx);
@@ -149,5 +172,5 @@ export function backward(root: Tensor, gradRoot?: Tensor, opts: { retainGraph?: 
   } finally {
     enabled = prev;
   }
-  if (!opts.retainGraph) for (const t of order) if (t.node) t.node = null;
+  if (!opts.retainGraph) { for (const t of order) if (t.node) t.node = null; }
 }

@@ -75,7 +75,10 @@ export class Tensor {
 
   /** A tensor of zeros. */
   static zeros(shape: readonly number[], opts: TensorOptions = {}): Tensor {
-    return new Tensor(getGpu().zeros(shape, opts.dtype ?? "f32", opts.label), opts.requiresGrad ?? false);
+    return new Tensor(
+      getGpu().zeros(shape, opts.dtype ?? "f32", opts.label),
+      opts.requiresGrad ?? false,
+    );
   }
 
   /** Reads the data back. */
@@ -85,7 +88,11 @@ export class Tensor {
 
   /** Reads a one-element tensor back as a number. */
   async item(): Promise<number> {
-    if (this.size !== 1) throw new TypeError(`Cannot read tensor ${fmtShape(this.shape)} as a number: it has ${this.size} elements`);
+    if (this.size !== 1) {
+      throw new TypeError(
+        `Cannot read tensor ${fmtShape(this.shape)} as a number: it has ${this.size} elements`,
+      );
+    }
     return (await this.toArray())[0];
   }
 
@@ -104,7 +111,9 @@ export class Tensor {
 
   /** A short description for messages. */
   toString(): string {
-    return `Tensor(${fmtShape(this.shape)}, ${this.dtype}${this.requiresGrad ? ", requiresGrad" : ""})`;
+    return `Tensor(${fmtShape(this.shape)}, ${this.dtype}${
+      this.requiresGrad ? ", requiresGrad" : ""
+    })`;
   }
 }
 
@@ -123,9 +132,11 @@ function collectRaws(v: any, out: Set<RawTensor>, seen: Set<unknown>): void {
     if (v.grad) out.add(v.grad.raw);
     return;
   }
-  if (Array.isArray(v)) for (const x of v) collectRaws(x, out, seen);
-  else if (v instanceof Map) for (const x of v.values()) collectRaws(x, out, seen);
-  else if (Object.getPrototypeOf(v) === Object.prototype) for (const x of Object.values(v)) collectRaws(x, out, seen);
+  if (Array.isArray(v)) { for (const x of v) collectRaws(x, out, seen); }
+  else if (v instanceof Map) { for (const x of v.values()) collectRaws(x, out, seen); }
+  else if (Object.getPrototypeOf(v) === Object.prototype) {
+    for (const x of Object.values(v)) collectRaws(x, out, seen);
+  }
 }
 
 /**

@@ -77,7 +77,9 @@ export class PipelineCache {
     if (ck) return ck;
     const label = `${spec.name}.wgsl`;
     const code = `${commonSrc}\n${spec.source}`;
-    if (shouldPrint(spec.name)) console.error(`// ${label} ${overridesKey(overrides)}\n${spec.source}`);
+    if (shouldPrint(spec.name)) {
+      console.error(`// ${label} ${overridesKey(overrides)}\n${spec.source}`);
+    }
     const dev = this.#device;
     dev.pushErrorScope("validation");
     const module = dev.createShaderModule({ label, code });

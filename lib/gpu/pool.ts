@@ -57,7 +57,13 @@ const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.
 export class BufferPool {
   #device: GPUDevice;
   #free = new Map<number, PooledBuffer[]>();
-  #stats: PoolStats = { bytesLive: 0, bytesPooled: 0, peakBytesLive: 0, buffersCreated: 0, reuses: 0 };
+  #stats: PoolStats = {
+    bytesLive: 0,
+    bytesPooled: 0,
+    peakBytesLive: 0,
+    buffersCreated: 0,
+    reuses: 0,
+  };
   #maxBufferSize: number;
 
   constructor(device: GPUDevice, maxBufferSize: number) {
@@ -95,7 +101,9 @@ export class BufferPool {
       this.#stats.buffersCreated++;
     }
     this.#stats.bytesLive += size;
-    if (this.#stats.bytesLive > this.#stats.peakBytesLive) this.#stats.peakBytesLive = this.#stats.bytesLive;
+    if (this.#stats.bytesLive > this.#stats.peakBytesLive) {
+      this.#stats.peakBytesLive = this.#stats.bytesLive;
+    }
     return pb;
   }
 

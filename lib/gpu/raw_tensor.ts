@@ -54,10 +54,20 @@ export class RawTensor {
   #pb: PooledBuffer | null;
   #owner: BufferOwner;
 
-  constructor(pb: PooledBuffer, shape: readonly number[], dtype: DType, label: string, owner: BufferOwner) {
+  constructor(
+    pb: PooledBuffer,
+    shape: readonly number[],
+    dtype: DType,
+    label: string,
+    owner: BufferOwner,
+  ) {
     for (const d of shape) {
       if (!Number.isInteger(d) || d < 0) {
-        throw new TypeError(`Cannot create tensor "${label}": shape ${fmtShape(shape)} has a dimension that is not a non-negative integer`);
+        throw new TypeError(
+          `Cannot create tensor "${label}": shape ${
+            fmtShape(shape)
+          } has a dimension that is not a non-negative integer`,
+        );
       }
     }
     this.shape = Object.freeze([...shape]);
@@ -82,7 +92,9 @@ export class RawTensor {
   /** The pooled buffer; throws if released. */
   get pooled(): PooledBuffer {
     if (!this.#pb) {
-      throw new ReferenceError(`Cannot use tensor "${this.label}" ${fmtShape(this.shape)}: it was disposed`);
+      throw new ReferenceError(
+        `Cannot use tensor "${this.label}" ${fmtShape(this.shape)}: it was disposed`,
+      );
     }
     return this.#pb;
   }
@@ -104,7 +116,9 @@ export class RawTensor {
   shareWith(shape: readonly number[], label = this.label): RawTensor {
     if (shapeSize(shape) !== this.size) {
       throw new TypeError(
-        `Cannot view tensor "${this.label}" ${fmtShape(this.shape)} as ${fmtShape(shape)}: sizes ${this.size} and ${shapeSize(shape)} differ`,
+        `Cannot view tensor "${this.label}" ${fmtShape(this.shape)} as ${
+          fmtShape(shape)
+        }: sizes ${this.size} and ${shapeSize(shape)} differ`,
       );
     }
     return new RawTensor(this.pooled, shape, this.dtype, label, this.#owner);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type GpuInfo, requestGpuDevice, type RequestDeviceOptions } from "./device.ts";
+import { type GpuInfo, type RequestDeviceOptions, requestGpuDevice } from "./device.ts";
 import { type CompiledKernel, type KernelSpec, PipelineCache } from "./kernel.ts";
 import { BufferPool, type PooledBuffer, type PoolStats } from "./pool.ts";
 import { type DType, fmtShape, type HostArray, RawTensor, shapeSize } from "./raw_tensor.ts";
@@ -98,7 +98,10 @@ export class Gpu {
     this.info = info;
     this.pool = new BufferPool(device, info.limits.maxBufferSize);
     this.pipelines = new PipelineCache(device);
-    this.#arena = new UniformArena(device, Math.max(16, info.limits.minUniformBufferOffsetAlignment));
+    this.#arena = new UniformArena(
+      device,
+      Math.max(16, info.limits.minUniformBufferOffsetAlignment),
+    );
     device.lost.then((l) => {
       this.#lost = l.message || String(l.reason);
     });
@@ -126,7 +129,9 @@ export class Gpu {
     const lim = this.info.limits.maxStorageBufferBindingSize;
     if (bytes > lim) {
       throw new RangeError(
-        `Cannot allocate tensor "${label}" ${fmtShape(shape)}: ${bytes} bytes exceed the adapter's ` +
+        `Cannot allocate tensor "${label}" ${
+          fmtShape(shape)
+        }: ${bytes} bytes exceed the adapter's ` +
           `maxStorageBufferBindingSize of ${lim} bytes: reduce the batch size or the resolution`,
       );
     }
@@ -148,10 +153,19 @@ export class Gpu {
   }
 
   /** A tensor holding a copy of `data`. */
-  upload(data: HostArray | ArrayLike<number>, shape: readonly number[], dtype: DType = "f32", label = "upload"): RawTensor {
+  upload(
+    data: HostArray | ArrayLike<number>,
+    shape: readonly number[],
+    dtype: DType = "f32",
+    label = "upload",
+  ): RawTensor {
     const n = shapeSize(shape);
     if (data.length !== n) {
-      throw new TypeError(`Cannot upload "${label}": ${data.length} values do not fill shape ${fmtShape(shape)} (${n} elements)`);
+      throw new TypeError(
+        `Cannot upload "${label}": ${data.length} values do not fill shape ${
+          fmtShape(shape)
+        } (${n} elements)`,
+      );
     }
     const bytes = Math.max(16, n * 4);
     this.#checkBinding(bytes, label, shape);
@@ -159,9 +173,15 @@ export class Gpu {
     const t = this.#track(new RawTensor(pb, shape, dtype, label, this));
     if (n > 0) {
       let host: HostArray;
-      if (dtype === "f32") host = data instanceof Float32Array ? data as Float32Array<ArrayBuffer> : Float32Array.from(data);
-      else if (dtype === "i32") host = data instanceof Int32Array ? data as Int32Array<ArrayBuffer> : Int32Array.from(data);
-      else host = data instanceof Uint32Array ? data as Uint32Array<ArrayBuffer> : Uint32Array.from(data);
+      if (dtype === "f32") {
+        host = data instanceof Float32Array
+          ? data as Float32Array<ArrayBuffer>
+          : Float32Array.from(data);
+      } else if (dtype === "i32") {
+        host = data instanceof Int32Array ? data as Int32Array<ArrayBuffer> : Int32Array.from(data);
+      } else {host = data instanceof Uint32Array
+          ? data as Uint32Array<ArrayBuffer>
+          : Uint32Array.from(data);}
       this.device.queue.writeBuffer(pb.buffer, 0, host.buffer, host.byteOffset, n * 4);
     }
     return t;
@@ -199,7 +219,9 @@ export class Gpu {
   // ---- commands ------------------------------------------------------------------------------
 
   #enc(): GPUCommandEncoder {
-    if (this.#lost) throw new Error(`Cannot record GPU commands: the device was lost: ${this.#lost}`);
+    if (this.#lost) {
+      throw new Error(`Cannot record GPU commands: the device was lost: ${this.#lost}`);
+    }
     return this.#encoder ??= this.device.createCommandEncoder({ label: `step#${this.#epoch}` });
   }
 
@@ -241,16 +263,24 @@ export class Gpu {
       if (b instanceof RawTensor) {
         const pb = b.pooled;
         pb.epoch = this.#epoch;
-        entries.push({ binding: i, resource: { buffer: pb.buffer, offset: 0, size: Math.max(16, b.byteLength) } });
+        entries.push({
+          binding: i,
+          resource: { buffer: pb.buffer, offset: 0, size: Math.max(16, b.byteLength) },
+        });
       } else {
-        entries.push({ binding: i, resource: { buffer: b.buffer, offset: b.offset ?? 0, size: b.size } });
+        entries.push({
+          binding: i,
+          resource: { buffer: b.buffer, offset: b.offset ?? 0, size: b.size },
+        });
       }
     });
     if (spec.params) {
       const types = spec.params;
       const vals = args.params ?? [];
       if (vals.length !== types.length) {
-        throw new TypeError(`Cannot dispatch ${spec.name}.wgsl: ${vals.length} params given, the kernel declares ${types.length}`);
+        throw new TypeError(
+          `Cannot dispatch ${spec.name}.wgsl: ${vals.length} params given, the kernel declares ${types.length}`,
+        );
       }
       const bytes = Math.ceil(types.length / 4) * 16;
       const at = this.#arena.place(bytes);
@@ -263,7 +293,10 @@ export class Gpu {
         else if (c === 105 /* i */) s[i] = vals[i];
         else u[i] = vals[i];
       }
-      entries.push({ binding: args.bindings.length, resource: { buffer: at.buffer, offset: at.offset, size: bytes } });
+      entries.push({
+        binding: args.bindings.length,
+        resource: { buffer: at.buffer, offset: at.offset, size: bytes },
+      });
     }
     const bg = this.device.createBindGroup({ label: ck.label, layout: ck.layout, entries });
     if (!this.#pass) this.#pass = this.#enc().beginComputePass({ label: ck.label });
@@ -375,7 +408,11 @@ export class Gpu {
 }
 
 function hostArray(dtype: DType, n: number): HostArray {
-  return dtype === "f32" ? new Float32Array(n) : dtype === "i32" ? new Int32Array(n) : new Uint32Array(n);
+  return dtype === "f32"
+    ? new Float32Array(n)
+    : dtype === "i32"
+    ? new Int32Array(n)
+    : new Uint32Array(n);
 }
 
 let current: Gpu | null = null;
@@ -387,16 +424,21 @@ let pending: Promise<Gpu> | null = null;
  */
 export function initGpu(opts: RequestDeviceOptions = {}): Promise<Gpu> {
   if (current) return Promise.resolve(current);
-  pending ??= requestGpuDevice(opts).then(({ device, info }) => (current = new Gpu(device, info))).catch((e) => {
-    pending = null;
-    throw e;
-  });
+  pending ??= requestGpuDevice(opts).then(({ device, info }) => (current = new Gpu(device, info)))
+    .catch((e) => {
+      pending = null;
+      throw e;
+    });
   return pending;
 }
 
 /** The runtime created by {@linkcode initGpu}; throws if it was not initialised. */
 export function getGpu(): Gpu {
-  if (!current) throw new ReferenceError("Cannot use the GPU before initialisation: call `await initGpu()` first");
+  if (!current) {
+    throw new ReferenceError(
+      "Cannot use the GPU before initialisation: call `await initGpu()` first",
+    );
+  }
   return current;
 }
 

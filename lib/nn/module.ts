@@ -101,7 +101,9 @@ export class Module {
   namedParameters(prefix = ""): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     for (const [n, t] of this.#params) if (t) out.push([prefix ? `${prefix}.${n}` : n, t]);
-    for (const [n, m] of this.#children) out.push(...m.namedParameters(prefix ? `${prefix}.${n}` : n));
+    for (const [n, m] of this.#children) {
+      out.push(...m.namedParameters(prefix ? `${prefix}.${n}` : n));
+    }
     return out;
   }
 
@@ -143,7 +145,10 @@ export class Module {
     const entries = [...this.stateTensors().entries()];
     const datas = await getGpu().readMany(entries.map(([, t]) => t.raw));
     const out: Record<string, HostTensor> = {};
-    entries.forEach(([n, t], i) => (out[n] = { dtype: t.dtype, shape: [...t.shape], data: datas[i] }));
+    entries.forEach((
+      [n, t],
+      i,
+    ) => (out[n] = { dtype: t.dtype, shape: [...t.shape], data: datas[i] }));
     return out;
   }
 
@@ -151,7 +156,10 @@ export class Module {
    * Copies host tensors into parameters and buffers by name. Shape mismatches always throw;
    * missing and unexpected keys throw when `strict` (the default), and are returned otherwise.
    */
-  loadStateDict(sd: Record<string, HostTensor>, opts: LoadStateDictOptions = {}): LoadStateDictResult {
+  loadStateDict(
+    sd: Record<string, HostTensor>,
+    opts: LoadStateDictOptions = {},
+  ): LoadStateDictResult {
     const strict = opts.strict ?? true;
     const own = this.stateTensors();
     const missingKeys = [...own.keys()].filter((k) => !(k in sd));
@@ -159,9 +167,17 @@ export class Module {
     if (strict && (missingKeys.length || unexpectedKeys.length)) {
       throw new RangeError(
         `Cannot load state dict into ${this.constructor.name}: ` +
-          (missingKeys.length ? `missing keys: ${missingKeys.slice(0, 10).join(", ")}${missingKeys.length > 10 ? ` (+${missingKeys.length - 10} more)` : ""}` : "") +
+          (missingKeys.length
+            ? `missing keys: ${missingKeys.slice(0, 10).join(", ")}${
+              missingKeys.length > 10 ? ` (+${missingKeys.length - 10} more)` : ""
+            }`
+            : "") +
           (missingKeys.length && unexpectedKeys.length ? "; " : "") +
-          (unexpectedKeys.length ? `unexpected keys: ${unexpectedKeys.slice(0, 10).join(", ")}${unexpectedKeys.length > 10 ? ` (+${unexpectedKeys.length - 10} more)` : ""}` : "") +
+          (unexpectedKeys.length
+            ? `unexpected keys: ${unexpectedKeys.slice(0, 10).join(", ")}${
+              unexpectedKeys.length > 10 ? ` (+${unexpectedKeys.length - 10} more)` : ""
+            }`
+            : "") +
           ": pass { strict: false } to load the matching keys only",
       );
     }
@@ -170,8 +186,15 @@ export class Module {
       const src = sd[k];
       if (!src) continue;
       const n = src.shape.reduce((a, b) => a * b, 1);
-      if (n !== t.size || src.shape.length !== t.shape.length || src.shape.some((d, i) => d !== t.shape[i])) {
-        throw new TypeError(`Cannot load "${k}": checkpoint shape ${fmtShape(src.shape)} does not match the model's ${fmtShape(t.shape)}`);
+      if (
+        n !== t.size || src.shape.length !== t.shape.length ||
+        src.shape.some((d, i) => d !== t.shape[i])
+      ) {
+        throw new TypeError(
+          `Cannot load "${k}": checkpoint shape ${fmtShape(src.shape)} does not match the model's ${
+            fmtShape(t.shape)
+          }`,
+        );
       }
       const tmp = gpu.upload(src.data, t.shape, t.dtype, k);
       gpu.copy(tmp, 0, t.raw, 0, t.raw.byteLength);

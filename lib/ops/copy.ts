@@ -11,7 +11,11 @@ import { fmtShape, type RawTensor, stridesOf } from "../gpu/raw_tensor.ts";
 import { broadcastStrides } from "./elementwise.ts";
 
 /** `kernels/strided_copy.wgsl`. */
-export const STRIDED_COPY: KernelSpec = { name: "strided_copy", source: copySrc, params: "u".repeat(28) };
+export const STRIDED_COPY: KernelSpec = {
+  name: "strided_copy",
+  source: copySrc,
+  params: "u".repeat(28),
+};
 
 const MAX_RANK = 8;
 
@@ -31,13 +35,25 @@ export function stridedCopy(
   shape: readonly number[],
   strides: { src: readonly number[]; dst: readonly number[]; srcBase?: number; dstBase?: number },
 ): void {
-  if (shape.length > MAX_RANK) throw new RangeError(`Cannot copy a window of rank ${shape.length}: at most ${MAX_RANK} dimensions`);
+  if (shape.length > MAX_RANK) {
+    throw new RangeError(
+      `Cannot copy a window of rank ${shape.length}: at most ${MAX_RANK} dimensions`,
+    );
+  }
   let n = 1;
   for (const d of shape) n *= d;
   if (n === 0) return;
   getGpu().dispatch(STRIDED_COPY, {
     bindings: [src, dst],
-    params: [n, shape.length, strides.srcBase ?? 0, strides.dstBase ?? 0, ...pad8(shape), ...pad8(strides.src), ...pad8(strides.dst)],
+    params: [
+      n,
+      shape.length,
+      strides.srcBase ?? 0,
+      strides.dstBase ?? 0,
+      ...pad8(shape),
+      ...pad8(strides.src),
+      ...pad8(strides.dst),
+    ],
     workgroups: Math.ceil(n / 256),
   });
 }
@@ -45,7 +61,11 @@ export function stridedCopy(
 /** Permutes the dimensions of `x`: `out.shape[i] = x.shape[dims[i]]`. */
 export function permute(x: RawTensor, dims: readonly number[]): RawTensor {
   if (dims.length !== x.shape.length || [...dims].sort((a, b) => a - b).some((d, i) => d !== i)) {
-    throw new TypeError(`Cannot permute tensor ${fmtShape(x.shape)} by [${dims.join(", ")}]: not a permutation of its ${x.shape.length} dimensions`);
+    throw new TypeError(
+      `Cannot permute tensor ${fmtShape(x.shape)} by [${
+        dims.join(", ")
+      }]: not a permutation of its ${x.shape.length} dimensions`,
+    );
   }
   const gpu = getGpu();
   const shape = dims.map((d) => x.shape[d]);
@@ -59,11 +79,17 @@ export function permute(x: RawTensor, dims: readonly number[]): RawTensor {
 export function slice(x: RawTensor, starts: readonly number[], ends: readonly number[]): RawTensor {
   const r = x.shape.length;
   if (starts.length !== r || ends.length !== r) {
-    throw new TypeError(`Cannot slice tensor ${fmtShape(x.shape)}: starts and ends need ${r} entries`);
+    throw new TypeError(
+      `Cannot slice tensor ${fmtShape(x.shape)}: starts and ends need ${r} entries`,
+    );
   }
   for (let i = 0; i < r; i++) {
     if (!(0 <= starts[i] && starts[i] <= ends[i] && ends[i] <= x.shape[i])) {
-      throw new RangeError(`Cannot slice tensor ${fmtShape(x.shape)}: dimension ${i} window [${starts[i]}, ${ends[i]}) is out of range`);
+      throw new RangeError(
+        `Cannot slice tensor ${fmtShape(x.shape)}: dimension ${i} window [${starts[i]}, ${
+          ends[i]
+        }) is out of range`,
+      );
     }
   }
   const gpu = getGpu();
@@ -81,8 +107,15 @@ export function concat(xs: readonly RawTensor[], axis: number): RawTensor {
   const r = xs[0].shape.length;
   const ax = axis < 0 ? axis + r : axis;
   for (const t of xs) {
-    if (t.shape.length !== r || t.dtype !== xs[0].dtype || t.shape.some((d, i) => i !== ax && d !== xs[0].shape[i])) {
-      throw new TypeError(`Cannot concatenate ${fmtShape(t.shape)} (${t.dtype}) with ${fmtShape(xs[0].shape)} (${xs[0].dtype}) along axis ${ax}`);
+    if (
+      t.shape.length !== r || t.dtype !== xs[0].dtype ||
+      t.shape.some((d, i) => i !== ax && d !== xs[0].shape[i])
+    ) {
+      throw new TypeError(
+        `Cannot concatenate ${fmtShape(t.shape)} (${t.dtype}) with ${fmtShape(xs[0].shape)} (${
+          xs[0].dtype
+        }) along axis ${ax}`,
+      );
     }
   }
   const shape = [...xs[0].shape];

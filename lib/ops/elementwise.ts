@@ -46,12 +46,28 @@ export const UnaryOp = {
 export type UnaryOpName = keyof typeof UnaryOp;
 
 /** Binary operator codes of `kernels/binary.wgsl`. */
-export const BinaryOp = { add: 0, sub: 1, mul: 2, div: 3, max: 4, min: 5, pow: 6, gt: 7, eq: 8, ge: 9, lt: 10 } as const;
+export const BinaryOp = {
+  add: 0,
+  sub: 1,
+  mul: 2,
+  div: 3,
+  max: 4,
+  min: 5,
+  pow: 6,
+  gt: 7,
+  eq: 8,
+  ge: 9,
+  lt: 10,
+} as const;
 /** A binary operator name. */
 export type BinaryOpName = keyof typeof BinaryOp;
 
 function requireF32(t: RawTensor, what: string): void {
-  if (t.dtype !== "f32") throw new TypeError(`Cannot apply ${what} to tensor "${t.label}": dtype is ${t.dtype}, expected f32`);
+  if (t.dtype !== "f32") {
+    throw new TypeError(
+      `Cannot apply ${what} to tensor "${t.label}": dtype is ${t.dtype}, expected f32`,
+    );
+  }
 }
 
 /** `y = op(x, alpha, beta)` elementwise (f32). */
@@ -75,7 +91,11 @@ export function broadcastShapes(a: readonly number[], b: readonly number[]): num
   for (let i = 0; i < r; i++) {
     const da = a[a.length - r + i] ?? 1, db = b[b.length - r + i] ?? 1;
     if (da !== db && da !== 1 && db !== 1) {
-      throw new TypeError(`Cannot broadcast shapes ${fmtShape(a)} and ${fmtShape(b)}: dimension ${i} is ${da} and ${db}`);
+      throw new TypeError(
+        `Cannot broadcast shapes ${fmtShape(a)} and ${
+          fmtShape(b)
+        }: dimension ${i} is ${da} and ${db}`,
+      );
     }
     out.push(da === 1 ? db : da);
   }
@@ -102,14 +122,24 @@ export function binary(a: RawTensor, b: RawTensor, op: BinaryOpName): RawTensor 
   requireF32(a, op);
   requireF32(b, op);
   const shape = broadcastShapes(a.shape, b.shape);
-  if (shape.length > MAX_RANK) throw new RangeError(`Cannot apply ${op}: rank ${shape.length} exceeds ${MAX_RANK}`);
+  if (shape.length > MAX_RANK) {
+    throw new RangeError(`Cannot apply ${op}: rank ${shape.length} exceeds ${MAX_RANK}`);
+  }
   const gpu = getGpu();
   const out = gpu.empty(shape, "f32", op);
   const same = a.shape.length === b.shape.length && a.shape.every((d, i) => d === shape[i]) &&
     b.shape.every((d, i) => d === shape[i]);
   gpu.dispatch(BINARY, {
     bindings: [a, b, out],
-    params: [out.size, shape.length, 0, 0, ...pad8(shape), ...pad8(broadcastStrides(a.shape, shape)), ...pad8(broadcastStrides(b.shape, shape))],
+    params: [
+      out.size,
+      shape.length,
+      0,
+      0,
+      ...pad8(shape),
+      ...pad8(broadcastStrides(a.shape, shape)),
+      ...pad8(broadcastStrides(b.shape, shape)),
+    ],
     overrides: { OP: BinaryOp[op], BCAST: same ? 0 : 1 },
     workgroups: Math.ceil(out.size / 256),
   });
@@ -125,7 +155,11 @@ export function fillInto(t: RawTensor, value: number): void {
   if (t.dtype === "f32") f32bits[0] = value;
   else if (t.dtype === "i32") i32view[0] = value;
   else u32view[0] = value;
-  getGpu().dispatch(FILL, { bindings: [t], params: [t.size, u32view[0], 0, 0], workgroups: Math.ceil(t.size / 256) });
+  getGpu().dispatch(FILL, {
+    bindings: [t],
+    params: [t.size, u32view[0], 0, 0],
+    workgroups: Math.ceil(t.size / 256),
+  });
 }
 
 /** A new tensor of `shape` filled with `value`. */
@@ -135,7 +169,14 @@ export function full(shape: readonly number[], value: number, dtype: DType = "f3
   return t;
 }
 
-const CAST_MODE: Record<string, number> = { "f32>i32": 0, "i32>f32": 1, "u32>f32": 2, "f32>u32": 3, "i32>u32": 4, "u32>i32": 5 };
+const CAST_MODE: Record<string, number> = {
+  "f32>i32": 0,
+  "i32>f32": 1,
+  "u32>f32": 2,
+  "f32>u32": 3,
+  "i32>u32": 4,
+  "u32>i32": 5,
+};
 
 /** Converts `x` to `dtype` by value (floats truncate toward zero). */
 export function cast(x: RawTensor, dtype: DType): RawTensor {

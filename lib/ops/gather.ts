@@ -12,7 +12,11 @@ import { fmtShape, type RawTensor } from "../gpu/raw_tensor.ts";
 /** `kernels/gather.wgsl`. */
 export const GATHER: KernelSpec = { name: "gather", source: gatherSrc, params: "u".repeat(8) };
 /** `kernels/scatter_add.wgsl`. */
-export const SCATTER_ADD: KernelSpec = { name: "scatter_add", source: scatterSrc, params: "u".repeat(8) };
+export const SCATTER_ADD: KernelSpec = {
+  name: "scatter_add",
+  source: scatterSrc,
+  params: "u".repeat(8),
+};
 
 function split(shape: readonly number[], axis: number): [number, number, number] {
   const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
@@ -24,16 +28,26 @@ function split(shape: readonly number[], axis: number): [number, number, number]
 export function gather(x: RawTensor, idx: RawTensor, axis: number): RawTensor {
   const ax = axis < 0 ? axis + x.shape.length : axis;
   if (idx.dtype !== "i32" || idx.shape.length !== 1) {
-    throw new TypeError(`Cannot gather from ${fmtShape(x.shape)}: indices must be a 1-D i32 tensor, got ${fmtShape(idx.shape)} ${idx.dtype}`);
+    throw new TypeError(
+      `Cannot gather from ${fmtShape(x.shape)}: indices must be a 1-D i32 tensor, got ${
+        fmtShape(idx.shape)
+      } ${idx.dtype}`,
+    );
   }
-  if (ax < 0 || ax >= x.shape.length) throw new RangeError(`Cannot gather along axis ${axis} of ${fmtShape(x.shape)}`);
+  if (ax < 0 || ax >= x.shape.length) {
+    throw new RangeError(`Cannot gather along axis ${axis} of ${fmtShape(x.shape)}`);
+  }
   const [outer, len, inner] = split(x.shape, ax);
   const shape = [...x.shape];
   shape[ax] = idx.size;
   const gpu = getGpu();
   const out = gpu.empty(shape, x.dtype, "gather");
   const n = outer * idx.size * inner;
-  gpu.dispatch(GATHER, { bindings: [x, idx, out], params: [outer, idx.size, inner, len, n, 0, 0, 0], workgroups: Math.ceil(n / 256) });
+  gpu.dispatch(GATHER, {
+    bindings: [x, idx, out],
+    params: [outer, idx.size, inner, len, n, 0, 0, 0],
+    workgroups: Math.ceil(n / 256),
+  });
   return out;
 }
 

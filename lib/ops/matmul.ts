@@ -27,20 +27,32 @@ export interface MatmulOptions {
 export function matmul(a: RawTensor, b: RawTensor, opts: MatmulOptions = {}): RawTensor {
   const ra = a.shape.length, rb = b.shape.length;
   if (ra < 2 || ra > 3 || rb < 2 || rb > 3) {
-    throw new TypeError(`Cannot multiply ${fmtShape(a.shape)} by ${fmtShape(b.shape)}: operands must have rank 2 or 3`);
+    throw new TypeError(
+      `Cannot multiply ${fmtShape(a.shape)} by ${
+        fmtShape(b.shape)
+      }: operands must have rank 2 or 3`,
+    );
   }
-  if (a.dtype !== "f32" || b.dtype !== "f32") throw new TypeError("Cannot multiply: matmul takes f32 operands");
+  if (a.dtype !== "f32" || b.dtype !== "f32") {
+    throw new TypeError("Cannot multiply: matmul takes f32 operands");
+  }
   const [ar, ac] = a.shape.slice(-2), [br, bc] = b.shape.slice(-2);
   const M = opts.transA ? ac : ar, K = opts.transA ? ar : ac;
   const Kb = opts.transB ? bc : br, N = opts.transB ? br : bc;
   if (K !== Kb) {
     throw new TypeError(
-      `Cannot multiply ${fmtShape(a.shape)}${opts.transA ? "ᵀ" : ""} by ${fmtShape(b.shape)}${opts.transB ? "ᵀ" : ""}: inner dimensions ${K} and ${Kb} differ`,
+      `Cannot multiply ${fmtShape(a.shape)}${opts.transA ? "ᵀ" : ""} by ${fmtShape(b.shape)}${
+        opts.transB ? "ᵀ" : ""
+      }: inner dimensions ${K} and ${Kb} differ`,
     );
   }
   const ba = ra === 3 ? a.shape[0] : 1, bb = rb === 3 ? b.shape[0] : 1;
   if (ba !== bb && ba !== 1 && bb !== 1) {
-    throw new TypeError(`Cannot multiply ${fmtShape(a.shape)} by ${fmtShape(b.shape)}: batch sizes ${ba} and ${bb} differ`);
+    throw new TypeError(
+      `Cannot multiply ${fmtShape(a.shape)} by ${
+        fmtShape(b.shape)
+      }: batch sizes ${ba} and ${bb} differ`,
+    );
   }
   const batch = Math.max(ba, bb);
   const gpu = getGpu();

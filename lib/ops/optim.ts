@@ -26,10 +26,24 @@ export interface SgdStepOptions {
 }
 
 /** Updates `param` (and `buf`) in place from `grad`. */
-export function sgdStep(param: RawTensor, grad: RawTensor, buf: RawTensor, o: SgdStepOptions): void {
+export function sgdStep(
+  param: RawTensor,
+  grad: RawTensor,
+  buf: RawTensor,
+  o: SgdStepOptions,
+): void {
   getGpu().dispatch(SGD_STEP, {
     bindings: [grad, param, buf],
-    params: [param.size, o.first ? 1 : 0, o.nesterov ? 1 : 0, 0, o.lr, o.momentum, o.dampening, o.weightDecay],
+    params: [
+      param.size,
+      o.first ? 1 : 0,
+      o.nesterov ? 1 : 0,
+      0,
+      o.lr,
+      o.momentum,
+      o.dampening,
+      o.weightDecay,
+    ],
     workgroups: Math.ceil(param.size / 256),
   });
 }
@@ -45,10 +59,29 @@ export interface AdamwStepOptions {
 }
 
 /** Updates `param`, `m` and `v` in place from `grad`. */
-export function adamwStep(param: RawTensor, grad: RawTensor, m: RawTensor, v: RawTensor, o: AdamwStepOptions): void {
+export function adamwStep(
+  param: RawTensor,
+  grad: RawTensor,
+  m: RawTensor,
+  v: RawTensor,
+  o: AdamwStepOptions,
+): void {
   getGpu().dispatch(ADAMW_STEP, {
     bindings: [grad, param, m, v],
-    params: [param.size, 0, 0, 0, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, 1 - o.beta1 ** o.step, 1 - o.beta2 ** o.step, 0],
+    params: [
+      param.size,
+      0,
+      0,
+      0,
+      o.lr,
+      o.beta1,
+      o.beta2,
+      o.eps,
+      o.weightDecay,
+      1 - o.beta1 ** o.step,
+      1 - o.beta2 ** o.step,
+      0,
+    ],
     workgroups: Math.ceil(param.size / 256),
   });
 }

@@ -22,7 +22,9 @@ export function normAxes(rank: number, axes?: number | readonly number[]): numbe
   const list = typeof axes === "number" ? [axes] : [...axes];
   const out = [...new Set(list.map((a) => (a < 0 ? a + rank : a)))].sort((a, b) => a - b);
   for (const a of out) {
-    if (a < 0 || a >= rank) throw new RangeError(`Cannot reduce over axis ${a}: tensor has rank ${rank}`);
+    if (a < 0 || a >= rank) {
+      throw new RangeError(`Cannot reduce over axis ${a}: tensor has rank ${rank}`);
+    }
   }
   return out;
 }
@@ -30,7 +32,11 @@ export function normAxes(rank: number, axes?: number | readonly number[]): numbe
 /** Reduces each row of a [rows, len] tensor to [rows]. */
 export function reduceRows(x: RawTensor, rows: number, len: number, op: ReduceOp): RawTensor {
   const gpu = getGpu();
-  if (len === 0) throw new RangeError(`Cannot ${op}-reduce tensor "${x.label}" ${fmtShape(x.shape)} over an empty axis`);
+  if (len === 0) {
+    throw new RangeError(
+      `Cannot ${op}-reduce tensor "${x.label}" ${fmtShape(x.shape)} over an empty axis`,
+    );
+  }
   let nchunks = 1;
   if (rows < 512 && len > 4096) nchunks = Math.min(Math.ceil(len / 4096), 4096);
   const chunk = Math.ceil(len / nchunks);
@@ -48,8 +54,16 @@ export function reduceRows(x: RawTensor, rows: number, len: number, op: ReduceOp
 }
 
 /** Reduces `x` over `axes`; the result drops those axes (shape of the kept axes, `[]` for all). */
-export function reduce(x: RawTensor, axes: number | readonly number[] | undefined, op: ReduceOp): RawTensor {
-  if (x.dtype !== "f32") throw new TypeError(`Cannot ${op}-reduce tensor "${x.label}": dtype is ${x.dtype}, expected f32`);
+export function reduce(
+  x: RawTensor,
+  axes: number | readonly number[] | undefined,
+  op: ReduceOp,
+): RawTensor {
+  if (x.dtype !== "f32") {
+    throw new TypeError(
+      `Cannot ${op}-reduce tensor "${x.label}": dtype is ${x.dtype}, expected f32`,
+    );
+  }
   const gpu = getGpu();
   const r = x.shape.length;
   const ax = normAxes(r, axes);

@@ -10,7 +10,7 @@ export class GpuUnavailableError extends Error {
     super(
       message ??
         "Cannot find a WebGPU adapter: install a GPU driver (Vulkan, Metal or DX12), or for a " +
-          "software adapter on Debian/Ubuntu run \"apt-get install -y mesa-vulkan-drivers libvulkan1\"; " +
+          'software adapter on Debian/Ubuntu run "apt-get install -y mesa-vulkan-drivers libvulkan1"; ' +
           "DENO_WEBGPU_BACKEND selects the backend (vulkan, gl, metal, dx12)",
     );
     this.name = "GpuUnavailableError";

@@ -51,7 +51,9 @@ export class Registry<T = unknown> {
   /** Registers `ctor` under `name`; throws if the name is taken. */
   register(name: string, ctor: Ctor<T>): void {
     if (this.#modules.has(name)) {
-      throw new RangeError(`Cannot register "${name}": the name is already in the ${this.name} registry`);
+      throw new RangeError(
+        `Cannot register "${name}": the name is already in the ${this.name} registry`,
+      );
     }
     this.#modules.set(name, ctor);
   }
@@ -78,7 +80,9 @@ export class Registry<T = unknown> {
       const dist = levenshtein(k.toLowerCase(), name.toLowerCase());
       if (dist < bestD) [best, bestD] = [k, dist];
     }
-    return best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 4)) ? best : undefined;
+    return best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 4))
+      ? best
+      : undefined;
   }
 
   /**
@@ -87,11 +91,19 @@ export class Registry<T = unknown> {
    */
   build(cfg: TypedCfg | Record<string, unknown>, defaultArgs: Record<string, unknown> = {}): T {
     if (cfg === null || typeof cfg !== "object" || Array.isArray(cfg)) {
-      throw new TypeError(`Cannot build from the ${this.name} registry: config must be an object, got ${JSON.stringify(cfg)}`);
+      throw new TypeError(
+        `Cannot build from the ${this.name} registry: config must be an object, got ${
+          JSON.stringify(cfg)
+        }`,
+      );
     }
     const type = (cfg as TypedCfg).type;
     if (typeof type !== "string") {
-      throw new TypeError(`Cannot build from the ${this.name} registry: config has no "type" key: ${JSON.stringify(cfg)}`);
+      throw new TypeError(
+        `Cannot build from the ${this.name} registry: config has no "type" key: ${
+          JSON.stringify(cfg)
+        }`,
+      );
     }
     const ctor = this.#modules.get(type);
     if (!ctor) {

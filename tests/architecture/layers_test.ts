@@ -2,12 +2,31 @@ import { assert } from "../_assert.ts";
 
 // The layers of lib/, lowest first (lib/README.md). A file may import from its own layer or a
 // lower one, never a higher one.
-const LAYERS = ["deps.ts", "utils", "gpu", "ops", "autograd", "nn", "core", "models", "evaluation", "datasets", "runner", "config", "apis", "cli"];
+const LAYERS = [
+  "deps.ts",
+  "utils",
+  "gpu",
+  "ops",
+  "autograd",
+  "nn",
+  "core",
+  "models",
+  "evaluation",
+  "datasets",
+  "runner",
+  "config",
+  "apis",
+  "cli",
+];
 
 function layerOf(libPath: string): number {
   const first = libPath.split("/")[0];
   const i = LAYERS.indexOf(first);
-  if (i < 0) throw new Error(`lib/${libPath} is in no known layer: add its folder to lib/README.md and this test`);
+  if (i < 0) {
+    throw new Error(
+      `lib/${libPath} is in no known layer: add its folder to lib/README.md and this test`,
+    );
+  }
   return i;
 }
 
@@ -26,23 +45,41 @@ Deno.test("lib/ imports only point downward through the layers of lib/README.md"
     const rel = file.pathname.slice(lib.pathname.length);
     const from = layerOf(rel);
     // comments (JSDoc examples import mod.ts) are not imports
-    const src = (await Deno.readTextFile(file)).replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
-    for (const m of src.matchAll(/(?:import|export)[^"'`]*?from\s+["']([^"']+)["']|import\s*\(\s*["']([^"']+)["']\s*\)|import\s+["']([^"']+)["']/g)) {
+    const src = (await Deno.readTextFile(file)).replace(/\/\*[\s\S]*?\*\//g, "").replace(
+      /^\s*\/\/.*$/gm,
+      "",
+    );
+    for (
+      const m of src.matchAll(
+        /(?:import|export)[^"'`]*?from\s+["']([^"']+)["']|import\s*\(\s*["']([^"']+)["']\s*\)|import\s+["']([^"']+)["']/g,
+      )
+    ) {
       const spec = m[1] ?? m[2] ?? m[3];
       if (!spec.startsWith(".")) {
-        if (!spec.startsWith("npm:") && !spec.startsWith("node:")) bad.push(`lib/${rel} imports "${spec}": only relative, npm: and node: specifiers are allowed`);
-        else if (spec.startsWith("npm:") && rel !== "deps.ts") bad.push(`lib/${rel} imports "${spec}": npm packages go through lib/deps.ts`);
+        if (!spec.startsWith("npm:") && !spec.startsWith("node:")) {
+          bad.push(
+            `lib/${rel} imports "${spec}": only relative, npm: and node: specifiers are allowed`,
+          );
+        } else if (spec.startsWith("npm:") && rel !== "deps.ts") {
+          bad.push(`lib/${rel} imports "${spec}": npm packages go through lib/deps.ts`);
+        }
         continue;
       }
       const target = new URL(spec, file);
       if (!target.pathname.startsWith(lib.pathname)) {
-        if (!target.pathname.includes("/kernels/")) bad.push(`lib/${rel} imports "${spec}" from outside lib/ and kernels/`);
+        if (!target.pathname.includes("/kernels/")) {
+          bad.push(`lib/${rel} imports "${spec}" from outside lib/ and kernels/`);
+        }
         continue;
       }
       const to = layerOf(target.pathname.slice(lib.pathname.length));
-      if (to > from) bad.push(`lib/${rel} (layer ${LAYERS[from]}) imports "${spec}" (layer ${LAYERS[to]})`);
+      if (to > from) {
+        bad.push(`lib/${rel} (layer ${LAYERS[from]}) imports "${spec}" (layer ${LAYERS[to]})`);
+      }
     }
-    if (/import\.meta\.dirname|import\.meta\.filename/.test(src)) bad.push(`lib/${rel} uses import.meta.dirname/filename, which breaks import by URL`);
+    if (/import\.meta\.dirname|import\.meta\.filename/.test(src)) {
+      bad.push(`lib/${rel} uses import.meta.dirname/filename, which breaks import by URL`);
+    }
   }
   assert.deepEqual(bad, []);
 });

@@ -16,7 +16,12 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const ac = new AbortController();
-    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} }, async (req) => {
+    const server = Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      signal: ac.signal,
+      onListen: () => {},
+    }, async (req) => {
       const path = decodeURIComponent(new URL(req.url).pathname);
       if (path.includes("..")) return new Response("bad path", { status: 400 });
       try {
@@ -40,13 +45,21 @@ console.log(JSON.stringify({ loss: await loss.item(), grad: [...await w.grad!.to
 `,
       );
       const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "--no-config", `--allow-import=${host}`, `--reload=http://${host}`, "--allow-env", "main.ts"],
+        args: [
+          "run",
+          "--no-config",
+          `--allow-import=${host}`,
+          `--reload=http://${host}`,
+          "--allow-env",
+          "main.ts",
+        ],
         cwd: dir,
         env: { XDG_RUNTIME_DIR: "/tmp", NO_COLOR: "1" },
         stdout: "piped",
         stderr: "piped",
       }).output();
-      const stdout = new TextDecoder().decode(out.stdout), stderr = new TextDecoder().decode(out.stderr);
+      const stdout = new TextDecoder().decode(out.stdout),
+        stderr = new TextDecoder().decode(out.stderr);
       assert.equal(out.code, 0, stderr);
       const r = JSON.parse(stdout.trim().split("\n").pop()!);
       // x·w = [[1·.5+2·2, 1·-1+0], [3·.5+4·2, -3]] = [[4.5, -1], [9.5, -3]] → relu sum 14

@@ -15,7 +15,12 @@ const BINARY_CASES: [number[], number[]][] = [
   [[1], [2, 3]],
 ];
 
-const binaryOps: [string, (a: F.Tensor, b: F.Tensor) => F.Tensor, (x: number, y: number) => number, [number, number]?][] = [
+const binaryOps: [
+  string,
+  (a: F.Tensor, b: F.Tensor) => F.Tensor,
+  (x: number, y: number) => number,
+  [number, number]?,
+][] = [
   ["add", F.add, (x, y) => x + y],
   ["sub", F.sub, (x, y) => x - y],
   ["mul", F.mul, (x, y) => x * y],
@@ -24,17 +29,20 @@ const binaryOps: [string, (a: F.Tensor, b: F.Tensor) => F.Tensor, (x: number, y:
 ];
 
 for (const [name, gpuFn, refFn, range] of binaryOps) {
-  gpuTest(`${name}() matches the float64 reference and finite differences with broadcasting`, async () => {
-    for (const [sa, sb] of BINARY_CASES) {
-      const [lo, hi] = range ?? [-1, 1];
-      const a = randArray(r, R.size(sa), lo, hi), b = randArray(r, R.size(sb), lo, hi);
-      await gradcheck(`${name} ${JSON.stringify([sa, sb])}`, {
-        inputs: [{ shape: sa, data: a }, { shape: sb, data: b }],
-        gpu: ([x, y]) => gpuFn(x, y),
-        ref: ([x, y]) => R.binary(x, sa, y, sb, refFn),
-      });
-    }
-  });
+  gpuTest(
+    `${name}() matches the float64 reference and finite differences with broadcasting`,
+    async () => {
+      for (const [sa, sb] of BINARY_CASES) {
+        const [lo, hi] = range ?? [-1, 1];
+        const a = randArray(r, R.size(sa), lo, hi), b = randArray(r, R.size(sb), lo, hi);
+        await gradcheck(`${name} ${JSON.stringify([sa, sb])}`, {
+          inputs: [{ shape: sa, data: a }, { shape: sb, data: b }],
+          gpu: ([x, y]) => gpuFn(x, y),
+          ref: ([x, y]) => R.binary(x, sa, y, sb, refFn),
+        });
+      }
+    },
+  );
 }
 
 const unaryOps: [string, (x: F.Tensor) => F.Tensor, (x: number) => number, [number, number]?][] = [
@@ -59,7 +67,10 @@ for (const [name, gpuFn, refFn, range] of unaryOps) {
       // keep values away from kinks (relu/abs at 0, clamp bounds) so finite differences are valid
       const x = randArray(r, R.size(shape), lo, hi).map((v) => (Math.abs(v) < 0.02 ? v + 0.05 : v));
       await gradcheck(`${name} ${JSON.stringify(shape)}`, {
-        inputs: [{ shape, data: x.map((v) => (Math.abs(v - 0.4) < 0.01 || Math.abs(v + 0.5) < 0.01 ? v + 0.03 : v)) }],
+        inputs: [{
+          shape,
+          data: x.map((v) => (Math.abs(v - 0.4) < 0.01 || Math.abs(v + 0.5) < 0.01 ? v + 0.03 : v)),
+        }],
         gpu: ([t]) => gpuFn(t),
         ref: ([t]) => R.unary(t, refFn),
       });
@@ -72,7 +83,10 @@ gpuTest("sigmoid() stays finite and exact for |x| ≥ 30", async () => {
   const y = await F.sigmoid(x).toArray();
   const ref = [R.sigmoid(-80), R.sigmoid(-30), 1, 1];
   for (let i = 0; i < 4; i++) {
-    if (!Number.isFinite(y[i]) || Math.abs(y[i] - ref[i]) > 1e-7 * Math.max(1, Math.abs(ref[i])) + 1e-38) {
+    if (
+      !Number.isFinite(y[i]) ||
+      Math.abs(y[i] - ref[i]) > 1e-7 * Math.max(1, Math.abs(ref[i])) + 1e-38
+    ) {
       throw new Error(`sigmoid(${[-80, -30, 30, 80][i]}) = ${y[i]}, expected ${ref[i]}`);
     }
   }
@@ -121,28 +135,52 @@ gpuTest("max() over axes matches the reference and finite differences", async ()
   }
 });
 
-gpuTest("matmul() matches the reference and finite differences, with transposes and batches", async () => {
-  const cases: { b: number; m: number; k: number; n: number; tA: boolean; tB: boolean; aB: boolean; bB: boolean }[] = [
-    { b: 1, m: 3, k: 4, n: 5, tA: false, tB: false, aB: false, bB: false },
-    { b: 1, m: 67, k: 17, n: 65, tA: false, tB: true, aB: false, bB: false },
-    { b: 1, m: 5, k: 3, n: 4, tA: true, tB: false, aB: false, bB: false },
-    { b: 1, m: 5, k: 3, n: 4, tA: true, tB: true, aB: false, bB: false },
-    { b: 3, m: 4, k: 5, n: 6, tA: false, tB: false, aB: true, bB: true },
-    { b: 2, m: 4, k: 5, n: 3, tA: false, tB: false, aB: true, bB: false },
-    { b: 2, m: 4, k: 5, n: 3, tA: false, tB: true, aB: false, bB: true },
-  ];
-  for (const c of cases) {
-    const as = c.aB ? [c.b, ...(c.tA ? [c.k, c.m] : [c.m, c.k])] : (c.tA ? [c.k, c.m] : [c.m, c.k]);
-    const bs = c.bB ? [c.b, ...(c.tB ? [c.n, c.k] : [c.k, c.n])] : (c.tB ? [c.n, c.k] : [c.k, c.n]);
-    await gradcheck(`matmul ${JSON.stringify(c)}`, {
-      inputs: [{ shape: as, data: randArray(r, R.size(as)) }, { shape: bs, data: randArray(r, R.size(bs)) }],
-      gpu: ([a, b]) => F.matmul(a, b, { transA: c.tA, transB: c.tB }),
-      ref: ([a, b]) =>
-        R.matmul(a, b, c.aB || c.bB ? c.b : 1, c.m, c.k, c.n, { transA: c.tA, transB: c.tB, aBatched: c.aB, bBatched: c.bB }),
-      atol: 1e-3,
-    });
-  }
-});
+gpuTest(
+  "matmul() matches the reference and finite differences, with transposes and batches",
+  async () => {
+    const cases: {
+      b: number;
+      m: number;
+      k: number;
+      n: number;
+      tA: boolean;
+      tB: boolean;
+      aB: boolean;
+      bB: boolean;
+    }[] = [
+      { b: 1, m: 3, k: 4, n: 5, tA: false, tB: false, aB: false, bB: false },
+      { b: 1, m: 67, k: 17, n: 65, tA: false, tB: true, aB: false, bB: false },
+      { b: 1, m: 5, k: 3, n: 4, tA: true, tB: false, aB: false, bB: false },
+      { b: 1, m: 5, k: 3, n: 4, tA: true, tB: true, aB: false, bB: false },
+      { b: 3, m: 4, k: 5, n: 6, tA: false, tB: false, aB: true, bB: true },
+      { b: 2, m: 4, k: 5, n: 3, tA: false, tB: false, aB: true, bB: false },
+      { b: 2, m: 4, k: 5, n: 3, tA: false, tB: true, aB: false, bB: true },
+    ];
+    for (const c of cases) {
+      const as = c.aB
+        ? [c.b, ...(c.tA ? [c.k, c.m] : [c.m, c.k])]
+        : (c.tA ? [c.k, c.m] : [c.m, c.k]);
+      const bs = c.bB
+        ? [c.b, ...(c.tB ? [c.n, c.k] : [c.k, c.n])]
+        : (c.tB ? [c.n, c.k] : [c.k, c.n]);
+      await gradcheck(`matmul ${JSON.stringify(c)}`, {
+        inputs: [{ shape: as, data: randArray(r, R.size(as)) }, {
+          shape: bs,
+          data: randArray(r, R.size(bs)),
+        }],
+        gpu: ([a, b]) => F.matmul(a, b, { transA: c.tA, transB: c.tB }),
+        ref: ([a, b]) =>
+          R.matmul(a, b, c.aB || c.bB ? c.b : 1, c.m, c.k, c.n, {
+            transA: c.tA,
+            transB: c.tB,
+            aBatched: c.aB,
+            bBatched: c.bB,
+          }),
+        atol: 1e-3,
+      });
+    }
+  },
+);
 
 gpuTest("permute() and transpose() match the reference and finite differences", async () => {
   const shape = [2, 3, 4, 5];
@@ -183,12 +221,20 @@ gpuTest("slice() and concat() match the reference and finite differences", async
   });
 });
 
-gpuTest("gather() matches the reference, and repeated indices accumulate in its gradient", async () => {
-  const shape = [3, 6, 2];
-  const idx = [5, 0, 0, 3, 5, 5];
-  await gradcheck("gather", {
-    inputs: [{ shape, data: randArray(r, 36) }, { shape: [6], data: Float32Array.from(idx), noGrad: true, dtype: "i32" }],
-    gpu: ([t, i]) => F.gather(t, i, 1),
-    ref: ([t]) => R.gather(t, shape, idx, 1),
-  });
-});
+gpuTest(
+  "gather() matches the reference, and repeated indices accumulate in its gradient",
+  async () => {
+    const shape = [3, 6, 2];
+    const idx = [5, 0, 0, 3, 5, 5];
+    await gradcheck("gather", {
+      inputs: [{ shape, data: randArray(r, 36) }, {
+        shape: [6],
+        data: Float32Array.from(idx),
+        noGrad: true,
+        dtype: "i32",
+      }],
+      gpu: ([t, i]) => F.gather(t, i, 1),
+      ref: ([t]) => R.gather(t, shape, idx, 1),
+    });
+  },
+);

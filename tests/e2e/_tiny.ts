@@ -11,8 +11,17 @@ export const CACHE = new URL("../../.cache/wgdet-tests/", import.meta.url).pathn
 
 /** The tiny config with its synthetic data generated (once) and `extra` cfg-options applied. */
 export async function tinyConfig(extra: string[] = []): Promise<Config> {
-  const cfg = await loadConfig(new URL("../../configs/retinanet/retinanet_tiny_shapes.ts", import.meta.url));
-  const info = await ensureShapesDataset(CACHE, { numTrain: 8, numVal: 4, imgSize: 64, seed: 3, objectSize: [14, 32], objectsPerImage: [1, 3] });
+  const cfg = await loadConfig(
+    new URL("../../configs/retinanet/retinanet_tiny_shapes.ts", import.meta.url),
+  );
+  const info = await ensureShapesDataset(CACHE, {
+    numTrain: 8,
+    numVal: 4,
+    imgSize: 64,
+    seed: 3,
+    objectSize: [14, 32],
+    objectsPerImage: [1, 3],
+  });
   applyCfgOptions(cfg, [
     "model.backbone.base_channels=8",
     "model.neck.in_channels=[8,16,32,64]",

@@ -2,7 +2,9 @@ import { assert } from "../_assert.ts";
 import { hasAdapter } from "../_gpu.ts";
 
 const script = `
-import { initGpu } from ${JSON.stringify(new URL("../../lib/gpu/runtime.ts", import.meta.url).href)};
+import { initGpu } from ${
+  JSON.stringify(new URL("../../lib/gpu/runtime.ts", import.meta.url).href)
+};
 try {
   const g = await initGpu();
   console.log(JSON.stringify({ ok: true, name: g.info.adapterName, fallback: g.info.isFallbackAdapter, backend: g.info.backend, limits: g.info.limits }));
@@ -25,7 +27,10 @@ async function runWith(env: Record<string, string>): Promise<Record<string, unkn
 
 Deno.test("initGpu() without an adapter throws GpuUnavailableError that says how to get one", async () => {
   // No Vulkan driver can be found and the backend is pinned to Vulkan: there is no adapter.
-  const r = await runWith({ VK_ICD_FILENAMES: "/nonexistent/icd.json", DENO_WEBGPU_BACKEND: "vulkan" });
+  const r = await runWith({
+    VK_ICD_FILENAMES: "/nonexistent/icd.json",
+    DENO_WEBGPU_BACKEND: "vulkan",
+  });
   assert.equal(r.ok, false);
   assert.equal(r.name, "GpuUnavailableError");
   assert.match(String(r.message), /mesa-vulkan-drivers libvulkan1/);
@@ -33,7 +38,8 @@ Deno.test("initGpu() without an adapter throws GpuUnavailableError that says how
 });
 
 Deno.test({
-  name: "initGpu() requests the adapter's limits, not the spec minimums, and honours DENO_WEBGPU_BACKEND",
+  name:
+    "initGpu() requests the adapter's limits, not the spec minimums, and honours DENO_WEBGPU_BACKEND",
   ignore: !hasAdapter,
   fn: async () => {
     const r = await runWith({ DENO_WEBGPU_BACKEND: "vulkan" });

@@ -57,7 +57,10 @@ gpuTest("backward() accumulates through fan-out and keeps leaf gradients past ti
 });
 
 gpuTest("a WGSL error names the kernel file and line", async (gpu) => {
-  const broken = { name: "broken_test", source: "@compute @workgroup_size(1)\nfn main() {\n  let x: u32 = oops;\n}\n" };
+  const broken = {
+    name: "broken_test",
+    source: "@compute @workgroup_size(1)\nfn main() {\n  let x: u32 = oops;\n}\n",
+  };
   gpu.kernel(broken);
   await assert.rejects(() => gpu.pipelines.checkErrors(), (e: Error) => {
     assert.ok(e instanceof KernelError);
@@ -67,34 +70,42 @@ gpuTest("a WGSL error names the kernel file and line", async (gpu) => {
   });
 });
 
-gpuTest("a tensor larger than one storage binding is refused with its name, size and the limit", (gpu) => {
-  const lim = gpu.info.limits.maxStorageBufferBindingSize;
-  const n = Math.floor(lim / 4) + 1024;
-  assert.throws(() => gpu.empty([n], "f32", "huge_activation"), (e: Error) => {
-    assert.ok(e instanceof RangeError);
-    assert.match(e.message, /huge_activation/);
-    assert.match(e.message, new RegExp(String(lim)));
-    return true;
-  });
-});
+gpuTest(
+  "a tensor larger than one storage binding is refused with its name, size and the limit",
+  (gpu) => {
+    const lim = gpu.info.limits.maxStorageBufferBindingSize;
+    const n = Math.floor(lim / 4) + 1024;
+    assert.throws(() => gpu.empty([n], "f32", "huge_activation"), (e: Error) => {
+      assert.ok(e instanceof RangeError);
+      assert.match(e.message, /huge_activation/);
+      assert.match(e.message, new RegExp(String(lim)));
+      return true;
+    });
+  },
+);
 
-gpuTest("recording ops performs no readback; toArray() is the only synchronisation point", async (gpu) => {
-  const r0 = gpu.stats().readbacks;
-  const out = tidy(() => {
-    let t = Tensor.from(new Float32Array(1000).fill(1), [10, 100], { requiresGrad: true });
-    for (let i = 0; i < 20; i++) t = F.relu(F.addScalar(t, 0.5));
-    const l = F.mean(t);
-    backward(l);
-    return l;
-  });
-  assert.equal(gpu.stats().readbacks, r0);
-  assertClose(await out.toArray(), [11]);
-  assert.equal(gpu.stats().readbacks, r0 + 1);
-  out.dispose();
-});
+gpuTest(
+  "recording ops performs no readback; toArray() is the only synchronisation point",
+  async (gpu) => {
+    const r0 = gpu.stats().readbacks;
+    const out = tidy(() => {
+      let t = Tensor.from(new Float32Array(1000).fill(1), [10, 100], { requiresGrad: true });
+      for (let i = 0; i < 20; i++) t = F.relu(F.addScalar(t, 0.5));
+      const l = F.mean(t);
+      backward(l);
+      return l;
+    });
+    assert.equal(gpu.stats().readbacks, r0);
+    assertClose(await out.toArray(), [11]);
+    assert.equal(gpu.stats().readbacks, r0 + 1);
+    out.dispose();
+  },
+);
 
 gpuTest("readMany() reads several tensors with one readback", async (gpu) => {
-  const a = Tensor.from([1, 2], [2]), b = Tensor.from([7], [1], { dtype: "i32" }), c = Tensor.zeros([0]);
+  const a = Tensor.from([1, 2], [2]),
+    b = Tensor.from([7], [1], { dtype: "i32" }),
+    c = Tensor.zeros([0]);
   const r0 = gpu.stats().readbacks;
   const [ha, hb, hc] = await gpu.readMany([a.raw, b.raw, c.raw]);
   assert.equal(gpu.stats().readbacks, r0 + 1);

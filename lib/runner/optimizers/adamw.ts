@@ -19,9 +19,17 @@ export interface AdamWCfg extends BaseOptimizerCfg {
 /** `torch.optim.AdamW` on the GPU (weight decay default 0.01 as PyTorch). */
 export class AdamW extends GpuOptimizer {
   constructor(cfg: AdamWCfg) {
-    if (cfg.amsgrad) throw new RangeError("Cannot build AdamW: amsgrad is not supported, set amsgrad: false");
+    if (cfg.amsgrad) {
+      throw new RangeError("Cannot build AdamW: amsgrad is not supported, set amsgrad: false");
+    }
     const [beta1, beta2] = cfg.betas ?? [0.9, 0.999];
-    super(cfg.params, { lr: cfg.lr, beta1, beta2, eps: cfg.eps ?? 1e-8, weight_decay: cfg.weight_decay ?? 0.01 }, cfg.paramwise_cfg);
+    super(cfg.params, {
+      lr: cfg.lr,
+      beta1,
+      beta2,
+      eps: cfg.eps ?? 1e-8,
+      weight_decay: cfg.weight_decay ?? 0.01,
+    }, cfg.paramwise_cfg);
   }
 
   /** Applies one update with each group's current `lr`. */
@@ -29,14 +37,20 @@ export class AdamW extends GpuOptimizer {
     for (const e of this.active()) {
       const g = this.paramGroups[e.group];
       e.steps++;
-      adamwStep(e.param.raw, e.param.grad!.raw, this.stateTensor(e, "exp_avg").raw, this.stateTensor(e, "exp_avg_sq").raw, {
-        lr: g.lr,
-        beta1: g.beta1 as number,
-        beta2: g.beta2 as number,
-        eps: g.eps as number,
-        weightDecay: (g.weight_decay as number) ?? 0,
-        step: e.steps,
-      });
+      adamwStep(
+        e.param.raw,
+        e.param.grad!.raw,
+        this.stateTensor(e, "exp_avg").raw,
+        this.stateTensor(e, "exp_avg_sq").raw,
+        {
+          lr: g.lr,
+          beta1: g.beta1 as number,
+          beta2: g.beta2 as number,
+          eps: g.eps as number,
+          weightDecay: (g.weight_decay as number) ?? 0,
+          step: e.steps,
+        },
+      );
     }
   }
 }

@@ -53,8 +53,11 @@ export function buildGroups(
   paramwise?: ParamwiseCfg,
 ): { groups: ParamGroup[]; entries: OptimEntry[] } {
   const named: [string, Tensor, boolean, boolean][] = []; // name, tensor, isNorm, isBias
-  if (Array.isArray(src)) for (const [n, t] of src) named.push([n, t, false, n.endsWith(".bias")]);
-  else {
+  if (Array.isArray(src)) {
+    for (const [n, t] of src) {
+      named.push([n, t, false, n.endsWith(".bias")]);
+    }
+  } else {
     for (const [mname, m] of src.namedModules()) {
       const norm = isNormModule(m);
       for (const [pname, t] of m.namedParameters()) {
@@ -66,11 +69,16 @@ export function buildGroups(
   const lr = base.lr as number, wd = (base.weight_decay as number | undefined) ?? 0;
   if (!paramwise) {
     const g: ParamGroup = { ...base, lr, weight_decay: wd, initial_lr: lr };
-    return { groups: [g], entries: named.map(([name, param]) => ({ name, param, group: 0, state: {}, steps: 0 })) };
+    return {
+      groups: [g],
+      entries: named.map(([name, param]) => ({ name, param, group: 0, state: {}, steps: 0 })),
+    };
   }
   const groups: ParamGroup[] = [];
   const entries: OptimEntry[] = [];
-  const keys = Object.keys(paramwise.custom_keys ?? {}).sort((a, b) => b.length - a.length || a.localeCompare(b));
+  const keys = Object.keys(paramwise.custom_keys ?? {}).sort((a, b) =>
+    b.length - a.length || a.localeCompare(b)
+  );
   for (const [name, param, isNorm, isBias] of named) {
     let lrMult = 1, decayMult = 1;
     const key = keys.find((k) => name.includes(k));
@@ -84,7 +92,12 @@ export function buildGroups(
       }
       if (isNorm) decayMult = paramwise.norm_decay_mult ?? 1;
     }
-    groups.push({ ...base, lr: lr * lrMult, initial_lr: lr * lrMult, weight_decay: wd * decayMult });
+    groups.push({
+      ...base,
+      lr: lr * lrMult,
+      initial_lr: lr * lrMult,
+      weight_decay: wd * decayMult,
+    });
     entries.push({ name, param, group: groups.length - 1, state: {}, steps: 0 });
   }
   return { groups, entries };
@@ -97,7 +110,9 @@ export abstract class GpuOptimizer implements Optimizer {
 
   constructor(src: ParamSource, base: Record<string, number | boolean>, paramwise?: ParamwiseCfg) {
     const lr = base.lr;
-    if (typeof lr !== "number" || !(lr >= 0)) throw new RangeError(`Cannot build optimizer: lr must be a non-negative number, got ${lr}`);
+    if (typeof lr !== "number" || !(lr >= 0)) {
+      throw new RangeError(`Cannot build optimizer: lr must be a non-negative number, got ${lr}`);
+    }
     const { groups, entries } = buildGroups(src, base, paramwise);
     this.paramGroups = groups;
     this.entries = entries;
@@ -105,7 +120,9 @@ export abstract class GpuOptimizer implements Optimizer {
 
   /** Parameters whose gradient exists and that require one (frozen ones are skipped, as PyTorch). */
   protected active(): OptimEntry[] {
-    return this.entries.filter((e) => e.param.requiresGrad && e.param.grad && !e.param.grad.disposed);
+    return this.entries.filter((e) =>
+      e.param.requiresGrad && e.param.grad && !e.param.grad.disposed
+    );
   }
 
   /** Drops every gradient (PyTorch `zero_grad(set_to_none=True)`). */
@@ -124,7 +141,11 @@ export abstract class GpuOptimizer implements Optimizer {
    * returned as a lazily read scalar.
    */
   clipGradNorm(opts: { max_norm: number; norm_type?: number }): LogValue {
-    if ((opts.norm_type ?? 2) !== 2) throw new RangeError(`Cannot clip gradients: norm_type ${opts.norm_type} is not supported, use 2`);
+    if ((opts.norm_type ?? 2) !== 2) {
+      throw new RangeError(
+        `Cannot clip gradients: norm_type ${opts.norm_type} is not supported, use 2`,
+      );
+    }
     const act = this.active();
     if (act.length === 0) return 0;
     return noGrad(() => {
@@ -168,14 +189,22 @@ export abstract class GpuOptimizer implements Optimizer {
     }
     const datas = await getGpu().readMany(items.map(([, t]) => t.raw));
     const state: Record<string, CpuTensor> = {};
-    items.forEach(([n, t], i) => (state[n] = { dtype: "F32", shape: [...t.shape], data: datas[i] as Float32Array }));
-    return { state, param_groups: this.paramGroups.map((g, i) => ({ ...g, steps: i === 0 ? steps : undefined })) };
+    items.forEach((
+      [n, t],
+      i,
+    ) => (state[n] = { dtype: "F32", shape: [...t.shape], data: datas[i] as Float32Array }));
+    return {
+      state,
+      param_groups: this.paramGroups.map((g, i) => ({ ...g, steps: i === 0 ? steps : undefined })),
+    };
   }
 
   /** Restores state tensors and group hyper-parameters (including `initial_lr`). */
   loadStateDict(s: OptimizerState): void {
     if (s.param_groups.length !== this.paramGroups.length) {
-      throw new RangeError(`Cannot load optimizer state: it has ${s.param_groups.length} parameter groups, the optimizer ${this.paramGroups.length}`);
+      throw new RangeError(
+        `Cannot load optimizer state: it has ${s.param_groups.length} parameter groups, the optimizer ${this.paramGroups.length}`,
+      );
     }
     const steps = (s.param_groups[0]?.steps ?? {}) as Record<string, number>;
     this.paramGroups = s.param_groups.map((g) => {
@@ -190,7 +219,11 @@ export abstract class GpuOptimizer implements Optimizer {
         const sk = key.slice(e.name.length + 1);
         if (sk.includes(".")) continue;
         const dst = this.stateTensor(e, sk);
-        if (t.data.length !== dst.size) throw new TypeError(`Cannot load optimizer state "${key}": ${t.data.length} values for ${dst.size} elements`);
+        if (t.data.length !== dst.size) {
+          throw new TypeError(
+            `Cannot load optimizer state "${key}": ${t.data.length} values for ${dst.size} elements`,
+          );
+        }
         const up = gpu.upload(t.data as Float32Array, dst.shape, "f32", key);
         gpu.copy(up, 0, dst.raw, 0, dst.raw.byteLength);
         up.release();

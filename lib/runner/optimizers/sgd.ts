@@ -19,11 +19,19 @@ export interface SGDCfg extends BaseOptimizerCfg {
 /** `torch.optim.SGD` on the GPU. */
 export class SGD extends GpuOptimizer {
   constructor(cfg: SGDCfg) {
-    const momentum = cfg.momentum ?? 0, dampening = cfg.dampening ?? 0, nesterov = cfg.nesterov ?? false;
+    const momentum = cfg.momentum ?? 0,
+      dampening = cfg.dampening ?? 0,
+      nesterov = cfg.nesterov ?? false;
     if (nesterov && (momentum <= 0 || dampening !== 0)) {
       throw new RangeError("Cannot build SGD: nesterov needs momentum > 0 and dampening 0");
     }
-    super(cfg.params, { lr: cfg.lr, momentum, dampening, nesterov, weight_decay: cfg.weight_decay ?? 0 }, cfg.paramwise_cfg);
+    super(cfg.params, {
+      lr: cfg.lr,
+      momentum,
+      dampening,
+      nesterov,
+      weight_decay: cfg.weight_decay ?? 0,
+    }, cfg.paramwise_cfg);
   }
 
   /** Applies one update with each group's current `lr`. */
