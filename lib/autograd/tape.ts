@@ -45,11 +45,11 @@ export function noGrad<T>(fn: () => T): T {
 }
 
 /** Records `op` on `out` when gradients are enabled and some input requires them. */
-// deno-lint-ignore no-explicit-any
 export function record(
   op: string,
   inputs: Tensor[],
   out: Tensor,
+  // deno-lint-ignore no-explicit-any
   ctx: Record<string, any> = {},
 ): Tensor {
   if (enabled && inputs.some((t) => t.requiresGrad)) {
