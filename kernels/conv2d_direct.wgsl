@@ -13,6 +13,9 @@ override MFAST: bool = false;
 override ROW3: bool = false;
 // Read A from the storage binding `wts` instead of the uniform window `wt`.
 override ASSB: bool = false;
+// Every tap of the generic loop is inside the image (1×1 kernel, stride 1, no padding): no bounds
+// checks (columns past a row end read neighbours or clamped addresses, and are never stored).
+override INB: bool = false;
 override BIAS: bool = false;
 override AFFINE: bool = false;
 override RELU: bool = false;
@@ -39,6 +42,12 @@ fn wld(i: u32) -> f32 {
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
+
+// B at i when ok (0 otherwise; with INB unconditionally).
+fn ld_x(i: i32, ok: bool) -> f32 {
+  if (INB) { return x[u32(i)]; }
+  return select(0.0, x[u32(select(0, i, ok))], ok);
+}
 @group(0) @binding(1) var<storage, read> bias: array<f32>;
 @group(0) @binding(2) var<storage, read> scale: array<f32>;
 @group(0) @binding(3) var<storage, read> shift: array<f32>;
@@ -481,7 +490,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx0 = ix + 0 * sw;
       let ok0 = yok && xx0 >= 0 && xx0 < wi;
-      let v0 = vec4<f32>(select(0.0, x[u32(select(0, rb + xx0, ok0))], ok0));
+      let v0 = vec4<f32>(ld_x(rb + xx0, ok0));
       a0_0 = fma(w0, v0, a0_0);
       a0_1 = fma(w1, v0, a0_1);
       if (TM > 8u) { a0_2 = fma(w2, v0, a0_2); }
@@ -490,7 +499,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx1 = ix + 1 * sw;
       let ok1 = yok && xx1 >= 0 && xx1 < wi;
-      let v1 = vec4<f32>(select(0.0, x[u32(select(0, rb + xx1, ok1))], ok1));
+      let v1 = vec4<f32>(ld_x(rb + xx1, ok1));
       a1_0 = fma(w0, v1, a1_0);
       a1_1 = fma(w1, v1, a1_1);
       if (TM > 8u) { a1_2 = fma(w2, v1, a1_2); }
@@ -499,7 +508,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx2 = ix + 2 * sw;
       let ok2 = yok && xx2 >= 0 && xx2 < wi;
-      let v2 = vec4<f32>(select(0.0, x[u32(select(0, rb + xx2, ok2))], ok2));
+      let v2 = vec4<f32>(ld_x(rb + xx2, ok2));
       a2_0 = fma(w0, v2, a2_0);
       a2_1 = fma(w1, v2, a2_1);
       if (TM > 8u) { a2_2 = fma(w2, v2, a2_2); }
@@ -508,7 +517,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx3 = ix + 3 * sw;
       let ok3 = yok && xx3 >= 0 && xx3 < wi;
-      let v3 = vec4<f32>(select(0.0, x[u32(select(0, rb + xx3, ok3))], ok3));
+      let v3 = vec4<f32>(ld_x(rb + xx3, ok3));
       a3_0 = fma(w0, v3, a3_0);
       a3_1 = fma(w1, v3, a3_1);
       if (TM > 8u) { a3_2 = fma(w2, v3, a3_2); }
@@ -518,7 +527,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx4 = ix + 4 * sw;
       let ok4 = yok && xx4 >= 0 && xx4 < wi;
-      let v4 = vec4<f32>(select(0.0, x[u32(select(0, rb + xx4, ok4))], ok4));
+      let v4 = vec4<f32>(ld_x(rb + xx4, ok4));
       a4_0 = fma(w0, v4, a4_0);
       a4_1 = fma(w1, v4, a4_1);
       if (TM > 8u) { a4_2 = fma(w2, v4, a4_2); }
@@ -529,7 +538,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx5 = ix + 5 * sw;
       let ok5 = yok && xx5 >= 0 && xx5 < wi;
-      let v5 = vec4<f32>(select(0.0, x[u32(select(0, rb + xx5, ok5))], ok5));
+      let v5 = vec4<f32>(ld_x(rb + xx5, ok5));
       a5_0 = fma(w0, v5, a5_0);
       a5_1 = fma(w1, v5, a5_1);
       if (TM > 8u) { a5_2 = fma(w2, v5, a5_2); }
@@ -540,7 +549,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx6 = ix + 6 * sw;
       let ok6 = yok && xx6 >= 0 && xx6 < wi;
-      let v6 = vec4<f32>(select(0.0, x[u32(select(0, rb + xx6, ok6))], ok6));
+      let v6 = vec4<f32>(ld_x(rb + xx6, ok6));
       a6_0 = fma(w0, v6, a6_0);
       a6_1 = fma(w1, v6, a6_1);
       if (TM > 8u) { a6_2 = fma(w2, v6, a6_2); }
@@ -551,7 +560,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx7 = ix + 7 * sw;
       let ok7 = yok && xx7 >= 0 && xx7 < wi;
-      let v7 = vec4<f32>(select(0.0, x[u32(select(0, rb + xx7, ok7))], ok7));
+      let v7 = vec4<f32>(ld_x(rb + xx7, ok7));
       a7_0 = fma(w0, v7, a7_0);
       a7_1 = fma(w1, v7, a7_1);
       if (TM > 8u) { a7_2 = fma(w2, v7, a7_2); }
@@ -562,7 +571,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx8 = ix + 8 * sw;
       let ok8 = yok && xx8 >= 0 && xx8 < wi;
-      let v8 = vec4<f32>(select(0.0, x[u32(select(0, rb + xx8, ok8))], ok8));
+      let v8 = vec4<f32>(ld_x(rb + xx8, ok8));
       a8_0 = fma(w0, v8, a8_0);
       a8_1 = fma(w1, v8, a8_1);
       if (TM > 8u) { a8_2 = fma(w2, v8, a8_2); }
@@ -573,7 +582,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx9 = ix + 9 * sw;
       let ok9 = yok && xx9 >= 0 && xx9 < wi;
-      let v9 = vec4<f32>(select(0.0, x[u32(select(0, rb + xx9, ok9))], ok9));
+      let v9 = vec4<f32>(ld_x(rb + xx9, ok9));
       a9_0 = fma(w0, v9, a9_0);
       a9_1 = fma(w1, v9, a9_1);
       if (TM > 8u) { a9_2 = fma(w2, v9, a9_2); }
@@ -584,7 +593,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx10 = ix + 10 * sw;
       let ok10 = yok && xx10 >= 0 && xx10 < wi;
-      let v10 = vec4<f32>(select(0.0, x[u32(select(0, rb + xx10, ok10))], ok10));
+      let v10 = vec4<f32>(ld_x(rb + xx10, ok10));
       a10_0 = fma(w0, v10, a10_0);
       a10_1 = fma(w1, v10, a10_1);
       if (TM > 8u) { a10_2 = fma(w2, v10, a10_2); }
@@ -595,7 +604,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx11 = ix + 11 * sw;
       let ok11 = yok && xx11 >= 0 && xx11 < wi;
-      let v11 = vec4<f32>(select(0.0, x[u32(select(0, rb + xx11, ok11))], ok11));
+      let v11 = vec4<f32>(ld_x(rb + xx11, ok11));
       a11_0 = fma(w0, v11, a11_0);
       a11_1 = fma(w1, v11, a11_1);
       if (TM > 8u) { a11_2 = fma(w2, v11, a11_2); }
@@ -606,7 +615,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx12 = ix + 12 * sw;
       let ok12 = yok && xx12 >= 0 && xx12 < wi;
-      let v12 = vec4<f32>(select(0.0, x[u32(select(0, rb + xx12, ok12))], ok12));
+      let v12 = vec4<f32>(ld_x(rb + xx12, ok12));
       a12_0 = fma(w0, v12, a12_0);
       a12_1 = fma(w1, v12, a12_1);
       if (TM > 8u) { a12_2 = fma(w2, v12, a12_2); }
@@ -617,7 +626,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx13 = ix + 13 * sw;
       let ok13 = yok && xx13 >= 0 && xx13 < wi;
-      let v13 = vec4<f32>(select(0.0, x[u32(select(0, rb + xx13, ok13))], ok13));
+      let v13 = vec4<f32>(ld_x(rb + xx13, ok13));
       a13_0 = fma(w0, v13, a13_0);
       a13_1 = fma(w1, v13, a13_1);
       if (TM > 8u) { a13_2 = fma(w2, v13, a13_2); }
@@ -628,7 +637,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx14 = ix + 14 * sw;
       let ok14 = yok && xx14 >= 0 && xx14 < wi;
-      let v14 = vec4<f32>(select(0.0, x[u32(select(0, rb + xx14, ok14))], ok14));
+      let v14 = vec4<f32>(ld_x(rb + xx14, ok14));
       a14_0 = fma(w0, v14, a14_0);
       a14_1 = fma(w1, v14, a14_1);
       if (TM > 8u) { a14_2 = fma(w2, v14, a14_2); }
@@ -639,7 +648,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx15 = ix + 15 * sw;
       let ok15 = yok && xx15 >= 0 && xx15 < wi;
-      let v15 = vec4<f32>(select(0.0, x[u32(select(0, rb + xx15, ok15))], ok15));
+      let v15 = vec4<f32>(ld_x(rb + xx15, ok15));
       a15_0 = fma(w0, v15, a15_0);
       a15_1 = fma(w1, v15, a15_1);
       if (TM > 8u) { a15_2 = fma(w2, v15, a15_2); }

@@ -16,6 +16,9 @@ override MFAST: bool = false;
 override ROW3: bool = false;
 // Read A from the storage binding `wts` instead of the uniform window `wt`.
 override ASSB: bool = false;
+// Every tap of the generic loop is inside the image (1×1 kernel, stride 1, no padding): no bounds
+// checks (columns past a row end read neighbours or clamped addresses, and are never stored).
+override INB: bool = false;
 
 struct Params {
   batch: u32, cin: u32, h: u32, w: u32,
@@ -39,6 +42,12 @@ fn wld(i: u32) -> f32 {
 }
 
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
+
+// B at i when ok (0 otherwise; with INB unconditionally).
+fn ld_x(i: i32, ok: bool) -> f32 {
+  if (INB) { return dy[u32(i)]; }
+  return select(0.0, dy[u32(select(0, i, ok))], ok);
+}
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> wt: array<vec4<f32>, 4096>;
 @group(0) @binding(3) var<storage, read> wts: array<f32>;
@@ -486,7 +495,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx0 = ox + 0;
       let ok0 = yok && xx0 >= 0 && xx0 < ow;
-      let v0 = vec4<f32>(select(0.0, dy[u32(select(0, rb + xx0, ok0))], ok0));
+      let v0 = vec4<f32>(ld_x(rb + xx0, ok0));
       a0_0 = fma(w0, v0, a0_0);
       a0_1 = fma(w1, v0, a0_1);
       if (TM > 8u) { a0_2 = fma(w2, v0, a0_2); }
@@ -495,7 +504,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx1 = ox + 1;
       let ok1 = yok && xx1 >= 0 && xx1 < ow;
-      let v1 = vec4<f32>(select(0.0, dy[u32(select(0, rb + xx1, ok1))], ok1));
+      let v1 = vec4<f32>(ld_x(rb + xx1, ok1));
       a1_0 = fma(w0, v1, a1_0);
       a1_1 = fma(w1, v1, a1_1);
       if (TM > 8u) { a1_2 = fma(w2, v1, a1_2); }
@@ -504,7 +513,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx2 = ox + 2;
       let ok2 = yok && xx2 >= 0 && xx2 < ow;
-      let v2 = vec4<f32>(select(0.0, dy[u32(select(0, rb + xx2, ok2))], ok2));
+      let v2 = vec4<f32>(ld_x(rb + xx2, ok2));
       a2_0 = fma(w0, v2, a2_0);
       a2_1 = fma(w1, v2, a2_1);
       if (TM > 8u) { a2_2 = fma(w2, v2, a2_2); }
@@ -513,7 +522,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx3 = ox + 3;
       let ok3 = yok && xx3 >= 0 && xx3 < ow;
-      let v3 = vec4<f32>(select(0.0, dy[u32(select(0, rb + xx3, ok3))], ok3));
+      let v3 = vec4<f32>(ld_x(rb + xx3, ok3));
       a3_0 = fma(w0, v3, a3_0);
       a3_1 = fma(w1, v3, a3_1);
       if (TM > 8u) { a3_2 = fma(w2, v3, a3_2); }
@@ -523,7 +532,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx4 = ox + 4;
       let ok4 = yok && xx4 >= 0 && xx4 < ow;
-      let v4 = vec4<f32>(select(0.0, dy[u32(select(0, rb + xx4, ok4))], ok4));
+      let v4 = vec4<f32>(ld_x(rb + xx4, ok4));
       a4_0 = fma(w0, v4, a4_0);
       a4_1 = fma(w1, v4, a4_1);
       if (TM > 8u) { a4_2 = fma(w2, v4, a4_2); }
@@ -534,7 +543,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx5 = ox + 5;
       let ok5 = yok && xx5 >= 0 && xx5 < ow;
-      let v5 = vec4<f32>(select(0.0, dy[u32(select(0, rb + xx5, ok5))], ok5));
+      let v5 = vec4<f32>(ld_x(rb + xx5, ok5));
       a5_0 = fma(w0, v5, a5_0);
       a5_1 = fma(w1, v5, a5_1);
       if (TM > 8u) { a5_2 = fma(w2, v5, a5_2); }
@@ -545,7 +554,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx6 = ox + 6;
       let ok6 = yok && xx6 >= 0 && xx6 < ow;
-      let v6 = vec4<f32>(select(0.0, dy[u32(select(0, rb + xx6, ok6))], ok6));
+      let v6 = vec4<f32>(ld_x(rb + xx6, ok6));
       a6_0 = fma(w0, v6, a6_0);
       a6_1 = fma(w1, v6, a6_1);
       if (TM > 8u) { a6_2 = fma(w2, v6, a6_2); }
@@ -556,7 +565,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx7 = ox + 7;
       let ok7 = yok && xx7 >= 0 && xx7 < ow;
-      let v7 = vec4<f32>(select(0.0, dy[u32(select(0, rb + xx7, ok7))], ok7));
+      let v7 = vec4<f32>(ld_x(rb + xx7, ok7));
       a7_0 = fma(w0, v7, a7_0);
       a7_1 = fma(w1, v7, a7_1);
       if (TM > 8u) { a7_2 = fma(w2, v7, a7_2); }
@@ -567,7 +576,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx8 = ox + 8;
       let ok8 = yok && xx8 >= 0 && xx8 < ow;
-      let v8 = vec4<f32>(select(0.0, dy[u32(select(0, rb + xx8, ok8))], ok8));
+      let v8 = vec4<f32>(ld_x(rb + xx8, ok8));
       a8_0 = fma(w0, v8, a8_0);
       a8_1 = fma(w1, v8, a8_1);
       if (TM > 8u) { a8_2 = fma(w2, v8, a8_2); }
@@ -578,7 +587,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx9 = ox + 9;
       let ok9 = yok && xx9 >= 0 && xx9 < ow;
-      let v9 = vec4<f32>(select(0.0, dy[u32(select(0, rb + xx9, ok9))], ok9));
+      let v9 = vec4<f32>(ld_x(rb + xx9, ok9));
       a9_0 = fma(w0, v9, a9_0);
       a9_1 = fma(w1, v9, a9_1);
       if (TM > 8u) { a9_2 = fma(w2, v9, a9_2); }
@@ -589,7 +598,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx10 = ox + 10;
       let ok10 = yok && xx10 >= 0 && xx10 < ow;
-      let v10 = vec4<f32>(select(0.0, dy[u32(select(0, rb + xx10, ok10))], ok10));
+      let v10 = vec4<f32>(ld_x(rb + xx10, ok10));
       a10_0 = fma(w0, v10, a10_0);
       a10_1 = fma(w1, v10, a10_1);
       if (TM > 8u) { a10_2 = fma(w2, v10, a10_2); }
@@ -600,7 +609,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx11 = ox + 11;
       let ok11 = yok && xx11 >= 0 && xx11 < ow;
-      let v11 = vec4<f32>(select(0.0, dy[u32(select(0, rb + xx11, ok11))], ok11));
+      let v11 = vec4<f32>(ld_x(rb + xx11, ok11));
       a11_0 = fma(w0, v11, a11_0);
       a11_1 = fma(w1, v11, a11_1);
       if (TM > 8u) { a11_2 = fma(w2, v11, a11_2); }
@@ -611,7 +620,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx12 = ox + 12;
       let ok12 = yok && xx12 >= 0 && xx12 < ow;
-      let v12 = vec4<f32>(select(0.0, dy[u32(select(0, rb + xx12, ok12))], ok12));
+      let v12 = vec4<f32>(ld_x(rb + xx12, ok12));
       a12_0 = fma(w0, v12, a12_0);
       a12_1 = fma(w1, v12, a12_1);
       if (TM > 8u) { a12_2 = fma(w2, v12, a12_2); }
@@ -622,7 +631,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx13 = ox + 13;
       let ok13 = yok && xx13 >= 0 && xx13 < ow;
-      let v13 = vec4<f32>(select(0.0, dy[u32(select(0, rb + xx13, ok13))], ok13));
+      let v13 = vec4<f32>(ld_x(rb + xx13, ok13));
       a13_0 = fma(w0, v13, a13_0);
       a13_1 = fma(w1, v13, a13_1);
       if (TM > 8u) { a13_2 = fma(w2, v13, a13_2); }
@@ -633,7 +642,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx14 = ox + 14;
       let ok14 = yok && xx14 >= 0 && xx14 < ow;
-      let v14 = vec4<f32>(select(0.0, dy[u32(select(0, rb + xx14, ok14))], ok14));
+      let v14 = vec4<f32>(ld_x(rb + xx14, ok14));
       a14_0 = fma(w0, v14, a14_0);
       a14_1 = fma(w1, v14, a14_1);
       if (TM > 8u) { a14_2 = fma(w2, v14, a14_2); }
@@ -644,7 +653,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
       let xx15 = ox + 15;
       let ok15 = yok && xx15 >= 0 && xx15 < ow;
-      let v15 = vec4<f32>(select(0.0, dy[u32(select(0, rb + xx15, ok15))], ok15));
+      let v15 = vec4<f32>(ld_x(rb + xx15, ok15));
       a15_0 = fma(w0, v15, a15_0);
       a15_1 = fma(w1, v15, a15_1);
       if (TM > 8u) { a15_2 = fma(w2, v15, a15_2); }

@@ -14,6 +14,9 @@ override MFAST: bool = false;
 override ROW3: bool = false;
 // Read A from the storage binding `wts` instead of the uniform window `wt`.
 override ASSB: bool = false;
+// Every tap of the generic loop is inside the image (1×1 kernel, stride 1, no padding): no bounds
+// checks (columns past a row end read neighbours or clamped addresses, and are never stored).
+override INB: bool = false;
 
 struct Params {
   batch: u32, cin: u32, h: u32, w: u32,

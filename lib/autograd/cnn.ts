@@ -34,8 +34,15 @@ function geometry(o: Conv2dOptions): cv.Conv2dGeometry {
  * 2-D convolution `act(conv(x, w) + bias)`: x [N, Cin, H, W], w [Cout, Cin/groups, KH, KW], bias
  * [Cout] or null. Gradients flow to x, w and bias (and through the fused ReLU).
  */
-export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, opts: Conv2dOptions = {}): Tensor {
-  const out = new Tensor(cv.conv2dForward(x.raw, w.raw, bias?.raw ?? null, { ...geometry(opts), act: opts.act }));
+export function conv2d(
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | null,
+  opts: Conv2dOptions = {},
+): Tensor {
+  const out = new Tensor(
+    cv.conv2dForward(x.raw, w.raw, bias?.raw ?? null, { ...geometry(opts), act: opts.act }),
+  );
   const inputs = bias ? [x, w, bias] : [x, w];
   return record("conv2d", inputs, out, { geo: geometry(opts), relu: opts.act === "relu" });
 }
@@ -64,12 +71,19 @@ export function batchNorm2d(
   bias: Tensor | null,
   opts: BatchNormOptions,
 ): Tensor {
-  const { y, saved } = bn.batchNormForward(x.raw, runningMean.raw, runningVar.raw, weight?.raw ?? null, bias?.raw ?? null, {
-    training: opts.training,
-    momentum: opts.momentum,
-    eps: opts.eps,
-    act: opts.act,
-  });
+  const { y, saved } = bn.batchNormForward(
+    x.raw,
+    runningMean.raw,
+    runningVar.raw,
+    weight?.raw ?? null,
+    bias?.raw ?? null,
+    {
+      training: opts.training,
+      momentum: opts.momentum,
+      eps: opts.eps,
+      act: opts.act,
+    },
+  );
   const out = new Tensor(y);
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   const savedT = new Tensor(saved);
@@ -85,11 +99,28 @@ export function batchNorm2d(
 }
 
 /** GroupNorm over [N, C, …] with `numGroups` groups; `weight`/`bias` [C] or null. */
-export function groupNorm(x: Tensor, numGroups: number, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
-  const { y, stats } = gn.groupNormForward(x.raw, numGroups, weight?.raw ?? null, bias?.raw ?? null, eps);
+export function groupNorm(
+  x: Tensor,
+  numGroups: number,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  eps = 1e-5,
+): Tensor {
+  const { y, stats } = gn.groupNormForward(
+    x.raw,
+    numGroups,
+    weight?.raw ?? null,
+    bias?.raw ?? null,
+    eps,
+  );
   const statsT = new Tensor(stats);
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  const r = record("groupNorm", inputs, new Tensor(y), { stats: statsT, groups: numGroups, hasWeight: !!weight, hasBias: !!bias });
+  const r = record("groupNorm", inputs, new Tensor(y), {
+    stats: statsT,
+    groups: numGroups,
+    hasWeight: !!weight,
+    hasBias: !!bias,
+  });
   if (!r.node) statsT.dispose();
   return r;
 }
@@ -120,14 +151,21 @@ export interface InterpolateOptions {
 /** Nearest-neighbour resize with PyTorch's index rule `src = floor(dst · in/out)`. */
 export function interpolateNearest(x: Tensor, opts: InterpolateOptions): Tensor {
   const o = { size: opts.size, scaleFactor: opts.scaleFactor };
-  return record("interpolateNearest", [x], new Tensor(ip.interpolateNearestForward(x.raw, o)), { opts: o });
+  return record("interpolateNearest", [x], new Tensor(ip.interpolateNearestForward(x.raw, o)), {
+    opts: o,
+  });
 }
 
 /**
  * `y = act(x·scale[c] + shift[c])` over [N, C, …]: the frozen-BatchNorm evaluation path. Gradients
  * for x, and for scale/shift when they require them.
  */
-export function affineChannel(x: Tensor, scale: Tensor, shift: Tensor, opts: { act?: "none" | "relu" } = {}): Tensor {
+export function affineChannel(
+  x: Tensor,
+  scale: Tensor,
+  shift: Tensor,
+  opts: { act?: "none" | "relu" } = {},
+): Tensor {
   const y = cv.channelAffine(x.raw, scale.raw, shift.raw, { act: opts.act });
   return record("affineChannel", [x, scale, shift], new Tensor(y), { relu: opts.act === "relu" });
 }

@@ -63,11 +63,18 @@ registerGradient("groupNorm", (g, n) => {
   const [x] = n.inputs;
   const w = n.ctx.hasWeight ? n.inputs[1] : null;
   const b = n.ctx.hasBias ? n.inputs[n.inputs.length - 1] : null;
-  const r = gn.groupNormBackward(g.raw, x.raw, (n.ctx.stats as Tensor).raw, n.ctx.groups, w?.raw ?? null, {
-    dx: x.requiresGrad,
-    dw: !!w?.requiresGrad,
-    db: !!b?.requiresGrad,
-  });
+  const r = gn.groupNormBackward(
+    g.raw,
+    x.raw,
+    (n.ctx.stats as Tensor).raw,
+    n.ctx.groups,
+    w?.raw ?? null,
+    {
+      dx: x.requiresGrad,
+      dw: !!w?.requiresGrad,
+      db: !!b?.requiresGrad,
+    },
+  );
   const res = [wrap(r.dx)];
   if (w) res.push(wrap(r.dw));
   if (b) res.push(wrap(r.db));
@@ -76,7 +83,9 @@ registerGradient("groupNorm", (g, n) => {
 
 registerGradient("maxPool2d", (g, n) => {
   const x = n.inputs[0];
-  return [new Tensor(pl.maxPool2dBackward(g.raw, (n.ctx.argmax as Tensor).raw, x.shape, n.ctx.opts))];
+  return [
+    new Tensor(pl.maxPool2dBackward(g.raw, (n.ctx.argmax as Tensor).raw, x.shape, n.ctx.opts)),
+  ];
 });
 
 registerGradient("interpolateNearest", (g, n) => {

@@ -16,11 +16,23 @@ import { channelAffine, checkBindingSize } from "./conv2d.ts";
 import { reduceRows } from "./reduce.ts";
 
 /** `kernels/batch_norm_stats.wgsl`. */
-export const BATCH_NORM_STATS: KernelSpec = { name: "batch_norm_stats", source: statsSrc, params: "uuuuufuu" };
+export const BATCH_NORM_STATS: KernelSpec = {
+  name: "batch_norm_stats",
+  source: statsSrc,
+  params: "uuuuufuu",
+};
 /** `kernels/batch_norm_finalize.wgsl`. */
-export const BATCH_NORM_FINALIZE: KernelSpec = { name: "batch_norm_finalize", source: finalizeSrc, params: "ufff" };
+export const BATCH_NORM_FINALIZE: KernelSpec = {
+  name: "batch_norm_finalize",
+  source: finalizeSrc,
+  params: "ufff",
+};
 /** `kernels/batch_norm_backward.wgsl`. */
-export const BATCH_NORM_BACKWARD: KernelSpec = { name: "batch_norm_backward", source: backwardSrc, params: "uuuu" };
+export const BATCH_NORM_BACKWARD: KernelSpec = {
+  name: "batch_norm_backward",
+  source: backwardSrc,
+  params: "uuuu",
+};
 
 const CHUNK = 4096;
 
@@ -42,7 +54,9 @@ export function channelSums(
   mode: ChannelSumMode = "sum",
   opts: { y?: RawTensor; sums?: RawTensor; count?: number } = {},
 ): RawTensor {
-  if (x.shape.length < 2) throw new TypeError(`Cannot sum per channel over ${fmtShape(x.shape)}: expected [N, C, ...]`);
+  if (x.shape.length < 2) {
+    throw new TypeError(`Cannot sum per channel over ${fmtShape(x.shape)}: expected [N, C, ...]`);
+  }
   const gpu = getGpu();
   const [n, c] = x.shape;
   const hw = shapeSize(x.shape.slice(2));
@@ -53,9 +67,13 @@ export function channelSums(
   const part = gpu.empty([c * nchunks], "f32", "channel_sums_part");
   const code = mode === "sum" ? 0 : mode === "centeredSquares" ? 1 : 2;
   if (mode === "dot" && (!opts.y || opts.y.size !== x.size)) {
-    throw new TypeError(`Cannot compute per-channel dot products: y must have the shape of x ${fmtShape(x.shape)}`);
+    throw new TypeError(
+      `Cannot compute per-channel dot products: y must have the shape of x ${fmtShape(x.shape)}`,
+    );
   }
-  if (mode === "centeredSquares" && !opts.sums) throw new TypeError("Cannot sum centered squares without the per-channel sums");
+  if (mode === "centeredSquares" && !opts.sums) {
+    throw new TypeError("Cannot sum centered squares without the per-channel sums");
+  }
   gpu.dispatch(BATCH_NORM_STATS, {
     bindings: [x, opts.y ?? x, opts.sums ?? x, part],
     params: [n, c, hw, chunk, nchunks, opts.count ? 1 / opts.count : 0, 0, 0],
@@ -91,9 +109,18 @@ export interface BatchNormForwardResult {
   saved: RawTensor;
 }
 
-function checkChannelVec(t: RawTensor | null, c: number, what: string, xShape: readonly number[]): void {
+function checkChannelVec(
+  t: RawTensor | null,
+  c: number,
+  what: string,
+  xShape: readonly number[],
+): void {
   if (t && (t.size !== c || t.dtype !== "f32")) {
-    throw new TypeError(`Cannot run batchNorm2d on input ${fmtShape(xShape)}: ${what} has shape ${fmtShape(t.shape)}, expected [${c}] f32`);
+    throw new TypeError(
+      `Cannot run batchNorm2d on input ${fmtShape(xShape)}: ${what} has shape ${
+        fmtShape(t.shape)
+      }, expected [${c}] f32`,
+    );
   }
 }
 
@@ -109,10 +136,25 @@ export function batchNormForward(
   bias: RawTensor | null,
   opts: BatchNormForwardOptions,
 ): BatchNormForwardResult {
-  if (x.shape.length < 2) throw new TypeError(`Cannot run batchNorm2d on input ${fmtShape(x.shape)}: expected [N, C, H, W]`);
+  if (x.shape.length < 2) {
+    throw new TypeError(
+      `Cannot run batchNorm2d on input ${fmtShape(x.shape)}: expected [N, C, H, W]`,
+    );
+  }
   const [n, c] = x.shape;
-  if (n === 0) throw new RangeError(`Cannot run batchNorm2d on an empty batch: input ${fmtShape(x.shape)} has batch size 0; skip the call for empty batches`);
-  for (const [t, what] of [[runningMean, "running_mean"], [runningVar, "running_var"], [weight, "weight"], [bias, "bias"]] as const) {
+  if (n === 0) {
+    throw new RangeError(
+      `Cannot run batchNorm2d on an empty batch: input ${
+        fmtShape(x.shape)
+      } has batch size 0; skip the call for empty batches`,
+    );
+  }
+  for (
+    const [t, what] of [[runningMean, "running_mean"], [runningVar, "running_var"], [
+      weight,
+      "weight",
+    ], [bias, "bias"]] as const
+  ) {
     checkChannelVec(t, c, what, x.shape);
   }
   checkBindingSize("batchNorm2d", "input", x.shape);
@@ -122,7 +164,11 @@ export function batchNormForward(
   let s1: RawTensor | null = null, s2: RawTensor | null = null;
   if (opts.training) {
     if (count <= 1) {
-      throw new RangeError(`Cannot run batchNorm2d in training mode on input ${fmtShape(x.shape)}: expected more than 1 value per channel`);
+      throw new RangeError(
+        `Cannot run batchNorm2d in training mode on input ${
+          fmtShape(x.shape)
+        }: expected more than 1 value per channel`,
+      );
     }
     s1 = channelSums(x, "sum");
     s2 = channelSums(x, "centeredSquares", { sums: s1, count });
@@ -130,7 +176,12 @@ export function batchNormForward(
   gpu.dispatch(BATCH_NORM_FINALIZE, {
     bindings: [s1 ?? x, s2 ?? x, weight ?? x, bias ?? x, x, runningMean, runningVar, saved],
     params: [c, count, opts.eps ?? 1e-5, opts.momentum ?? 0.1],
-    overrides: { MODE: opts.training ? 0 : 1, UPDATE: 1, HAS_W: weight ? 1 : 0, HAS_B: bias ? 1 : 0 },
+    overrides: {
+      MODE: opts.training ? 0 : 1,
+      UPDATE: 1,
+      HAS_W: weight ? 1 : 0,
+      HAS_B: bias ? 1 : 0,
+    },
     workgroups: Math.ceil(c / 64),
   });
   s1?.release();

@@ -1,10 +1,19 @@
 /**
- * 2-D convolution (NCHW activations, OIHW weights, as PyTorch) as implicit GEMMs on
- * `kernels/conv2d.wgsl`: the forward pass with a fused epilogue (bias, per-channel scale/shift,
- * ReLU), the gradient with respect to the input (backward data) and to the weights (backward
- * filter, split-K with a second reduction pass instead of float atomics). Tile shapes are
- * variants chosen per shape class: tuned on the adapter at hand ({@linkcode tuneConv2d}) or, if not
- * tuned, by a size heuristic.
+ * 2-D convolution (NCHW activations, OIHW weights, as PyTorch) as GEMMs, in two kernel families:
+ *
+ * - `kernels/conv2d.wgsl` — implicit GEMM with workgroup-memory tiles and register blocking (GPUs):
+ *   the forward pass with a fused epilogue (bias, per-channel scale/shift, ReLU), the input
+ *   gradient (backward data) and the weight gradient (backward filter), with split-K partial sums
+ *   reduced by `conv2d_epilogue.wgsl` instead of float atomics;
+ * - `kernels/conv2d_direct*.wgsl` — register-blocked "direct" kernels for CPU adapters such as
+ *   lavapipe, where every load is a per-lane gather: TN columns × TM channels per thread, the A
+ *   operand read from 64 KiB uniform windows (copied or packed by `conv2d_pack.wgsl`) or from its
+ *   own storage buffer for small problems, rows of 3 taps sharing their loads, stride phases of
+ *   the input gradient visited separately so that no zero tap is multiplied.
+ *
+ * A variant is chosen per shape class: tuned on the adapter at hand ({@linkcode tuneConv2d}, the
+ * choice kept by `tuning.ts`) or, if not tuned, by a size heuristic. Every variant passes the same
+ * tests. {@linkcode gemm} runs plain matrix products through the same kernels.
  *
  * @module
  */
@@ -12,10 +21,14 @@ import convSrc from "../../kernels/conv2d.wgsl" with { type: "text" };
 import epilogueSrc from "../../kernels/conv2d_epilogue.wgsl" with { type: "text" };
 import directSrc from "../../kernels/conv2d_direct.wgsl" with { type: "text" };
 import directDataSrc from "../../kernels/conv2d_direct_backward_data.wgsl" with { type: "text" };
-import directFilterSrc from "../../kernels/conv2d_direct_backward_filter.wgsl" with { type: "text" };
+import directFilterSrc from "../../kernels/conv2d_direct_backward_filter.wgsl" with {
+  type: "text",
+};
 import packSrc from "../../kernels/conv2d_pack.wgsl" with { type: "text" };
+import tiled64Src from "../../kernels/conv2d_tiled_64x64.wgsl" with { type: "text" };
+import tiled128Src from "../../kernels/conv2d_tiled_128x128.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/kernel.ts";
-import { type Gpu, getGpu } from "../gpu/runtime.ts";
+import { getGpu, type Gpu } from "../gpu/runtime.ts";
 import { fmtShape, RawTensor, shapeSize } from "../gpu/raw_tensor.ts";
 import { PooledBuffer } from "../gpu/pool.ts";
 import { sizeBucket, tune, tunedChoice, tuningKey } from "./tuning.ts";
@@ -23,10 +36,18 @@ import { sizeBucket, tune, tunedChoice, tuningKey } from "./tuning.ts";
 /** `kernels/conv2d.wgsl`. */
 export const CONV2D: KernelSpec = { name: "conv2d", source: convSrc, params: "u".repeat(28) };
 /** `kernels/conv2d_epilogue.wgsl`. */
-export const CONV2D_EPILOGUE: KernelSpec = { name: "conv2d_epilogue", source: epilogueSrc, params: "uuuu" };
+export const CONV2D_EPILOGUE: KernelSpec = {
+  name: "conv2d_epilogue",
+  source: epilogueSrc,
+  params: "uuuu",
+};
 
 /** `kernels/conv2d_direct.wgsl` (forward). */
-export const CONV2D_DIRECT: KernelSpec = { name: "conv2d_direct", source: directSrc, params: "u".repeat(36) + "iiuu" };
+export const CONV2D_DIRECT: KernelSpec = {
+  name: "conv2d_direct",
+  source: directSrc,
+  params: "u".repeat(36) + "iiuu",
+};
 /** `kernels/conv2d_direct_backward_data.wgsl`. */
 export const CONV2D_DIRECT_BACKWARD_DATA: KernelSpec = {
   name: "conv2d_direct_backward_data",
@@ -39,8 +60,24 @@ export const CONV2D_DIRECT_BACKWARD_FILTER: KernelSpec = {
   source: directFilterSrc,
   params: "u".repeat(36) + "iiuu",
 };
+/** `kernels/conv2d_tiled_64x64.wgsl` (unrolled 64×64 tiles). */
+export const CONV2D_TILED_64: KernelSpec = {
+  name: "conv2d_tiled_64x64",
+  source: tiled64Src,
+  params: "u".repeat(28),
+};
+/** `kernels/conv2d_tiled_128x128.wgsl` (unrolled 128×128 tiles). */
+export const CONV2D_TILED_128: KernelSpec = {
+  name: "conv2d_tiled_128x128",
+  source: tiled128Src,
+  params: "u".repeat(28),
+};
 /** `kernels/conv2d_pack.wgsl`. */
-export const CONV2D_PACK: KernelSpec = { name: "conv2d_pack", source: packSrc, params: "u".repeat(12) };
+export const CONV2D_PACK: KernelSpec = {
+  name: "conv2d_pack",
+  source: packSrc,
+  params: "u".repeat(12),
+};
 
 /**
  * A variant of the convolution kernels:
@@ -52,7 +89,13 @@ export const CONV2D_PACK: KernelSpec = { name: "conv2d_pack", source: packSrc, p
  *   along a strided axis); other shapes use the size heuristic's tiled variant.
  */
 export type ConvVariant =
-  | { kind: "tiled"; spec: KernelSpec; overrides: { WM: number; WN: number; TM: number; TN: number; BK: number } }
+  | {
+    kind: "tiled";
+    spec: KernelSpec;
+    overrides: { WM: number; WN: number; TM: number; TN: number; BK: number };
+    /** The tile is fixed in the kernel (unrolled files): the sizes are not passed as overrides. */
+    fixed?: boolean;
+  }
   | { kind: "direct"; tn: 4 | 8 | 16; tm: 8 | 16; wg: number; mfast?: boolean; ssbo?: boolean };
 
 function tiled(WM: number, WN: number, TM: number, TN: number, BK: number): ConvVariant {
@@ -61,7 +104,7 @@ function tiled(WM: number, WN: number, TM: number, TN: number, BK: number): Conv
 
 /**
  * The variants, by name: `t{BM}x{BN}r{TM}x{TN}k{BK}` (tiled; each satisfies the kernel's
- * constraints) and `d{TN}x{TM}w{WG}` (direct). All pass the same tests.
+ * constraints), `u…` (tiled with the tile loops unrolled, for GPUs) and `d{TN}x{TM}w{WG}` (direct). All pass the same tests.
  */
 export const CONV2D_VARIANTS: Readonly<Record<string, ConvVariant>> = {
   t64x64r4x4k16: tiled(16, 16, 4, 4, 16),
@@ -71,6 +114,18 @@ export const CONV2D_VARIANTS: Readonly<Record<string, ConvVariant>> = {
   t32x32r4x4k8: tiled(8, 8, 4, 4, 8),
   t16x64r1x4k16: tiled(16, 16, 1, 4, 16),
   t8x128r1x8k16: tiled(8, 16, 1, 8, 16),
+  u64x64r4x4k16: {
+    kind: "tiled",
+    spec: CONV2D_TILED_64,
+    overrides: { WM: 16, WN: 16, TM: 4, TN: 4, BK: 16 },
+    fixed: true,
+  },
+  u128x128r8x8k16: {
+    kind: "tiled",
+    spec: CONV2D_TILED_128,
+    overrides: { WM: 16, WN: 16, TM: 8, TN: 8, BK: 16 },
+    fixed: true,
+  },
   d8x8w64: { kind: "direct", tn: 8, tm: 8, wg: 64 },
   d8x8w32: { kind: "direct", tn: 8, tm: 8, wg: 32 },
   d16x8w64: { kind: "direct", tn: 16, tm: 8, wg: 64 },
@@ -79,6 +134,8 @@ export const CONV2D_VARIANTS: Readonly<Record<string, ConvVariant>> = {
   d4x8w16m: { kind: "direct", tn: 4, tm: 8, wg: 16, mfast: true },
   d8x8w32m: { kind: "direct", tn: 8, tm: 8, wg: 32, mfast: true },
   d8x8w64m: { kind: "direct", tn: 8, tm: 8, wg: 64, mfast: true },
+  d8x16w32m: { kind: "direct", tn: 8, tm: 16, wg: 32, mfast: true },
+  d4x16w32ms: { kind: "direct", tn: 4, tm: 16, wg: 32, mfast: true, ssbo: true },
   d4x8w16ms: { kind: "direct", tn: 4, tm: 8, wg: 16, mfast: true, ssbo: true },
   d8x8w32ms: { kind: "direct", tn: 8, tm: 8, wg: 32, mfast: true, ssbo: true },
 };
@@ -135,11 +192,23 @@ export interface ConvGeometry {
   groups: number;
 }
 
-function pair(v: number | [number, number] | undefined, def: number, what: string): [number, number] {
-  const p: [number, number] = v === undefined ? [def, def] : typeof v === "number" ? [v, v] : [v[0], v[1]];
+function pair(
+  v: number | [number, number] | undefined,
+  def: number,
+  what: string,
+): [number, number] {
+  const p: [number, number] = v === undefined
+    ? [def, def]
+    : typeof v === "number"
+    ? [v, v]
+    : [v[0], v[1]];
   for (const x of p) {
     if (!Number.isInteger(x) || x < (what === "padding" ? 0 : 1)) {
-      throw new RangeError(`Cannot run conv2d with ${what} ${JSON.stringify(v)}: expected ${what === "padding" ? "non-negative" : "positive"} integers`);
+      throw new RangeError(
+        `Cannot run conv2d with ${what} ${JSON.stringify(v)}: expected ${
+          what === "padding" ? "non-negative" : "positive"
+        } integers`,
+      );
     }
   }
   return p;
@@ -150,26 +219,48 @@ function pair(v: number | [number, number] | undefined, def: number, what: strin
  * geometry, or throws: `TypeError` for mismatched ranks or channels (naming both shapes),
  * `RangeError` for an empty batch, bad options, or an output that is empty.
  */
-export function conv2dGeometry(xShape: readonly number[], wShape: readonly number[], opts: Conv2dGeometry = {}): ConvGeometry {
+export function conv2dGeometry(
+  xShape: readonly number[],
+  wShape: readonly number[],
+  opts: Conv2dGeometry = {},
+): ConvGeometry {
   if (xShape.length !== 4 || wShape.length !== 4) {
-    throw new TypeError(`Cannot run conv2d on input ${fmtShape(xShape)} with weight ${fmtShape(wShape)}: both must have rank 4 (NCHW input, OIHW weight)`);
+    throw new TypeError(
+      `Cannot run conv2d on input ${fmtShape(xShape)} with weight ${
+        fmtShape(wShape)
+      }: both must have rank 4 (NCHW input, OIHW weight)`,
+    );
   }
   const [batch, cin, h, w] = xShape;
   const [cout, cinG, kh, kw] = wShape;
   const groups = opts.groups ?? 1;
-  if (!Number.isInteger(groups) || groups < 1) throw new RangeError(`Cannot run conv2d with groups ${groups}: expected a positive integer`);
+  if (!Number.isInteger(groups) || groups < 1) {
+    throw new RangeError(`Cannot run conv2d with groups ${groups}: expected a positive integer`);
+  }
   if (batch === 0) {
-    throw new RangeError(`Cannot run conv2d on an empty batch: input ${fmtShape(xShape)} has batch size 0; skip the call for empty batches`);
+    throw new RangeError(
+      `Cannot run conv2d on an empty batch: input ${
+        fmtShape(xShape)
+      } has batch size 0; skip the call for empty batches`,
+    );
   }
   if (cinG * groups !== cin || cin === 0) {
     throw new TypeError(
-      `Cannot run conv2d on input ${fmtShape(xShape)} with weight ${fmtShape(wShape)}: the input has ${cin} channels but the weight expects ${cinG}×${groups} (groups ${groups})`,
+      `Cannot run conv2d on input ${fmtShape(xShape)} with weight ${
+        fmtShape(wShape)
+      }: the input has ${cin} channels but the weight expects ${cinG}×${groups} (groups ${groups})`,
     );
   }
   if (cout === 0 || cout % groups !== 0) {
-    throw new TypeError(`Cannot run conv2d with weight ${fmtShape(wShape)}: ${cout} output channels are not a positive multiple of groups ${groups}`);
+    throw new TypeError(
+      `Cannot run conv2d with weight ${
+        fmtShape(wShape)
+      }: ${cout} output channels are not a positive multiple of groups ${groups}`,
+    );
   }
-  if (kh === 0 || kw === 0) throw new TypeError(`Cannot run conv2d with weight ${fmtShape(wShape)}: the kernel is empty`);
+  if (kh === 0 || kw === 0) {
+    throw new TypeError(`Cannot run conv2d with weight ${fmtShape(wShape)}: the kernel is empty`);
+  }
   const [sh, sw] = pair(opts.stride, 1, "stride");
   const [ph, pw] = pair(opts.padding, 0, "padding");
   const [dh, dw] = pair(opts.dilation, 1, "dilation");
@@ -177,19 +268,28 @@ export function conv2dGeometry(xShape: readonly number[], wShape: readonly numbe
   const ow = Math.floor((w + 2 * pw - dw * (kw - 1) - 1) / sw) + 1;
   if (oh <= 0 || ow <= 0) {
     throw new RangeError(
-      `Cannot run conv2d on input ${fmtShape(xShape)} with weight ${fmtShape(wShape)}: the output would be ${oh}×${ow}; the input is smaller than the dilated kernel — add padding or use a larger input`,
+      `Cannot run conv2d on input ${fmtShape(xShape)} with weight ${
+        fmtShape(wShape)
+      }: the output would be ${oh}×${ow}; the input is smaller than the dilated kernel — add padding or use a larger input`,
     );
   }
   return { batch, cin, h, w, cout, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups };
 }
 
 /** Throws a clear `RangeError` when a tensor of `elements` f32 values cannot be one storage binding. */
-export function checkBindingSize(op: string, what: string, shape: readonly number[], elements = shapeSize(shape)): void {
+export function checkBindingSize(
+  op: string,
+  what: string,
+  shape: readonly number[],
+  elements = shapeSize(shape),
+): void {
   const lim = getGpu().info.limits.maxStorageBufferBindingSize;
   const bytes = elements * 4;
   if (bytes > lim) {
     throw new RangeError(
-      `Cannot run ${op}: the ${what} ${fmtShape(shape)} needs ${bytes} bytes, more than the adapter's maxStorageBufferBindingSize of ${lim} bytes: reduce the batch size or the input resolution`,
+      `Cannot run ${op}: the ${what} ${
+        fmtShape(shape)
+      } needs ${bytes} bytes, more than the adapter's maxStorageBufferBindingSize of ${lim} bytes: reduce the batch size or the input resolution`,
     );
   }
 }
@@ -214,7 +314,12 @@ function isPointwise(g: ConvGeometry): boolean {
 /** The tuning key of a convolution's shape class. */
 export function conv2dTuningKey(g: ConvGeometry, mode: ConvMode): string {
   const { m, n, k } = gemmOf(g, mode);
-  return tuningKey(`conv2d.${mode}`, [`k${g.kh}x${g.kw}s${g.sh}x${g.sw}`, `M${sizeBucket(m)}`, `N${sizeBucket(n)}`, `K${sizeBucket(k)}`]);
+  return tuningKey(`conv2d.${mode}`, [
+    `k${g.kh}x${g.kw}s${g.sh}x${g.sw}d${g.dh}x${g.dw}g${g.groups}`,
+    `M${sizeBucket(m)}`,
+    `N${sizeBucket(n)}`,
+    `K${sizeBucket(k)}`,
+  ]);
 }
 
 /** Whether a variant can run a convolution (direct kernels: groups 1, see {@linkcode ConvVariant}). */
@@ -228,34 +333,39 @@ export function variantApplies(v: ConvVariant, g: ConvGeometry, mode: ConvMode):
 /** Column threads of one direct-kernel dispatch with `tn` columns per thread. */
 function directColumnThreads(g: ConvGeometry, mode: ConvMode, tn: number): number {
   if (mode === "forward") return g.batch * g.oh * Math.ceil(g.ow / tn);
-  if (mode === "backwardData") return g.batch * Math.ceil(g.h / g.sh) * Math.ceil(Math.ceil(g.w / g.sw) / tn);
+  if (mode === "backwardData") {
+    return g.batch * Math.ceil(g.h / g.sh) * Math.ceil(Math.ceil(g.w / g.sw) / tn);
+  }
   return Math.ceil(((g.cin / g.groups) * g.kh * g.kw) / tn);
 }
 
 /** The size heuristic used when a shape class was not tuned. */
 export function defaultVariant(g: ConvGeometry, mode: ConvMode): string {
-  const { m, n } = gemmOf(g, mode);
   if (getGpu().info.isFallbackAdapter && variantApplies(CONV2D_VARIANTS.d8x8w64, g, mode)) {
     // CPU adapter: registers, not workgroup memory. Lanes = column threads × channel tiles; small
     // problems read A from storage in one dispatch (per-dispatch costs dominate them).
+    const { m, n, k } = gemmOf(g, mode);
     const lanes = directColumnThreads(g, mode, 8) * Math.ceil(m / 8);
-    const work = gemmOf(g, mode);
-    if (work.m * work.n * work.k < 1 << 21) return lanes >= 256 ? "d8x8w32ms" : "d4x8w16ms";
+    if (m * n * k < 1 << 21) return lanes >= 256 ? "d8x8w32ms" : "d4x8w16ms";
     return lanes >= 2048 ? "d8x8w64m" : lanes >= 256 ? "d8x8w32m" : "d4x8w16m";
   }
-  if (m <= 8 && n >= 128) return "t8x128r1x8k16";
-  if (m <= 16) return "t16x64r1x4k16";
-  if (m <= 32 || n <= 32) return "t32x32r2x2k16";
-  return "t64x64r4x4k16";
+  return defaultTiled(g, mode);
 }
 
 function pickVariant(g: ConvGeometry, mode: ConvMode, forced?: string): ConvVariant {
   const name = forced ?? tunedChoice(conv2dTuningKey(g, mode)) ?? defaultVariant(g, mode);
   const v = CONV2D_VARIANTS[name];
   if (!v) {
-    throw new RangeError(`Cannot run conv2d with variant "${name}": expected one of ${Object.keys(CONV2D_VARIANTS).join(", ")}`);
+    throw new RangeError(
+      `Cannot run conv2d with variant "${name}": expected one of ${
+        Object.keys(CONV2D_VARIANTS).join(", ")
+      }`,
+    );
   }
-  if (!variantApplies(v, g, mode)) return CONV2D_VARIANTS[defaultTiled(g, mode)];
+  if (!variantApplies(v, g, mode)) {
+    const d = CONV2D_VARIANTS[defaultVariant(g, mode)];
+    return variantApplies(d, g, mode) ? d : CONV2D_VARIANTS[defaultTiled(g, mode)];
+  }
   return v;
 }
 
@@ -295,7 +405,15 @@ function runGemm(
 ): RawTensor {
   checkBindingSize(`conv2d (${mode})`, "output", outShape);
   const v = pickVariant(g, mode, opts.variant);
-  if (v.kind === "direct") return runDirect(mode, g, a, b, outShape, ep, v);
+  if (v.kind === "direct") {
+    const r = runDirect(mode, g, a, b, outShape, ep, v);
+    if (r) return r;
+    // the windows would not fit one storage binding: the tiled kernel needs no staging
+    return runGemm(mode, g, a, b, outShape, channels, inner, ep, {
+      ...opts,
+      variant: defaultTiled(g, mode),
+    });
+  }
   const gpu = getGpu();
   const gm = gemmOf(g, mode);
   const { WM, WN, TM, TN, BK } = v.overrides;
@@ -305,25 +423,55 @@ function runGemm(
   const ksplit = Math.ceil(Math.ceil(gm.k / splits) / BK) * BK;
   splits = Math.ceil(gm.k / ksplit);
   const total = shapeSize(outShape);
-  if (splits > 1) checkBindingSize(`conv2d (${mode})`, "split-K partial sums", [splits, ...outShape]);
+  if (splits > 1) {
+    checkBindingSize(`conv2d (${mode})`, "split-K partial sums", [splits, ...outShape]);
+  }
   const out = gpu.empty(outShape, "f32", `conv2d_${mode}`);
   const hasEp = !!(ep.bias || ep.scale || ep.relu);
   const dst = splits > 1 ? gpu.empty([splits * total], "f32", "conv2d_partial") : out;
   const dummy = a;
   gpu.dispatch(v.spec, {
-    bindings: [a, b, splits > 1 ? dummy : ep.bias ?? dummy, splits > 1 ? dummy : ep.scale ?? dummy, splits > 1 ? dummy : ep.shift ?? dummy, dst],
+    bindings: [
+      a,
+      b,
+      splits > 1 ? dummy : ep.bias ?? dummy,
+      splits > 1 ? dummy : ep.scale ?? dummy,
+      splits > 1 ? dummy : ep.shift ?? dummy,
+      dst,
+    ],
     params: [
-      g.batch, g.cin, g.h, g.w,
-      g.cout, g.oh, g.ow, g.kh,
-      g.kw, g.sh, g.sw, g.ph,
-      g.pw, g.dh, g.dw, g.groups,
-      g.cin / g.groups, g.cout / g.groups, gm.m, gm.n,
-      gm.k, ksplit, splits, tilesN,
-      tilesM, total, 0, 0,
+      g.batch,
+      g.cin,
+      g.h,
+      g.w,
+      g.cout,
+      g.oh,
+      g.ow,
+      g.kh,
+      g.kw,
+      g.sh,
+      g.sw,
+      g.ph,
+      g.pw,
+      g.dh,
+      g.dw,
+      g.groups,
+      g.cin / g.groups,
+      g.cout / g.groups,
+      gm.m,
+      gm.n,
+      gm.k,
+      ksplit,
+      splits,
+      tilesN,
+      tilesM,
+      total,
+      0,
+      0,
     ],
     overrides: {
       MODE: MODE_CODE[mode],
-      ...v.overrides,
+      ...(v.fixed ? {} : v.overrides),
       BIAS: splits === 1 && ep.bias ? 1 : 0,
       AFFINE: splits === 1 && ep.scale ? 1 : 0,
       RELU: splits === 1 && ep.relu ? 1 : 0,
@@ -363,7 +511,11 @@ function stagingBuffer(gpu: Gpu, floats: number): GPUBuffer {
   if (!s || s.floats < floats) {
     const size = 2 ** Math.ceil(Math.log2(Math.max(floats * 4, 1 << 18)));
     if (size > gpu.info.limits.maxBufferSize) {
-      throw new RangeError(`Cannot stage ${floats * 4} bytes for the direct conv2d kernels: above maxBufferSize ${gpu.info.limits.maxBufferSize}; use a tiled variant`);
+      throw new RangeError(
+        `Cannot stage ${
+          floats * 4
+        } bytes for the direct conv2d kernels: above maxBufferSize ${gpu.info.limits.maxBufferSize}; use a tiled variant`,
+      );
     }
     const buffer = gpu.device.createBuffer({
       label: "conv2d_direct_staging",
@@ -381,9 +533,15 @@ function stagingBuffer(gpu: Gpu, floats: number): GPUBuffer {
 function stagingTensor(buffer: GPUBuffer): RawTensor {
   let t = stagingViews.get(buffer);
   if (!t) {
-    t = new RawTensor(new PooledBuffer(buffer, buffer.size), [buffer.size / 4], "f32", "conv2d_direct_staging", {
-      releaseBuffer() {/* owned by the staging cache */},
-    });
+    t = new RawTensor(
+      new PooledBuffer(buffer, buffer.size),
+      [buffer.size / 4],
+      "f32",
+      "conv2d_direct_staging",
+      {
+        releaseBuffer() {/* owned by the staging cache */},
+      },
+    );
     stagingViews.set(buffer, t);
   }
   return t;
@@ -404,7 +562,15 @@ interface TapRange {
  * For input coordinates i = p + j·s (j < count) of stride phase p: the taps k (k ≡ p + pad mod s,
  * dilation 1 when s > 1) whose output o = (i + pad − k·d)/s falls in [0, nOut) for some j.
  */
-function tapRange(p: number, pad: number, s: number, d: number, k: number, nOut: number, count: number): TapRange {
+function tapRange(
+  p: number,
+  pad: number,
+  s: number,
+  d: number,
+  k: number,
+  nOut: number,
+  count: number,
+): TapRange {
   const first = (p + pad) % s, step = s > 1 ? s : 1;
   let k0 = -1, n = 0, d0 = 0;
   for (let kk = first; kk < k; kk += step) {
@@ -436,7 +602,7 @@ function runDirect(
   outShape: number[],
   ep: EpilogueArgs,
   v: Extract<ConvVariant, { kind: "direct" }>,
-): RawTensor {
+): RawTensor | null {
   const gpu = getGpu();
   const gm = gemmOf(g, mode);
   const khw = g.kh * g.kw, ohw = g.oh * g.ow;
@@ -468,7 +634,15 @@ function runDirect(
       for (let bi = 0; bi < g.batch; bi++) {
         // offset of dy[b, m, pix] = (k − abase) + m·ohw with abase = b·ohw − b·cout·ohw (mod 2³²)
         const abase = (bi * ohw - bi * g.cout * ohw) >>> 0;
-        steps.push({ slot: 0, m0: 0, mv: gm.m, k0: bi * ohw, k1: (bi + 1) * ohw, abase, accumulate: bi > 0 });
+        steps.push({
+          slot: 0,
+          m0: 0,
+          mv: gm.m,
+          k0: bi * ohw,
+          k1: (bi + 1) * ohw,
+          abase,
+          accumulate: bi > 0,
+        });
       }
     }
   } else if (mode === "forward" && gm.k * tm <= WINDOW_FLOATS) {
@@ -488,7 +662,15 @@ function runDirect(
     for (let ci = 0, oc0 = 0; oc0 < g.cout; ci++, oc0 += noc) {
       const n = Math.min(noc, g.cout - oc0);
       copies.push({ src: oc0 * g.cin * khw, floats: n * g.cin * khw, slot: ci });
-      steps.push({ slot: ci, m0: 0, mv: gm.m, k0: oc0 * khw, k1: (oc0 + n) * khw, abase: 0, accumulate: ci > 0 });
+      steps.push({
+        slot: ci,
+        m0: 0,
+        mv: gm.m,
+        k0: oc0 * khw,
+        k1: (oc0 + n) * khw,
+        abase: 0,
+        accumulate: ci > 0,
+      });
     }
   } else if (mode === "backwardFilter" && ohw * tm <= WINDOW_FLOATS) {
     mg = Math.min(Math.ceil(gm.m / tm) * tm, Math.floor(WINDOW_FLOATS / ohw / tm) * tm);
@@ -499,13 +681,23 @@ function runDirect(
       for (let m0 = 0; m0 < gm.m; m0 += mg) {
         const mv = Math.min(mg, gm.m - m0);
         copies.push({ src: (bi * g.cout + m0) * ohw, floats: mv * ohw, slot });
-        steps.push({ slot: slot++, m0, mv, k0: bi * ohw, k1: (bi + 1) * ohw, abase: bi * ohw, accumulate: bi > 0 });
+        steps.push({
+          slot: slot++,
+          m0,
+          mv,
+          k0: bi * ohw,
+          k1: (bi + 1) * ohw,
+          abase: bi * ohw,
+          accumulate: bi > 0,
+        });
       }
     }
   } else {
     // packed windows: channel groups of mg rows × K chunks of kchunk
     mg = Math.min(Math.ceil(gm.m / 16) * 16, 1024);
-    if (mode === "backwardData") mg = Math.min(mg, Math.max(16, Math.floor(WINDOW_FLOATS / khw / 16) * 16));
+    if (mode === "backwardData") {
+      mg = Math.min(mg, Math.max(16, Math.floor(WINDOW_FLOATS / khw / 16) * 16));
+    }
     let kchunk = Math.floor(WINDOW_FLOATS / mg);
     if (mode === "backwardData") kchunk = Math.floor(kchunk / khw) * khw;
     else if (row3) kchunk = Math.floor(kchunk / 3) * 3;
@@ -517,11 +709,22 @@ function runDirect(
       const m0 = gi * mg, mv = Math.min(mg, gm.m - m0);
       for (let ci = 0; ci < nchunks; ci++) {
         const k0 = ci * kchunk;
-        steps.push({ slot: gi * nchunks + ci, m0, mv, k0, k1: Math.min(gm.k, k0 + kchunk), abase: k0, accumulate: ci > 0 });
+        steps.push({
+          slot: gi * nchunks + ci,
+          m0,
+          mv,
+          k0,
+          k1: Math.min(gm.k, k0 + kchunk),
+          abase: k0,
+          accumulate: ci > 0,
+        });
       }
     }
   }
   const nslots = Math.max(...steps.map((st) => st.slot)) + 1;
+  const stagingBytes = 2 ** Math.ceil(Math.log2((nslots * slotFloats + WINDOW_FLOATS) * 4));
+  const lim = gpu.info.limits;
+  if (stagingBytes > Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize)) return null;
   const staging = stagingBuffer(gpu, nslots * slotFloats + WINDOW_FLOATS);
   if (packWindows) {
     const { kchunk, nchunks, ngroups } = packWindows;
@@ -538,7 +741,23 @@ function runDirect(
   }
   const out = gpu.empty(outShape, "f32", `conv2d_${mode}`);
   const dummy = b;
-  const base = [g.batch, g.cin, g.h, g.w, g.cout, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw];
+  const base = [
+    g.batch,
+    g.cin,
+    g.h,
+    g.w,
+    g.cout,
+    g.oh,
+    g.ow,
+    g.kh,
+    g.kw,
+    g.sh,
+    g.sw,
+    g.ph,
+    g.pw,
+    g.dh,
+    g.dw,
+  ];
   // input-gradient phases: per stride phase, the taps that reach the output (none: the phase is 0)
   const phases: { py: number; px: number; y: TapRange; x: TapRange }[] = [];
   const none: TapRange = { k0: 0, n: 0, d0: 0 };
@@ -547,7 +766,8 @@ function runDirect(
     for (let py = 0; py < g.sh; py++) {
       for (let px = 0; px < g.sw; px++) {
         const ny = Math.ceil((g.h - py) / g.sh), nx = Math.ceil((g.w - px) / g.sw);
-        const y = tapRange(py, g.ph, g.sh, g.dh, g.kh, g.oh, ny), x = tapRange(px, g.pw, g.sw, g.dw, g.kw, g.ow, nx);
+        const y = tapRange(py, g.ph, g.sh, g.dh, g.kh, g.oh, ny),
+          x = tapRange(px, g.pw, g.sw, g.dw, g.kw, g.ow, nx);
         if (ny > 0 && nx > 0 && y.n > 0 && x.n > 0) phases.push({ py, px, y, x });
         else skipped = true;
       }
@@ -560,7 +780,7 @@ function runDirect(
     WG: wg,
     MFAST: v.mfast ? 1 : 0,
     ASSB: v.ssbo ? 1 : 0,
-    ...(mode === "backwardFilter" ? {} : { ROW3: row3 ? 1 : 0 }),
+    ...(mode === "backwardFilter" ? {} : { ROW3: row3 ? 1 : 0, INB: isPointwise(g) ? 1 : 0 }),
   };
   for (const stp of steps) {
     const mtiles = Math.ceil(stp.mv / tm);
@@ -577,37 +797,83 @@ function runDirect(
       const ntiles = Math.ceil(nthreads / wg);
       const workgroups = v.mfast ? Math.ceil((mtiles * nthreads) / wg) : mtiles * ntiles;
       const params = [
-        ...base, stp.k0, stp.k1, mg, stp.m0, stp.mv, mtiles, ntiles, nthreads, stp.accumulate ? 1 : 0,
-        py, px, ny, nx, stp.abase, amul, ams, aoc, y.k0, y.n, x.k0, x.n, y.d0, x.d0, 0, 0,
+        ...base,
+        stp.k0,
+        stp.k1,
+        mg,
+        stp.m0,
+        stp.mv,
+        mtiles,
+        ntiles,
+        nthreads,
+        stp.accumulate ? 1 : 0,
+        py,
+        px,
+        ny,
+        nx,
+        stp.abase,
+        amul,
+        ams,
+        aoc,
+        y.k0,
+        y.n,
+        x.k0,
+        x.n,
+        y.d0,
+        x.d0,
+        0,
+        0,
       ];
       // rows of 3 taps need all three columns of the kernel
-      const ov = mode === "backwardData" ? { ...overrides, ROW3: row3 && x.k0 === 0 && x.n === 3 ? 1 : 0 } : overrides;
+      const ov = mode === "backwardData"
+        ? { ...overrides, ROW3: row3 && x.k0 === 0 && x.n === 3 ? 1 : 0 }
+        : overrides;
       if (mode === "forward") {
         gpu.dispatch(CONV2D_DIRECT, {
           bindings: [b, ep.bias ?? dummy, ep.scale ?? dummy, ep.shift ?? dummy, out, window, a],
           params,
-          overrides: { ...overrides, BIAS: ep.bias ? 1 : 0, AFFINE: ep.scale ? 1 : 0, RELU: ep.relu ? 1 : 0 },
+          overrides: {
+            ...overrides,
+            BIAS: ep.bias ? 1 : 0,
+            AFFINE: ep.scale ? 1 : 0,
+            RELU: ep.relu ? 1 : 0,
+          },
           workgroups,
         });
       } else {
-        gpu.dispatch(mode === "backwardData" ? CONV2D_DIRECT_BACKWARD_DATA : CONV2D_DIRECT_BACKWARD_FILTER, {
-          bindings: [b, out, window, a],
-          params,
-          overrides: ov,
-          workgroups,
-        });
+        gpu.dispatch(
+          mode === "backwardData" ? CONV2D_DIRECT_BACKWARD_DATA : CONV2D_DIRECT_BACKWARD_FILTER,
+          {
+            bindings: [b, out, window, a],
+            params,
+            overrides: ov,
+            workgroups,
+          },
+        );
       }
     }
   }
   return out;
 }
 
-function epilogue(src: RawTensor, out: RawTensor, splits: number, inner: number, channels: number, ep: EpilogueArgs): void {
+function epilogue(
+  src: RawTensor,
+  out: RawTensor,
+  splits: number,
+  inner: number,
+  channels: number,
+  ep: EpilogueArgs,
+): void {
   const dummy = src;
   getGpu().dispatch(CONV2D_EPILOGUE, {
     bindings: [src, ep.bias ?? dummy, ep.scale ?? dummy, ep.shift ?? dummy, out],
     params: [out.size, splits, inner, channels],
-    overrides: { BIAS: ep.bias ? 1 : 0, SCALE: ep.scale ? 1 : 0, SHIFT: ep.shift ? 1 : 0, RELU: ep.relu ? 1 : 0 },
+    overrides: {
+      BIAS: ep.bias ? 1 : 0,
+      SCALE: ep.scale ? 1 : 0,
+      SHIFT: ep.shift ? 1 : 0,
+      RELU: ep.relu ? 1 : 0,
+    },
     workgroups: Math.ceil(out.size / 256),
   });
 }
@@ -615,26 +881,41 @@ function epilogue(src: RawTensor, out: RawTensor, splits: number, inner: number,
 function checkVector(t: RawTensor | null | undefined, n: number, what: string, op: string): void {
   if (!t) return;
   if (t.dtype !== "f32" || t.size !== n || t.shape.length !== 1) {
-    throw new TypeError(`Cannot run ${op}: ${what} has shape ${fmtShape(t.shape)} (${t.dtype}), expected [${n}] f32`);
+    throw new TypeError(
+      `Cannot run ${op}: ${what} has shape ${fmtShape(t.shape)} (${t.dtype}), expected [${n}] f32`,
+    );
   }
 }
 
 function checkF32(t: RawTensor, what: string, op: string): void {
-  if (t.dtype !== "f32") throw new TypeError(`Cannot run ${op}: ${what} "${t.label}" has dtype ${t.dtype}, expected f32`);
+  if (t.dtype !== "f32") {
+    throw new TypeError(
+      `Cannot run ${op}: ${what} "${t.label}" has dtype ${t.dtype}, expected f32`,
+    );
+  }
 }
 
 /**
  * `y = act((conv(x, w) + bias)·scale + shift)`: x [N, Cin, H, W], w [Cout, Cin/groups, KH, KW],
  * bias/scale/shift [Cout] (each optional; shift requires scale). Returns [N, Cout, OH, OW].
  */
-export function conv2dForward(x: RawTensor, w: RawTensor, bias: RawTensor | null, opts: Conv2dForwardOptions = {}): RawTensor {
+export function conv2dForward(
+  x: RawTensor,
+  w: RawTensor,
+  bias: RawTensor | null,
+  opts: Conv2dForwardOptions = {},
+): RawTensor {
   const g = conv2dGeometry(x.shape, w.shape, opts);
   checkF32(x, "input", "conv2d");
   checkF32(w, "weight", "conv2d");
   checkVector(bias, g.cout, "bias", "conv2d");
   checkVector(opts.scale, g.cout, "scale", "conv2d");
   checkVector(opts.shift, g.cout, "shift", "conv2d");
-  if (!!opts.scale !== !!opts.shift) throw new TypeError("Cannot run conv2d with only one of scale and shift: pass both (a zero shift or unit scale if needed)");
+  if (!!opts.scale !== !!opts.shift) {
+    throw new TypeError(
+      "Cannot run conv2d with only one of scale and shift: pass both (a zero shift or unit scale if needed)",
+    );
+  }
   checkBindingSize("conv2d", "input", x.shape);
   checkBindingSize("conv2d", "weight", w.shape);
   const outShape = [g.batch, g.cout, g.oh, g.ow];
@@ -650,7 +931,12 @@ export function conv2dForward(x: RawTensor, w: RawTensor, bias: RawTensor | null
  * The gradient of a convolution with respect to its input: `dy` [N, Cout, OH, OW], `w` the
  * weights, `xShape` the input's shape. Returns dx of shape `xShape`.
  */
-export function conv2dBackwardData(dy: RawTensor, w: RawTensor, xShape: readonly number[], opts: Conv2dBackwardOptions = {}): RawTensor {
+export function conv2dBackwardData(
+  dy: RawTensor,
+  w: RawTensor,
+  xShape: readonly number[],
+  opts: Conv2dBackwardOptions = {},
+): RawTensor {
   const g = conv2dGeometry(xShape, w.shape, opts);
   checkOutGrad(dy, g);
   return runGemm("backwardData", g, w, dy, [...xShape], g.cin, g.h * g.w, {}, opts);
@@ -661,18 +947,37 @@ export function conv2dBackwardData(dy: RawTensor, w: RawTensor, xShape: readonly
  * input, `wShape` the weights' shape. Returns dw of shape `wShape`, reduced over N·OH·OW with
  * split-K partial sums and a second pass.
  */
-export function conv2dBackwardFilter(dy: RawTensor, x: RawTensor, wShape: readonly number[], opts: Conv2dBackwardOptions = {}): RawTensor {
+export function conv2dBackwardFilter(
+  dy: RawTensor,
+  x: RawTensor,
+  wShape: readonly number[],
+  opts: Conv2dBackwardOptions = {},
+): RawTensor {
   const g = conv2dGeometry(x.shape, wShape, opts);
   checkOutGrad(dy, g);
   checkF32(x, "input", "conv2d backward filter");
   const khw = g.kh * g.kw;
-  return runGemm("backwardFilter", g, dy, x, [...wShape], g.cout, (g.cin / g.groups) * khw, {}, opts);
+  return runGemm(
+    "backwardFilter",
+    g,
+    dy,
+    x,
+    [...wShape],
+    g.cout,
+    (g.cin / g.groups) * khw,
+    {},
+    opts,
+  );
 }
 
 function checkOutGrad(dy: RawTensor, g: ConvGeometry): void {
   const want = [g.batch, g.cout, g.oh, g.ow];
   if (dy.shape.length !== 4 || dy.shape.some((d, i) => d !== want[i])) {
-    throw new TypeError(`Cannot run the conv2d backward pass: the output gradient has shape ${fmtShape(dy.shape)}, expected ${fmtShape(want)}`);
+    throw new TypeError(
+      `Cannot run the conv2d backward pass: the output gradient has shape ${
+        fmtShape(dy.shape)
+      }, expected ${fmtShape(want)}`,
+    );
   }
   checkF32(dy, "output gradient", "conv2d backward");
 }
@@ -688,15 +993,29 @@ export interface ChannelAffineOptions {
  * `y = act((x + bias[c])·scale[c] + shift[c])` over an NCHW (or [N, C, …]) tensor; `scale` and
  * `shift` may be null (1 and 0). The frozen-BatchNorm evaluation path.
  */
-export function channelAffine(x: RawTensor, scale: RawTensor | null, shift: RawTensor | null, opts: ChannelAffineOptions = {}): RawTensor {
-  if (x.shape.length < 2) throw new TypeError(`Cannot apply a per-channel affine to ${fmtShape(x.shape)}: expected [N, C, ...]`);
+export function channelAffine(
+  x: RawTensor,
+  scale: RawTensor | null,
+  shift: RawTensor | null,
+  opts: ChannelAffineOptions = {},
+): RawTensor {
+  if (x.shape.length < 2) {
+    throw new TypeError(
+      `Cannot apply a per-channel affine to ${fmtShape(x.shape)}: expected [N, C, ...]`,
+    );
+  }
   checkF32(x, "input", "channelAffine");
   const c = x.shape[1];
   checkVector(scale, c, "scale", "channelAffine");
   checkVector(shift, c, "shift", "channelAffine");
   checkVector(opts.bias, c, "bias", "channelAffine");
   const out = getGpu().empty(x.shape, "f32", "channel_affine");
-  epilogue(x, out, 1, shapeSize(x.shape.slice(2)), c, { bias: opts.bias, scale, shift, relu: opts.act === "relu" });
+  epilogue(x, out, 1, shapeSize(x.shape.slice(2)), c, {
+    bias: opts.bias,
+    scale,
+    shift,
+    relu: opts.act === "relu",
+  });
   return out;
 }
 
@@ -704,9 +1023,18 @@ export function channelAffine(x: RawTensor, scale: RawTensor | null, shift: RawT
 export interface TuneConv2dOptions extends Conv2dGeometry {
   /** Which passes to tune (default all three). */
   modes?: ConvMode[];
-  /** Candidate variants (default all). */
+  /** Candidate variants (default: the direct ones on a CPU adapter, the tiled ones otherwise). */
   candidates?: string[];
-  reps?: number;
+  /** Minimum ms of one timed batch (see `tune`). */
+  minBatchMs?: number;
+}
+
+/** The candidates tried by default on the current adapter. */
+export function defaultCandidates(): string[] {
+  const cpu = getGpu().info.isFallbackAdapter;
+  return Object.entries(CONV2D_VARIANTS).filter(([, v]) => (v.kind === "direct") === cpu).map((
+    [k],
+  ) => k);
 }
 
 /**
@@ -720,14 +1048,35 @@ export async function tuneConv2d(
 ): Promise<Record<string, { best: string; ms: Record<string, number> }>> {
   const gpu = getGpu();
   const g = conv2dGeometry(xShape, wShape, opts);
-  const geo: Conv2dGeometry = { stride: [g.sh, g.sw], padding: [g.ph, g.pw], dilation: [g.dh, g.dw], groups: g.groups };
+  const geo: Conv2dGeometry = {
+    stride: [g.sh, g.sw],
+    padding: [g.ph, g.pw],
+    dilation: [g.dh, g.dw],
+    groups: g.groups,
+  };
   const x = gpu.upload(randomData(shapeSize(xShape)), xShape, "f32", "tune_x");
   const w = gpu.upload(randomData(shapeSize(wShape)), wShape, "f32", "tune_w");
-  const dy = gpu.upload(randomData(g.batch * g.cout * g.oh * g.ow), [g.batch, g.cout, g.oh, g.ow], "f32", "tune_dy");
+  const dy = gpu.upload(
+    randomData(g.batch * g.cout * g.oh * g.ow),
+    [g.batch, g.cout, g.oh, g.ow],
+    "f32",
+    "tune_dy",
+  );
   const res: Record<string, { best: string; ms: Record<string, number> }> = {};
   try {
     for (const mode of opts.modes ?? ["forward", "backwardData", "backwardFilter"] as ConvMode[]) {
-      const cands = opts.candidates ?? Object.keys(CONV2D_VARIANTS);
+      const cands = (opts.candidates ?? defaultCandidates()).filter((c) => {
+        const v = CONV2D_VARIANTS[c];
+        if (!v) {
+          throw new RangeError(
+            `Cannot tune conv2d with variant "${c}": expected one of ${
+              Object.keys(CONV2D_VARIANTS).join(", ")
+            }`,
+          );
+        }
+        return variantApplies(v, g, mode);
+      });
+      if (cands.length === 0) continue;
       res[mode] = await tune(conv2dTuningKey(g, mode), cands, (variant) => {
         const o = { ...geo, variant };
         const r = mode === "forward"
@@ -736,7 +1085,7 @@ export async function tuneConv2d(
           ? conv2dBackwardData(dy, w, xShape, o)
           : conv2dBackwardFilter(dy, x, wShape, o);
         r.release();
-      }, { reps: opts.reps });
+      }, { minBatchMs: opts.minBatchMs });
     }
   } finally {
     x.release();
@@ -754,4 +1103,26 @@ function randomData(n: number): Float32Array {
     a[i] = (s / 4294967296) * 2 - 1;
   }
   return a;
+}
+
+/**
+ * `C = A · B` for row-major f32 matrices A [M, K] and B [K, N] as a 1×1 convolution over a 1×N
+ * "image" with K channels (views, no copies): the direct kernels on a CPU adapter, the tiled
+ * pointwise path on GPUs; tuned like any convolution. Returns C [M, N].
+ */
+export function gemm(a: RawTensor, b: RawTensor, opts: { variant?: string } = {}): RawTensor {
+  if (a.shape.length !== 2 || b.shape.length !== 2 || a.shape[1] !== b.shape[0]) {
+    throw new TypeError(
+      `Cannot multiply ${fmtShape(a.shape)} by ${fmtShape(b.shape)}: expected [M, K] and [K, N]`,
+    );
+  }
+  const [m, k] = a.shape, n = b.shape[1];
+  if (m === 0 || n === 0) return getGpu().zeros([m, n], "f32", "gemm");
+  if (k === 0) return getGpu().zeros([m, n], "f32", "gemm");
+  const gpu = getGpu();
+  const x = gpu.view(b, [1, k, 1, n]), w = gpu.view(a, [m, k, 1, 1]);
+  const y = conv2dForward(x, w, null, { variant: opts.variant });
+  const c = gpu.view(y, [m, n], "gemm");
+  for (const t of [x, w, y]) t.release();
+  return c;
 }

@@ -13,7 +13,11 @@ import { channelSums } from "./batch_norm.ts";
 import { checkBindingSize } from "./conv2d.ts";
 
 /** `kernels/group_norm_stats.wgsl`. */
-export const GROUP_NORM_STATS: KernelSpec = { name: "group_norm_stats", source: statsSrc, params: "uuuuufuu" };
+export const GROUP_NORM_STATS: KernelSpec = {
+  name: "group_norm_stats",
+  source: statsSrc,
+  params: "uuuuufuu",
+};
 /** `kernels/group_norm.wgsl`. */
 export const GROUP_NORM: KernelSpec = { name: "group_norm", source: gnSrc, params: "uuuu" };
 
@@ -27,11 +31,23 @@ interface GnDims {
 }
 
 function dims(x: RawTensor, groups: number): GnDims {
-  if (x.shape.length < 2) throw new TypeError(`Cannot run groupNorm on input ${fmtShape(x.shape)}: expected [N, C, ...]`);
+  if (x.shape.length < 2) {
+    throw new TypeError(`Cannot run groupNorm on input ${fmtShape(x.shape)}: expected [N, C, ...]`);
+  }
   const [n, c] = x.shape;
-  if (n === 0) throw new RangeError(`Cannot run groupNorm on an empty batch: input ${fmtShape(x.shape)} has batch size 0; skip the call for empty batches`);
+  if (n === 0) {
+    throw new RangeError(
+      `Cannot run groupNorm on an empty batch: input ${
+        fmtShape(x.shape)
+      } has batch size 0; skip the call for empty batches`,
+    );
+  }
   if (!Number.isInteger(groups) || groups < 1 || c % groups !== 0) {
-    throw new TypeError(`Cannot run groupNorm on input ${fmtShape(x.shape)} with ${groups} groups: the ${c} channels must divide into the groups`);
+    throw new TypeError(
+      `Cannot run groupNorm on input ${
+        fmtShape(x.shape)
+      } with ${groups} groups: the ${c} channels must divide into the groups`,
+    );
   }
   const hw = shapeSize(x.shape.slice(2));
   return { n, c, hw, rows: n * groups, len: (c / groups) * hw, cg: c / groups };
@@ -54,7 +70,11 @@ export function groupNormForward(
   const d = dims(x, groups);
   for (const [t, what] of [[weight, "weight"], [bias, "bias"]] as const) {
     if (t && (t.size !== d.c || t.dtype !== "f32")) {
-      throw new TypeError(`Cannot run groupNorm on input ${fmtShape(x.shape)}: ${what} has shape ${fmtShape(t.shape)}, expected [${d.c}] f32`);
+      throw new TypeError(
+        `Cannot run groupNorm on input ${fmtShape(x.shape)}: ${what} has shape ${
+          fmtShape(t.shape)
+        }, expected [${d.c}] f32`,
+      );
     }
   }
   checkBindingSize("groupNorm", "input", x.shape);

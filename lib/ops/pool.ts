@@ -14,7 +14,11 @@ import { checkBindingSize } from "./conv2d.ts";
 /** `kernels/max_pool.wgsl`. */
 export const MAX_POOL: KernelSpec = { name: "max_pool", source: poolSrc, params: "uuuuuuuu" };
 /** `kernels/max_pool_backward.wgsl`. */
-export const MAX_POOL_BACKWARD: KernelSpec = { name: "max_pool_backward", source: poolBackSrc, params: "uuuuuuuu" };
+export const MAX_POOL_BACKWARD: KernelSpec = {
+  name: "max_pool_backward",
+  source: poolBackSrc,
+  params: "uuuuuuuu",
+};
 
 /** Options of {@linkcode maxPool2dForward} (PyTorch's `max_pool2d` without dilation). */
 export interface MaxPool2dOptions {
@@ -34,22 +38,48 @@ function outSize(n: number, k: number, s: number, p: number, ceil: boolean): num
 
 /** The output shape of a max pooling of `xShape`, validating the options. */
 export function maxPool2dShape(xShape: readonly number[], opts: MaxPool2dOptions): number[] {
-  if (xShape.length !== 4) throw new TypeError(`Cannot max-pool input ${fmtShape(xShape)}: expected [N, C, H, W]`);
-  const k = opts.kernelSize, s = opts.stride ?? k, p = opts.padding ?? 0;
-  if (!Number.isInteger(k) || k < 1 || !Number.isInteger(s) || s < 1 || !Number.isInteger(p) || p < 0) {
-    throw new RangeError(`Cannot max-pool with kernelSize ${k}, stride ${s}, padding ${p}: expected positive integers (padding ≥ 0)`);
+  if (xShape.length !== 4) {
+    throw new TypeError(`Cannot max-pool input ${fmtShape(xShape)}: expected [N, C, H, W]`);
   }
-  if (2 * p > k) throw new RangeError(`Cannot max-pool with padding ${p}: it must be at most half the kernel size ${k}`);
-  if (xShape[0] === 0) throw new RangeError(`Cannot max-pool an empty batch: input ${fmtShape(xShape)} has batch size 0; skip the call for empty batches`);
-  const oh = outSize(xShape[2], k, s, p, !!opts.ceilMode), ow = outSize(xShape[3], k, s, p, !!opts.ceilMode);
-  if (oh <= 0 || ow <= 0) throw new RangeError(`Cannot max-pool input ${fmtShape(xShape)} with kernel ${k}: the output would be empty`);
+  const k = opts.kernelSize, s = opts.stride ?? k, p = opts.padding ?? 0;
+  if (
+    !Number.isInteger(k) || k < 1 || !Number.isInteger(s) || s < 1 || !Number.isInteger(p) || p < 0
+  ) {
+    throw new RangeError(
+      `Cannot max-pool with kernelSize ${k}, stride ${s}, padding ${p}: expected positive integers (padding ≥ 0)`,
+    );
+  }
+  if (2 * p > k) {
+    throw new RangeError(
+      `Cannot max-pool with padding ${p}: it must be at most half the kernel size ${k}`,
+    );
+  }
+  if (xShape[0] === 0) {
+    throw new RangeError(
+      `Cannot max-pool an empty batch: input ${
+        fmtShape(xShape)
+      } has batch size 0; skip the call for empty batches`,
+    );
+  }
+  const oh = outSize(xShape[2], k, s, p, !!opts.ceilMode),
+    ow = outSize(xShape[3], k, s, p, !!opts.ceilMode);
+  if (oh <= 0 || ow <= 0) {
+    throw new RangeError(
+      `Cannot max-pool input ${fmtShape(xShape)} with kernel ${k}: the output would be empty`,
+    );
+  }
   return [xShape[0], xShape[1], oh, ow];
 }
 
 /** Max pooling: returns the output and the argmax (u32, flat index within each plane). */
-export function maxPool2dForward(x: RawTensor, opts: MaxPool2dOptions): { y: RawTensor; argmax: RawTensor } {
+export function maxPool2dForward(
+  x: RawTensor,
+  opts: MaxPool2dOptions,
+): { y: RawTensor; argmax: RawTensor } {
   const shape = maxPool2dShape(x.shape, opts);
-  if (x.dtype !== "f32") throw new TypeError(`Cannot max-pool tensor "${x.label}": dtype is ${x.dtype}, expected f32`);
+  if (x.dtype !== "f32") {
+    throw new TypeError(`Cannot max-pool tensor "${x.label}": dtype is ${x.dtype}, expected f32`);
+  }
   checkBindingSize("maxPool2d", "input", x.shape);
   const gpu = getGpu();
   const y = gpu.empty(shape, "f32", "max_pool");
@@ -57,24 +87,51 @@ export function maxPool2dForward(x: RawTensor, opts: MaxPool2dOptions): { y: Raw
   const k = opts.kernelSize;
   gpu.dispatch(MAX_POOL, {
     bindings: [x, y, argmax],
-    params: [shape[0] * shape[1], x.shape[2], x.shape[3], shape[2], shape[3], k, opts.stride ?? k, opts.padding ?? 0],
+    params: [
+      shape[0] * shape[1],
+      x.shape[2],
+      x.shape[3],
+      shape[2],
+      shape[3],
+      k,
+      opts.stride ?? k,
+      opts.padding ?? 0,
+    ],
     workgroups: Math.ceil(y.size / 256),
   });
   return { y, argmax };
 }
 
 /** The input gradient of max pooling from `dy` and the forward's argmax. */
-export function maxPool2dBackward(dy: RawTensor, argmax: RawTensor, xShape: readonly number[], opts: MaxPool2dOptions): RawTensor {
+export function maxPool2dBackward(
+  dy: RawTensor,
+  argmax: RawTensor,
+  xShape: readonly number[],
+  opts: MaxPool2dOptions,
+): RawTensor {
   const shape = maxPool2dShape(xShape, opts);
   if (dy.shape.some((d, i) => d !== shape[i])) {
-    throw new TypeError(`Cannot run the maxPool2d backward pass: the gradient has shape ${fmtShape(dy.shape)}, expected ${fmtShape(shape)}`);
+    throw new TypeError(
+      `Cannot run the maxPool2d backward pass: the gradient has shape ${
+        fmtShape(dy.shape)
+      }, expected ${fmtShape(shape)}`,
+    );
   }
   const gpu = getGpu();
   const dx = gpu.empty(xShape, "f32", "max_pool_dx");
   const k = opts.kernelSize;
   gpu.dispatch(MAX_POOL_BACKWARD, {
     bindings: [dy, argmax, dx],
-    params: [shape[0] * shape[1], xShape[2], xShape[3], shape[2], shape[3], k, opts.stride ?? k, opts.padding ?? 0],
+    params: [
+      shape[0] * shape[1],
+      xShape[2],
+      xShape[3],
+      shape[2],
+      shape[3],
+      k,
+      opts.stride ?? k,
+      opts.padding ?? 0,
+    ],
     workgroups: Math.ceil(dx.size / 256),
   });
   return dx;

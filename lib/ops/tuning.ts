@@ -48,7 +48,9 @@ export function exportTuning(): Record<string, string> {
 export function importTuning(entries: Record<string, unknown>, source = "tuning data"): void {
   for (const [k, v] of Object.entries(entries)) {
     if (typeof v !== "string") {
-      throw new TypeError(`Cannot import tuning entry "${k}" from ${source}: the value is ${typeof v}, expected a variant name`);
+      throw new TypeError(
+        `Cannot import tuning entry "${k}" from ${source}: the value is ${typeof v}, expected a variant name`,
+      );
     }
     table.set(k, v);
   }
@@ -70,10 +72,14 @@ export async function loadTuningCache(path: string): Promise<boolean> {
   try {
     obj = JSON.parse(text);
   } catch (e) {
-    throw new SyntaxError(`Cannot parse the tuning cache ${path}: ${(e as Error).message}: delete the file to re-tune`);
+    throw new SyntaxError(
+      `Cannot parse the tuning cache ${path}: ${(e as Error).message}: delete the file to re-tune`,
+    );
   }
   if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
-    throw new TypeError(`Cannot load the tuning cache ${path}: expected a JSON object of key → variant name`);
+    throw new TypeError(
+      `Cannot load the tuning cache ${path}: expected a JSON object of key → variant name`,
+    );
   }
   importTuning(obj as Record<string, unknown>, path);
   return true;
@@ -86,14 +92,17 @@ export async function saveTuningCache(path: string): Promise<void> {
 
 /** Options of {@linkcode tune}. */
 export interface TuneOptions {
-  /** Timed repetitions per candidate after one warm-up run (default 3). */
-  reps?: number;
+  /** Minimum wall time of one timed batch in ms (default 30): amortises the synchronisation. */
+  minBatchMs?: number;
+  /** Timed batches per candidate; the best counts (default 2). */
+  batches?: number;
 }
 
 /**
- * Times `run(candidate)` for every candidate (one warm-up to compile pipelines, then `reps`
- * repetitions between two GPU idle points), records the fastest for `key` and returns it. `run`
- * must only record GPU work (and release what it creates).
+ * Times `run(candidate)` for every candidate — one warm-up run (pipeline compiles), then batches
+ * of back-to-back runs between two GPU idle points, grown until a batch lasts `minBatchMs` —
+ * records the fastest for `key` and returns it with each candidate's best ms per run. `run` must
+ * only record GPU work and release what it creates.
  */
 export async function tune(
   key: string,
@@ -103,16 +112,26 @@ export async function tune(
 ): Promise<{ best: string; ms: Record<string, number> }> {
   if (candidates.length === 0) throw new RangeError(`Cannot tune ${key}: no candidate variants`);
   const gpu = getGpu();
-  const reps = opts.reps ?? 3;
+  const minMs = opts.minBatchMs ?? 30, nb = opts.batches ?? 2;
   const ms: Record<string, number> = {};
   let best = candidates[0], bestMs = Infinity;
   for (const c of candidates) {
     run(c);
     await gpu.sync();
-    const t0 = performance.now();
-    for (let r = 0; r < reps; r++) run(c);
-    await gpu.sync();
-    const t = (performance.now() - t0) / reps;
+    let reps = 1, t = Infinity, done = 0;
+    while (done < nb) {
+      const t0 = performance.now();
+      for (let r = 0; r < reps; r++) run(c);
+      await gpu.sync();
+      const el = performance.now() - t0;
+      if (el >= minMs || reps >= 1024) {
+        t = Math.min(t, el / reps);
+        done++;
+      } else {reps = Math.min(
+          1024,
+          Math.max(reps * 2, Math.ceil((reps * minMs) / Math.max(el, 1e-3))),
+        );}
+    }
     ms[c] = t;
     if (t < bestMs) [best, bestMs] = [c, t];
   }

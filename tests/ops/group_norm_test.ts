@@ -33,9 +33,15 @@ gpuTest("groupNorm() matches PyTorch's output and gradients for x, weight and bi
   }
 });
 
-gpuTest("groupNorm() rejects channels that do not divide into the groups and an empty batch", () => {
-  tidy(() => {
-    assert.throws(() => groupNorm(Tensor.zeros([1, 6, 2, 2]), 4, null, null), (e: Error) => e instanceof TypeError && /6 channels/.test(e.message));
-    assert.throws(() => groupNorm(Tensor.zeros([0, 4, 2, 2]), 2, null, null), RangeError);
-  });
-});
+gpuTest(
+  "groupNorm() rejects channels that do not divide into the groups and an empty batch",
+  () => {
+    tidy(() => {
+      assert.throws(
+        () => groupNorm(Tensor.zeros([1, 6, 2, 2]), 4, null, null),
+        (e: Error) => e instanceof TypeError && /6 channels/.test(e.message),
+      );
+      assert.throws(() => groupNorm(Tensor.zeros([0, 4, 2, 2]), 2, null, null), RangeError);
+    });
+  },
+);

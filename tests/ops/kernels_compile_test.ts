@@ -19,9 +19,15 @@ gpuTest("every kernels/*.wgsl compiles with its default override constants", asy
     const module = gpu.device.createShaderModule({ label: name, code });
     const info = await module.getCompilationInfo();
     const errs = info.messages.filter((m) => m.type === "error");
-    gpu.device.createComputePipeline({ label: name, layout: "auto", compute: { module, entryPoint: "main" } });
+    gpu.device.createComputePipeline({
+      label: name,
+      layout: "auto",
+      compute: { module, entryPoint: "main" },
+    });
     const err = await gpu.device.popErrorScope();
-    for (const m of errs) failures.push(`${name}:${m.lineNum - commonLines}:${m.linePos}: ${m.message}`);
+    for (const m of errs) {
+      failures.push(`${name}:${m.lineNum - commonLines}:${m.linePos}: ${m.message}`);
+    }
     if (err && errs.length === 0) failures.push(`${name}: ${err.message}`);
   }
   assert.deepEqual(failures, [], `kernels that do not compile:\n${failures.join("\n")}`);

@@ -14,22 +14,25 @@ interface PoolCase {
 
 const fixture = await loadFixture<{ cases: PoolCase[] }>("ops/max_pool.json");
 
-gpuTest("maxPool2d() matches PyTorch's output, shape and input gradient (3×3/2 pad 1, ceil mode, 1×1 maps)", async () => {
-  for (const c of fixture.cases) {
-    const A = c.arrays;
-    const { y, gx } = tidy(() => {
-      const x = Tensor.from(A.x.data, A.x.shape, { requiresGrad: true });
-      const y = maxPool2d(x, c.opts);
-      backward(F.sum(F.mul(y, Tensor.from(A.gy.data, A.gy.shape))));
-      return { y, gx: x.grad! };
-    });
-    assert.deepEqual([...y.shape], A.y.shape, `${c.name} output shape`);
-    closeTo(await y.toArray(), A.y, `${c.name} forward`);
-    closeTo(await gx.toArray(), A.gx, `${c.name} grad x`);
-    y.dispose();
-    gx.dispose();
-  }
-});
+gpuTest(
+  "maxPool2d() matches PyTorch's output, shape and input gradient (3×3/2 pad 1, ceil mode, 1×1 maps)",
+  async () => {
+    for (const c of fixture.cases) {
+      const A = c.arrays;
+      const { y, gx } = tidy(() => {
+        const x = Tensor.from(A.x.data, A.x.shape, { requiresGrad: true });
+        const y = maxPool2d(x, c.opts);
+        backward(F.sum(F.mul(y, Tensor.from(A.gy.data, A.gy.shape))));
+        return { y, gx: x.grad! };
+      });
+      assert.deepEqual([...y.shape], A.y.shape, `${c.name} output shape`);
+      closeTo(await y.toArray(), A.y, `${c.name} forward`);
+      closeTo(await gx.toArray(), A.gx, `${c.name} grad x`);
+      y.dispose();
+      gx.dispose();
+    }
+  },
+);
 
 gpuTest("maxPool2d() sends the gradient of a tie to the first maximum, as PyTorch", async () => {
   const gx = tidy(() => {
@@ -43,7 +46,13 @@ gpuTest("maxPool2d() sends the gradient of a tie to the first maximum, as PyTorc
 
 gpuTest("maxPool2d() rejects an empty batch and padding above half the kernel", () => {
   tidy(() => {
-    assert.throws(() => maxPool2d(Tensor.zeros([0, 1, 4, 4]), { kernelSize: 3, stride: 2, padding: 1 }), RangeError);
-    assert.throws(() => maxPool2d(Tensor.zeros([1, 1, 4, 4]), { kernelSize: 3, padding: 2 }), /at most half/);
+    assert.throws(
+      () => maxPool2d(Tensor.zeros([0, 1, 4, 4]), { kernelSize: 3, stride: 2, padding: 1 }),
+      RangeError,
+    );
+    assert.throws(
+      () => maxPool2d(Tensor.zeros([1, 1, 4, 4]), { kernelSize: 3, padding: 2 }),
+      /at most half/,
+    );
   });
 });
