@@ -177,3 +177,123 @@ export { applyCfgOptions, Config, dumpConfig, loadConfig } from "./lib/config/mo
 export { trainDetector, type TrainDetectorOptions, type TrainResult } from "./lib/apis/train.ts";
 export { singleGpuTest, testDetector, type TestDetectorOptions } from "./lib/apis/test.ts";
 export { type ImageDetections, inferImages, type InferOptions } from "./lib/apis/infer.ts";
+
+// ---- types that appear in the signatures above ---------------------------------------------------
+export type { Ctor } from "./lib/utils/registry.ts";
+export type {
+  SafetensorsData,
+  SafetensorsDtype,
+  SafetensorsFile,
+  SafetensorsTensor,
+} from "./lib/utils/safetensors.ts";
+export type { Rng } from "./lib/utils/rng.ts";
+export type { BufferPool, PooledBuffer } from "./lib/gpu/pool.ts";
+export type { CompiledKernel, PipelineCache } from "./lib/gpu/kernel.ts";
+export type { Forward1, MaxPool2dOptions } from "./lib/nn/layers.ts";
+export type { ConvCfg } from "./lib/nn/conv.ts";
+export type { NormCfg, NormLayer } from "./lib/nn/norm.ts";
+export type { KaimingInitOptions, Nonlinearity, WeightedLayer } from "./lib/nn/init.ts";
+export type { FeatmapSize } from "./lib/core/anchor/anchor_generator.ts";
+export type { AssignInputs, BaseAssigner } from "./lib/core/bbox/assigners/base_assigner.ts";
+export type { BaseBBoxCoder, DecodeOptions } from "./lib/core/bbox/coders/base_bbox_coder.ts";
+export type { BaseSampler } from "./lib/core/bbox/samplers/base_sampler.ts";
+export type { SamplingResult } from "./lib/core/bbox/samplers/sampling_result.ts";
+export type { BboxOverlaps2D, BboxOverlapsOptions, IouMode } from "./lib/core/bbox/iou.ts";
+export type { BatchedNmsCfg, NmsCfg, NmsResult } from "./lib/core/post_processing/nms.ts";
+export type { BuildDetectorOptions } from "./lib/models/builder.ts";
+export type { ExtraConvsSource } from "./lib/models/necks/fpn.ts";
+export type { Loss, LossForwardOptions, Reduction } from "./lib/models/losses/utils.ts";
+export type {
+  AnchorHeadCfg,
+  GetBboxesOptions,
+  HeadLosses,
+} from "./lib/models/dense_heads/anchor_head.ts";
+export type {
+  AnchorHeadTrainCfg,
+  AnchorSet,
+  BatchTargets,
+  LevelTargets,
+} from "./lib/models/dense_heads/anchor_head_targets.ts";
+export type {
+  AnchorHeadTestCfg,
+  InferenceSettings,
+} from "./lib/models/dense_heads/anchor_head_inference.ts";
+export type {
+  DetBatch,
+  LossDict,
+  StepOutput,
+  TestOptions,
+  TrainKwargs,
+} from "./lib/models/detectors/base.ts";
+export type {
+  DenseHead,
+  FeatureModule,
+  HeadDetections,
+} from "./lib/models/detectors/single_stage.ts";
+export type {
+  BboxResult as EvalBboxResult,
+  CocoAnnotation,
+  CocoCategory,
+  CocoEvalOptions,
+  CocoEvalResult,
+  CocoImage,
+  CocoJson,
+  CocoResult,
+} from "./lib/evaluation/coco_eval.ts";
+export type {
+  ClassMapResult,
+  EvalMapOptions,
+  EvalMapResult,
+  MapAnnotation,
+} from "./lib/evaluation/voc_eval.ts";
+export type {
+  AnnInfo,
+  Batch,
+  DataInfo,
+  HostTensor as DatasetHostTensor,
+  ImgMeta as DatasetImgMeta,
+  ImgNormCfg,
+  Results,
+} from "./lib/datasets/types.ts";
+export type { HwcImage } from "./lib/datasets/image_io.ts";
+export type { DatasetCfg, EvaluateOptions } from "./lib/datasets/custom.ts";
+export type { DetDataset } from "./lib/datasets/dataset_wrappers.ts";
+export type { Compose, Transform } from "./lib/datasets/pipelines/compose.ts";
+export type { XMLDataset } from "./lib/datasets/xml_style.ts";
+export type { DataloaderOptions } from "./lib/datasets/loader.ts";
+export type { ShapesDatasetInfo, ShapesOptions } from "./lib/datasets/synthetic.ts";
+export type {
+  Backwardable,
+  CpuTensor,
+  LazyScalar,
+  LogValue,
+  Optimizer,
+  OptimizerState,
+  ParamGroup,
+  RunnerDataLoader,
+  RunnerModel,
+  StateDict,
+  TrainStepOutput,
+} from "./lib/runner/types.ts";
+export { HOOK_STAGES, type HookResult, type HookStage } from "./lib/runner/hook.ts";
+export type {
+  BaseRunner,
+  HookSpec,
+  SaveCheckpointCall,
+  TrainingHooksCfg,
+  WorkflowEntry,
+} from "./lib/runner/base_runner.ts";
+export type { LogBuffer, NonFiniteRecord } from "./lib/runner/log_buffer.ts";
+export type { IterLoader } from "./lib/runner/iter_based_runner.ts";
+export type { RunnerLogger } from "./lib/runner/logger.ts";
+export type { GpuOptimizer, OptimEntry } from "./lib/runner/optimizers/base.ts";
+export type {
+  Checkpoint,
+  CheckpointMeta,
+  LoadCheckpointOptions,
+  SaveCheckpointOptions,
+} from "./lib/runner/checkpoint.ts";
+export type { CfgDict, CfgValue } from "./lib/config/config.ts";
+export type { ApplyCfgOptionsOptions } from "./lib/config/cfg_options.ts";
+export type { DumpOptions } from "./lib/config/dump.ts";
+export type { SingleGpuTestOptions } from "./lib/apis/test.ts";

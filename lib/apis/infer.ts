@@ -31,6 +31,7 @@ export interface InferOptions {
 
 /** Detections of one image. */
 export interface ImageDetections {
+  /** Path of the input image, as given. */
   image: string;
   /** Where the drawing was written. */
   output: string;

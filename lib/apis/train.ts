@@ -42,6 +42,7 @@ export interface TrainDetectorOptions {
   validate?: boolean;
   /** Seed of weight init, sampling and augmentation (default `cfg.seed` or 0). */
   seed?: number;
+  /** Logger for console and log file (default: a new `RunnerLogger`). */
   logger?: RunnerLogger;
   /** runner.meta (`config` text, `seed`, `exp_name`, `env_info`). */
   meta?: Record<string, unknown>;
@@ -49,7 +50,9 @@ export interface TrainDetectorOptions {
 
 /** What a finished run leaves: the trained detector and the runner (for tests and scripts). */
 export interface TrainResult {
+  /** The trained detector. */
   model: BaseDetector;
+  /** The runner after the run (counters, hooks, log buffer). */
   runner: BaseRunner;
 }
 

@@ -15,8 +15,13 @@ import "./loss_gradients.ts";
 
 /** `weight_reduce_loss` settings; `avgFactor` may be a number or a `[]` f32 tensor on the GPU. */
 export interface LossReduceOptions {
+  /** Reduction mode (default `"mean"`). */
   reduction?: "none" | "mean" | "sum";
+  /**
+   * Divisor of the `"mean"` reduction instead of the element count; a number or a `[]` f32 tensor.
+   */
   avgFactor?: number | Tensor | null;
+  /** Multiplier of the reduced loss (default 1). */
   lossWeight?: number;
   /** mmdetection ≥ 2.2x: divide by `avgFactor + float32 eps` (default false: v2.11). */
   avgEps?: boolean;

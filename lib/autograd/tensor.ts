@@ -8,16 +8,22 @@ import { type DType, fmtShape, type HostArray, type RawTensor } from "../gpu/raw
 
 /** A recorded primitive: the op name, its inputs, and whatever its gradient entry needs. */
 export interface GradNode {
+  /** Name of the primitive, the key of its gradient-table entry. */
   op: string;
+  /** The primitive's tensor inputs, in argument order. */
   inputs: Tensor[];
+  /** Whatever the gradient entry needs from the forward (saved tensors, shapes, options). */
   // deno-lint-ignore no-explicit-any
   ctx: Record<string, any>;
 }
 
 /** Options for creating tensors. */
 export interface TensorOptions {
+  /** Element type (default: inferred from the data for `from`, f32 for `zeros`). */
   dtype?: DType;
+  /** Whether gradients are accumulated into this tensor (default false). */
   requiresGrad?: boolean;
+  /** GPU buffer label, shown in WebGPU error messages. */
   label?: string;
 }
 
@@ -45,6 +51,7 @@ export class Tensor {
   /** Marks the tensor as a lazily read scalar for the runner's log buffer. */
   readonly lazyScalar = true as const;
 
+  /** Wraps a GPU tensor; most code creates tensors with `Tensor.from` / `Tensor.zeros` instead. */
   constructor(raw: RawTensor, requiresGrad = false) {
     this.raw = raw;
     this.requiresGrad = requiresGrad;

@@ -14,6 +14,7 @@ import { closestMatch } from "./_suggest.ts";
 export type CfgValue = null | boolean | number | string | CfgValue[] | CfgDict;
 /** A config object: snake_case keys as in mmdetection. */
 export interface CfgDict {
+  /** Any key maps to a config value. */
   [key: string]: CfgValue;
 }
 
@@ -38,6 +39,7 @@ export class Config {
   /** The path or URL the config was loaded from (as given by the caller). */
   readonly filename: string;
 
+  /** Wraps an already merged `dict`; `filename` names it in error messages. */
   constructor(dict: CfgDict, filename = "<dict>") {
     this.dict = dict;
     this.filename = filename;

@@ -32,3 +32,4 @@ export * from "./bbox/samplers/pseudo_sampler.ts";
 export * from "./post_processing/nms.ts";
 export * from "./post_processing/bbox_nms.ts";
 export * from "./utils/misc.ts";
+export type { Ctor, Registry, TypedCfg } from "../utils/registry.ts";

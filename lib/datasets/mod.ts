@@ -86,3 +86,12 @@ export {
   shapesHash,
   type ShapesOptions,
 } from "./synthetic.ts";
+export type { Ctor, Registry, TypedCfg } from "../utils/registry.ts";
+export type { Rng } from "../utils/rng.ts";
+export type {
+  BboxResult,
+  CocoAnnotation,
+  CocoCategory,
+  CocoImage,
+  CocoJson,
+} from "../evaluation/coco_eval.ts";

@@ -9,7 +9,9 @@ import { GpuUnavailableError } from "../utils/errors.ts";
 export interface GpuInfo {
   /** Adapter description, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" or "NVIDIA H200". */
   adapterName: string;
+  /** Adapter vendor from `GPUAdapterInfo` (may be empty). */
   vendor: string;
+  /** Adapter architecture from `GPUAdapterInfo` (may be empty). */
   architecture: string;
   /** True for software adapters such as Mesa lavapipe: keep shapes tiny there. */
   isFallbackAdapter: boolean;
@@ -33,6 +35,7 @@ export interface GpuInfo {
 
 /** Options of {@linkcode requestGpuDevice}. */
 export interface RequestDeviceOptions {
+  /** Passed to `requestAdapter` (`"low-power"` or `"high-performance"`). */
   powerPreference?: GPUPowerPreference;
   /** Skip optional features even when the adapter has them (for testing fallbacks). */
   disableFeatures?: string[];

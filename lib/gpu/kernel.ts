@@ -25,13 +25,17 @@ const COMMON_LINES = commonSrc.split("\n").length;
 
 /** A compiled pipeline and the labels used for its bind groups. */
 export interface CompiledKernel {
+  /** The compute pipeline. */
   pipeline: GPUComputePipeline;
+  /** Layout of bind group 0 (the kernel's bindings). */
   layout: GPUBindGroupLayout;
+  /** The shader label, `{name}.wgsl`, given to its bind groups. */
   label: string;
 }
 
 /** An error found while compiling or validating a kernel; names the kernel file and line. */
 export class KernelError extends Error {
+  /** Creates the error with `message` (which names the kernel label and WGSL line). */
   constructor(message: string) {
     super(message);
     this.name = "KernelError";
@@ -61,6 +65,7 @@ export class PipelineCache {
   #cache = new Map<string, CompiledKernel>();
   #pendingErrors: Promise<string | null>[] = [];
 
+  /** An empty cache for `device`. */
   constructor(device: GPUDevice) {
     this.#device = device;
   }

@@ -12,13 +12,15 @@
 
 /** A pooled GPU buffer and its bookkeeping. */
 export class PooledBuffer {
+  /** The GPU buffer (storage, copy source and destination usage). */
   readonly buffer: GPUBuffer;
   /** Bucket size in bytes (≥ the requested size). */
   readonly size: number;
   /** The runtime's flush epoch in which the buffer was last bound by a recorded command. */
-  epoch = -1;
+  epoch: number = -1;
   /** Number of live views (`RawTensor`s) sharing the buffer. */
   refs = 0;
+  /** Wraps `buffer` of bucket size `size` bytes, with no references. */
   constructor(buffer: GPUBuffer, size: number) {
     this.buffer = buffer;
     this.size = size;
@@ -66,6 +68,7 @@ export class BufferPool {
   };
   #maxBufferSize: number;
 
+  /** An empty pool for `device`; requests above `maxBufferSize` bytes throw. */
   constructor(device: GPUDevice, maxBufferSize: number) {
     this.#device = device;
     this.#maxBufferSize = maxBufferSize;

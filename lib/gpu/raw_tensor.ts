@@ -46,14 +46,23 @@ let nextId = 1;
 
 /** A contiguous row-major tensor living in a GPU buffer. */
 export class RawTensor {
+  /** Unique id, increasing in creation order. */
   readonly id = nextId++;
+  /** Dimensions, outermost first. */
   readonly shape: readonly number[];
+  /** Element type. */
   readonly dtype: DType;
+  /** Number of elements (product of `shape`). */
   readonly size: number;
+  /** Buffer label, shown in WebGPU error messages. */
   readonly label: string;
   #pb: PooledBuffer | null;
   #owner: BufferOwner;
 
+  /**
+   * Wraps a pooled buffer (created by the runtime, e.g. `Gpu.empty`) and takes a reference on it;
+   * throws `TypeError` for a shape with a non-integer or negative dimension.
+   */
   constructor(
     pb: PooledBuffer,
     shape: readonly number[],

@@ -27,9 +27,13 @@ export interface DispatchArgs {
 
 /** Runtime counters, for tests and benchmarks. */
 export interface RuntimeStats extends PoolStats {
+  /** Compute passes dispatched since the runtime was created. */
   dispatches: number;
+  /** Command buffers submitted to the queue. */
   submits: number;
+  /** GPU → CPU buffer reads. */
   readbacks: number;
+  /** Compiled pipelines in the cache. */
   pipelines: number;
 }
 
@@ -80,9 +84,13 @@ const AUTO_FLUSH_DISPATCHES = 4096;
 
 /** The runtime of one device. Get it with {@linkcode initGpu} / {@linkcode getGpu}. */
 export class Gpu {
+  /** The WebGPU device. */
   readonly device: GPUDevice;
+  /** Adapter and limits of the device. */
   readonly info: GpuInfo;
+  /** Reusable storage buffers, bucketed by size. */
   readonly pool: BufferPool;
+  /** Compiled pipelines, keyed by kernel name and override values. */
   readonly pipelines: PipelineCache;
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
@@ -93,6 +101,7 @@ export class Gpu {
   #counters = { dispatches: 0, submits: 0, readbacks: 0 };
   #lost: string | null = null;
 
+  /** Wraps `device`; usually called through `initGpu` rather than directly. */
   constructor(device: GPUDevice, info: GpuInfo) {
     this.device = device;
     this.info = info;

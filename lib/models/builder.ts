@@ -31,7 +31,9 @@ export function buildLoss(cfg: TypedCfg): unknown {
 
 /** Options of {@linkcode buildDetector}: the mmdet < 2.9 top-level `train_cfg`/`test_cfg`. */
 export interface BuildDetectorOptions {
+  /** Deprecated top-level `train_cfg`, used as `model.train_cfg` (`TypeError` if both are set). */
   trainCfg?: Record<string, unknown> | null;
+  /** Deprecated top-level `test_cfg`, used as `model.test_cfg` (`TypeError` if both are set). */
   testCfg?: Record<string, unknown> | null;
 }
 

@@ -51,14 +51,26 @@ function pair(v: Size2, what: string): [number, number] {
  * ```
  */
 export class Conv2d extends Module {
+  /** Input channels C_in. */
   readonly inChannels: number;
+  /** Output channels C_out. */
   readonly outChannels: number;
+  /** Kernel `[kh, kw]`. */
   readonly kernelSize: [number, number];
+  /** Stride `[sh, sw]`. */
   readonly stride: [number, number];
+  /** Zero padding `[ph, pw]` on each side. */
   readonly padding: [number, number];
+  /** Dilation `[dh, dw]`. */
   readonly dilation: [number, number];
+  /** Channel groups (divides both channel counts). */
   readonly groups: number;
 
+  /**
+   * Registers `weight` `[O, I/groups, kh, kw]` and `bias` `[O]` (unless `bias: false`), initialised
+   * as PyTorch unless `init: false`; throws `RangeError` for non-positive channels or groups that
+   * do not divide them.
+   */
   constructor(opts: Conv2dOptions) {
     super();
     const { inChannels, outChannels, groups = 1 } = opts;
@@ -118,7 +130,9 @@ export class Conv2d extends Module {
 
 /** mmcv's `conv_cfg`: null or `{type: "Conv" | "Conv2d"}`. */
 export interface ConvCfg {
+  /** "Conv" or "Conv2d" (a plain `Conv2d`). */
   type: string;
+  /** Further mmcv keys, ignored. */
   [key: string]: unknown;
 }
 

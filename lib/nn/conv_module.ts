@@ -43,11 +43,19 @@ export interface ConvModuleOptions extends Omit<Conv2dOptions, "bias"> {
  * ```
  */
 export class ConvModule extends Module {
+  /** The convolution (child `conv`). */
   readonly conv: Conv2d;
+  /** The norm layer (child `bn`/`gn`), or null without `normCfg`. */
   readonly norm: NormLayer | null = null;
+  /** Child name of the norm (`"bn"`, `"gn"`), or null. */
   readonly normName: string | null = null;
+  /** Whether a ReLU follows (`actCfg` not null; default ReLU). */
   readonly withActivation: boolean;
 
+  /**
+   * Builds conv (bias "auto": only without norm), norm and activation; throws `RangeError` for an
+   * order other than conv → norm → act.
+   */
   constructor(opts: ConvModuleOptions) {
     super();
     const order = opts.order ?? ["conv", "norm", "act"];

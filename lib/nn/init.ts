@@ -48,7 +48,9 @@ export function isInitSkipped(): boolean {
 
 /** A layer with a weight and an optional bias (`Conv2d`, `BatchNorm2d`, `GroupNorm`). */
 export interface WeightedLayer {
+  /** The weight parameter, or null (e.g. a non-affine norm). */
   readonly weight: Tensor | null;
+  /** The bias parameter, or null when the layer has none. */
   readonly bias: Tensor | null;
 }
 
@@ -183,10 +185,15 @@ export function xavierInit(
 
 /** Options of {@linkcode kaimingInit} (mmcv's defaults: a 0, fan_out, relu, normal, bias 0). */
 export interface KaimingInitOptions {
+  /** Negative slope for `leaky_relu` (default 0). */
   a?: number;
+  /** Use the fan of the input or the output (default "fan_out"). */
   mode?: "fan_in" | "fan_out";
+  /** Nonlinearity the gain is computed for (default "relu"). */
   nonlinearity?: Nonlinearity;
+  /** Constant the bias is filled with (default 0). */
   bias?: number;
+  /** Draw from a normal (default) or uniform distribution. */
   distribution?: "uniform" | "normal";
 }
 

@@ -11,6 +11,7 @@ import { Module } from "./module.ts";
 
 /** A module with a one-tensor forward (what {@linkcode Sequential} chains). */
 export interface Forward1 extends Module {
+  /** Maps one tensor to one tensor. */
   forward(x: Tensor): Tensor;
 }
 
@@ -24,16 +25,21 @@ export class ReLU extends Module {
 
 /** Options of {@linkcode MaxPool2d} (PyTorch's arguments, camelCase). */
 export interface MaxPool2dOptions {
+  /** Square window size. */
   kernelSize: number;
   /** Default: `kernelSize`. */
   stride?: number;
+  /** Implicit −∞ padding on each side (default 0). */
   padding?: number;
+  /** Round the output size up instead of down (default false). */
   ceilMode?: boolean;
 }
 
 /** 2-D max pooling over `[N, C, H, W]` (padding counts as −∞, as PyTorch). */
 export class MaxPool2d extends Module {
+  /** The options with defaults filled in. */
   readonly opts: Required<MaxPool2dOptions>;
+  /** Fills in PyTorch's defaults (`stride = kernelSize`, no padding, floor mode). */
   constructor(opts: MaxPool2dOptions) {
     super();
     this.opts = {
@@ -54,7 +60,9 @@ export class MaxPool2d extends Module {
  * ResNet shortcut's keys are `downsample.0.weight` and `downsample.1.running_mean`.
  */
 export class Sequential extends Module {
+  /** The modules, in order. */
   readonly items: Forward1[] = [];
+  /** Registers `items` as children `"0"`, `"1"`, …. */
   constructor(items: Forward1[] = []) {
     super();
     for (const m of items) this.push(m);

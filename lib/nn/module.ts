@@ -10,8 +10,11 @@ import { type DType, fmtShape, type HostArray } from "../gpu/raw_tensor.ts";
 
 /** A host copy of one state-dict entry. */
 export interface HostTensor {
+  /** Element type of `data`. */
   dtype: DType;
+  /** Dimensions, outermost first. */
   shape: number[];
+  /** Row-major (C-order) values. */
   data: HostArray;
 }
 
@@ -23,7 +26,9 @@ export interface LoadStateDictOptions {
 
 /** What `loadStateDict` found. */
 export interface LoadStateDictResult {
+  /** Keys of the module with no entry in the state dict (left unchanged). */
   missingKeys: string[];
+  /** State-dict keys that match no parameter or buffer of the module (ignored). */
   unexpectedKeys: string[];
 }
 
@@ -223,7 +228,9 @@ export class Module {
 
 /** An ordered list of modules registered as `"0"`, `"1"`, … (PyTorch `nn.ModuleList`). */
 export class ModuleList<M extends Module = Module> extends Module {
+  /** The modules, in order. */
   readonly items: M[] = [];
+  /** Registers `items` as children `"0"`, `"1"`, …. */
   constructor(items: M[] = []) {
     super();
     for (const m of items) this.push(m);

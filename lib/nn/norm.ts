@@ -45,10 +45,17 @@ function checkFeatures(what: string, n: number): void {
  * `num_batches_tracked` is a scalar `i32` buffer (PyTorch saves int64; checkpoint I/O converts).
  */
 export class BatchNorm2d extends Module {
+  /** Number of channels C. */
   readonly numFeatures: number;
+  /** Added to the variance before the square root. */
   readonly eps: number;
+  /** Weight of the new batch statistics in the running averages. */
   readonly momentum: number;
 
+  /**
+   * Registers `weight`, `bias` (when affine) and the running-statistics buffers; throws
+   * `RangeError` for a non-positive `numFeatures` or a momentum outside [0, 1].
+   */
   constructor(opts: BatchNorm2dOptions) {
     super();
     checkFeatures("BatchNorm2d", opts.numFeatures);
@@ -144,10 +151,17 @@ export interface GroupNormOptions {
 
 /** Group normalisation over `[N, C, H, W]` (`C` divisible by `numGroups`). */
 export class GroupNorm extends Module {
+  /** Number of channel groups. */
   readonly numGroups: number;
+  /** Number of channels C. */
   readonly numChannels: number;
+  /** Added to the variance before the square root. */
   readonly eps: number;
 
+  /**
+   * Registers `weight` and `bias` when affine; throws `RangeError` unless `numGroups` divides
+   * `numChannels`.
+   */
   constructor(opts: GroupNormOptions) {
     super();
     checkFeatures("GroupNorm", opts.numChannels);
@@ -189,11 +203,17 @@ export class GroupNorm extends Module {
 
 /** mmcv's `norm_cfg`: `{type: "BN" | "SyncBN" | "GN", requires_grad?, eps?, momentum?, num_groups?}`. */
 export interface NormCfg {
+  /** "BN", "SyncBN" (built as `BatchNorm2d`) or "GN". */
   type: string;
+  /** Whether `weight` and `bias` are trained (default true). */
   requires_grad?: boolean;
+  /** Added to the variance (default 1e-5). */
   eps?: number;
+  /** Running-average momentum of BN (default 0.1). */
   momentum?: number;
+  /** Number of groups, required for "GN". */
   num_groups?: number;
+  /** Further mmcv keys, ignored. */
   [key: string]: unknown;
 }
 

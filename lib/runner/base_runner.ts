@@ -108,6 +108,11 @@ export abstract class BaseRunner {
   memoryMb: (() => number) | undefined;
   #hooks: Hook[] = [];
 
+  /**
+   * Takes the model, optimizer, work dir (created if missing), logger, meta and one of
+   * `max_epochs`/`max_iters`; throws `RangeError` if both are set and `TypeError` for a model
+   * without `trainStep`.
+   */
   constructor(cfg: RunnerCfg) {
     if (cfg.max_epochs != null && cfg.max_iters != null) {
       throw new RangeError(

@@ -62,10 +62,15 @@ export function checkWorkflow(
  * ```
  */
 export class EpochBasedRunner extends BaseRunner {
+  /** Creates the runner from `cfg`; `max_epochs` is required by `run`. */
   constructor(cfg: RunnerCfg) {
     super(cfg);
   }
 
+  /**
+   * Runs the workflow's phases (n train, m val epochs; loader i for entry i) until `maxEpochs`;
+   * throws `RangeError` without `max_epochs` or for a workflow that does not match the loaders.
+   */
   override async run(
     dataLoaders: RunnerDataLoader[],
     workflow: readonly WorkflowEntry[],

@@ -84,34 +84,60 @@ export class Hook {
   /** Set by `runner.registerHook()`: the numeric priority this hook was registered with. */
   priority = 50;
 
+  /** Called once before the first workflow phase. No-op by default. */
   beforeRun(_runner: BaseRunner): HookResult {}
+  /** Called once after the run ends. No-op by default. */
   afterRun(_runner: BaseRunner): HookResult {}
+  /**
+   * Called before every train and val epoch unless the specific stage is overridden. No-op by
+   * default.
+   */
   beforeEpoch(_runner: BaseRunner): HookResult {}
+  /**
+   * Called after every train and val epoch unless the specific stage is overridden. No-op by
+   * default.
+   */
   afterEpoch(_runner: BaseRunner): HookResult {}
+  /**
+   * Called before every train and val iteration unless the specific stage is overridden. No-op by
+   * default.
+   */
   beforeIter(_runner: BaseRunner): HookResult {}
+  /**
+   * Called after every train and val iteration unless the specific stage is overridden. No-op by
+   * default.
+   */
   afterIter(_runner: BaseRunner): HookResult {}
 
+  /** Called before each train epoch; defaults to `beforeEpoch`. */
   beforeTrainEpoch(runner: BaseRunner): HookResult {
     return this.beforeEpoch(runner);
   }
+  /** Called before each val epoch; defaults to `beforeEpoch`. */
   beforeValEpoch(runner: BaseRunner): HookResult {
     return this.beforeEpoch(runner);
   }
+  /** Called after each train epoch; defaults to `afterEpoch`. */
   afterTrainEpoch(runner: BaseRunner): HookResult {
     return this.afterEpoch(runner);
   }
+  /** Called after each val epoch; defaults to `afterEpoch`. */
   afterValEpoch(runner: BaseRunner): HookResult {
     return this.afterEpoch(runner);
   }
+  /** Called before each train iteration; defaults to `beforeIter`. */
   beforeTrainIter(runner: BaseRunner): HookResult {
     return this.beforeIter(runner);
   }
+  /** Called before each val iteration; defaults to `beforeIter`. */
   beforeValIter(runner: BaseRunner): HookResult {
     return this.beforeIter(runner);
   }
+  /** Called after each train iteration (`OptimizerHook` steps here); defaults to `afterIter`. */
   afterTrainIter(runner: BaseRunner): HookResult {
     return this.afterIter(runner);
   }
+  /** Called after each val iteration; defaults to `afterIter`. */
   afterValIter(runner: BaseRunner): HookResult {
     return this.afterIter(runner);
   }

@@ -17,10 +17,13 @@ import type { RunnerDataLoader } from "./types.ts";
 
 /** Wraps a loader as an endless stream of batches; `epoch` counts completed passes. */
 export class IterLoader<T = unknown> implements RunnerDataLoader<T> {
+  /** The wrapped loader. */
   readonly loader: RunnerDataLoader<T>;
+  /** Completed passes over the loader. */
   epoch = 0;
   #it: AsyncGenerator<T> | undefined;
 
+  /** Wraps `loader`; iteration starts on the first `next()`. */
   constructor(loader: RunnerDataLoader<T>) {
     this.loader = loader;
   }
@@ -52,10 +55,15 @@ export class IterLoader<T = unknown> implements RunnerDataLoader<T> {
  * iterations until `maxIters`.
  */
 export class IterBasedRunner extends BaseRunner {
+  /** Creates the runner from `cfg`; `max_iters` is required by `run`. */
   constructor(cfg: RunnerCfg) {
     super(cfg);
   }
 
+  /**
+   * Alternates the workflow's phases (n train, m val iterations) until `maxIters`; throws
+   * `RangeError` without `max_iters` or for a workflow that does not match the loaders.
+   */
   override async run(
     dataLoaders: RunnerDataLoader[],
     workflow: readonly WorkflowEntry[],

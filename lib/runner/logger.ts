@@ -59,6 +59,10 @@ export class RunnerLogger {
   #console: boolean;
   #sink: (line: string) => void = (line) => console.log(line);
 
+  /**
+   * Reads name (default "wgdet"), log file, level (default INFO) and console output (default on);
+   * throws `RangeError` for an unknown level.
+   */
   constructor(opts: RunnerLoggerOptions = {}) {
     this.name = opts.name ?? "wgdet";
     this.logFile = opts.logFile;

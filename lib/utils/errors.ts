@@ -6,6 +6,7 @@
 
 /** Thrown when no WebGPU adapter can be found; the CLI turns it into exit code 2. */
 export class GpuUnavailableError extends Error {
+  /** Uses `message`, or by default one that explains how to install a WebGPU driver. */
   constructor(message?: string) {
     super(
       message ??
@@ -19,6 +20,7 @@ export class GpuUnavailableError extends Error {
 
 /** Thrown when a config file or key is wrong; names the file and key path. */
 export class ConfigError extends Error {
+  /** Creates the error with `message`. */
   constructor(message: string) {
     super(message);
     this.name = "ConfigError";
@@ -27,6 +29,7 @@ export class ConfigError extends Error {
 
 /** Thrown when training produced a non-finite loss; the last good checkpoint is kept. */
 export class NonFiniteLossError extends Error {
+  /** Creates the error with `message`. */
   constructor(message: string) {
     super(message);
     this.name = "NonFiniteLossError";
@@ -35,6 +38,7 @@ export class NonFiniteLossError extends Error {
 
 /** Thrown for malformed input data (annotation files, images); names the file and entry. */
 export class DataError extends Error {
+  /** Creates the error with `message`. */
   constructor(message: string) {
     super(message);
     this.name = "DataError";

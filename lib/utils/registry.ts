@@ -6,12 +6,15 @@
 
 /** A config object with a `type` key naming a registered component. */
 export interface TypedCfg {
+  /** Registered name of the component to build. */
   type: string;
+  /** Constructor options, passed through in the config object. */
   [key: string]: unknown;
 }
 
+/** A registrable constructor: takes the component's config object. */
 // deno-lint-ignore no-explicit-any
-type Ctor<T> = new (cfg: any) => T;
+export type Ctor<T> = new (cfg: any) => T;
 
 function levenshtein(a: string, b: string): number {
   const m = a.length, n = b.length;
@@ -41,9 +44,11 @@ function levenshtein(a: string, b: string): number {
  * ```
  */
 export class Registry<T = unknown> {
+  /** Registry name (e.g. `"HEADS"`), used in error messages. */
   readonly name: string;
   #modules = new Map<string, Ctor<T>>();
 
+  /** Creates an empty registry called `name`. */
   constructor(name: string) {
     this.name = name;
   }

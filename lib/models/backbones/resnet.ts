@@ -26,18 +26,33 @@ import { BACKBONES } from "../registry.ts";
  * `ResNet.initWeights` initialises every conv and norm.
  */
 export interface BlockOptions {
+  /** Input channels of the block. */
   inplanes: number;
+  /** Base width of the block; the output has `planes · expansion` channels. */
   planes: number;
+  /**
+   * Spatial stride of the block (default 1); on the first conv of BasicBlock, on the 3×3 (pytorch)
+   * or first 1×1 (caffe) conv of Bottleneck.
+   */
   stride?: number;
+  /** Dilation (and padding) of the 3×3 conv (default 1). */
   dilation?: number;
+  /**
+   * Shortcut projection (1×1 conv + norm) when the stride or channel count changes; null for
+   * identity.
+   */
   downsample?: Sequential | null;
+  /** Where Bottleneck puts the stride: "pytorch" (3×3 conv, default) or "caffe" (first 1×1). */
   style?: "pytorch" | "caffe";
+  /** Conv layer config (`null`: plain `Conv2d`). */
   convCfg?: ConvCfg | null;
+  /** Norm layer config (default `{ type: "BN", requires_grad: true }`). */
   normCfg?: NormCfg;
 }
 
 /** A residual block: what `ResLayer` stacks. */
 export interface ResBlock extends Module {
+  /** `[N, inplanes, H, W]` → `[N, planes·expansion, H/stride, W/stride]`. */
   forward(x: Tensor): Tensor;
   /** The norm zeroed by `zero_init_residual` (BasicBlock `bn2`, Bottleneck `bn3`). */
   readonly lastNorm: NormLayer;
@@ -47,13 +62,20 @@ const DEFAULT_NORM: NormCfg = { type: "BN", requires_grad: true };
 
 /** Two 3×3 convs (expansion 1): conv1 (stride, dilation) → bn1 → ReLU → conv2 → bn2, + shortcut, ReLU. */
 export class BasicBlock extends Module implements ResBlock {
+  /** Output channels per `planes`. */
   static readonly expansion = 1;
+  /** First 3×3 conv (`inplanes` → `planes`, carries the stride). */
   readonly conv1: Conv2d;
+  /** Norm after `conv1` (applied with fused ReLU). */
   readonly bn1: NormLayer;
+  /** Second 3×3 conv (`planes` → `planes`). */
   readonly conv2: Conv2d;
+  /** Norm after `conv2`, before the residual add. */
   readonly bn2: NormLayer;
+  /** Shortcut projection, or null for identity. */
   readonly downsample: Sequential | null;
 
+  /** Builds the block; weights are left for `ResNet.initWeights`. */
   constructor(o: BlockOptions) {
     super();
     const norm = o.normCfg ?? DEFAULT_NORM, d = o.dilation ?? 1;
@@ -110,15 +132,24 @@ export class BasicBlock extends Module implements ResBlock {
  * the first 1×1.
  */
 export class Bottleneck extends Module implements ResBlock {
+  /** Output channels per `planes`. */
   static readonly expansion = 4;
+  /** First 1×1 conv (`inplanes` → `planes`; stride in caffe style). */
   readonly conv1: Conv2d;
+  /** Norm after `conv1` (applied with fused ReLU). */
   readonly bn1: NormLayer;
+  /** 3×3 conv (`planes` → `planes`; stride in pytorch style, dilation). */
   readonly conv2: Conv2d;
+  /** Norm after `conv2` (applied with fused ReLU). */
   readonly bn2: NormLayer;
+  /** Last 1×1 conv (`planes` → `4·planes`). */
   readonly conv3: Conv2d;
+  /** Norm after `conv3`, before the residual add. */
   readonly bn3: NormLayer;
+  /** Shortcut projection, or null for identity. */
   readonly downsample: Sequential | null;
 
+  /** Builds the block; weights are left for `ResNet.initWeights`. */
   constructor(o: BlockOptions) {
     super();
     const norm = o.normCfg ?? DEFAULT_NORM, d = o.dilation ?? 1, s = o.stride ?? 1;
@@ -187,34 +218,51 @@ export const ARCH_SETTINGS: Record<number, [BlockCtor, number[]]> = {
 
 /** mmdetection's `ResNet` config (snake_case keys as in the config files). */
 export interface ResNetCfg {
+  /** Network depth: 18, 34, 50, 101 or 152. */
   depth: number;
+  /** Input image channels (default 3). */
   in_channels?: number;
   /** Default: `base_channels`. */
   stem_channels?: number | null;
   /** Width of the first stage (64; narrow CPU variants use e.g. 8). */
   base_channels?: number;
+  /** Number of stages, 1..4 (default 4). */
   num_stages?: number;
+  /** Stride of the first block of each stage (default `[1, 2, 2, 2]`). */
   strides?: number[];
+  /** Dilation of each stage (default `[1, 1, 1, 1]`). */
   dilations?: number[];
+  /** Stages whose outputs `forward` returns (default `[0, 1, 2, 3]`). */
   out_indices?: number[];
+  /** Where Bottleneck puts the stride (default "pytorch"). */
   style?: "pytorch" | "caffe";
+  /** Must be false: the deep stem is not supported. */
   deep_stem?: boolean;
+  /** Must be false: average-pool downsampling is not supported. */
   avg_down?: boolean;
   /** −1: nothing frozen; k ≥ 0: the stem and stages 1..k (eval mode, no gradients). */
   frozen_stages?: number;
+  /** Conv layer config (`null`: plain `Conv2d`). */
   conv_cfg?: ConvCfg | null;
+  /** Norm layer config (default `{ type: "BN", requires_grad: true }`). */
   norm_cfg?: NormCfg;
   /** Keep every BN in eval mode during training (running statistics untouched). */
   norm_eval?: boolean;
+  /** Must be null: deformable convs are not supported. */
   dcn?: unknown;
+  /** Must be all false (deformable convs are not supported). */
   stage_with_dcn?: boolean[];
+  /** Must be null: plugins are not supported. */
   plugins?: unknown;
+  /** Must be false: checkpointing is not supported. */
   with_cp?: boolean;
+  /** Zero the last norm of every block at init (default true). */
   zero_init_residual?: boolean;
   /** Accepted: the checkpoint is loaded by the caller (`loadStateDict`), never fetched here. */
   pretrained?: string | null;
   /** Accepted, as `pretrained`. */
   init_cfg?: unknown;
+  /** Registry name (`"ResNet"`). */
   type?: string;
 }
 
@@ -230,18 +278,31 @@ export interface ResNetCfg {
  * ```
  */
 export class ResNet extends Module {
+  /** Network depth (18, 34, 50, 101 or 152). */
   readonly depth: number;
+  /** Stages whose outputs `forward` returns. */
   readonly outIndices: number[];
+  /** Frozen stages: −1 none, k ≥ 0 the stem and stages 1..k. */
   readonly frozenStages: number;
+  /** Whether BN layers stay in eval mode while training. */
   readonly normEval: boolean;
+  /** Whether `initWeights` zeroes the last norm of every block. */
   readonly zeroInitResidual: boolean;
+  /** Stem 7×7 stride-2 conv. */
   readonly conv1: Conv2d;
+  /** Stem norm (applied with fused ReLU). */
   readonly bn1: NormLayer;
+  /** Stem 3×3 stride-2 max pool. */
   readonly maxpool: MaxPool2d;
+  /** The stages `layer1..layerN`, each a `Sequential` of blocks. */
   readonly resLayers: Sequential[] = [];
   /** Output channels of every stage. */
   readonly stageChannels: number[] = [];
 
+  /**
+   * Builds and initialises the network; throws `RangeError` for unsupported or out-of-range
+   * options.
+   */
   constructor(cfg: ResNetCfg) {
     super();
     const arch = ARCH_SETTINGS[cfg.depth];

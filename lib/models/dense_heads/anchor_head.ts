@@ -50,24 +50,53 @@ export type { AnchorHeadTrainCfg } from "./anchor_head_targets.ts";
 
 /** Config of `AnchorHead`, with mmdetection's keys and defaults. */
 export interface AnchorHeadCfg {
+  /** Registry name (e.g. `"AnchorHead"`, `"RetinaHead"`). */
   type?: string;
+  /** Number of object classes, without background. */
   num_classes: number;
+  /** Channels of every input feature level. */
   in_channels: number;
+  /** Channels of hidden convs in subclasses (default 256). */
   feat_channels?: number;
+  /**
+   * Anchor generator config (default `AnchorGenerator`, scales `[8, 16, 32]`, ratios `[0.5, 1, 2]`,
+   * strides `[4, 8, 16, 32, 64]`).
+   */
   anchor_generator?: TypedCfg;
+  /**
+   * Box coder config; only `DeltaXYWHBBoxCoder` without `add_ctr_clamp` is supported (default,
+   * `clip_border: true`).
+   */
   bbox_coder?: TypedCfg;
+  /**
+   * Apply the regression loss to decoded `xyxy` boxes instead of deltas (IoU-style losses; default
+   * false).
+   */
   reg_decoded_bbox?: boolean;
+  /**
+   * Classification loss config (default sigmoid `CrossEntropyLoss`); a focal loss disables
+   * sampling.
+   */
   loss_cls?: TypedCfg;
+  /** Regression loss config (default `SmoothL1Loss`, beta 1/9). */
   loss_bbox?: TypedCfg;
+  /**
+   * Training config (`assigner`, `sampler`, `allowed_border`, `pos_weight`); required for `loss`.
+   */
   train_cfg?: AnchorHeadTrainCfg | null;
+  /** Test config (`nms_pre`, `score_thr`, `nms`, `max_per_img`); required for `getBboxes`. */
   test_cfg?: AnchorHeadTestCfg | null;
+  /** Accepted and ignored: weights are initialised by `initWeights`. */
   init_cfg?: unknown;
 }
 
 /** The loss dict of a dense head: one scalar per level. */
 export interface HeadLosses {
+  /** Classification loss of each level, scalar tensors. */
   loss_cls: Tensor[];
+  /** Regression loss of each level, scalar tensors. */
   loss_bbox: Tensor[];
+  /** Further per-level losses of subclasses. */
   [key: string]: Tensor[];
 }
 
@@ -93,20 +122,42 @@ export interface GetBboxesOptions {
  * ```
  */
 export class AnchorHead extends Module {
+  /** Number of object classes, without background. */
   readonly numClasses: number;
+  /** Channels of every input feature level. */
   readonly inChannels: number;
+  /** Channels of hidden convs in subclasses. */
   readonly featChannels: number;
+  /**
+   * Whether classification uses per-class sigmoids (`loss_cls.use_sigmoid`) rather than softmax.
+   */
   readonly useSigmoidCls: boolean;
+  /**
+   * Whether a sampler is used: false for focal-style losses (`FocalLoss`, `GHMC`,
+   * `QualityFocalLoss`).
+   */
   readonly sampling: boolean;
+  /**
+   * Classification channels per anchor: `numClasses` with sigmoid, `numClasses + 1` with softmax.
+   */
   readonly clsOutChannels: number;
+  /** Whether the regression loss takes decoded `xyxy` boxes instead of deltas. */
   readonly regDecodedBbox: boolean;
+  /** Generates the per-level anchors. */
   readonly anchorGenerator: AnchorGenerator;
+  /** Encodes gt boxes to deltas and decodes predictions (`xyxy`, absolute pixels). */
   readonly bboxCoder: DeltaXYWHBBoxCoder;
+  /** Anchors per location (A), taken from the first level. */
   readonly numAnchors: number;
+  /** Classification loss module. */
   readonly lossCls: Loss;
+  /** Regression loss module. */
   readonly lossBbox: Loss;
+  /** Training config, or null (test-only head). */
   readonly trainCfg: AnchorHeadTrainCfg | null;
+  /** Test config, or null. */
   readonly testCfg: AnchorHeadTestCfg | null;
+  /** The `MaxIoUAssigner` built from `train_cfg.assigner`, or null without a train config. */
   readonly assigner: MaxIoUAssigner | null = null;
   /** The config the head was built from (subclasses read their own keys in `initLayers`). */
   protected readonly cfg: AnchorHeadCfg;
@@ -114,6 +165,10 @@ export class AnchorHead extends Module {
   warn: (message: string) => void = (m) => console.warn(m);
   #anchors = new AnchorCache();
 
+  /**
+   * Builds the head from `cfg`, then calls `initLayers` and `initWeights`; throws `RangeError` for
+   * unsupported coders, assigners or samplers.
+   */
   constructor(cfg: AnchorHeadCfg) {
     super();
     if (!Number.isInteger(cfg?.num_classes) || cfg.num_classes <= 0) {

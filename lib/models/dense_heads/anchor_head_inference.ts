@@ -29,6 +29,10 @@ export interface AnchorHeadTestCfg {
   min_bbox_size?: number;
   /** Scores must be `>` this (strict). Default 0. */
   score_thr?: number;
+  /**
+   * NMS settings: `iou_threshold` (or `iou_thr`, default 0.5), `split_thr` (default 10000),
+   * `class_agnostic` (default false).
+   */
   nms?: {
     type?: string;
     iou_threshold?: number;
@@ -48,21 +52,33 @@ export interface AnchorHeadTestCfg {
 
 /** Everything test time needs from the head and its `test_cfg`. */
 export interface InferenceSettings {
+  /** Number of object classes, without background. */
   numClasses: number;
+  /** Whether scores are per-class sigmoids (else softmax with a background column). */
   useSigmoid: boolean;
   /** Anchors per feature-map cell. */
   numAnchors: number;
   /** ≤ 0: no top-k. */
   nmsPre: number;
+  /** Scores must be `>` this (strict). */
   scoreThr: number;
+  /** NMS IoU threshold. */
   iouThreshold: number;
+  /**
+   * Above this many candidates per image NMS runs per (image, class) instead of the offset trick.
+   */
   splitThr: number;
+  /** Whether NMS ignores class labels. */
   classAgnostic: boolean;
   /** ≤ 0: keep all. */
   maxPerImg: number;
+  /** The pre-NMS top-k rule (see `AnchorHeadTestCfg.topk_rule`). */
   topkRule: "v2.11" | "v2.18";
+  /** Box coder target means (4 values). */
   means: number[];
+  /** Box coder target stds (4 values). */
   stds: number[];
+  /** Whether decoded boxes are clipped to `img_shape`. */
   clipBorder: boolean;
 }
 

@@ -26,6 +26,7 @@ export interface AnchorSet {
   anchors: Tensor;
   /** `[L, 4]` u32: start, H, W, anchors per cell, per level. */
   levels: Tensor;
+  /** The `[H, W]` feature-map size of each level the set was built for. */
   featmapSizes: FeatmapSize[];
   /** Anchors per level (`H·W·A_cell`). */
   numLevelAnchors: number[];
@@ -119,12 +120,15 @@ function imageName(meta: ImgMeta, i: number): string {
 
 /** `train_cfg` of anchor heads (mmdetection keys). */
 export interface AnchorHeadTrainCfg {
+  /** Assigner config; the GPU head supports `MaxIoUAssigner` only. */
   assigner: TypedCfg;
+  /** Sampler config; only `PseudoSampler` is supported (and unused with focal-style losses). */
   sampler?: TypedCfg;
   /** −1 (default): valid flags only. */
   allowed_border?: number;
   /** ≤ 0 (default −1): positives get label weight 1. */
   pos_weight?: number;
+  /** Accepted and ignored (mmdetection's debug flag). */
   debug?: boolean;
 }
 
@@ -139,9 +143,19 @@ export interface TargetSettings extends AssignTargetsOptions {
 
 /** Targets of all anchors of all images (`[N, A]`, `[N, A, 4]`), as tensors without gradients. */
 export interface BatchTargets {
+  /** `[N, A]` i32: gt label of positives, `numClasses` otherwise. */
   labels: Tensor;
+  /**
+   * `[N, A]` f32: 1 (or `pos_weight`) for positives and negatives, 0 for ignored or outside
+   * anchors.
+   */
   labelWeights: Tensor;
+  /**
+   * `[N, A, 4]` f32: encoded deltas (decoded-box targets with `reg_decoded_bbox`) of positives, 0
+   * otherwise.
+   */
   bboxTargets: Tensor;
+  /** `[N, A, 4]` f32: 1 for positives, 0 otherwise. */
   bboxWeights: Tensor;
   /** `[N, A, 2]` i32: `gt_inds` and the f32 bits of `max_overlaps`. */
   assign: Tensor;
@@ -151,6 +165,7 @@ export interface BatchTargets {
   flags: Tensor;
   /** `[]` f32 Σ max(#pos, 1) and Σ max(#neg, 1). */
   numTotalPos: Tensor;
+  /** `[]` f32 Σ over images of max(#neg, 1). */
   numTotalNeg: Tensor;
 }
 
@@ -253,9 +268,13 @@ export function getTargetsGpu(
 
 /** One level's targets, `[N, A_l]` / `[N, A_l, 4]` (mmdetection's `images_to_levels`). */
 export interface LevelTargets {
+  /** `[N, A_l]` i32: gt label of positives, `numClasses` otherwise. */
   labels: Tensor;
+  /** `[N, A_l]` f32 classification weights. */
   labelWeights: Tensor;
+  /** `[N, A_l, 4]` f32 regression targets. */
   bboxTargets: Tensor;
+  /** `[N, A_l, 4]` f32 regression weights. */
   bboxWeights: Tensor;
 }
 

@@ -19,7 +19,9 @@ import { AnchorHead, type AnchorHeadCfg } from "./anchor_head.ts";
 export interface RetinaHeadCfg extends AnchorHeadCfg {
   /** 3×3 convs per tower (default 4). */
   stacked_convs?: number;
+  /** Conv layer config of the tower convs (`null`: plain `Conv2d`). */
   conv_cfg?: ConvCfg | null;
+  /** Norm config of the tower convs (default none). */
   norm_cfg?: NormCfg | null;
 }
 
@@ -44,14 +46,25 @@ const RETINA_ANCHORS: TypedCfg = {
  * ```
  */
 export class RetinaHead extends AnchorHead {
+  /** 3×3 convs per tower. */
   declare readonly stackedConvs: number;
+  /** Conv layer config of the tower convs. */
   declare readonly convCfg: ConvCfg | null;
+  /** Norm config of the tower convs. */
   declare readonly normCfg: NormCfg | null;
+  /** Classification tower (`cls_convs.i`): 3×3 `ConvModule`s with ReLU. */
   declare clsConvs: ModuleList<ConvModule>;
+  /** Regression tower (`reg_convs.i`): 3×3 `ConvModule`s with ReLU. */
   declare regConvs: ModuleList<ConvModule>;
+  /** 3×3 conv to `[N, A·C, H, W]` class scores (`retina_cls`). */
   declare retinaCls: Conv2d;
+  /** 3×3 conv to `[N, A·4, H, W]` box deltas (`retina_reg`). */
   declare retinaReg: Conv2d;
 
+  /**
+   * Builds the head; the anchor generator defaults to RetinaNet's (octave base scale 4, 3 scales
+   * per octave, ratios `[0.5, 1, 2]`, strides 8..128).
+   */
   constructor(cfg: RetinaHeadCfg) {
     // initLayers runs inside super(): it reads the tower settings from `this.cfg`
     super({ ...cfg, anchor_generator: cfg.anchor_generator ?? RETINA_ANCHORS });

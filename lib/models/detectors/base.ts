@@ -15,13 +15,21 @@ import { Module } from "../../nn/module.ts";
  * `batch_input_shape` `[H, W]` (set by the detector), `filename`, ….
  */
 export interface ImgMeta {
+  /** `[h, w, c]` of the image after resize, before padding. */
   img_shape?: number[];
+  /** `[h, w, c]` after padding. */
   pad_shape?: number[];
+  /** `[h, w, c]` of the original image. */
   ori_shape?: number[];
+  /** Resize factors `[sx, sy, sx, sy]` (or one number) from original to resized pixels. */
   scale_factor?: number[] | number;
+  /** Whether the image was flipped. */
   flip?: boolean;
+  /** "horizontal", "vertical" or "diagonal" when flipped. */
   flip_direction?: string | null;
+  /** `[H, W]` of the padded batch tensor (set by the detector). */
   batch_input_shape?: [number, number];
+  /** Further keys (`filename`, `ori_filename`, `img_norm_cfg`, …). */
   [key: string]: unknown;
 }
 
@@ -35,6 +43,7 @@ export type BboxResult = Float32Array[];
 export interface TestOptions {
   /** Map boxes back to the original image size (default false). */
   rescale?: boolean;
+  /** Further options, passed through to the head. */
   [key: string]: unknown;
 }
 
@@ -46,6 +55,7 @@ export interface TrainKwargs {
   gt_labels?: Int32Array[];
   /** Per image `[k', 4]` boxes to ignore, or null. */
   gt_bboxes_ignore?: (Float32Array | null)[] | null;
+  /** Further batch keys, ignored by single-stage detectors. */
   [key: string]: unknown;
 }
 
@@ -53,14 +63,17 @@ export interface TrainKwargs {
 export interface DetBatch extends TrainKwargs {
   /** `[N, 3, H, W]` NCHW f32, normalised and padded. */
   img: Tensor;
+  /** One meta per image of the batch. */
   img_metas: ImgMeta[];
 }
 
 /** What `trainStep`/`valStep` return: the loss to back-propagate and lazily read log scalars. */
 export interface StepOutput {
+  /** Scalar f32: the sum of the loss entries, to back-propagate. */
   loss: Tensor;
   /** Scalar GPU tensors (detached), in insertion order, then `loss`; read lazily by the runner. */
   log_vars: Record<string, Tensor>;
+  /** Number of images in the batch. */
   num_samples: number;
 }
 

@@ -19,6 +19,7 @@ import { SingleStageDetector, type SingleStageDetectorCfg } from "./single_stage
  * ```
  */
 export class RetinaNet extends SingleStageDetector {
+  /** Builds backbone, neck and head from `cfg` (see `SingleStageDetector`). */
   constructor(cfg: SingleStageDetectorCfg) {
     super(cfg);
   }

@@ -30,9 +30,14 @@ export interface HeadDetections {
 
 /** The API a dense head offers the detector (mmdet's `BaseDenseHead` + `BBoxTestMixin`). */
 export interface DenseHead extends Module {
+  /** Number of object classes, without background. */
   readonly numClasses: number;
   /** Per level `[N, A·C, H, W]` scores and `[N, A·4, H, W]` deltas. */
   forward(feats: Tensor[]): [Tensor[], Tensor[]];
+  /**
+   * Per-level losses of a batch from features `x` (per level `[N, C, H_l, W_l]`), one meta, `[k,
+   * 4]` `xyxy` absolute-pixel gt box array and `[k]` label array per image.
+   */
   forwardTrain(
     x: Tensor[],
     imgMetas: ImgMeta[],
@@ -40,35 +45,50 @@ export interface DenseHead extends Module {
     gtLabels: Int32Array[] | null,
     gtBboxesIgnore?: (Float32Array | null)[] | null,
   ): LossDict;
+  /**
+   * Detections per image from features `feats` (boxes `xyxy` in input pixels, or original-image
+   * pixels with `rescale`).
+   */
   simpleTest(
     feats: Tensor[],
     imgMetas: ImgMeta[],
     opts: { rescale?: boolean },
   ): HeadDetections[] | Promise<HeadDetections[]>;
+  /** Test-time augmentation: features and metas per augmented copy, merged detections per image. */
   augTest?(
     featsList: Tensor[][],
     imgMetasList: ImgMeta[][],
     opts: { rescale?: boolean },
   ): HeadDetections[] | Promise<HeadDetections[]>;
+  /** Re-initialises the head's weights. */
   initWeights?(): void;
 }
 
 /** A module with a tensor-list forward (backbone or neck). */
-interface FeatureModule extends Module {
+export interface FeatureModule extends Module {
+  /** `[N, C, H, W]` (backbone) or per-level maps (neck) → per-level maps `[N, C_l, H_l, W_l]`. */
   forward(x: Tensor | Tensor[]): Tensor[];
+  /** Re-initialises the module's weights. */
   initWeights?(): void;
 }
 
 /** mmdetection's `SingleStageDetector` config. */
 export interface SingleStageDetectorCfg {
+  /** Backbone config (e.g. `{ type: "ResNet", depth: 50, ... }`). */
   backbone: TypedCfg;
+  /** Neck config, or null/absent for none. */
   neck?: TypedCfg | null;
+  /** Dense head config; `train_cfg` and `test_cfg` are merged into it. */
   bbox_head: TypedCfg;
+  /** Training config passed to the head. */
   train_cfg?: Record<string, unknown> | null;
+  /** Test config passed to the head. */
   test_cfg?: Record<string, unknown> | null;
   /** Path of a backbone checkpoint that the caller loads (never fetched here). */
   pretrained?: string | null;
+  /** Accepted and ignored (mmdetection's init config of the detector). */
   init_cfg?: unknown;
+  /** Registry name (e.g. `"RetinaNet"`). */
   type?: string;
 }
 
@@ -76,10 +96,15 @@ export interface SingleStageDetectorCfg {
  * Backbone + neck + dense head. Build it from a config with `buildDetector`.
  */
 export class SingleStageDetector extends BaseDetector {
+  /** The backbone (child `backbone`). */
   readonly backbone: FeatureModule;
+  /** The neck (child `neck`), or null. */
   readonly neck: FeatureModule | null;
+  /** The dense head (child `bbox_head`). */
   readonly bboxHead: DenseHead;
+  /** The `train_cfg` given to the head, or null. */
   readonly trainCfg: Record<string, unknown> | null;
+  /** The `test_cfg` given to the head, or null. */
   readonly testCfg: Record<string, unknown> | null;
   /**
    * The backbone checkpoint named by `pretrained` or `backbone.init_cfg` (`{type:
@@ -87,6 +112,10 @@ export class SingleStageDetector extends BaseDetector {
    */
   readonly pretrained: string | null;
 
+  /**
+   * Builds backbone, neck and head from their configs; throws `TypeError` without `backbone` or
+   * `bbox_head`.
+   */
   constructor(cfg: SingleStageDetectorCfg) {
     super();
     if (!cfg.backbone || !cfg.bbox_head) {
@@ -165,6 +194,7 @@ export class SingleStageDetector extends BaseDetector {
     return this.bboxHead.forwardTrain(x, imgMetas, gtBboxes, gtLabels, gtBboxesIgnore);
   }
 
+  /** Calls `forwardTrain` with the batch's `gt_bboxes`, `gt_labels` and `gt_bboxes_ignore`. */
   protected forwardTrainKwargs(img: Tensor, imgMetas: ImgMeta[], kw: TrainKwargs): LossDict {
     return this.forwardTrain(
       img,

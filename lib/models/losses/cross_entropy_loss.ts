@@ -38,14 +38,21 @@ export interface CrossEntropyLossCfg extends BaseLossCfg {
  * ```
  */
 export class CrossEntropyLoss implements Loss {
+  /** Whether the loss is binary cross-entropy with logits (else softmax cross-entropy). */
   readonly useSigmoid: boolean;
+  /** Per-class weights, or null. */
   readonly classWeight: number[] | null;
+  /** Softmax rows with this label contribute 0. */
   readonly ignoreIndex: number;
+  /** Reduction mode (`"mean"` by default). */
   readonly reduction: Reduction;
+  /** Multiplier of the reduced loss. */
   readonly lossWeight: number;
+  /** Whether `avgFactor` gets float32 eps added (mmdetection ≥ 2.2x). */
   readonly avgEps: boolean;
   #classWeight: Tensor | null = null;
 
+  /** Reads the config; throws `RangeError` for `use_mask: true`. */
   constructor(cfg: CrossEntropyLossCfg = {}) {
     if (cfg.use_mask) {
       throw new RangeError(
@@ -73,6 +80,8 @@ export class CrossEntropyLoss implements Loss {
   }
 
   /**
+   * The weighted, reduced cross-entropy times `lossWeight`.
+   *
    * @param pred logits `[M, C]` or `[N, A·C, H, W]`.
    * @param target `[M]` i32 labels (sigmoid: one-hot expanded, labels outside `[0, C)` give zeros),
    *   or for sigmoid f32 targets `[M, C]`.

@@ -37,13 +37,20 @@ export interface FocalLossCfg extends BaseLossCfg {
  * ```
  */
 export class FocalLoss implements Loss {
+  /** Always true: only the sigmoid form is supported. */
   readonly useSigmoid: boolean;
+  /** Focusing exponent γ. */
   readonly gamma: number;
+  /** Weight α of positives (1 − α for negatives). */
   readonly alpha: number;
+  /** Reduction mode (`"mean"` by default). */
   readonly reduction: Reduction;
+  /** Multiplier of the reduced loss. */
   readonly lossWeight: number;
+  /** Whether `avgFactor` gets float32 eps added (mmdetection ≥ 2.2x). */
   readonly avgEps: boolean;
 
+  /** Reads the config; throws `RangeError` for `use_sigmoid: false`. */
   constructor(cfg: FocalLossCfg = {}) {
     this.useSigmoid = cfg.use_sigmoid ?? true;
     if (!this.useSigmoid) {
@@ -58,6 +65,8 @@ export class FocalLoss implements Loss {
   }
 
   /**
+   * The weighted, reduced sigmoid focal loss times `lossWeight`.
+   *
    * @param pred logits `[M, C]`, or a conv output `[N, A·C, H, W]` whose rows are ordered as
    *   mmdetection's `permute(0, 2, 3, 1).reshape(-1, C)` (spec §2.8).
    * @param target `[M]` i32 labels; `C` is background.

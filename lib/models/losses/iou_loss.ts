@@ -28,11 +28,16 @@ export interface GIoULossCfg extends BaseLossCfg {
  * gives the same 0 and no NaN).
  */
 export class GIoULoss implements Loss {
+  /** Lower clamp of union and enclosing area. */
   readonly eps: number;
+  /** Reduction mode (`"mean"` by default). */
   readonly reduction: Reduction;
+  /** Multiplier of the reduced loss. */
   readonly lossWeight: number;
+  /** Whether `avgFactor` gets float32 eps added (mmdetection ≥ 2.2x). */
   readonly avgEps: boolean;
 
+  /** Reads `eps` and the shared keys. */
   constructor(cfg: GIoULossCfg = {}) {
     this.eps = cfg.eps ?? 1e-6;
     ({ reduction: this.reduction, lossWeight: this.lossWeight, avgEps: this.avgEps } =
@@ -40,7 +45,9 @@ export class GIoULoss implements Loss {
   }
 
   /**
-   * @param pred `[M, 4]` xyxy boxes.
+   * The weighted, reduced GIoU loss times `lossWeight`.
+   *
+   * @param pred `[M, 4]` xyxy boxes, absolute pixels.
    * @param target `[M, 4]` xyxy boxes.
    * @returns `[]` (`[M]` for `"none"`).
    */

@@ -25,16 +25,22 @@ import {
  * ```
  */
 export class L1Loss implements Loss {
+  /** Reduction mode (`"mean"` by default). */
   readonly reduction: Reduction;
+  /** Multiplier of the reduced loss. */
   readonly lossWeight: number;
+  /** Whether `avgFactor` gets float32 eps added (mmdetection ≥ 2.2x). */
   readonly avgEps: boolean;
 
+  /** Reads `reduction`, `loss_weight` and `avg_factor_eps`. */
   constructor(cfg: BaseLossCfg = {}) {
     ({ reduction: this.reduction, lossWeight: this.lossWeight, avgEps: this.avgEps } =
       baseLossSettings("L1Loss", cfg));
   }
 
   /**
+   * The weighted, reduced L1 loss times `lossWeight`.
+   *
    * @param pred `[M, K]` (or any shape of `target`'s size), or a conv output `[N, A·K, H, W]`.
    * @param target `[M, K]` f32.
    */
@@ -51,11 +57,16 @@ export interface SmoothL1LossCfg extends BaseLossCfg {
 
 /** `|d| < β ? 0.5·d²/β : |d| − 0.5·β` with `d = pred − target`, weighted and reduced. */
 export class SmoothL1Loss implements Loss {
+  /** Width of the quadratic zone. */
   readonly beta: number;
+  /** Reduction mode (`"mean"` by default). */
   readonly reduction: Reduction;
+  /** Multiplier of the reduced loss. */
   readonly lossWeight: number;
+  /** Whether `avgFactor` gets float32 eps added (mmdetection ≥ 2.2x). */
   readonly avgEps: boolean;
 
+  /** Reads `beta` and the shared keys; throws `RangeError` for `beta` ≤ 0. */
   constructor(cfg: SmoothL1LossCfg = {}) {
     this.beta = cfg.beta ?? 1;
     if (!(this.beta > 0)) {

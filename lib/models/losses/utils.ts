@@ -17,6 +17,7 @@ export type Reduction = "none" | "mean" | "sum";
 
 /** Config keys shared by every loss. */
 export interface BaseLossCfg {
+  /** Registry name (e.g. `"FocalLoss"`). */
   type?: string;
   /** Default `"mean"`. */
   reduction?: Reduction;
@@ -38,8 +39,11 @@ export interface LossForwardOptions {
 
 /** A loss of the `LOSSES` registry. */
 export interface Loss {
+  /** Multiplier of the reduced loss (`loss_weight`). */
   readonly lossWeight: number;
+  /** Reduction mode used unless a call overrides it. */
   readonly reduction: Reduction;
+  /** The weighted, reduced loss times `lossWeight` for `pred` against `target`. */
   forward(pred: Tensor, target: Tensor, opts?: LossForwardOptions): Tensor;
 }
 

@@ -21,9 +21,13 @@ export type ExtraConvsSource = "on_input" | "on_lateral" | "on_output";
 
 /** mmdetection's `FPN` config. */
 export interface FPNCfg {
+  /** Channels of each backbone output level. */
   in_channels: number[];
+  /** Channels of every output level. */
   out_channels: number;
+  /** Number of output levels (backbone levels used plus extra levels). */
   num_outs: number;
+  /** First backbone level used (default 0). */
   start_level?: number;
   /**
    * Index of the last backbone level used, inclusive (−1: the last). mmdet ≥ 2.12 semantics;
@@ -34,14 +38,21 @@ export interface FPNCfg {
   add_extra_convs?: boolean | ExtraConvsSource;
   /** Deprecated mmdet 2.0 spelling, used only when `add_extra_convs` is `true`. */
   extra_convs_on_inputs?: boolean;
+  /** Apply ReLU to the input of every extra conv after the first (default false). */
   relu_before_extra_convs?: boolean;
+  /** Build the lateral convs without norm (default false). */
   no_norm_on_lateral?: boolean;
+  /** Conv layer config (`null`: plain `Conv2d`). */
   conv_cfg?: ConvCfg | null;
+  /** Norm config of the `ConvModule`s (default none). */
   norm_cfg?: NormCfg | null;
+  /** Activation config of the `ConvModule`s (default none). */
   act_cfg?: ActCfg | null;
   /** `{mode: "nearest"}` (default) with optional `scale_factor`; other modes are not supported. */
   upsample_cfg?: { mode?: string; scale_factor?: number; [key: string]: unknown };
+  /** Accepted and ignored: every conv is xavier-uniform initialised. */
   init_cfg?: unknown;
+  /** Registry name (`"FPN"`). */
   type?: string;
 }
 
@@ -53,17 +64,33 @@ export interface FPNCfg {
  * appended to `fpn_convs`. All convs are xavier-uniform initialised, bias 0.
  */
 export class FPN extends Module {
+  /** Channels of each backbone output level. */
   readonly inChannels: number[];
+  /** Channels of every output level. */
   readonly outChannels: number;
+  /** Number of output levels. */
   readonly numOuts: number;
+  /** First backbone level used. */
   readonly startLevel: number;
+  /** One past the last backbone level used. */
   readonly backboneEndLevel: number;
+  /** Source of the first extra conv, or false for stride-2 subsampling (max pool, kernel 1). */
   readonly addExtraConvs: ExtraConvsSource | false;
+  /** Whether extra convs after the first get a ReLU on their input. */
   readonly reluBeforeExtraConvs: boolean;
+  /**
+   * Fixed upsampling factor of the top-down pathway, or null to upsample to the lower level's size.
+   */
   readonly upsampleScale: number | null;
+  /** 1×1 lateral convs, one per backbone level used (`lateral_convs.i`). */
   readonly lateralConvs: ModuleList<ConvModule>;
+  /** 3×3 output convs, then the stride-2 extra convs (`fpn_convs.i`). */
   readonly fpnConvs: ModuleList<ConvModule>;
 
+  /**
+   * Builds and initialises the neck; throws `TypeError`/`RangeError` for invalid levels, sources or
+   * upsampling modes.
+   */
   constructor(cfg: FPNCfg) {
     super();
     const inChannels = cfg.in_channels;

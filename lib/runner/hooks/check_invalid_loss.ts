@@ -12,23 +12,31 @@ import { HOOKS } from "../registry.ts";
 
 /** Checks losses for NaN/Inf every `interval` iterations (default 50). */
 export class CheckInvalidLossHook extends Hook {
+  /** Check period in iterations. */
   readonly interval: number;
 
+  /** Reads `interval` (default 50). */
   constructor(cfg: { interval?: number } = {}) {
     super();
     this.interval = cfg.interval ?? 50;
   }
 
+  /**
+   * Every `interval` iterations and at the epoch's last iteration: throws `NonFiniteLossError` if a
+   * logged loss is not finite.
+   */
   override async afterTrainIter(runner: BaseRunner): Promise<void> {
     if (this.everyNIters(runner, this.interval) || this.endOfEpoch(runner)) {
       await runner.assertFiniteLosses();
     }
   }
 
+  /** Throws `NonFiniteLossError` if a loss logged during the epoch is not finite. */
   override async afterTrainEpoch(runner: BaseRunner): Promise<void> {
     await runner.assertFiniteLosses();
   }
 
+  /** Throws `NonFiniteLossError` if a loss logged since the last check is not finite. */
   override async afterRun(runner: BaseRunner): Promise<void> {
     await runner.assertFiniteLosses();
   }

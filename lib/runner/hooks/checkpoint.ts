@@ -15,7 +15,9 @@ import { HOOKS } from "../registry.ts";
 export interface CheckpointHookCfg {
   /** Save every `interval` epochs/iterations (−1: only the last with `save_last`). */
   interval?: number;
+  /** Count `interval` in epochs (true, default) or iterations. */
   by_epoch?: boolean;
+  /** Store the optimizer state in the checkpoint (default true). */
   save_optimizer?: boolean;
   /** Folder for the files (default: the runner's work dir). */
   out_dir?: string | null;
@@ -31,15 +33,24 @@ export interface CheckpointHookCfg {
 
 /** Periodic, atomic checkpoints. */
 export class CheckpointHook extends Hook {
+  /** Save period in epochs or iterations (−1: only the last, with `saveLast`). */
   readonly interval: number;
+  /** Whether `interval` counts epochs (else iterations). */
   readonly byEpoch: boolean;
+  /** Whether the optimizer state is saved. */
   readonly saveOptimizer: boolean;
+  /** Output folder; the runner's work dir when unset at `beforeRun`. */
   outDir: string | undefined;
+  /** Newest checkpoints kept (−1: all). */
   readonly maxKeepCkpts: number;
+  /** Whether the last epoch/iteration is always saved. */
   readonly saveLast: boolean;
+  /** Extra meta stored in every checkpoint. */
   readonly meta: Record<string, unknown>;
+  /** File name template with `{}`, or undefined for the runner's default. */
   readonly filenameTmpl: string | undefined;
 
+  /** Reads `checkpoint_config` with mmcv's defaults. */
   constructor(cfg: CheckpointHookCfg = {}) {
     super();
     this.interval = cfg.interval ?? -1;
@@ -52,6 +63,7 @@ export class CheckpointHook extends Hook {
     this.filenameTmpl = cfg.filename_tmpl;
   }
 
+  /** Resolves the output folder (throws `TypeError` when there is none) and logs it. */
   override beforeRun(runner: BaseRunner): void {
     this.outDir ??= runner.workDir;
     if (!this.outDir) {
@@ -60,6 +72,7 @@ export class CheckpointHook extends Hook {
     runner.logger.info(`Checkpoints will be saved to ${this.outDir}`);
   }
 
+  /** By epoch: saves when due or at the last epoch (with `saveLast`). */
   override async afterTrainEpoch(runner: BaseRunner): Promise<void> {
     if (!this.byEpoch) return;
     if (this.everyNEpochs(runner, this.interval) || (this.saveLast && this.isLastEpoch(runner))) {
@@ -68,6 +81,7 @@ export class CheckpointHook extends Hook {
     }
   }
 
+  /** By iteration: saves when due or at the last iteration (with `saveLast`). */
   override async afterTrainIter(runner: BaseRunner): Promise<void> {
     if (this.byEpoch) return;
     if (this.everyNIters(runner, this.interval) || (this.saveLast && this.isLastIter(runner))) {

@@ -20,10 +20,13 @@ export type EvaluateFn = (
 
 /** `evaluation` config keys plus the injected function. */
 export interface EvalHookCfg {
+  /** Runs the evaluation and returns the metrics (injected by the train API). */
   evaluate: EvaluateFn;
+  /** Evaluate every `interval` epochs or iterations (default 1). */
   interval?: number;
   /** First epoch (1-based) to evaluate at; later ones follow `interval` from it. */
   start?: number | null;
+  /** Count `interval` in epochs (true, default) or iterations. */
   by_epoch?: boolean;
   /** A metric key, or `"auto"` for the first returned metric; null disables. */
   save_best?: string | null;
@@ -31,6 +34,7 @@ export interface EvalHookCfg {
   rule?: "greater" | "less" | null;
   /** Number of val batches, printed as the iteration of the `Epoch(val)` line. */
   eval_iter_num?: number;
+  /** Further keys (e.g. `metric`), passed to `evaluate` as `evalKwargs`. */
   [key: string]: unknown;
 }
 
@@ -51,18 +55,34 @@ export function inferRule(key: string): "greater" | "less" {
 
 /** Periodic evaluation with optional best-checkpoint saving. */
 export class EvalHook extends Hook {
+  /** The injected evaluation function. */
   readonly evaluateFn: EvaluateFn;
+  /** Evaluation period in epochs or iterations. */
   readonly interval: number;
+  /** First epoch/iteration (1-based) to evaluate at, or null to follow `interval` only. */
   readonly start: number | null;
+  /** Whether `interval` counts epochs (else iterations). */
   readonly byEpoch: boolean;
+  /** The `save_best` metric key, `"auto"`, or null when best-checkpoint saving is off. */
   readonly saveBest: string | null;
+  /** Comparison rule of the best metric; null until inferred. */
   rule: "greater" | "less" | null;
+  /**
+   * The metric compared for the best checkpoint (resolved from `"auto"` at the first evaluation).
+   */
   keyIndicator: string | null;
+  /** Path of the current best checkpoint, if any. */
   bestCkptPath: string | undefined;
+  /** Further `evaluation` config keys, passed to `evaluateFn`. */
   readonly evalKwargs: Record<string, unknown>;
+  /** Number of val batches, logged as `eval_iter_num`. */
   readonly evalIterNum: number | undefined;
   #initialFlag = true;
 
+  /**
+   * Validates `cfg`; throws `TypeError` without `evaluate` and `RangeError` for bad `interval`,
+   * `start` or `rule`.
+   */
   constructor(cfg: EvalHookCfg) {
     super();
     const {
@@ -102,6 +122,7 @@ export class EvalHook extends Hook {
     this.evalIterNum = eval_iter_num;
   }
 
+  /** With `save_best`, restores the best checkpoint path from `runner.meta.hook_msgs`. */
   override beforeRun(runner: BaseRunner): void {
     if (this.saveBest !== null) {
       const msgs = (runner.meta.hook_msgs ??= {}) as Record<string, unknown>;
@@ -109,6 +130,7 @@ export class EvalHook extends Hook {
     }
   }
 
+  /** By epoch, on the first train epoch: evaluates once when resuming at or past `start`. */
   override async beforeTrainEpoch(runner: BaseRunner): Promise<void> {
     // evaluate once before training when resuming past `start`
     if (!(this.byEpoch && this.#initialFlag)) return;
@@ -116,16 +138,21 @@ export class EvalHook extends Hook {
     this.#initialFlag = false;
   }
 
+  /**
+   * By iteration, on the first train iteration: evaluates once when resuming at or past `start`.
+   */
   override async beforeTrainIter(runner: BaseRunner): Promise<void> {
     if (this.byEpoch || !this.#initialFlag) return;
     if (this.start !== null && runner.iter >= this.start) await this.afterTrainIter(runner);
     this.#initialFlag = false;
   }
 
+  /** By epoch: evaluates when due, logs the metrics and keeps the best checkpoint. */
   override async afterTrainEpoch(runner: BaseRunner): Promise<void> {
     if (this.byEpoch && this.shouldEvaluate(runner)) await this.#doEvaluate(runner);
   }
 
+  /** By iteration: evaluates when due, logs the metrics and keeps the best checkpoint. */
   override async afterTrainIter(runner: BaseRunner): Promise<void> {
     if (!this.byEpoch && this.shouldEvaluate(runner)) await this.#doEvaluate(runner);
   }

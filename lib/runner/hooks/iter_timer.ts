@@ -12,18 +12,22 @@ import { HOOKS } from "../registry.ts";
 export class IterTimerHook extends Hook {
   #t = 0;
 
+  /** Takes no options (the config is accepted and ignored). */
   constructor(_cfg: Record<string, unknown> = {}) {
     super();
   }
 
+  /** Starts the clock. */
   override beforeEpoch(_runner: BaseRunner): void {
     this.#t = performance.now();
   }
 
+  /** Logs `data_time`: seconds since the previous iteration ended (waiting for the batch). */
   override beforeIter(runner: BaseRunner): void {
     runner.logBuffer.update({ data_time: (performance.now() - this.#t) / 1000 }, 1, runner.iter);
   }
 
+  /** Logs `time`: seconds of the whole iteration, and restarts the clock. */
   override afterIter(runner: BaseRunner): void {
     const now = performance.now();
     runner.logBuffer.update({ time: (now - this.#t) / 1000 }, 1, runner.iter);

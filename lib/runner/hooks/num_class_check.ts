@@ -13,6 +13,7 @@ const EXEMPT = new Set(["RPNHead", "VGG", "FusedSemanticHead", "GARPNHead"]);
 
 /** Catches a `num_classes` that does not match the dataset. */
 export class NumClassCheckHook extends Hook {
+  /** Takes no options (the config is accepted and ignored). */
   constructor(_cfg: Record<string, unknown> = {}) {
     super();
   }
@@ -47,10 +48,12 @@ export class NumClassCheckHook extends Hook {
     }
   }
 
+  /** Checks class counts against `dataset.CLASSES`; throws `ConfigError` on a mismatch. */
   override beforeTrainEpoch(runner: BaseRunner): void {
     this.#check(runner);
   }
 
+  /** Checks class counts against `dataset.CLASSES`; throws `ConfigError` on a mismatch. */
   override beforeValEpoch(runner: BaseRunner): void {
     this.#check(runner);
   }

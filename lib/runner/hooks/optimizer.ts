@@ -16,8 +16,10 @@ export interface OptimizerHookCfg {
 
 /** zero_grad → backward → clip → step; logs `grad_norm` when clipping. */
 export class OptimizerHook extends Hook {
+  /** Global-norm clipping settings, or null for no clipping. */
   readonly gradClip: { max_norm: number; norm_type?: number } | null;
 
+  /** Validates `grad_clip` (`TypeError` unless null or `{max_norm > 0}`). */
   constructor(cfg: OptimizerHookCfg = {}) {
     super();
     const gc = cfg.grad_clip ?? null;
@@ -31,6 +33,10 @@ export class OptimizerHook extends Hook {
     this.gradClip = gc;
   }
 
+  /**
+   * Zeroes the gradients, back-propagates `runner.outputs.loss`, clips if configured (logging
+   * `grad_norm`) and steps the optimizer.
+   */
   override async afterTrainIter(runner: BaseRunner): Promise<void> {
     const opt = runner.optimizer;
     if (!opt) throw new TypeError("OptimizerHook: the runner has no optimizer");

@@ -15,13 +15,16 @@ export class ProgressBarHook extends Hook {
   #multi: InstanceType<typeof cliProgress.MultiBar> | undefined;
   #bar: ReturnType<InstanceType<typeof cliProgress.MultiBar>["create"]> | undefined;
   #restoreSink: ((line: string) => void) | undefined;
+  /** Whether the bar is drawn (stdout is a terminal, or `force`). */
   readonly enabled: boolean;
 
+  /** `force: true` draws the bar even when stdout is not a terminal (false: never draws). */
   constructor(cfg: { force?: boolean } = {}) {
     super();
     this.enabled = cfg.force ?? Deno.stdout.isTerminal();
   }
 
+  /** Opens the epoch's bar and routes log lines above it. */
   override beforeTrainEpoch(runner: BaseRunner): void {
     if (!this.enabled) return;
     this.#multi = new cliProgress.MultiBar({
@@ -37,14 +40,17 @@ export class ProgressBarHook extends Hook {
     runner.logger.setConsoleSink((line) => multi.log(line + "\n"));
   }
 
+  /** Advances the bar by one iteration. */
   override afterTrainIter(_runner: BaseRunner): void {
     this.#bar?.increment();
   }
 
+  /** Closes the bar and restores the console sink. */
   override afterTrainEpoch(runner: BaseRunner): void {
     this.#close(runner);
   }
 
+  /** Closes the bar if still open and restores the console sink. */
   override afterRun(runner: BaseRunner): void {
     this.#close(runner);
   }

@@ -10,14 +10,22 @@ import { type BaseOptimizerCfg, GpuOptimizer, type ParamSource } from "./base.ts
 
 /** PyTorch keys of an AdamW config. */
 export interface AdamWCfg extends BaseOptimizerCfg {
+  /** The parameters: a module (its named parameters) or `[name, tensor]` pairs. */
   params: ParamSource;
+  /** Moment decay rates (default `[0.9, 0.999]`). */
   betas?: [number, number];
+  /** Added to the denominator (default 1e-8). */
   eps?: number;
+  /** Must be false: AMSGrad is not supported. */
   amsgrad?: boolean;
 }
 
 /** `torch.optim.AdamW` on the GPU (weight decay default 0.01 as PyTorch). */
 export class AdamW extends GpuOptimizer {
+  /**
+   * Builds the param groups (betas default `[0.9, 0.999]`, eps 1e-8, weight decay 0.01); throws
+   * `RangeError` for `amsgrad: true`.
+   */
   constructor(cfg: AdamWCfg) {
     if (cfg.amsgrad) {
       throw new RangeError("Cannot build AdamW: amsgrad is not supported, set amsgrad: false");

@@ -13,10 +13,15 @@ import type { CpuTensor, LogValue, Optimizer, OptimizerState, ParamGroup } from 
 
 /** mmcv's `paramwise_cfg`. */
 export interface ParamwiseCfg {
+  /** lr multiplier of non-norm biases (default 1). */
   bias_lr_mult?: number;
+  /** Weight-decay multiplier of non-norm biases (default 1). */
   bias_decay_mult?: number;
+  /** Weight-decay multiplier of norm weights and biases (default 1). */
   norm_decay_mult?: number;
+  /** Accepted and ignored (no depthwise-conv rule is applied). */
   dwconv_decay_mult?: number;
+  /** Accepted and ignored. */
   bypass_duplicate?: boolean;
   /** `{ "backbone": { lr_mult: 0.1, decay_mult: 1 } }`: the longest matching key wins. */
   custom_keys?: Record<string, { lr_mult?: number; decay_mult?: number }>;
@@ -24,17 +29,25 @@ export interface ParamwiseCfg {
 
 /** A parameter the optimizer updates, with its group and per-parameter state. */
 export interface OptimEntry {
+  /** Parameter name (state-dict key). */
   name: string;
+  /** The parameter tensor. */
   param: Tensor;
+  /** Index of its param group in `paramGroups`. */
   group: number;
+  /** Per-parameter optimizer state tensors (e.g. momentum buffer, Adam moments), keyed by name. */
   state: Record<string, Tensor>;
+  /** Number of steps applied to this parameter. */
   steps: number;
 }
 
 /** What every optimizer config accepts besides its own hyper-parameters. */
 export interface BaseOptimizerCfg {
+  /** Base learning rate (≥ 0). */
   lr: number;
+  /** Weight decay (default 0 for SGD, 0.01 for AdamW, where it is decoupled). */
   weight_decay?: number;
+  /** Per-parameter multipliers; one group per parameter when set. */
   paramwise_cfg?: ParamwiseCfg;
 }
 
@@ -106,8 +119,13 @@ export function buildGroups(
 /** The shared part of the GPU optimizers. */
 export abstract class GpuOptimizer implements Optimizer {
   paramGroups: ParamGroup[];
+  /** Every parameter the optimizer updates, in registration order. */
   protected entries: OptimEntry[];
 
+  /**
+   * Builds the param groups from `src` with the base hyper-parameters and `paramwise_cfg`; throws
+   * `RangeError` for a missing or negative `lr`.
+   */
   constructor(src: ParamSource, base: Record<string, number | boolean>, paramwise?: ParamwiseCfg) {
     const lr = base.lr;
     if (typeof lr !== "number" || !(lr >= 0)) {

@@ -10,14 +10,22 @@ import { type BaseOptimizerCfg, GpuOptimizer, type ParamSource } from "./base.ts
 
 /** mmcv/PyTorch keys of an SGD config. */
 export interface SGDCfg extends BaseOptimizerCfg {
+  /** The parameters: a module (its named parameters) or `[name, tensor]` pairs. */
   params: ParamSource;
+  /** Momentum factor (default 0). */
   momentum?: number;
+  /** Dampening of the momentum (default 0). */
   dampening?: number;
+  /** Nesterov momentum (default false; needs momentum > 0 and dampening 0). */
   nesterov?: boolean;
 }
 
 /** `torch.optim.SGD` on the GPU. */
 export class SGD extends GpuOptimizer {
+  /**
+   * Builds the param groups (momentum, dampening and weight decay default 0); throws `RangeError`
+   * for nesterov without momentum > 0 and dampening 0.
+   */
   constructor(cfg: SGDCfg) {
     const momentum = cfg.momentum ?? 0,
       dampening = cfg.dampening ?? 0,

@@ -9,21 +9,28 @@ import { Hook } from "../../hook.ts";
 
 /** Common logger options (`log_config` passes `interval`). */
 export interface LoggerHookCfg {
+  /** Log every `interval` iterations (default 10). */
   interval?: number;
   /** Skip the last partial interval of an epoch (mmcv default true). */
   ignore_last?: boolean;
   /** Clear the output after logging; set automatically on the last logger hook. */
   reset_flag?: boolean;
+  /** Count `interval` within the epoch (true, default) or in global iterations. */
   by_epoch?: boolean;
 }
 
 /** Base class of logger hooks; subclasses implement `log(runner)`. */
 export abstract class LoggerHook extends Hook {
+  /** Logging period in iterations. */
   readonly interval: number;
+  /** Whether the last partial interval of an epoch is skipped. */
   readonly ignoreLast: boolean;
+  /** Whether the log output is cleared after logging (set on the last logger hook). */
   resetFlag: boolean;
+  /** Whether `interval` counts iterations within the epoch (else global iterations). */
   readonly byEpoch: boolean;
 
+  /** Reads the options; throws `RangeError` for a non-positive `interval`. */
   constructor(cfg: LoggerHookCfg = {}) {
     super();
     this.interval = cfg.interval ?? 10;
@@ -57,6 +64,7 @@ export abstract class LoggerHook extends Hook {
     return this.byEpoch && inner ? runner.innerIter + 1 : runner.iter + 1;
   }
 
+  /** Sets `resetFlag` on the last registered logger hook. */
   override beforeRun(runner: BaseRunner): void {
     for (let i = runner.hooks.length - 1; i >= 0; i--) {
       const h = runner.hooks[i];
@@ -67,10 +75,12 @@ export abstract class LoggerHook extends Hook {
     }
   }
 
+  /** Clears the log buffer. */
   override beforeEpoch(runner: BaseRunner): void {
     runner.logBuffer.clear();
   }
 
+  /** Averages the buffer over `interval` when due, then logs if the output is ready. */
   override async afterTrainIter(runner: BaseRunner): Promise<void> {
     const due = this.byEpoch
       ? this.everyNInnerIters(runner, this.interval)
@@ -82,10 +92,12 @@ export abstract class LoggerHook extends Hook {
     if (runner.logBuffer.ready) await this.#emit(runner);
   }
 
+  /** Logs pending output (e.g. evaluation results) after a train epoch. */
   override async afterTrainEpoch(runner: BaseRunner): Promise<void> {
     if (runner.logBuffer.ready) await this.#emit(runner);
   }
 
+  /** Averages the whole val epoch and logs it. */
   override async afterValEpoch(runner: BaseRunner): Promise<void> {
     await runner.logBuffer.resolve();
     runner.logBuffer.average();

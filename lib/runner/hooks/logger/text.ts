@@ -77,15 +77,21 @@ export function formatLogLine(
 export class TextLoggerHook extends LoggerHook {
   /** Path of the `.log.json` file (set in `beforeRun` when the runner has a work dir). */
   jsonLogPath: string | undefined;
+  /** Print the experiment name (`meta.exp_name`) every this many iterations and at epoch ends. */
   readonly intervalExpName: number;
   #timeSecTot = 0;
   #startIter = 0;
 
+  /** Reads the logger options and `interval_exp_name` (default 1000). */
   constructor(cfg: LoggerHookCfg & { interval_exp_name?: number } = {}) {
     super(cfg);
     this.intervalExpName = cfg.interval_exp_name ?? 1000;
   }
 
+  /**
+   * Sets up `{timestamp}.log.json` and `{timestamp}.log` in the work dir and writes the run meta as
+   * the first JSON record.
+   */
   override beforeRun(runner: BaseRunner): void {
     super.beforeRun(runner);
     this.#startIter = runner.iter;
@@ -97,6 +103,7 @@ export class TextLoggerHook extends LoggerHook {
     }
   }
 
+  /** Writes the current output as a text line (with lr, memory and ETA) and a JSON record. */
   log(runner: BaseRunner): void {
     const out = runner.logBuffer.output;
     let iter: number;
