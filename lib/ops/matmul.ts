@@ -8,9 +8,13 @@ import matmulSrc from "../../kernels/matmul.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/kernel.ts";
 import { getGpu } from "../gpu/runtime.ts";
 import { fmtShape, type RawTensor } from "../gpu/raw_tensor.ts";
+import { gemm } from "./conv2d.ts";
 
 /** `kernels/matmul.wgsl`. */
 export const MATMUL: KernelSpec = { name: "matmul", source: matmulSrc, params: "u".repeat(12) };
+
+/** Products with at least this many multiply-adds use the tuned GEMM path. */
+export const GEMM_MIN_WORK = 64 * 64 * 64;
 
 /** Options of {@linkcode matmul}. */
 export interface MatmulOptions {
@@ -55,6 +59,11 @@ export function matmul(a: RawTensor, b: RawTensor, opts: MatmulOptions = {}): Ra
     );
   }
   const batch = Math.max(ba, bb);
+  // Large plain products go to the tuned convolution kernels (2.7–3× tfjs on lavapipe, see
+  // bench/gemm_bench.ts); the strided kernel below serves transposes, batches and small sizes.
+  if (ra === 2 && rb === 2 && !opts.transA && !opts.transB && M * N * K >= GEMM_MIN_WORK) {
+    return gemm(a, b);
+  }
   const gpu = getGpu();
   const outShape = ra === 3 || rb === 3 ? [batch, M, N] : [M, N];
   const c = gpu.empty(outShape, "f32", "matmul");
