@@ -2,7 +2,7 @@
  * GPU gating for tests: `gpuTest(name, fn)` runs `fn` with the runtime initialised, and is ignored
  * (reported as such) when no WebGPU adapter exists. `fallback` tells tests to keep shapes tiny.
  */
-import { type Gpu, initGpu } from "../lib/gpu/runtime.ts";
+import { getGpu, type Gpu, hasGpu, initGpu } from "../lib/gpu/runtime.ts";
 
 const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
 /** Whether a WebGPU adapter exists on this machine. */
@@ -31,3 +31,9 @@ export function gpuTest(
     },
   });
 }
+
+// Destroy the device before the process exits instead of leaving it to V8's exit finalizers
+// (see `Gpu.shutdown`).
+globalThis.addEventListener("unload", () => {
+  if (hasGpu()) getGpu().destroy();
+});

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { shutdownGpu } from "../gpu/runtime.ts";
 import { Command, CommanderError, InvalidArgumentError } from "../deps.ts";
 import { ConfigError, GpuUnavailableError } from "../utils/errors.ts";
 import { VERSION } from "../utils/version.ts";
@@ -173,5 +174,8 @@ export async function main(argv: string[], opts: MainOptions = {}): Promise<numb
 }
 
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
+  const code = await main(Deno.args);
+  // destroy the device before exiting rather than in V8's exit finalizers (see Gpu.shutdown)
+  await shutdownGpu().catch(() => {});
+  Deno.exit(code);
 }

@@ -412,7 +412,24 @@ export class Gpu {
   /** Releases the device. The runtime cannot be used afterwards. */
   destroy(): void {
     this.flush();
+    this.pool.trim(0);
     this.device.destroy();
+    if (current === this) {
+      current = null;
+      pending = null;
+    }
+  }
+
+  /**
+   * Waits for the GPU to finish, then destroys the device: the orderly way to end a process. Tearing
+   * down a live device from V8's exit finalizers has been seen to corrupt the heap of Mesa's
+   * software adapter (an abort after all work completed).
+   */
+  async shutdown(): Promise<void> {
+    try {
+      await this.sync();
+    } catch { /* errors were already reported to their callers */ }
+    this.destroy();
   }
 }
 
@@ -449,6 +466,11 @@ export function getGpu(): Gpu {
     );
   }
   return current;
+}
+
+/** Waits for and destroys the process-wide runtime, if any (call before exiting). */
+export async function shutdownGpu(): Promise<void> {
+  if (current) await current.shutdown();
 }
 
 /** Whether {@linkcode initGpu} has completed. */
