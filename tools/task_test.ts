@@ -3,23 +3,56 @@
  * test suite; with a config and a checkpoint (`deno task test CONFIG CHECKPOINT [--eval bbox]`),
  * evaluates the checkpoint as mmdetection's `tools/test.py` does.
  *
- * Test modules run one after another in one process, sharing one GPU device. `--parallel` runs
- * them on threads of one process, each with its own device, and with Mesa's lavapipe that process
- * then aborts at exit about one run in ten ("malloc_consolidate(): invalid chunk size"), after
- * every test has passed; sequential runs were clean in the same trials.
+ * Test modules run one after another in one process, sharing one GPU device (`--parallel` puts
+ * several devices on threads of one process, which made Mesa's lavapipe abort more often).
+ *
+ * Known issue: on Mesa's lavapipe, Deno's WebGPU teardown at process exit sometimes corrupts the
+ * heap ("double free or corruption", "corrupted size vs. prev_size") and the process aborts
+ * (SIGABRT) — about one run in eight here, with Mesa 22 and 25 alike, and only after Deno has
+ * printed its summary. When that happens after a summary with 0 failures, the run is reported as
+ * it was (every test passed) with a warning naming the abort, instead of turning a teardown crash
+ * into a test failure. Any other non-zero exit is passed through.
  */
 const args = Deno.args;
 const positional = args.filter((a) => !a.startsWith("-"));
 const isEval = positional.length > 0 && /\.(ts|json)$/.test(positional[0]) &&
   !positional[0].endsWith("_test.ts");
-const cmd = isEval
-  ? ["run", "-A", new URL("../lib/cli/main.ts", import.meta.url).pathname, "test", ...args]
-  : ["test", "-A", ...args, ...(positional.length ? [] : ["tests/"])];
+
+if (isEval) {
+  const cli = new URL("../lib/cli/main.ts", import.meta.url).pathname;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", cli, "test", ...args],
+    stdin: "inherit",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  Deno.exit((await child.status).code);
+}
+
 const child = new Deno.Command(Deno.execPath(), {
-  args: cmd,
+  args: ["test", "-A", ...args, ...(positional.length ? [] : ["tests/"])],
   stdin: "inherit",
-  stdout: "inherit",
+  stdout: "piped",
   stderr: "inherit",
 }).spawn();
-const { code } = await child.status;
-Deno.exit(code);
+
+// pass the output through, keeping its tail to read Deno's summary line
+let tail = "";
+const dec = new TextDecoder();
+for await (const chunk of child.stdout) {
+  await Deno.stdout.write(chunk);
+  tail = (tail + dec.decode(chunk, { stream: true })).slice(-8192);
+}
+const status = await child.status;
+// deno-lint-ignore no-control-regex
+const plain = tail.replace(/\x1b\[[0-9;]*m/g, "");
+const summary = plain.match(/^(ok|FAILED) \| (\d+) passed.*?\| (\d+) failed.*$/m);
+const aborted = status.signal === "SIGABRT" || status.code === 134;
+if (aborted && summary && summary[1] === "ok" && summary[3] === "0") {
+  console.error(
+    "warning: the test process aborted while exiting (SIGABRT in the WebGPU teardown) after " +
+      `every test had passed (${summary[2]} passed, 0 failed); see tools/task_test.ts`,
+  );
+  Deno.exit(0);
+}
+Deno.exit(status.code);
