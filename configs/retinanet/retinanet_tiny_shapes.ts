@@ -30,7 +30,10 @@ export const model = {
     num_classes: classes.length,
     in_channels: 32,
     stacked_convs: 2,
-    feat_channels: 32,
+    feat_channels: 64,
+    // GroupNorm in the head towers: trained from scratch, the plain (norm-free) RetinaNet head
+    // learns very slowly on this data (COCO mAP 0.000 after 4 epochs); with GN it learns at once.
+    norm_cfg: { type: "GN", num_groups: 32, requires_grad: true },
     // anchors 16-101 px on strides 8/16/32 for objects of 12-64 px
     anchor_generator: { octave_base_scale: 2, strides: [8, 16, 32] },
   },
@@ -105,16 +108,16 @@ export const data = {
     pipeline: test_pipeline,
   },
 };
-export const evaluation = { interval: 1, metric: "bbox", save_best: "auto" };
+export const evaluation = { interval: 4, metric: "bbox", save_best: "auto" };
 
-// 50 iterations per epoch at batch 8; a from-scratch net wants a higher lr than the R-50 1x.
-export const optimizer = { type: "SGD", lr: 0.02, momentum: 0.9, weight_decay: 0.0001 };
+// 50 iterations per epoch at batch 8; lr 0.005 (0.02 diverged in a PyTorch study of this model).
+export const optimizer = { type: "SGD", lr: 0.005, momentum: 0.9, weight_decay: 0.0001 };
 export const lr_config = {
   policy: "step",
   warmup: "linear",
   warmup_iters: 100,
   warmup_ratio: 0.001,
-  step: [8, 11],
+  step: [9, 11],
 };
 export const runner = { type: "EpochBasedRunner", max_epochs: 12 };
 export const checkpoint_config = { interval: 1, max_keep_ckpts: 3 };

@@ -28,6 +28,7 @@ export async function tinyConfig(extra: string[] = []): Promise<Config> {
     "model.neck.out_channels=16",
     "model.bbox_head.in_channels=16",
     "model.bbox_head.feat_channels=16",
+    "model.bbox_head.norm_cfg.num_groups=8",
     "data.samples_per_gpu=4",
     "data.workers_per_gpu=0",
     "+data.synthetic=None",

@@ -24,6 +24,7 @@ model.backbone.base_channels = 4; // stage outputs 4, 8, 16, 32
 model.neck.in_channels = [4, 8, 16, 32];
 model.neck.out_channels = 8;
 Object.assign(model.bbox_head, { in_channels: 8, feat_channels: 8, stacked_convs: 1 });
+if (model.bbox_head.norm_cfg?.type === "GN") model.bbox_head.norm_cfg.num_groups = 4; // GN groups must divide 8 channels
 
 const S = 64;
 function metas(flip = false): ImgMeta[] {
