@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The end-to-end training-step oracle: three SGD steps of the tiny RetinaNet of
+"""The end-to-end training-step oracle: three optimizer steps of the tiny RetinaNet of
 configs/retinanet/retinanet_tiny_shapes.ts in plain PyTorch (Debian python3-torch 1.13), float64.
 
 Model (mmdetection v2 layout and parameter names, networks from tools/gen_model_fixtures.py):
@@ -10,17 +10,20 @@ convs of 32 channels, 3 classes, 9 anchors (octave_base_scale 2, scales_per_octa
 tools/gen_core_fixtures.py): MaxIoUAssigner(0.5, 0.4, min_pos_iou 0), sigmoid focal loss
 (gamma 2, alpha 0.25) and L1 on the deltas, both divided by sum over images of max(#pos, 1);
 the targets are computed in float32 as mmdetection does, the network and losses in float64.
-Optimizer: torch.optim.SGD(lr 0.02, momentum 0.9, weight_decay 1e-4) on every parameter.
+Two variants (VARIANTS): "train_step" is the config as it is (no norm in the head, SGD lr 0.02,
+momentum 0.9, weight_decay 1e-4); "train_step_gn_adamw" widens the head to 64 channels, puts
+GroupNorm (8 groups) in its tower convs and uses AdamW(lr 0.003, weight_decay 1e-4). Every parameter is in one group.
 
 Batch: 2 images of 64x96 (image 1 is 30x64, padded to 32x64 and then to the batch's 64x96, so
 its anchors below/right of its pad_shape are invalid), a few gt boxes each.
 
-Writes tests/fixtures/e2e/:
-  train_step.safetensors  "_input" (float32 batch), "_grad.<param>" (gradients at step 1),
-                          "_param3.<param>" (parameters after step 3), "_bn3.<bn>.running_mean" /
-                          ".running_var" (after step 3), all float32.
-  train_step.json         state-dict keys and shapes, metas, gt boxes/labels, hyper-parameters,
-                          loss_cls / loss_bbox (total and per level) of each step, num_total_pos.
+Writes tests/fixtures/e2e/<variant>.safetensors and <variant>.json:
+  .safetensors  "_input" (float32 batch), "_grad.<param>" (gradients at step 1), "_param3.<param>"
+                (parameters after step 3), "_bn3.<bn>.running_mean" / ".running_var" (after step
+                3), all float32.
+  .json         the variant's head/optimizer overrides, state-dict keys and shapes, metas, gt
+                boxes/labels, hyper-parameters, loss_cls / loss_bbox (total and per level) of each
+                step, num_total_pos.
 The initial state dict is not stored: every entry is a deterministic function of its name and shape
 (`fixture_value`: an integer LCG seeded with FNV-1a of the name, scaled like mmdetection's init),
 which the test regenerates bit for bit.
@@ -28,7 +31,6 @@ which the test regenerates bit for bit.
 Run: /usr/bin/python3 tools/gen_train_step_fixture.py
 The model, target and loss code is importable (tools/ on sys.path) for training-curve studies.
 """
-import copy
 import json
 import math
 import sys
@@ -53,16 +55,33 @@ TINY = {
 }
 
 
+class GNConvModule(nn.Module):
+    """mmcv ConvModule with norm_cfg GN: conv (no bias) -> GroupNorm (child `gn`) -> ReLU."""
+
+    def __init__(self, cin, cout, num_groups):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
+        self.gn = nn.GroupNorm(num_groups, cout)
+
+    def forward(self, x):
+        return F.relu(self.gn(self.conv(x)))
+
+
 class TinyRetinaNet(nn.Module):
-    """ResNet-18 (base 16) + FPN (P3-P5, 32 channels) + RetinaHead (2 x 32), mmdet names."""
+    """ResNet-18 (base 16) + FPN (P3-P5, 32 channels) + RetinaHead (2 x 32), mmdet names; with
+    head_gn_groups, the head's tower convs carry GroupNorm (mmdet norm_cfg GN)."""
 
     def __init__(self, base_channels=16, fpn_out=32, num_classes=3, feat_channels=32, stacked_convs=2,
-                 num_anchors=9, num_outs=3):
+                 num_anchors=9, num_outs=3, head_gn_groups=None):
         super().__init__()
         self.backbone = ResNet(18, base_channels)
         chans = [base_channels * 2 ** i for i in range(4)]
         self.neck = FPN(chans, fpn_out, num_outs, start_level=1, add_extra_convs="on_input")
         self.bbox_head = RetinaHead(num_classes, fpn_out, feat_channels, stacked_convs, num_anchors)
+        if head_gn_groups:
+            for tower in (self.bbox_head.cls_convs, self.bbox_head.reg_convs):
+                for i in range(len(tower)):
+                    tower[i] = GNConvModule(tower[i].conv.in_channels, feat_channels, head_gn_groups)
 
     def forward(self, x):
         return self.bbox_head(self.neck(self.backbone(x)))
@@ -71,7 +90,8 @@ class TinyRetinaNet(nn.Module):
 def mmdet_init(model, gen, randomize_norm=False):
     """mmdetection v2's from-scratch init: ResNet convs kaiming_normal(fan_out, relu), BN 1/0 (with
     randomize_norm: U(0.8, 1.2) / U(-0.1, 0.1)), FPN convs xavier_uniform with bias 0, head convs
-    N(0, 0.01²) with bias 0 and retina_cls bias -log((1 - 0.01) / 0.01). (For training curves.)"""
+    N(0, 0.01²) with bias 0, head GN 1/0, and retina_cls bias -log((1 - 0.01) / 0.01).
+    (For training curves.)"""
     for name, p in model.named_parameters():
         if name.startswith("backbone.") and p.dim() == 4:
             fan_out = p.shape[0] * p.shape[2] * p.shape[3]
@@ -90,6 +110,8 @@ def mmdet_init(model, gen, randomize_norm=False):
             p.data.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype) * 0.01)
         elif name == "bbox_head.retina_cls.bias":
             p.data.fill_(-math.log((1 - 0.01) / 0.01))
+        elif ".gn." in name:
+            p.data.fill_(1.0 if name.endswith("weight") else 0.0)
         else:
             p.data.zero_()
 
@@ -123,7 +145,7 @@ def fixture_value(name, shape):
       backbone conv weight   u * sqrt(6 / fan_out)               (kaiming, fan_out, relu)
       neck conv weight       u * sqrt(6 / (fan_in + fan_out))    (xavier uniform)
       head conv weight       u * 0.01 * sqrt(3)                  (std 0.01)
-      BN weight              1 + 0.2 u;  BN bias 0.1 u
+      BN/GN weight           1 + 0.2 u;  BN/GN bias 0.1 u
       BN running_mean        0.1 u;      BN running_var 1 + 0.25 u
       retina_cls bias        -log(99) + 0.2 u;  other conv biases 0.05 u"""
     n = 1
@@ -145,9 +167,9 @@ def fixture_value(name, shape):
         v = 1.0 + u * 0.25
     elif name == "bbox_head.retina_cls.bias":
         v = -math.log(99.0) + u * 0.2
-    elif name.startswith("backbone.") and name.endswith(".weight"):
+    elif (name.startswith("backbone.") or ".gn." in name) and name.endswith(".weight"):
         v = 1.0 + u * 0.2
-    elif name.startswith("backbone."):
+    elif name.startswith("backbone.") or ".gn." in name:
         v = u * 0.1
     else:
         v = u * 0.05
@@ -240,6 +262,16 @@ def make_sgd(model, cfg=TINY):
                            weight_decay=cfg["weight_decay"])
 
 
+def make_optimizer(model, opt_cfg):
+    """torch.optim from an mmcv optimizer config (SGD or AdamW), every parameter in one group."""
+    kw = {k: v for k, v in opt_cfg.items() if k != "type"}
+    if opt_cfg["type"] == "SGD":
+        return torch.optim.SGD(model.parameters(), **kw)
+    if opt_cfg["type"] == "AdamW":
+        return torch.optim.AdamW(model.parameters(), **kw)
+    raise ValueError(f"unsupported optimizer {opt_cfg['type']}")
+
+
 # ---- the fixed batch ------------------------------------------------------------------------------
 
 MEAN = torch.tensor([123.675, 116.28, 103.53]).view(3, 1, 1)
@@ -285,15 +317,33 @@ def draw_batch(gen):
 
 GRAD_PARAMS = [
     "bbox_head.retina_cls.weight", "bbox_head.retina_cls.bias", "bbox_head.retina_reg.weight",
-    "bbox_head.retina_reg.bias", "bbox_head.cls_convs.0.conv.weight", "bbox_head.reg_convs.1.conv.bias",
-    "neck.fpn_convs.0.conv.weight", "neck.lateral_convs.2.conv.weight", "neck.lateral_convs.0.conv.bias",
-    "backbone.layer4.1.bn2.weight", "backbone.layer3.0.conv2.weight", "backbone.layer2.0.downsample.1.weight", "backbone.layer1.0.bn1.weight",
+    "bbox_head.retina_reg.bias", "bbox_head.cls_convs.0.conv.weight", "neck.fpn_convs.0.conv.weight",
+    "neck.lateral_convs.2.conv.weight", "neck.lateral_convs.0.conv.bias", "backbone.layer4.1.bn2.weight",
+    "backbone.layer3.0.conv2.weight", "backbone.layer2.0.downsample.1.weight", "backbone.layer1.0.bn1.weight",
     "backbone.layer1.0.bn1.bias", "backbone.bn1.weight", "backbone.conv1.weight",
 ]
 PARAM3 = ["bbox_head.retina_cls.weight", "bbox_head.retina_cls.bias", "bbox_head.reg_convs.0.conv.weight",
           "neck.fpn_convs.2.conv.bias", "backbone.layer3.0.conv1.weight", "backbone.layer1.0.bn1.weight",
           "backbone.bn1.bias", "backbone.conv1.weight"]
 BN3 = ["backbone.bn1", "backbone.layer1.0.bn1", "backbone.layer3.1.bn2", "backbone.layer4.0.downsample.1"]
+
+# Each variant: what it changes on top of the tiny config (the test applies the same overrides to
+# the config it loads) and its optimizer.
+VARIANTS = {
+    # the tiny config as it is: no norm in the head, SGD
+    "train_step": {
+        "bbox_head": {"feat_channels": 32, "norm_cfg": None},
+        "optimizer": {"type": "SGD", "lr": 0.02, "momentum": 0.9, "weight_decay": 1e-4},
+        "grad_params": GRAD_PARAMS + ["bbox_head.reg_convs.1.conv.bias"],
+    },
+    # a 64-channel head with GroupNorm (8 groups) in its towers and AdamW: the recipe that makes the
+    # tiny model learn the shapes within 600 iterations (see the e2e test's report)
+    "train_step_gn_adamw": {
+        "bbox_head": {"feat_channels": 64, "norm_cfg": {"type": "GN", "num_groups": 8, "requires_grad": True}},
+        "optimizer": {"type": "AdamW", "lr": 0.003, "weight_decay": 1e-4},
+        "grad_params": GRAD_PARAMS + ["bbox_head.cls_convs.1.gn.weight", "bbox_head.reg_convs.0.gn.bias"],
+    },
+}
 
 
 def seq_sum(t):
@@ -308,22 +358,22 @@ def f32(t):
     return t.detach().to(torch.float32).contiguous()
 
 
-def main():
-    torch.set_num_threads(2)
-    OUT.mkdir(parents=True, exist_ok=True)
-    gen = torch.Generator().manual_seed(2024)
-    model = TinyRetinaNet().double()
+def make_fixture(name, variant):
+    head = variant["bbox_head"]
+    norm = head["norm_cfg"]
+    model = TinyRetinaNet(feat_channels=head["feat_channels"],
+                          head_gn_groups=norm["num_groups"] if norm else None).double()
     sd0 = {}
     for k, v in model.state_dict().items():
         sd0[k] = v.clone() if k.endswith("num_batches_tracked") else fixture_value(k, list(v.shape))
     model.load_state_dict(sd0)
     entries = {}
-    batch, gt_bboxes, gt_labels, metas = draw_batch(gen)
+    batch, gt_bboxes, gt_labels, metas = draw_batch(torch.Generator().manual_seed(2024))
     entries["_input"] = f32(batch)
     x = entries["_input"].double()
 
     model.train()  # every BN uses batch statistics and updates its running stats
-    opt = make_sgd(model)
+    opt = make_optimizer(model, variant["optimizer"])
     params = dict(model.named_parameters())
     steps = []
     tg = None
@@ -336,12 +386,12 @@ def main():
         opt.zero_grad()
         loss.backward()
         if step == 0:
-            for k in GRAD_PARAMS:
+            for k in variant["grad_params"]:
                 entries[f"_grad.{k}"] = f32(params[k].grad)
         opt.step()
         steps.append({"loss_cls": float(sum(lc)), "loss_bbox": float(sum(lb)),
                       "loss_cls_levels": [float(v) for v in lc], "loss_bbox_levels": [float(v) for v in lb]})
-        print(f"step {step + 1}: loss_cls {steps[-1]['loss_cls']:.6f} loss_bbox {steps[-1]['loss_bbox']:.6f}")
+        print(f"{name} step {step + 1}: loss_cls {steps[-1]['loss_cls']:.6f} loss_bbox {steps[-1]['loss_bbox']:.6f}")
     sd = model.state_dict()
     for k in PARAM3:
         entries[f"_param3.{k}"] = f32(sd[k])
@@ -349,9 +399,10 @@ def main():
         entries[f"_bn3.{k}.running_mean"] = f32(sd[f"{k}.running_mean"])
         entries[f"_bn3.{k}.running_var"] = f32(sd[f"{k}.running_var"])
         assert int(sd[f"{k}.num_batches_tracked"]) == 3
-    write_safetensors(OUT / "train_step.safetensors", entries)
+    write_safetensors(OUT / f"{name}.safetensors", entries)
     doc = {
         "config": "configs/retinanet/retinanet_tiny_shapes.ts", "hyper": TINY,
+        "bbox_head": head, "optimizer": variant["optimizer"],
         "state_keys": [[k, list(v.shape)] for k, v in sd0.items()],
         # float64 sum of each regenerated float32 entry, in row-major order: the test checks that
         # its fixture_value gives the same bits
@@ -359,13 +410,21 @@ def main():
         "batch_shape": list(batch.shape), "img_metas": metas,
         "gt_bboxes": [b.reshape(-1).tolist() for b in gt_bboxes], "gt_labels": [l.tolist() for l in gt_labels],
         "num_pos": tg["num_pos"], "num_total_pos": tg["num_total_pos"],
-        "steps": steps, "grad_params": GRAD_PARAMS, "param3": PARAM3, "bn3": BN3,
+        "steps": steps, "grad_params": variant["grad_params"], "param3": PARAM3, "bn3": BN3,
     }
-    path = OUT / "train_step.json"
+    path = OUT / f"{name}.json"
     path.write_text(json.dumps(doc, indent=1) + "\n")
-    print(f"wrote {path} ({path.stat().st_size} bytes); positives per image {tg['num_pos']}")
-    size = (OUT / "train_step.safetensors").stat().st_size
-    assert size < 2_000_000, f"train_step.safetensors is {size} bytes; keep it under 2 MB"
+    print(f"wrote {path.relative_to(OUT.parent.parent.parent)} ({path.stat().st_size} bytes); "
+          f"positives per image {tg['num_pos']}")
+    size = (OUT / f"{name}.safetensors").stat().st_size
+    assert size < 1_000_000, f"{name}.safetensors is {size} bytes; keep it under 1 MB"
+
+
+def main():
+    torch.set_num_threads(2)
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name, variant in VARIANTS.items():
+        make_fixture(name, variant)
 
 
 if __name__ == "__main__":
