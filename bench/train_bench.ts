@@ -16,14 +16,25 @@ import type { BenchRecord } from "./_types.ts";
 function fakeBatch(n: number, h: number, w: number, gts: number) {
   const img = new Float32Array(n * 3 * h * w);
   let s = 1;
-  for (let i = 0; i < img.length; i++) img[i] = ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  for (let i = 0; i < img.length; i++) {
+    img[i] = ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  }
   const metas: ImgMeta[] = [];
   const boxes: Float32Array[] = [], labels: Int32Array[] = [];
   for (let b = 0; b < n; b++) {
-    metas.push({ img_shape: [h, w, 3], pad_shape: [h, w, 3], ori_shape: [h, w, 3], scale_factor: [1, 1, 1, 1], flip: false, filename: `bench_${b}` });
+    metas.push({
+      img_shape: [h, w, 3],
+      pad_shape: [h, w, 3],
+      ori_shape: [h, w, 3],
+      scale_factor: [1, 1, 1, 1],
+      flip: false,
+      filename: `bench_${b}`,
+    });
     const bx = new Float32Array(gts * 4), lb = new Int32Array(gts);
     for (let g = 0; g < gts; g++) {
-      const x = (g * 37) % (w - 40), y = (g * 53) % (h - 40), sz = 16 + ((g * 13) % Math.min(200, h / 2));
+      const x = (g * 37) % (w - 40),
+        y = (g * 53) % (h - 40),
+        sz = 16 + ((g * 13) % Math.min(200, h / 2));
       bx.set([x, y, Math.min(w, x + sz), Math.min(h, y + sz)], g * 4);
       lb[g] = g % 3;
     }
@@ -33,14 +44,25 @@ function fakeBatch(n: number, h: number, w: number, gts: number) {
   return { img, shape: [n, 3, h, w], metas, boxes, labels };
 }
 
-async function timeModel(name: string, det: BaseDetector, batch: ReturnType<typeof fakeBatch>, iters: number, records: BenchRecord[]) {
+async function timeModel(
+  name: string,
+  det: BaseDetector,
+  batch: ReturnType<typeof fakeBatch>,
+  iters: number,
+  records: BenchRecord[],
+) {
   const gpu = getGpu();
   const opt = buildOptimizer(det, { type: "SGD", lr: 0.001, momentum: 0.9, weight_decay: 1e-4 });
   det.train();
   const step = () =>
     tidy(() => {
       const img = Tensor.from(batch.img, batch.shape);
-      const out = det.trainStep({ img, img_metas: batch.metas, gt_bboxes: batch.boxes, gt_labels: batch.labels });
+      const out = det.trainStep({
+        img,
+        img_metas: batch.metas,
+        gt_bboxes: batch.boxes,
+        gt_labels: batch.labels,
+      });
       opt.zeroGrad();
       backward(out.loss);
       opt.step();
@@ -55,10 +77,19 @@ async function timeModel(name: string, det: BaseDetector, batch: ReturnType<type
   const n = batch.shape[0];
   records.push({ name: `${name} train iteration`, value: ms, unit: "ms" });
   records.push({ name: `${name} train throughput`, value: (n * 1000) / ms, unit: "images/s" });
-  records.push({ name: `${name} train peak GPU memory`, value: gpu.stats().peakBytesLive / 2 ** 20, unit: "MiB" });
+  records.push({
+    name: `${name} train peak GPU memory`,
+    value: gpu.stats().peakBytesLive / 2 ** 20,
+    unit: "MiB",
+  });
   // inference: network + post-processing, one image
   det.eval();
-  const one = { ...batch, img: batch.img.subarray(0, batch.img.length / n), shape: [1, ...batch.shape.slice(1)], metas: [batch.metas[0]] };
+  const one = {
+    ...batch,
+    img: batch.img.subarray(0, batch.img.length / n),
+    shape: [1, ...batch.shape.slice(1)],
+    metas: [batch.metas[0]],
+  };
   const infer = async () => {
     const img = Tensor.from(one.img, one.shape);
     await det.simpleTest(img, one.metas, { rescale: true });
@@ -67,22 +98,42 @@ async function timeModel(name: string, det: BaseDetector, batch: ReturnType<type
   await infer();
   const t1 = performance.now();
   for (let i = 0; i < iters; i++) await infer();
-  records.push({ name: `${name} inference (1 image, with NMS)`, value: (performance.now() - t1) / iters, unit: "ms" });
+  records.push({
+    name: `${name} inference (1 image, with NMS)`,
+    value: (performance.now() - t1) / iters,
+    unit: "ms",
+  });
   opt.zeroGrad();
   (opt as { dispose?: () => void }).dispose?.();
 }
 
 export async function run(opts: { fallback: boolean }): Promise<BenchRecord[]> {
   const records: BenchRecord[] = [];
-  const tiny = await loadConfig(new URL("../configs/retinanet/retinanet_tiny_shapes.ts", import.meta.url));
+  const tiny = await loadConfig(
+    new URL("../configs/retinanet/retinanet_tiny_shapes.ts", import.meta.url),
+  );
   const det = buildModel(tiny, 0);
-  await timeModel("tiny RetinaNet (R-18/16, batch 8, 128×128)", det, fakeBatch(8, 128, 128, 4), opts.fallback ? 5 : 20, records);
+  await timeModel(
+    "tiny RetinaNet (R-18/16, batch 8, 128×128)",
+    det,
+    fakeBatch(8, 128, 128, 4),
+    opts.fallback ? 5 : 20,
+    records,
+  );
   det.dispose();
   if (!opts.fallback) {
-    const r50 = await loadConfig(new URL("../configs/retinanet/retinanet_r50_fpn_1x_coco.ts", import.meta.url));
+    const r50 = await loadConfig(
+      new URL("../configs/retinanet/retinanet_r50_fpn_1x_coco.ts", import.meta.url),
+    );
     applyCfgOptions(r50, ["model.backbone.init_cfg=None"], { warn: () => {} });
     const big = skipInit(() => buildModel(r50));
-    await timeModel("RetinaNet R-50-FPN (batch 2, 800×1216)", big, fakeBatch(2, 800, 1216, 20), 10, records);
+    await timeModel(
+      "RetinaNet R-50-FPN (batch 2, 800×1216)",
+      big,
+      fakeBatch(2, 800, 1216, 20),
+      10,
+      records,
+    );
     big.dispose();
   }
   return records;

@@ -121,7 +121,12 @@ export function permute(a: Float64Array, shape: readonly number[], dims: number[
   return out;
 }
 
-export function slice(a: Float64Array, shape: readonly number[], starts: number[], ends: number[]): Float64Array {
+export function slice(
+  a: Float64Array,
+  shape: readonly number[],
+  starts: number[],
+  ends: number[],
+): Float64Array {
   const os = starts.map((s, i) => ends[i] - s);
   const st = strides(shape);
   const out = new Float64Array(size(os));
@@ -151,7 +156,12 @@ export function concat(xs: Float64Array[], shapes: number[][], axis: number): Fl
   return out;
 }
 
-export function gather(a: Float64Array, shape: readonly number[], idx: number[], axis: number): Float64Array {
+export function gather(
+  a: Float64Array,
+  shape: readonly number[],
+  idx: number[],
+  axis: number,
+): Float64Array {
   const os = [...shape];
   os[axis] = idx.length;
   const st = strides(shape);

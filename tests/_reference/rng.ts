@@ -40,7 +40,10 @@ export class Rng {
    * `n` random xyxy boxes in a `size × size` image as a Float32Array `[n, 4]`; with `grid` the
    * coordinates are multiples of `grid` (which makes exact IoU ties likely).
    */
-  boxes(n: number, opts: { size?: number; minWh?: number; maxWh?: number; grid?: number } = {}): Float32Array {
+  boxes(
+    n: number,
+    opts: { size?: number; minWh?: number; maxWh?: number; grid?: number } = {},
+  ): Float32Array {
     const { size = 64, minWh = 1, maxWh = 32, grid = 0 } = opts;
     const q = (v: number) => (grid > 0 ? Math.round(v / grid) * grid : v);
     const out = new Float32Array(n * 4);
