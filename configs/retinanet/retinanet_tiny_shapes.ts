@@ -110,14 +110,16 @@ export const data = {
 };
 export const evaluation = { interval: 4, metric: "bbox", save_best: "auto" };
 
-// 50 iterations per epoch at batch 8; lr 0.005 (0.02 diverged in a PyTorch study of this model).
-export const optimizer = { type: "SGD", lr: 0.005, momentum: 0.9, weight_decay: 0.0001 };
+// 50 iterations per epoch at batch 8. In a PyTorch study of this model on this data, SGD at lr 0.02
+// diverged and SGD at 0.005 reached COCO mAP 0.19 after 600 iterations; AdamW 3e-3 reached
+// 0.55-0.59 (wgdet: 0.563, AP50 0.852).
+export const optimizer = { _delete_: true, type: "AdamW", lr: 0.003, weight_decay: 0.0001 };
 export const lr_config = {
   policy: "step",
   warmup: "linear",
   warmup_iters: 100,
   warmup_ratio: 0.001,
-  step: [9, 11],
+  step: [10, 11],
 };
 export const runner = { type: "EpochBasedRunner", max_epochs: 12 };
 export const checkpoint_config = { interval: 1, max_keep_ckpts: 3 };
