@@ -165,8 +165,6 @@ export function peakMemoryMb(): number {
   return Math.round(getGpu().stats().peakBytesLive / (1024 * 1024));
 }
 
-export type { CpuTensor };
-
 /**
  * mmcv's `DistSamplerSeedHook`: before each epoch, tells the data loader which epoch it is, so
  * that shuffling and augmentation of epoch k are the same whether or not the run was resumed.

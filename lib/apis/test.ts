@@ -5,8 +5,7 @@
  * @module
  */
 import { join } from "node:path";
-import { tidy } from "../autograd/tensor.ts";
-import { Tensor } from "../autograd/tensor.ts";
+import { Tensor, tidy } from "../autograd/tensor.ts";
 import type { Config } from "../config/config.ts";
 import { readImage } from "../datasets/image_io.ts";
 import { buildDataloader, type DataLoader } from "../datasets/loader.ts";

@@ -40,17 +40,16 @@ export function drawDetections(
     r.data[i * 4 + 3] = 255;
   }
   const thr = opts.scoreThr ?? 0.3;
-  const scale = img.width >= 640 ? 2 : 1;
+  const scale = img.width >= 640 ? 2 : 1; // text scale and line thickness
   result.forEach((dets, cls) => {
     const col = COLORS[cls % COLORS.length];
     for (let k = 0; k + 4 < dets.length; k += 5) {
       const [x1, y1, x2, y2, s] = dets.subarray(k, k + 5);
       if (!(s >= thr)) continue;
-      const t = img.width >= 640 ? 2 : 1;
-      r.line(x1, y1, x2, y1, col, t);
-      r.line(x2, y1, x2, y2, col, t);
-      r.line(x2, y2, x1, y2, col, t);
-      r.line(x1, y2, x1, y1, col, t);
+      r.line(x1, y1, x2, y1, col, scale);
+      r.line(x2, y1, x2, y2, col, scale);
+      r.line(x2, y2, x1, y2, col, scale);
+      r.line(x1, y2, x1, y1, col, scale);
       const label = `${opts.classes[cls] ?? cls} ${s.toFixed(2)}`;
       const w = Raster.textWidth(label, scale) + 2 * scale, h = 9 * scale;
       const ty = y1 - h >= 0 ? y1 - h : y1;
