@@ -18,9 +18,13 @@ import "./cnn_gradients.ts";
 
 /** Options of {@linkcode conv2d}. */
 export interface Conv2dOptions {
+  /** Stride, one value or [h, w] (default 1). */
   stride?: number | [number, number];
+  /** Zero padding on each side, one value or [h, w] (default 0). */
   padding?: number | [number, number];
+  /** Spacing of the kernel taps, one value or [h, w] (default 1). */
   dilation?: number | [number, number];
+  /** Channel groups: Cin and Cout are both divisible by it (default 1). */
   groups?: number;
   /** Fused activation (default "none"). */
   act?: "none" | "relu";
@@ -55,6 +59,7 @@ export interface BatchNormOptions {
   momentum?: number;
   /** Default 1e-5. */
   eps?: number;
+  /** Fused activation after the affine transform (default "none"). */
   act?: "none" | "relu";
 }
 
@@ -127,9 +132,13 @@ export function groupNorm(
 
 /** Options of {@linkcode maxPool2d}. */
 export interface MaxPool2dOptions {
+  /** Window size (square). */
   kernelSize: number;
+  /** Step between windows (default `kernelSize`). */
   stride?: number;
+  /** Implicit -inf padding on each side (default 0). */
   padding?: number;
+  /** Round the output size up instead of down, as PyTorch's `ceil_mode` (default false). */
   ceilMode?: boolean;
 }
 
@@ -144,7 +153,9 @@ export function maxPool2d(x: Tensor, opts: MaxPool2dOptions): Tensor {
 
 /** Options of {@linkcode interpolateNearest}: exactly one of `size` and `scaleFactor`. */
 export interface InterpolateOptions {
+  /** Output size [h, w]. */
   size?: [number, number];
+  /** Output size = floor(input size × scaleFactor). */
   scaleFactor?: number;
 }
 

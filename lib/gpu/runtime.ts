@@ -35,6 +35,8 @@ export interface RuntimeStats extends PoolStats {
   readbacks: number;
   /** Compiled pipelines in the cache. */
   pipelines: number;
+  /** Dispatches that reused a cached bind group instead of creating one. */
+  bindGroupHits: number;
 }
 
 const UNIFORM_CHUNK = 65536;
@@ -82,6 +84,13 @@ class UniformArena {
 /** Flush automatically after this many recorded dispatches (keeps command buffers bounded). */
 const AUTO_FLUSH_DISPATCHES = 4096;
 
+/**
+ * Most bind groups kept for reuse. A training step records the same dispatches on the same pooled
+ * buffers and uniform offsets every iteration, so its bind groups repeat exactly; creating one costs
+ * tens of microseconds of CPU in Deno, as much as a small kernel takes to run on a software adapter.
+ */
+const BIND_GROUP_CACHE_SIZE = 16384;
+
 /** The runtime of one device. Get it with {@linkcode initGpu} / {@linkcode getGpu}. */
 export class Gpu {
   /** The WebGPU device. */
@@ -100,6 +109,10 @@ export class Gpu {
   #scopes: Set<RawTensor>[] = [];
   #counters = { dispatches: 0, submits: 0, readbacks: 0 };
   #lost: string | null = null;
+  #bindGroups = new Map<string, GPUBindGroup>();
+  #ids = new WeakMap<object, number>();
+  #nextId = 1;
+  #bindGroupHits = 0;
 
   /** Wraps `device`; usually called through `initGpu` rather than directly. */
   constructor(device: GPUDevice, info: GpuInfo) {
@@ -268,20 +281,22 @@ export class Gpu {
       if (grid[0] * grid[1] * grid[2] === 0) return;
     }
     const entries: GPUBindGroupEntry[] = [];
+    let key = String(this.#id(ck));
     args.bindings.forEach((b, i) => {
+      let buffer: GPUBuffer, offset: number, size: number;
       if (b instanceof RawTensor) {
         const pb = b.pooled;
         pb.epoch = this.#epoch;
-        entries.push({
-          binding: i,
-          resource: { buffer: pb.buffer, offset: 0, size: Math.max(16, b.byteLength) },
-        });
+        buffer = pb.buffer;
+        offset = 0;
+        size = Math.max(16, b.byteLength);
       } else {
-        entries.push({
-          binding: i,
-          resource: { buffer: b.buffer, offset: b.offset ?? 0, size: b.size },
-        });
+        buffer = b.buffer;
+        offset = b.offset ?? 0;
+        size = b.size;
       }
+      entries.push({ binding: i, resource: { buffer, offset, size } });
+      key += `|${this.#id(buffer)}:${offset}:${size}`;
     });
     if (spec.params) {
       const types = spec.params;
@@ -306,14 +321,28 @@ export class Gpu {
         binding: args.bindings.length,
         resource: { buffer: at.buffer, offset: at.offset, size: bytes },
       });
+      key += `|${this.#id(at.buffer)}:${at.offset}:${bytes}`;
     }
-    const bg = this.device.createBindGroup({ label: ck.label, layout: ck.layout, entries });
+    let bg = this.#bindGroups.get(key);
+    if (bg) this.#bindGroupHits++;
+    else {
+      if (this.#bindGroups.size >= BIND_GROUP_CACHE_SIZE) this.#bindGroups.clear();
+      bg = this.device.createBindGroup({ label: ck.label, layout: ck.layout, entries });
+      this.#bindGroups.set(key, bg);
+    }
     if (!this.#pass) this.#pass = this.#enc().beginComputePass({ label: ck.label });
     this.#pass.setPipeline(ck.pipeline);
     this.#pass.setBindGroup(0, bg);
     this.#pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
     this.#counters.dispatches++;
     if (++this.#pending >= AUTO_FLUSH_DISPATCHES || this.#arena.used >= 64) this.flush();
+  }
+
+  /** A process-unique number for a buffer or pipeline (never reused, so cache keys never alias). */
+  #id(o: object): number {
+    let id = this.#ids.get(o);
+    if (id === undefined) this.#ids.set(o, id = this.#nextId++);
+    return id;
   }
 
   /** Records a buffer-to-buffer copy of `bytes` bytes. */
@@ -406,12 +435,18 @@ export class Gpu {
 
   /** Counters and pool statistics. */
   stats(): RuntimeStats {
-    return { ...this.pool.stats(), ...this.#counters, pipelines: this.pipelines.size };
+    return {
+      ...this.pool.stats(),
+      ...this.#counters,
+      pipelines: this.pipelines.size,
+      bindGroupHits: this.#bindGroupHits,
+    };
   }
 
   /** Releases the device. The runtime cannot be used afterwards. */
   destroy(): void {
     this.flush();
+    this.#bindGroups.clear();
     this.pool.trim(0);
     this.device.destroy();
     if (current === this) {

@@ -121,3 +121,27 @@ gpuTest("using a disposed tensor throws a clear error", () => {
   a.dispose();
   assert.throws(() => F.neg(a), /Cannot use tensor "gone" \[1\]: it was disposed/);
 });
+
+gpuTest(
+  "bind groups are reused for repeated dispatches and never alias other buffers",
+  async (gpu) => {
+    // the same op on the same pooled buffers and uniform offsets, flush after flush: cache hits
+    const x = F.full([64], 2);
+    const results: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const y = new Tensor(unary(x.raw, "mulScalar", i + 1));
+      results.push((await y.toArray())[0]);
+      y.dispose();
+    }
+    assert.deepEqual(results, [2, 4, 6, 8]); // parameters change while the bind group is reused
+    const hits = gpu.stats().bindGroupHits;
+    const again = new Tensor(unary(x.raw, "mulScalar", 5));
+    assert.equal((await again.toArray())[0], 10);
+    assert.ok(gpu.stats().bindGroupHits > hits, "a repeated dispatch reuses its bind group");
+    // a different input buffer of the same size gets its own bind group: the values differ
+    const z = F.full([64], 7);
+    const w = new Tensor(unary(z.raw, "mulScalar", 5));
+    assert.equal((await w.toArray())[0], 35);
+    for (const t of [x, again, z, w]) t.dispose();
+  },
+);
