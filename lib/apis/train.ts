@@ -18,6 +18,7 @@ import type { Batch } from "../datasets/types.ts";
 import { EvalHook } from "../runner/hooks/evaluation.ts";
 import { RunnerLogger } from "../runner/logger.ts";
 import "../runner/mod.ts";
+import { findLatestCheckpoint } from "../runner/checkpoint.ts";
 import { buildOptimizer } from "../runner/optimizers/builder.ts";
 import { RUNNERS } from "../runner/registry.ts";
 import { ConfigError } from "../utils/errors.ts";
@@ -187,6 +188,11 @@ export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Pr
   }
 
   // 5. resume or load
+  if (cfg.dict.auto_resume && !cfg.dict.resume_from) {
+    const latest = await findLatestCheckpoint(opts.workDir);
+    if (latest) cfg.dict.resume_from = latest;
+    else logger.info(`auto_resume: no checkpoint in ${opts.workDir}, starting from scratch`);
+  }
   if (typeof cfg.dict.resume_from === "string" && cfg.dict.resume_from) {
     await runner.resume(cfg.dict.resume_from);
   } else if (typeof cfg.dict.load_from === "string" && cfg.dict.load_from) {

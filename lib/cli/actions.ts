@@ -26,6 +26,8 @@ import { VERSION } from "../utils/version.ts";
 export interface TrainCliOptions {
   workDir?: string;
   resumeFrom?: string;
+  /** Resume from the newest complete checkpoint in the work dir (mmdet's `--auto-resume`). */
+  autoResume?: boolean;
   loadFrom?: string;
   cfgOptions?: string[];
   seed?: number;
@@ -194,6 +196,7 @@ export async function trainCommand(
   const workDir = resolveWorkDir(cfg, opts.workDir);
   cfg.dict.work_dir = workDir;
   if (opts.resumeFrom) cfg.dict.resume_from = opts.resumeFrom;
+  if (opts.autoResume) cfg.dict.auto_resume = true;
   if (opts.loadFrom) cfg.dict.load_from = opts.loadFrom;
   if (opts.seed !== undefined) cfg.dict.seed = opts.seed;
   await Deno.mkdir(workDir, { recursive: true });

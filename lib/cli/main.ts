@@ -86,6 +86,10 @@ export function buildProgram(apis: ApiLoader = defaultApiLoader) {
       "--resume-from <checkpoint>",
       "resume training from a checkpoint (weights, optimizer, epoch)",
     )
+    .option(
+      "--auto-resume",
+      "resume from the newest complete checkpoint in the work dir, if there is one",
+    )
     .option("--load-from <checkpoint>", "start from these weights (epoch 0)")
     .option(
       "--cfg-options <key=value...>",
@@ -99,6 +103,7 @@ export function buildProgram(apis: ApiLoader = defaultApiLoader) {
       await trainCommand(config, {
         workDir: o.workDir,
         resumeFrom: o.resumeFrom,
+        autoResume: o.autoResume,
         loadFrom: o.loadFrom,
         cfgOptions: o.cfgOptions,
         seed: o.seed,

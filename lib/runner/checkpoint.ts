@@ -161,6 +161,36 @@ export async function resolveCheckpointPath(path: string): Promise<string> {
   );
 }
 
+/**
+ * The newest complete checkpoint of a work dir, for `auto_resume`: the one `latest` points at when
+ * its meta file exists, else the `epoch_N` / `iter_N` checkpoint with the largest N whose meta file
+ * exists (the meta is written last, so a checkpoint with a meta is whole). `null` when there is none.
+ */
+export async function findLatestCheckpoint(workDir: string): Promise<string | null> {
+  const complete = (weights: string) =>
+    Promise.all([weights, checkpointFiles(weights).meta].map((p) => Deno.stat(p))).then(
+      () => true,
+      () => false,
+    );
+  try {
+    const latest = await resolveCheckpointPath(join(workDir, "latest"));
+    if (await complete(latest)) return latest;
+  } catch { /* no pointer: scan the folder */ }
+  let best: { n: number; path: string } | null = null;
+  try {
+    for await (const e of Deno.readDir(workDir)) {
+      const m = /^(?:epoch|iter)_(\d+)\.safetensors$/.exec(e.name);
+      if (!m || !e.isFile) continue;
+      const path = join(workDir, e.name);
+      if (Number(m[1]) > (best?.n ?? -1) && await complete(path)) best = { n: Number(m[1]), path };
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+  return best?.path ?? null;
+}
+
 /** Options of {@linkcode loadCheckpoint}. */
 export interface LoadCheckpointOptions {
   /** Require the meta file (a complete checkpoint, as `resume` needs). Default false. */

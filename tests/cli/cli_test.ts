@@ -45,6 +45,7 @@ Deno.test("wgdet --help and each command's --help exit 0 and describe the option
       ["train", [
         "--work-dir",
         "--resume-from",
+        "--auto-resume",
         "--load-from",
         "--cfg-options",
         "--seed",

@@ -3,6 +3,7 @@ import { assert } from "../_assert.ts";
 import {
   CheckpointHook,
   EpochBasedRunner,
+  findLatestCheckpoint,
   loadCheckpoint,
   resolveCheckpointPath,
   RunnerLogger,
@@ -258,4 +259,24 @@ Deno.test("resume continues exactly: weights, momentum, lr schedule and counters
     assert.equal(resumed.runner.iter, 12);
     assert.equal(resumed.runner.epoch, 4);
     assert.equal(resumed.optimizer.paramGroups[0].initial_lr, 0.01);
+  }));
+
+Deno.test("findLatestCheckpoint follows latest, else takes the highest complete epoch/iter checkpoint, else null", () =>
+  withTmp(async (dir) => {
+    const ckpt = (v: number) => ({
+      stateDict: { w: { dtype: "F32" as const, shape: [1], data: new Float32Array([v]) } },
+      meta: { epoch: v, iter: v * 10 },
+    });
+    assert.equal(await findLatestCheckpoint(join(dir, "missing")), null);
+    assert.equal(await findLatestCheckpoint(dir), null);
+    await saveCheckpoint(join(dir, "epoch_2.safetensors"), ckpt(2));
+    await saveCheckpoint(join(dir, "epoch_10.safetensors"), ckpt(10));
+    // a half-written epoch_11 (weights only, no meta) is not complete
+    await Deno.writeFile(join(dir, "epoch_11.safetensors"), new Uint8Array(8));
+    assert.equal(await findLatestCheckpoint(dir), join(dir, "epoch_10.safetensors"));
+    await updateLatest(dir, join(dir, "epoch_2.safetensors"));
+    assert.equal(await findLatestCheckpoint(dir), join(dir, "epoch_2.safetensors"));
+    // latest pointing at a checkpoint whose meta is gone: fall back to the scan
+    await Deno.remove(join(dir, "epoch_2.json"));
+    assert.equal(await findLatestCheckpoint(dir), join(dir, "epoch_10.safetensors"));
   }));
