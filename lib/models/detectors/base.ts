@@ -8,6 +8,7 @@
 import * as F from "../../autograd/functional.ts";
 import { Tensor } from "../../autograd/tensor.ts";
 import { Module } from "../../nn/module.ts";
+import { type LossOps, parseLosses as parseLossesWith } from "../../utils/parse_losses.ts";
 
 /**
  * One image's meta information, with mmdetection's keys: `img_shape` `[h, w, c]` after resize,
@@ -87,31 +88,17 @@ export interface StepOutput {
  * @throws {RangeError} When no key contains "loss".
  */
 export function parseLosses(losses: LossDict): { loss: Tensor; log_vars: Record<string, Tensor> } {
-  const reduced: [string, Tensor][] = [];
-  for (const [name, value] of Object.entries(losses)) {
-    if (value instanceof Tensor) reduced.push([name, F.mean(value)]);
-    else if (Array.isArray(value) && value.length > 0 && value.every((v) => v instanceof Tensor)) {
-      let s = F.mean(value[0]);
-      for (let i = 1; i < value.length; i++) s = F.add(s, F.mean(value[i]));
-      reduced.push([name, s]);
-    } else {
-      throw new TypeError(
-        `Cannot parse loss "${name}": it is not a tensor or a non-empty list of tensors`,
-      );
-    }
-  }
-  let loss: Tensor | null = null;
-  for (const [name, v] of reduced) if (name.includes("loss")) loss = loss ? F.add(loss, v) : v;
-  if (!loss) {
-    throw new RangeError(
-      `Cannot parse losses: no key contains "loss" (keys: ${Object.keys(losses).join(", ")})`,
-    );
-  }
-  const logVars: Record<string, Tensor> = {};
-  for (const [name, v] of reduced) logVars[name] = v.detach();
-  logVars.loss = loss.detach();
-  return { loss, log_vars: logVars };
+  const { loss, log_vars } = parseLossesWith(losses, tensorLossOps);
+  const detached: Record<string, Tensor> = {};
+  for (const [name, v] of Object.entries(log_vars)) detached[name] = v.detach();
+  return { loss, log_vars: detached };
 }
+
+const tensorLossOps: LossOps<Tensor> = {
+  isTensor: (v: unknown): v is Tensor => v instanceof Tensor,
+  mean: (t: Tensor) => F.mean(t),
+  add: (a: Tensor, b: Tensor) => F.add(a, b),
+};
 
 function typeName(v: unknown): string {
   if (v === null) return "null";
