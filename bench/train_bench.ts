@@ -70,10 +70,19 @@ async function timeModel(
   step(); // warm up: pipelines, pool
   await gpu.sync();
   gpu.pool.resetPeak();
+  const s0 = gpu.stats();
   const t0 = performance.now();
   for (let i = 0; i < iters; i++) step();
   await gpu.sync();
   const ms = (performance.now() - t0) / iters;
+  const s1 = gpu.stats();
+  const dispatches = (s1.dispatches - s0.dispatches) / iters;
+  records.push({ name: `${name} train dispatches per iteration`, value: dispatches, unit: "count" });
+  records.push({
+    name: `${name} train bind groups reused`,
+    value: (100 * (s1.bindGroupHits - s0.bindGroupHits)) / iters / dispatches,
+    unit: "%",
+  });
   const n = batch.shape[0];
   records.push({ name: `${name} train iteration`, value: ms, unit: "ms" });
   records.push({ name: `${name} train throughput`, value: (n * 1000) / ms, unit: "images/s" });

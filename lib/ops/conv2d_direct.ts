@@ -1,0 +1,409 @@
+/**
+ * The "direct" convolution kernels (`kernels/conv2d_direct*.wgsl`) for CPU adapters such as
+ * lavapipe: the A operand staged in 64 KiB uniform windows (plain copies, or packed by
+ * `conv2d_pack.wgsl`) or read from its own storage buffer, the taps of each stride phase of the
+ * input gradient, and the dispatches ({@linkcode runDirect}).
+ *
+ * @module
+ */
+import { getGpu, type Gpu } from "../gpu/runtime.ts";
+import { RawTensor } from "../gpu/raw_tensor.ts";
+import { PooledBuffer } from "../gpu/pool.ts";
+import {
+  type ConvGeometry,
+  type ConvMode,
+  gemmOf,
+  isPointwise,
+  MODE_CODE,
+} from "./conv2d_geometry.ts";
+import {
+  CONV2D_DIRECT,
+  CONV2D_DIRECT_BACKWARD_DATA,
+  CONV2D_DIRECT_BACKWARD_FILTER,
+  CONV2D_PACK,
+  type ConvVariant,
+} from "./conv2d_variants.ts";
+
+/** A fused per-channel epilogue, `act((y + bias)·scale + shift)`, each part optional. */
+export interface EpilogueArgs {
+  /** Per-channel bias, added first. */
+  bias?: RawTensor | null;
+  /** Per-channel scale. */
+  scale?: RawTensor | null;
+  /** Per-channel shift, added after scaling. */
+  shift?: RawTensor | null;
+  /** Apply ReLU last. */
+  relu?: boolean;
+}
+
+/** Floats in one uniform window (64 KiB, WebGPU's guaranteed maxUniformBufferBindingSize). */
+const WINDOW_FLOATS = 16384;
+
+interface Staging {
+  buffer: GPUBuffer;
+  floats: number;
+  retired: { buffer: GPUBuffer; epoch: number }[];
+}
+const stagings = new WeakMap<Gpu, Staging>();
+
+/** The direct kernels' A-operand buffer (storage for packing, uniform windows for reading). */
+function stagingBuffer(gpu: Gpu, floats: number): GPUBuffer {
+  let s = stagings.get(gpu);
+  if (s) {
+    // buffers replaced in an earlier (submitted) epoch can go
+    s.retired = s.retired.filter((r) => {
+      if (r.epoch < gpu.epoch) r.buffer.destroy();
+      return r.epoch >= gpu.epoch;
+    });
+  }
+  if (!s || s.floats < floats) {
+    const size = 2 ** Math.ceil(Math.log2(Math.max(floats * 4, 1 << 18)));
+    if (size > gpu.info.limits.maxBufferSize) {
+      throw new RangeError(
+        `Cannot stage ${
+          floats * 4
+        } bytes for the direct conv2d kernels: above maxBufferSize ${gpu.info.limits.maxBufferSize}; use a tiled variant`,
+      );
+    }
+    const buffer = gpu.device.createBuffer({
+      label: "conv2d_direct_staging",
+      size,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    const retired = s ? [...s.retired, { buffer: s.buffer, epoch: gpu.epoch }] : [];
+    s = { buffer, floats: size / 4, retired };
+    stagings.set(gpu, s);
+  }
+  return s.buffer;
+}
+
+/** A RawTensor view of the staging buffer, so that the runtime can record copies into it. */
+function stagingTensor(buffer: GPUBuffer): RawTensor {
+  let t = stagingViews.get(buffer);
+  if (!t) {
+    t = new RawTensor(
+      new PooledBuffer(buffer, buffer.size),
+      [buffer.size / 4],
+      "f32",
+      "conv2d_direct_staging",
+      {
+        releaseBuffer() {/* owned by the staging cache */},
+      },
+    );
+    stagingViews.set(buffer, t);
+  }
+  return t;
+}
+const stagingViews = new WeakMap<GPUBuffer, RawTensor>();
+
+/** The kernel taps along one axis that reach an output in the input gradient's stride phase. */
+interface TapRange {
+  /** First tap. */
+  k0: number;
+  /** Number of taps (k0, k0 + step, …; step = stride, or 1 at stride 1). */
+  n: number;
+  /** Output coordinate reached by tap k0 from the phase's first input (exact division). */
+  d0: number;
+}
+
+/**
+ * For input coordinates i = p + j·s (j < count) of stride phase p: the taps k (k ≡ p + pad mod s,
+ * dilation 1 when s > 1) whose output o = (i + pad − k·d)/s falls in [0, nOut) for some j.
+ */
+function tapRange(
+  p: number,
+  pad: number,
+  s: number,
+  d: number,
+  k: number,
+  nOut: number,
+  count: number,
+): TapRange {
+  const first = (p + pad) % s, step = s > 1 ? s : 1;
+  let k0 = -1, n = 0, d0 = 0;
+  for (let kk = first; kk < k; kk += step) {
+    const o = (p + pad - kk * d) / s; // exact: p + pad − kk·d ≡ 0 (mod s)
+    if (o + count - 1 >= 0 && o <= nOut - 1) {
+      if (k0 < 0) [k0, d0] = [kk, o];
+      n++;
+    }
+  }
+  return { k0: Math.max(k0, 0), n, d0 };
+}
+
+/** One dispatch of a direct kernel: the window and the K range it covers. */
+interface DirectStep {
+  slot: number;
+  m0: number;
+  mv: number;
+  k0: number;
+  k1: number;
+  abase: number;
+  accumulate: boolean;
+}
+
+/**
+ * Runs one pass of a convolution with a direct variant; returns null when its windows would not
+ * fit one storage binding (the caller then uses a tiled variant, which needs no staging).
+ */
+export function runDirect(
+  mode: ConvMode,
+  g: ConvGeometry,
+  a: RawTensor,
+  b: RawTensor,
+  outShape: number[],
+  ep: EpilogueArgs,
+  v: Extract<ConvVariant, { kind: "direct" }>,
+): RawTensor | null {
+  const gpu = getGpu();
+  const gm = gemmOf(g, mode);
+  const khw = g.kh * g.kw, ohw = g.oh * g.ow;
+  const { tn, tm, wg } = v;
+  const align = Math.max(4, gpu.info.limits.minUniformBufferOffsetAlignment / 4);
+  const roundA = (f: number) => Math.ceil(f / align) * align;
+  // rows of 3 taps share their loads (kernel width 3, unit stride and dilation along x)
+  const row3 = mode !== "backwardFilter" && g.kw === 3 && g.sw === 1 && g.dw === 1;
+  const steps: DirectStep[] = [];
+  // A's window layout: offset of A(m, k) = (k − abase)·amul + m·ams (+ output channel · aoc for the
+  // input gradient). "raw" windows are plain copies of contiguous parts of A's own tensor; "packed"
+  // windows are written by conv2d_pack.wgsl when A's rows do not fit.
+  let amul: number, ams: number, aoc = 0, mg: number;
+  const copies: { src: number; floats: number; slot: number }[] = [];
+  let packWindows: { kchunk: number; nchunks: number; ngroups: number } | null = null;
+  let slotFloats: number;
+  if (v.ssbo) {
+    // A read from its own storage buffer: one dispatch (per image for the filter gradient)
+    slotFloats = 0;
+    mg = gm.m;
+    if (mode === "forward") {
+      [amul, ams] = [1, gm.k];
+      steps.push({ slot: 0, m0: 0, mv: gm.m, k0: 0, k1: gm.k, abase: 0, accumulate: false });
+    } else if (mode === "backwardData") {
+      [amul, ams, aoc] = [1, khw, g.cin * khw];
+      steps.push({ slot: 0, m0: 0, mv: gm.m, k0: 0, k1: gm.k, abase: 0, accumulate: false });
+    } else {
+      [amul, ams] = [1, ohw];
+      for (let bi = 0; bi < g.batch; bi++) {
+        // offset of dy[b, m, pix] = (k − abase) + m·ohw with abase = b·ohw − b·cout·ohw (mod 2³²)
+        const abase = (bi * ohw - bi * g.cout * ohw) >>> 0;
+        steps.push({
+          slot: 0,
+          m0: 0,
+          mv: gm.m,
+          k0: bi * ohw,
+          k1: (bi + 1) * ohw,
+          abase,
+          accumulate: bi > 0,
+        });
+      }
+    }
+  } else if (mode === "forward" && gm.k * tm <= WINDOW_FLOATS) {
+    mg = Math.min(Math.ceil(gm.m / tm) * tm, Math.floor(WINDOW_FLOATS / gm.k / tm) * tm);
+    [amul, ams] = [1, gm.k];
+    slotFloats = roundA(mg * gm.k);
+    for (let gi = 0, m0 = 0; m0 < gm.m; gi++, m0 += mg) {
+      const mv = Math.min(mg, gm.m - m0);
+      copies.push({ src: m0 * gm.k, floats: mv * gm.k, slot: gi });
+      steps.push({ slot: gi, m0, mv, k0: 0, k1: gm.k, abase: 0, accumulate: false });
+    }
+  } else if (mode === "backwardData" && g.cin * khw <= WINDOW_FLOATS) {
+    mg = gm.m;
+    const noc = Math.max(1, Math.floor(WINDOW_FLOATS / (g.cin * khw)));
+    [amul, ams, aoc] = [1, khw, g.cin * khw];
+    slotFloats = roundA(noc * g.cin * khw);
+    for (let ci = 0, oc0 = 0; oc0 < g.cout; ci++, oc0 += noc) {
+      const n = Math.min(noc, g.cout - oc0);
+      copies.push({ src: oc0 * g.cin * khw, floats: n * g.cin * khw, slot: ci });
+      steps.push({
+        slot: ci,
+        m0: 0,
+        mv: gm.m,
+        k0: oc0 * khw,
+        k1: (oc0 + n) * khw,
+        abase: 0,
+        accumulate: ci > 0,
+      });
+    }
+  } else if (mode === "backwardFilter" && ohw * tm <= WINDOW_FLOATS) {
+    mg = Math.min(Math.ceil(gm.m / tm) * tm, Math.floor(WINDOW_FLOATS / ohw / tm) * tm);
+    [amul, ams] = [1, ohw];
+    slotFloats = roundA(mg * ohw);
+    let slot = 0;
+    for (let bi = 0; bi < g.batch; bi++) {
+      for (let m0 = 0; m0 < gm.m; m0 += mg) {
+        const mv = Math.min(mg, gm.m - m0);
+        copies.push({ src: (bi * g.cout + m0) * ohw, floats: mv * ohw, slot });
+        steps.push({
+          slot: slot++,
+          m0,
+          mv,
+          k0: bi * ohw,
+          k1: (bi + 1) * ohw,
+          abase: bi * ohw,
+          accumulate: bi > 0,
+        });
+      }
+    }
+  } else {
+    // packed windows: channel groups of mg rows × K chunks of kchunk
+    mg = Math.min(Math.ceil(gm.m / 16) * 16, 1024);
+    if (mode === "backwardData") {
+      mg = Math.min(mg, Math.max(16, Math.floor(WINDOW_FLOATS / khw / 16) * 16));
+    }
+    let kchunk = Math.floor(WINDOW_FLOATS / mg);
+    if (mode === "backwardData") kchunk = Math.floor(kchunk / khw) * khw;
+    else if (row3) kchunk = Math.floor(kchunk / 3) * 3;
+    const ngroups = Math.ceil(gm.m / mg), nchunks = Math.ceil(gm.k / kchunk);
+    packWindows = { kchunk, nchunks, ngroups };
+    slotFloats = roundA(kchunk * mg);
+    [amul, ams, aoc] = [mg, 1, khw * mg];
+    for (let gi = 0; gi < ngroups; gi++) {
+      const m0 = gi * mg, mv = Math.min(mg, gm.m - m0);
+      for (let ci = 0; ci < nchunks; ci++) {
+        const k0 = ci * kchunk;
+        steps.push({
+          slot: gi * nchunks + ci,
+          m0,
+          mv,
+          k0,
+          k1: Math.min(gm.k, k0 + kchunk),
+          abase: k0,
+          accumulate: ci > 0,
+        });
+      }
+    }
+  }
+  const nslots = Math.max(...steps.map((st) => st.slot)) + 1;
+  const stagingBytes = 2 ** Math.ceil(Math.log2((nslots * slotFloats + WINDOW_FLOATS) * 4));
+  const lim = gpu.info.limits;
+  if (stagingBytes > Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize)) return null;
+  const staging = stagingBuffer(gpu, nslots * slotFloats + WINDOW_FLOATS);
+  if (packWindows) {
+    const { kchunk, nchunks, ngroups } = packWindows;
+    const rows = ngroups * nchunks * kchunk;
+    gpu.dispatch(CONV2D_PACK, {
+      bindings: [a, { buffer: staging, offset: 0, size: nslots * slotFloats * 4 }],
+      params: [rows, mg, kchunk, nchunks, gm.m, gm.k, slotFloats, khw, g.cin, g.cout, ohw, 0],
+      overrides: { MODE: MODE_CODE[mode] },
+      workgroups: Math.ceil(rows / 16),
+    });
+  } else if (!v.ssbo) {
+    const st = stagingTensor(staging);
+    for (const c of copies) gpu.copy(a, c.src * 4, st, c.slot * slotFloats * 4, c.floats * 4);
+  }
+  const out = gpu.empty(outShape, "f32", `conv2d_${mode}`);
+  const dummy = b;
+  const base = [
+    g.batch,
+    g.cin,
+    g.h,
+    g.w,
+    g.cout,
+    g.oh,
+    g.ow,
+    g.kh,
+    g.kw,
+    g.sh,
+    g.sw,
+    g.ph,
+    g.pw,
+    g.dh,
+    g.dw,
+  ];
+  // input-gradient phases: per stride phase, the taps that reach the output (none: the phase is 0)
+  const phases: { py: number; px: number; y: TapRange; x: TapRange }[] = [];
+  const none: TapRange = { k0: 0, n: 0, d0: 0 };
+  if (mode === "backwardData") {
+    let skipped = false;
+    for (let py = 0; py < g.sh; py++) {
+      for (let px = 0; px < g.sw; px++) {
+        const ny = Math.ceil((g.h - py) / g.sh), nx = Math.ceil((g.w - px) / g.sw);
+        const y = tapRange(py, g.ph, g.sh, g.dh, g.kh, g.oh, ny),
+          x = tapRange(px, g.pw, g.sw, g.dw, g.kw, g.ow, nx);
+        if (ny > 0 && nx > 0 && y.n > 0 && x.n > 0) phases.push({ py, px, y, x });
+        else skipped = true;
+      }
+    }
+    if (skipped) gpu.clear(out);
+  } else phases.push({ py: 0, px: 0, y: none, x: none });
+  const overrides = {
+    TN: tn,
+    TM: tm,
+    WG: wg,
+    MFAST: v.mfast ? 1 : 0,
+    ASSB: v.ssbo ? 1 : 0,
+    ...(mode === "backwardFilter" ? {} : { ROW3: row3 ? 1 : 0, INB: isPointwise(g) ? 1 : 0 }),
+  };
+  for (const stp of steps) {
+    const mtiles = Math.ceil(stp.mv / tm);
+    const window = { buffer: staging, offset: stp.slot * slotFloats * 4, size: WINDOW_FLOATS * 4 };
+    for (const { py, px, y, x } of phases) {
+      let nthreads: number, ny = 0, nx = 0;
+      if (mode === "forward") nthreads = g.batch * g.oh * Math.ceil(g.ow / tn);
+      else if (mode === "backwardData") {
+        ny = Math.ceil((g.h - py) / g.sh);
+        nx = Math.ceil((g.w - px) / g.sw);
+        nthreads = g.batch * ny * Math.ceil(nx / tn);
+      } else nthreads = Math.ceil(gm.n / tn);
+      if (nthreads <= 0) continue;
+      const ntiles = Math.ceil(nthreads / wg);
+      const workgroups = v.mfast ? Math.ceil((mtiles * nthreads) / wg) : mtiles * ntiles;
+      const params = [
+        ...base,
+        stp.k0,
+        stp.k1,
+        mg,
+        stp.m0,
+        stp.mv,
+        mtiles,
+        ntiles,
+        nthreads,
+        stp.accumulate ? 1 : 0,
+        py,
+        px,
+        ny,
+        nx,
+        stp.abase,
+        amul,
+        ams,
+        aoc,
+        y.k0,
+        y.n,
+        x.k0,
+        x.n,
+        y.d0,
+        x.d0,
+        0,
+        0,
+      ];
+      // rows of 3 taps need all three columns of the kernel
+      const ov = mode === "backwardData"
+        ? { ...overrides, ROW3: row3 && x.k0 === 0 && x.n === 3 ? 1 : 0 }
+        : overrides;
+      if (mode === "forward") {
+        gpu.dispatch(CONV2D_DIRECT, {
+          bindings: [b, ep.bias ?? dummy, ep.scale ?? dummy, ep.shift ?? dummy, out, window, a],
+          params,
+          overrides: {
+            ...overrides,
+            BIAS: ep.bias ? 1 : 0,
+            AFFINE: ep.scale ? 1 : 0,
+            RELU: ep.relu ? 1 : 0,
+          },
+          workgroups,
+        });
+      } else {
+        gpu.dispatch(
+          mode === "backwardData" ? CONV2D_DIRECT_BACKWARD_DATA : CONV2D_DIRECT_BACKWARD_FILTER,
+          {
+            bindings: [b, out, window, a],
+            params,
+            overrides: ov,
+            workgroups,
+          },
+        );
+      }
+    }
+  }
+  return out;
+}

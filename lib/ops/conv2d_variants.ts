@@ -1,0 +1,206 @@
+/**
+ * The kernels of the 2-D convolution and their variants ({@linkcode CONV2D_VARIANTS}): which
+ * variants can run a shape ({@linkcode variantApplies}), the size heuristic used when a shape class
+ * was not tuned ({@linkcode defaultVariant}), and the choice for one call ({@linkcode pickVariant}:
+ * forced, tuned by `tuning.ts`, or the heuristic) and the candidates tuned by default
+ * ({@linkcode defaultCandidates}).
+ *
+ * @module
+ */
+import convSrc from "../../kernels/conv2d.wgsl" with { type: "text" };
+import epilogueSrc from "../../kernels/conv2d_epilogue.wgsl" with { type: "text" };
+import directSrc from "../../kernels/conv2d_direct.wgsl" with { type: "text" };
+import directDataSrc from "../../kernels/conv2d_direct_backward_data.wgsl" with { type: "text" };
+import directFilterSrc from "../../kernels/conv2d_direct_backward_filter.wgsl" with {
+  type: "text",
+};
+import packSrc from "../../kernels/conv2d_pack.wgsl" with { type: "text" };
+import tiled64Src from "../../kernels/conv2d_tiled_64x64.wgsl" with { type: "text" };
+import tiled128Src from "../../kernels/conv2d_tiled_128x128.wgsl" with { type: "text" };
+import type { KernelSpec } from "../gpu/kernel.ts";
+import { getGpu } from "../gpu/runtime.ts";
+import { sizeBucket, tunedChoice, tuningKey } from "./tuning.ts";
+import { type ConvGeometry, type ConvMode, gemmOf } from "./conv2d_geometry.ts";
+
+/** `kernels/conv2d.wgsl`. */
+export const CONV2D: KernelSpec = { name: "conv2d", source: convSrc, params: "u".repeat(28) };
+/** `kernels/conv2d_epilogue.wgsl`. */
+export const CONV2D_EPILOGUE: KernelSpec = {
+  name: "conv2d_epilogue",
+  source: epilogueSrc,
+  params: "uuuu",
+};
+
+/** `kernels/conv2d_direct.wgsl` (forward). */
+export const CONV2D_DIRECT: KernelSpec = {
+  name: "conv2d_direct",
+  source: directSrc,
+  params: "u".repeat(36) + "iiuu",
+};
+/** `kernels/conv2d_direct_backward_data.wgsl`. */
+export const CONV2D_DIRECT_BACKWARD_DATA: KernelSpec = {
+  name: "conv2d_direct_backward_data",
+  source: directDataSrc,
+  params: "u".repeat(36) + "iiuu",
+};
+/** `kernels/conv2d_direct_backward_filter.wgsl`. */
+export const CONV2D_DIRECT_BACKWARD_FILTER: KernelSpec = {
+  name: "conv2d_direct_backward_filter",
+  source: directFilterSrc,
+  params: "u".repeat(36) + "iiuu",
+};
+/** `kernels/conv2d_tiled_64x64.wgsl` (unrolled 64×64 tiles). */
+export const CONV2D_TILED_64: KernelSpec = {
+  name: "conv2d_tiled_64x64",
+  source: tiled64Src,
+  params: "u".repeat(28),
+};
+/** `kernels/conv2d_tiled_128x128.wgsl` (unrolled 128×128 tiles). */
+export const CONV2D_TILED_128: KernelSpec = {
+  name: "conv2d_tiled_128x128",
+  source: tiled128Src,
+  params: "u".repeat(28),
+};
+/** `kernels/conv2d_pack.wgsl`. */
+export const CONV2D_PACK: KernelSpec = {
+  name: "conv2d_pack",
+  source: packSrc,
+  params: "u".repeat(12),
+};
+
+/**
+ * A variant of the convolution kernels:
+ * - `tiled`: the implicit GEMM of `conv2d.wgsl`, workgroup-memory tiles of (WM·TM)×(WN·TN), K-slices
+ *   of BK (GPUs);
+ * - `direct`: `conv2d_direct*.wgsl`, TN columns × TM channels per thread from registers, the A
+ *   operand in uniform-buffer windows, no workgroup memory (CPU adapters such as lavapipe, where
+ *   every load is a per-lane gather). Only for groups = 1 (and, for the input gradient, dilation 1
+ *   along a strided axis); other shapes use the size heuristic's tiled variant.
+ */
+export type ConvVariant =
+  | {
+    kind: "tiled";
+    spec: KernelSpec;
+    overrides: { WM: number; WN: number; TM: number; TN: number; BK: number };
+    /** The tile is fixed in the kernel (unrolled files): the sizes are not passed as overrides. */
+    fixed?: boolean;
+  }
+  | { kind: "direct"; tn: 4 | 8 | 16; tm: 8 | 16; wg: number; mfast?: boolean; ssbo?: boolean };
+
+function tiled(WM: number, WN: number, TM: number, TN: number, BK: number): ConvVariant {
+  return { kind: "tiled", spec: CONV2D, overrides: { WM, WN, TM, TN, BK } };
+}
+
+/**
+ * The variants, by name: `t{BM}x{BN}r{TM}x{TN}k{BK}` (tiled; each satisfies the kernel's
+ * constraints), `u…` (tiled with the tile loops unrolled, for GPUs) and `d{TN}x{TM}w{WG}` (direct). All pass the same tests.
+ */
+export const CONV2D_VARIANTS: Readonly<Record<string, ConvVariant>> = {
+  t64x64r4x4k16: tiled(16, 16, 4, 4, 16),
+  t64x64r8x8k8: tiled(8, 8, 8, 8, 8),
+  t128x64r8x4k8: tiled(16, 16, 8, 4, 8),
+  t32x32r2x2k16: tiled(16, 16, 2, 2, 16),
+  t32x32r4x4k8: tiled(8, 8, 4, 4, 8),
+  t16x64r1x4k16: tiled(16, 16, 1, 4, 16),
+  t8x128r1x8k16: tiled(8, 16, 1, 8, 16),
+  u64x64r4x4k16: {
+    kind: "tiled",
+    spec: CONV2D_TILED_64,
+    overrides: { WM: 16, WN: 16, TM: 4, TN: 4, BK: 16 },
+    fixed: true,
+  },
+  u128x128r8x8k16: {
+    kind: "tiled",
+    spec: CONV2D_TILED_128,
+    overrides: { WM: 16, WN: 16, TM: 8, TN: 8, BK: 16 },
+    fixed: true,
+  },
+  d8x8w64: { kind: "direct", tn: 8, tm: 8, wg: 64 },
+  d8x8w32: { kind: "direct", tn: 8, tm: 8, wg: 32 },
+  d16x8w64: { kind: "direct", tn: 16, tm: 8, wg: 64 },
+  d4x16w64: { kind: "direct", tn: 4, tm: 16, wg: 64 },
+  d4x8w16: { kind: "direct", tn: 4, tm: 8, wg: 16 },
+  d4x8w16m: { kind: "direct", tn: 4, tm: 8, wg: 16, mfast: true },
+  d8x8w32m: { kind: "direct", tn: 8, tm: 8, wg: 32, mfast: true },
+  d8x8w64m: { kind: "direct", tn: 8, tm: 8, wg: 64, mfast: true },
+  d8x16w32m: { kind: "direct", tn: 8, tm: 16, wg: 32, mfast: true },
+  d4x16w32ms: { kind: "direct", tn: 4, tm: 16, wg: 32, mfast: true, ssbo: true },
+  d4x8w16ms: { kind: "direct", tn: 4, tm: 8, wg: 16, mfast: true, ssbo: true },
+  d8x8w32ms: { kind: "direct", tn: 8, tm: 8, wg: 32, mfast: true, ssbo: true },
+};
+
+/** The tuning key of a convolution's shape class. */
+export function conv2dTuningKey(g: ConvGeometry, mode: ConvMode): string {
+  const { m, n, k } = gemmOf(g, mode);
+  return tuningKey(`conv2d.${mode}`, [
+    `k${g.kh}x${g.kw}s${g.sh}x${g.sw}d${g.dh}x${g.dw}g${g.groups}`,
+    `M${sizeBucket(m)}`,
+    `N${sizeBucket(n)}`,
+    `K${sizeBucket(k)}`,
+  ]);
+}
+
+/** Whether a variant can run a convolution (direct kernels: groups 1, see {@linkcode ConvVariant}). */
+export function variantApplies(v: ConvVariant, g: ConvGeometry, mode: ConvMode): boolean {
+  if (v.kind === "tiled") return true;
+  if (g.groups !== 1) return false;
+  if (mode === "backwardData") return (g.sh === 1 || g.dh === 1) && (g.sw === 1 || g.dw === 1);
+  return true;
+}
+
+/** Column threads of one direct-kernel dispatch with `tn` columns per thread. */
+function directColumnThreads(g: ConvGeometry, mode: ConvMode, tn: number): number {
+  if (mode === "forward") return g.batch * g.oh * Math.ceil(g.ow / tn);
+  if (mode === "backwardData") {
+    return g.batch * Math.ceil(g.h / g.sh) * Math.ceil(Math.ceil(g.w / g.sw) / tn);
+  }
+  return Math.ceil(((g.cin / g.groups) * g.kh * g.kw) / tn);
+}
+
+/** The size heuristic used when a shape class was not tuned. */
+export function defaultVariant(g: ConvGeometry, mode: ConvMode): string {
+  if (getGpu().info.isFallbackAdapter && variantApplies(CONV2D_VARIANTS.d8x8w64, g, mode)) {
+    // CPU adapter: registers, not workgroup memory. Lanes = column threads × channel tiles; small
+    // problems read A from storage in one dispatch (per-dispatch costs dominate them).
+    const { m, n, k } = gemmOf(g, mode);
+    const lanes = directColumnThreads(g, mode, 8) * Math.ceil(m / 8);
+    if (m * n * k < 1 << 21) return lanes >= 256 ? "d8x8w32ms" : "d4x8w16ms";
+    return lanes >= 2048 ? "d8x8w64m" : lanes >= 256 ? "d8x8w32m" : "d4x8w16m";
+  }
+  return defaultTiled(g, mode);
+}
+
+/** The variant for one call: `forced`, else the tuned choice, else {@linkcode defaultVariant}. */
+export function pickVariant(g: ConvGeometry, mode: ConvMode, forced?: string): ConvVariant {
+  const name = forced ?? tunedChoice(conv2dTuningKey(g, mode)) ?? defaultVariant(g, mode);
+  const v = CONV2D_VARIANTS[name];
+  if (!v) {
+    throw new RangeError(
+      `Cannot run conv2d with variant "${name}": expected one of ${
+        Object.keys(CONV2D_VARIANTS).join(", ")
+      }`,
+    );
+  }
+  if (!variantApplies(v, g, mode)) {
+    const d = CONV2D_VARIANTS[defaultVariant(g, mode)];
+    return variantApplies(d, g, mode) ? d : CONV2D_VARIANTS[defaultTiled(g, mode)];
+  }
+  return v;
+}
+
+/** The size heuristic's tiled variant (for shapes the direct kernels cannot run). */
+export function defaultTiled(g: ConvGeometry, mode: ConvMode): string {
+  const { m, n } = gemmOf(g, mode);
+  if (m <= 8 && n >= 128) return "t8x128r1x8k16";
+  if (m <= 16) return "t16x64r1x4k16";
+  if (m <= 32 || n <= 32) return "t32x32r2x2k16";
+  return "t64x64r4x4k16";
+}
+
+/** The candidates tried by default on the current adapter. */
+export function defaultCandidates(): string[] {
+  const cpu = getGpu().info.isFallbackAdapter;
+  return Object.entries(CONV2D_VARIANTS).filter(([, v]) => (v.kind === "direct") === cpu).map((
+    [k],
+  ) => k);
+}
