@@ -54,7 +54,9 @@ async function timeModel(
   const gpu = getGpu();
   const opt = buildOptimizer(det, { type: "SGD", lr: 0.001, momentum: 0.9, weight_decay: 1e-4 });
   det.train();
-  const step = () =>
+  const step = () => {
+    gpu.flush(); // as the runner does at each iteration start (MemoryScopeHook)
+    gpu.pool.canonicalize();
     tidy(() => {
       const img = Tensor.from(batch.img, batch.shape);
       const out = det.trainStep({
@@ -67,6 +69,7 @@ async function timeModel(
       backward(out.loss);
       opt.step();
     });
+  };
   step(); // warm up: pipelines, pool
   await gpu.sync();
   gpu.pool.resetPeak();
@@ -77,7 +80,11 @@ async function timeModel(
   const ms = (performance.now() - t0) / iters;
   const s1 = gpu.stats();
   const dispatches = (s1.dispatches - s0.dispatches) / iters;
-  records.push({ name: `${name} train dispatches per iteration`, value: dispatches, unit: "count" });
+  records.push({
+    name: `${name} train dispatches per iteration`,
+    value: dispatches,
+    unit: "count",
+  });
   records.push({
     name: `${name} train bind groups reused`,
     value: (100 * (s1.bindGroupHits - s0.bindGroupHits)) / iters / dispatches,

@@ -134,7 +134,13 @@ export class MemoryScopeHook extends Hook {
   }
   override beforeIter(): void {
     if (this.phase !== "open") return;
-    getGpu().beginScope();
+    // submit the previous iteration's commands (the GPU starts on them at once); with the free
+    // buffers in a canonical order, this iteration's dispatches get the same buffers and parameter
+    // offsets as the last, so their cached bind groups
+    const gpu = getGpu();
+    gpu.flush();
+    gpu.pool.canonicalize();
+    gpu.beginScope();
     MemoryScopeHook.#depth++;
   }
   override afterIter(): void {

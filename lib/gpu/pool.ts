@@ -20,10 +20,13 @@ export class PooledBuffer {
   epoch: number = -1;
   /** Number of live views (`RawTensor`s) sharing the buffer. */
   refs = 0;
+  /** Creation number within its pool (orders free lists, see `BufferPool.canonicalize`). */
+  readonly id: number;
   /** Wraps `buffer` of bucket size `size` bytes, with no references. */
-  constructor(buffer: GPUBuffer, size: number) {
+  constructor(buffer: GPUBuffer, size: number, id = 0) {
     this.buffer = buffer;
     this.size = size;
+    this.id = id;
   }
 }
 
@@ -100,7 +103,7 @@ export class BufferPool {
       this.#stats.reuses++;
     } else {
       const buffer = this.#device.createBuffer({ label, size, usage: USAGE });
-      pb = new PooledBuffer(buffer, size);
+      pb = new PooledBuffer(buffer, size, this.#stats.buffersCreated);
       this.#stats.buffersCreated++;
     }
     this.#stats.bytesLive += size;
@@ -132,6 +135,16 @@ export class BufferPool {
         this.#stats.bytesPooled -= s;
       }
     }
+  }
+
+  /**
+   * Orders every free list by creation number, so that the buffers handed out next depend only on
+   * which buffers are free, not on the order they were released in. Called at the start of each
+   * training iteration: the same sequence of allocations then gets the same buffers every
+   * iteration, and the runtime's cached bind groups are reused.
+   */
+  canonicalize(): void {
+    for (const list of this.#free.values()) list.sort((a, b) => b.id - a.id);
   }
 
   /** A snapshot of the statistics. */

@@ -39,44 +39,40 @@ export interface RuntimeStats extends PoolStats {
   bindGroupHits: number;
 }
 
-const UNIFORM_CHUNK = 65536;
+/** Bytes of the parameter arena: one uniform buffer, each dispatch's `Params` at its own offset. */
+const ARENA_BYTES = 1 << 22;
 
+/**
+ * The `Params` of every dispatch recorded since the last flush, packed into one uniform buffer at
+ * aligned offsets and uploaded with one `writeBuffer` per flush. Offsets restart at 0 after each
+ * flush, so a sequence of dispatches recorded after a flush gets the same offsets every time.
+ */
 class UniformArena {
-  chunks: GPUBuffer[] = [];
-  host: ArrayBuffer[] = [];
-  chunk = 0;
+  readonly buffer: GPUBuffer;
+  readonly host = new ArrayBuffer(ARENA_BYTES);
   offset = 0;
-  constructor(readonly device: GPUDevice, readonly align: number) {}
-
-  /** Places `bytes` of parameter data; returns where. */
-  place(bytes: number): { buffer: GPUBuffer; host: ArrayBuffer; offset: number } {
-    if (this.offset + bytes > UNIFORM_CHUNK) {
-      this.chunk++;
-      this.offset = 0;
-    }
-    while (this.chunks.length <= this.chunk) {
-      this.chunks.push(this.device.createBuffer({
-        label: `params#${this.chunks.length}`,
-        size: UNIFORM_CHUNK,
-        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-      }));
-      this.host.push(new ArrayBuffer(UNIFORM_CHUNK));
-    }
-    const at = this.offset;
-    this.offset = Math.ceil((at + bytes) / this.align) * this.align;
-    return { buffer: this.chunks[this.chunk], host: this.host[this.chunk], offset: at };
+  constructor(readonly device: GPUDevice, readonly align: number) {
+    this.buffer = device.createBuffer({
+      label: "params",
+      size: ARENA_BYTES,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
   }
 
-  get used(): number {
-    return this.chunk + (this.offset > 0 ? 1 : 0);
+  /** Whether `bytes` more fit before the next upload. */
+  fits(bytes: number): boolean {
+    return this.offset + bytes <= ARENA_BYTES;
+  }
+
+  /** Places `bytes` of parameter data; returns the offset. */
+  place(bytes: number): number {
+    const at = this.offset;
+    this.offset = Math.ceil((at + bytes) / this.align) * this.align;
+    return at;
   }
 
   upload(queue: GPUQueue): void {
-    for (let i = 0; i <= this.chunk && i < this.chunks.length; i++) {
-      const n = i < this.chunk ? UNIFORM_CHUNK : this.offset;
-      if (n > 0) queue.writeBuffer(this.chunks[i], 0, this.host[i], 0, n);
-    }
-    this.chunk = 0;
+    if (this.offset > 0) queue.writeBuffer(this.buffer, 0, this.host, 0, this.offset);
     this.offset = 0;
   }
 }
@@ -280,6 +276,8 @@ export class Gpu {
       grid = args.workgroups;
       if (grid[0] * grid[1] * grid[2] === 0) return;
     }
+    // the arena is full: submit what was recorded (with its parameters) before binding anything
+    if (spec.params && !this.#arena.fits(Math.ceil(spec.params.length / 4) * 16)) this.flush();
     const entries: GPUBindGroupEntry[] = [];
     let key = String(this.#id(ck));
     args.bindings.forEach((b, i) => {
@@ -308,20 +306,23 @@ export class Gpu {
       }
       const bytes = Math.ceil(types.length / 4) * 16;
       const at = this.#arena.place(bytes);
-      const f = new Float32Array(at.host, at.offset, types.length);
-      const u = new Uint32Array(at.host, at.offset, types.length);
-      const s = new Int32Array(at.host, at.offset, types.length);
+      const host = this.#arena.host;
+      const f = new Float32Array(host, at, types.length);
+      const u = new Uint32Array(host, at, types.length);
+      const s = new Int32Array(host, at, types.length);
       for (let i = 0; i < types.length; i++) {
         const c = types.charCodeAt(i);
         if (c === 102 /* f */) f[i] = vals[i];
         else if (c === 105 /* i */) s[i] = vals[i];
         else u[i] = vals[i];
       }
+      // a static offset, part of the cache key: dynamic uniform offsets cost lavapipe ~3× per
+      // dispatch, and a step's offsets repeat anyway when each iteration starts a flush
       entries.push({
         binding: args.bindings.length,
-        resource: { buffer: at.buffer, offset: at.offset, size: bytes },
+        resource: { buffer: this.#arena.buffer, offset: at, size: bytes },
       });
-      key += `|${this.#id(at.buffer)}:${at.offset}:${bytes}`;
+      key += `|p${at}:${bytes}`;
     }
     let bg = this.#bindGroups.get(key);
     if (bg) this.#bindGroupHits++;
@@ -335,7 +336,7 @@ export class Gpu {
     this.#pass.setBindGroup(0, bg);
     this.#pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
     this.#counters.dispatches++;
-    if (++this.#pending >= AUTO_FLUSH_DISPATCHES || this.#arena.used >= 64) this.flush();
+    if (++this.#pending >= AUTO_FLUSH_DISPATCHES) this.flush();
   }
 
   /** A process-unique number for a buffer or pipeline (never reused, so cache keys never alias). */
