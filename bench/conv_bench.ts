@@ -18,6 +18,7 @@ import { getGpu, initGpu } from "../lib/gpu/runtime.ts";
 import type { RawTensor } from "../lib/gpu/raw_tensor.ts";
 import * as cv from "../lib/ops/conv2d.ts";
 import type { BenchRecord } from "./_types.ts";
+import { runTorchPeer } from "./_peer.ts";
 
 /** One benchmarked convolution: NCHW input, OIHW weight. */
 export interface ConvShape {
@@ -255,8 +256,37 @@ export async function run(opts: { fallback: boolean; tune?: boolean }): Promise<
   const minMs = opts.fallback ? 250 : 200;
   const out: BenchRecord[] = [];
   const logs: Record<Pass, number[]> = { forward: [], backwardData: [], backwardFilter: [] };
-  for (const sh of shapes) {
+  // on a real GPU, cuDNN (PyTorch, TF32 off) on the same machine in the same run
+  const cudnn = opts.fallback ? null : await runTorchPeer([
+    "conv",
+    "--shapes",
+    JSON.stringify(shapes.map((sh) => [...sh.x, sh.w[0], sh.w[2], sh.stride, sh.padding])),
+  ]);
+  for (const [i, sh] of shapes.entries()) {
     const ours = await timeOurs(sh, minMs);
+    const peer = cudnn?.convs?.[i];
+    if (peer) {
+      const label = `cuDNN (torch ${cudnn.torch}, ${cudnn.device})`;
+      const oursFb = ours.forward + ours.backwardData + ours.backwardFilter;
+      const pairs: [string, number, number][] = [
+        ["forward", ours.forward, peer.forward_ms],
+        ["backwardData", ours.backwardData, peer.backward_data_ms],
+        ["backwardFilter", ours.backwardFilter, peer.backward_filter_ms],
+        ["forward+backward", oursFb, peer.forward_backward_ms],
+      ];
+      for (const [pass, mine, theirs] of pairs) {
+        out.push({
+          name: `conv ${pass} ${sh.name} vs cuDNN`,
+          value: mine,
+          unit: "ms",
+          peer: label,
+          peerValue: theirs,
+          ratio: theirs / mine,
+          adapter: gpu.info.adapterName,
+          notes: "ratio = share of cuDNN's throughput",
+        });
+      }
+    }
     const theirs = await timeTfjs(sh, minMs);
     const fl = flopsOf(sh);
     for (const p of ["forward", "backwardData", "backwardFilter"] as Pass[]) {

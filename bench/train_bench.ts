@@ -12,6 +12,7 @@ import type { BaseDetector, ImgMeta } from "../lib/models/detectors/base.ts";
 import { buildOptimizer } from "../lib/runner/optimizers/builder.ts";
 import { skipInit } from "../lib/nn/init.ts";
 import type { BenchRecord } from "./_types.ts";
+import { runTorchPeer } from "./_peer.ts";
 
 function fakeBatch(n: number, h: number, w: number, gts: number) {
   const img = new Float32Array(n * 3 * h * w);
@@ -143,14 +144,43 @@ export async function run(opts: { fallback: boolean }): Promise<BenchRecord[]> {
     );
     applyCfgOptions(r50, ["model.backbone.init_cfg=None"], { warn: () => {} });
     const big = skipInit(() => buildModel(r50));
-    await timeModel(
-      "RetinaNet R-50-FPN (batch 2, 800×1216)",
-      big,
-      fakeBatch(2, 800, 1216, 20),
-      10,
-      records,
-    );
+    const name = "RetinaNet R-50-FPN (batch 2, 800×1216)";
+    await timeModel(name, big, fakeBatch(2, 800, 1216, 20), 10, records);
     big.dispose();
+    // torchvision's retinanet_resnet50_fpn on the same machine, same run (FP32, TF32 off)
+    const peer = await runTorchPeer([
+      "train",
+      "--batch",
+      "2",
+      "--height",
+      "800",
+      "--width",
+      "1216",
+    ]);
+    if (peer) {
+      const label = `torchvision ${peer.torch} on ${peer.device}`;
+      for (const r of records) {
+        if (r.name === `${name} train iteration`) {
+          Object.assign(r, {
+            peer: label,
+            peerValue: peer.train_ms,
+            ratio: r.value / peer.train_ms,
+          });
+        } else if (r.name === `${name} inference (1 image, with NMS)`) {
+          Object.assign(r, {
+            peer: label,
+            peerValue: peer.infer_ms,
+            ratio: r.value / peer.infer_ms,
+          });
+        } else if (r.name === `${name} train peak GPU memory` && peer.peak_mib) {
+          Object.assign(r, {
+            peer: label,
+            peerValue: peer.peak_mib,
+            ratio: r.value / peer.peak_mib,
+          });
+        }
+      }
+    }
   }
   return records;
 }
