@@ -55,6 +55,7 @@ export async function runSuites(
       `./results/${stamp}-${adapter.replace(/[^A-Za-z0-9]+/g, "_").slice(0, 40)}.json`,
       import.meta.url,
     ).pathname;
+  await Deno.mkdir(file.slice(0, file.lastIndexOf("/")) || ".", { recursive: true });
   await Deno.writeTextFile(
     file,
     JSON.stringify(
