@@ -127,6 +127,13 @@ export const CONV2D_VARIANTS: Readonly<Record<string, ConvVariant>> = {
   d4x16w32ms: { kind: "direct", tn: 4, tm: 16, wg: 32, mfast: true, ssbo: true },
   d4x8w16ms: { kind: "direct", tn: 4, tm: 8, wg: 16, mfast: true, ssbo: true },
   d8x8w32ms: { kind: "direct", tn: 8, tm: 8, wg: 32, mfast: true, ssbo: true },
+  d16x8w32m: { kind: "direct", tn: 16, tm: 8, wg: 32, mfast: true },
+  d16x8w16m: { kind: "direct", tn: 16, tm: 8, wg: 16, mfast: true },
+  d4x16w16m: { kind: "direct", tn: 4, tm: 16, wg: 16, mfast: true },
+  d8x16w16m: { kind: "direct", tn: 8, tm: 16, wg: 16, mfast: true },
+  d4x8w8m: { kind: "direct", tn: 4, tm: 8, wg: 8, mfast: true },
+  d4x8w8ms: { kind: "direct", tn: 4, tm: 8, wg: 8, mfast: true, ssbo: true },
+  d8x8w16m: { kind: "direct", tn: 8, tm: 8, wg: 16, mfast: true },
 };
 
 /** The tuning key of a convolution's shape class. */
