@@ -15,7 +15,6 @@ import { Hook } from "../runner/hook.ts";
 import { setScalarReader } from "../runner/log_buffer.ts";
 import { HOOKS } from "../runner/registry.ts";
 import type {
-  CpuTensor,
   LazyScalar,
   Optimizer,
   RunnerModel,
