@@ -13,6 +13,7 @@ import {
   type ConvGeometry,
   type ConvMode,
   gemmOf,
+  geometryParams,
   isPointwise,
   MODE_CODE,
 } from "./conv2d_geometry.ts";
@@ -293,23 +294,7 @@ export function runDirect(
   }
   const out = gpu.empty(outShape, "f32", `conv2d_${mode}`);
   const dummy = b;
-  const base = [
-    g.batch,
-    g.cin,
-    g.h,
-    g.w,
-    g.cout,
-    g.oh,
-    g.ow,
-    g.kh,
-    g.kw,
-    g.sh,
-    g.sw,
-    g.ph,
-    g.pw,
-    g.dh,
-    g.dw,
-  ];
+  const base = geometryParams(g);
   // input-gradient phases: per stride phase, the taps that reach the output (none: the phase is 0)
   const phases: { py: number; px: number; y: TapRange; x: TapRange }[] = [];
   const none: TapRange = { k0: 0, n: 0, d0: 0 };

@@ -170,3 +170,27 @@ export function gemmOf(g: ConvGeometry, mode: ConvMode): Gemm {
 export function isPointwise(g: ConvGeometry): boolean {
   return g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0;
 }
+
+/**
+ * The first 15 `Params` fields every convolution kernel shares, in their declaration order:
+ * batch, cin, h, w, cout, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw.
+ */
+export function geometryParams(g: ConvGeometry): number[] {
+  return [
+    g.batch,
+    g.cin,
+    g.h,
+    g.w,
+    g.cout,
+    g.oh,
+    g.ow,
+    g.kh,
+    g.kw,
+    g.sh,
+    g.sw,
+    g.ph,
+    g.pw,
+    g.dh,
+    g.dw,
+  ];
+}
