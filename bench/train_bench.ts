@@ -56,8 +56,7 @@ async function timeModel(
   const opt = buildOptimizer(det, { type: "SGD", lr: 0.001, momentum: 0.9, weight_decay: 1e-4 });
   det.train();
   const step = () => {
-    gpu.flush(); // as the runner does at each iteration start (MemoryScopeHook)
-    gpu.pool.canonicalize();
+    gpu.beginIteration(); // as the runner's trainStep does
     tidy(() => {
       const img = Tensor.from(batch.img, batch.shape);
       const out = det.trainStep({

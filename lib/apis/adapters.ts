@@ -74,13 +74,9 @@ export class DetectorRunnerModel implements RunnerModel {
 
   /** Forward and losses of one batch; the loss's backward runs in the optimizer hook. */
   trainStep(data: unknown, _optimizer: Optimizer | undefined): TrainStepOutput {
-    // Submit the previous iteration's commands (here rather than in a before_iter hook, so that
-    // the wait for a busy queue is not logged as data_time). With the free buffers in a canonical
-    // order, this iteration's dispatches get the same buffers and parameter offsets as the last,
-    // so their cached bind groups.
-    const gpu = getGpu();
-    gpu.flush();
-    gpu.pool.canonicalize();
+    // here rather than in a before_iter hook, so that the wait for a busy queue is not logged as
+    // data_time
+    getGpu().beginIteration();
     const out = this.detector.trainStep(uploadBatch(data as Batch));
     const logVars: Record<string, LazyScalar> = {};
     // the log scalars outlive the iteration's memory scope until the logger reads them

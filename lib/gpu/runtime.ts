@@ -276,8 +276,9 @@ export class Gpu {
       grid = args.workgroups;
       if (grid[0] * grid[1] * grid[2] === 0) return;
     }
+    const paramBytes = spec.params ? Math.ceil(spec.params.length / 4) * 16 : 0;
     // the arena is full: submit what was recorded (with its parameters) before binding anything
-    if (spec.params && !this.#arena.fits(Math.ceil(spec.params.length / 4) * 16)) this.flush();
+    if (paramBytes > 0 && !this.#arena.fits(paramBytes)) this.flush();
     const entries: GPUBindGroupEntry[] = [];
     let key = String(this.#id(ck));
     args.bindings.forEach((b, i) => {
@@ -304,7 +305,7 @@ export class Gpu {
           `Cannot dispatch ${spec.name}.wgsl: ${vals.length} params given, the kernel declares ${types.length}`,
         );
       }
-      const bytes = Math.ceil(types.length / 4) * 16;
+      const bytes = paramBytes;
       const at = this.#arena.place(bytes);
       const host = this.#arena.host;
       const f = new Float32Array(host, at, types.length);
@@ -376,6 +377,17 @@ export class Gpu {
     this.device.queue.submit([enc.finish()]);
     this.#counters.submits++;
     this.#epoch++;
+  }
+
+  /**
+   * Marks the start of a training iteration: submits what the previous one recorded (the GPU
+   * starts on it at once) and puts the free buffers in canonical order, so that an iteration
+   * recording the same dispatches as the last gets the same buffers and parameter offsets, and
+   * therefore reuses its cached bind groups.
+   */
+  beginIteration(): void {
+    this.flush();
+    this.pool.canonicalize();
   }
 
   /** Flushes and waits until the GPU is idle; surfaces kernel compile errors. */

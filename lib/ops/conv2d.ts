@@ -45,6 +45,7 @@ import {
   defaultTiled,
   pickVariant,
   variantApplies,
+  variantNamed,
 } from "./conv2d_variants.ts";
 import { type EpilogueArgs, runDirect } from "./conv2d_direct.ts";
 
@@ -381,17 +382,9 @@ export async function tuneConv2d(
   const res: Record<string, { best: string; ms: Record<string, number> }> = {};
   try {
     for (const mode of opts.modes ?? ["forward", "backwardData", "backwardFilter"] as ConvMode[]) {
-      const cands = (opts.candidates ?? defaultCandidates()).filter((c) => {
-        const v = CONV2D_VARIANTS[c];
-        if (!v) {
-          throw new RangeError(
-            `Cannot tune conv2d with variant "${c}": expected one of ${
-              Object.keys(CONV2D_VARIANTS).join(", ")
-            }`,
-          );
-        }
-        return variantApplies(v, g, mode);
-      });
+      const cands = (opts.candidates ?? defaultCandidates()).filter((c) =>
+        variantApplies(variantNamed(c, "tune"), g, mode)
+      );
       if (cands.length === 0) continue;
       res[mode] = await tune(conv2dTuningKey(g, mode), cands, (variant) => {
         const o = { ...geo, variant };

@@ -31,23 +31,26 @@ export const CONV2D_EPILOGUE: KernelSpec = {
   params: "uuuu",
 };
 
+/** The `Params` layout shared by the three direct kernels. */
+const DIRECT_PARAMS = "u".repeat(36) + "iiuu";
+
 /** `kernels/conv2d_direct.wgsl` (forward). */
 export const CONV2D_DIRECT: KernelSpec = {
   name: "conv2d_direct",
   source: directSrc,
-  params: "u".repeat(36) + "iiuu",
+  params: DIRECT_PARAMS,
 };
 /** `kernels/conv2d_direct_backward_data.wgsl`. */
 export const CONV2D_DIRECT_BACKWARD_DATA: KernelSpec = {
   name: "conv2d_direct_backward_data",
   source: directDataSrc,
-  params: "u".repeat(36) + "iiuu",
+  params: DIRECT_PARAMS,
 };
 /** `kernels/conv2d_direct_backward_filter.wgsl`. */
 export const CONV2D_DIRECT_BACKWARD_FILTER: KernelSpec = {
   name: "conv2d_direct_backward_filter",
   source: directFilterSrc,
-  params: "u".repeat(36) + "iiuu",
+  params: DIRECT_PARAMS,
 };
 /** `kernels/conv2d_tiled_64x64.wgsl` (unrolled 64×64 tiles). */
 export const CONV2D_TILED_64: KernelSpec = {
@@ -177,17 +180,27 @@ export function defaultVariant(g: ConvGeometry, mode: ConvMode): string {
   return defaultTiled(g, mode);
 }
 
-/** The variant for one call: `forced`, else the tuned choice, else {@linkcode defaultVariant}. */
-export function pickVariant(g: ConvGeometry, mode: ConvMode, forced?: string): ConvVariant {
-  const name = forced ?? tunedChoice(conv2dTuningKey(g, mode)) ?? defaultVariant(g, mode);
+/**
+ * The variant called `name`.
+ *
+ * @throws {RangeError} Naming `name` and the known variants when there is no such variant.
+ */
+export function variantNamed(name: string, action: "run" | "tune"): ConvVariant {
   const v = CONV2D_VARIANTS[name];
   if (!v) {
     throw new RangeError(
-      `Cannot run conv2d with variant "${name}": expected one of ${
+      `Cannot ${action} conv2d with variant "${name}": expected one of ${
         Object.keys(CONV2D_VARIANTS).join(", ")
       }`,
     );
   }
+  return v;
+}
+
+/** The variant for one call: `forced`, else the tuned choice, else {@linkcode defaultVariant}. */
+export function pickVariant(g: ConvGeometry, mode: ConvMode, forced?: string): ConvVariant {
+  const name = forced ?? tunedChoice(conv2dTuningKey(g, mode)) ?? defaultVariant(g, mode);
+  const v = variantNamed(name, "run");
   if (!variantApplies(v, g, mode)) {
     const d = CONV2D_VARIANTS[defaultVariant(g, mode)];
     return variantApplies(d, g, mode) ? d : CONV2D_VARIANTS[defaultTiled(g, mode)];
