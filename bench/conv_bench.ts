@@ -144,6 +144,52 @@ export async function timeIt(
   }
 }
 
+/** A timed function and the wait for its GPU work. */
+export interface Timed {
+  fn: () => void;
+  sync: () => Promise<void>;
+}
+
+/**
+ * Ms per call of each of `items`, measured in alternation: after a warm-up and a batch size per
+ * item (back-to-back calls between two idle points, grown until a batch lasts `minMs / 3`), the
+ * items take turns for `rounds` rounds of one batch each and each keeps its best batch. On a
+ * shared machine a burst of load then hits both sides of a comparison alike.
+ */
+export async function timeInterleaved(
+  items: readonly Timed[],
+  minMs: number,
+  rounds = 3,
+): Promise<number[]> {
+  const reps: number[] = [], best: number[] = [];
+  const batch = async (it: Timed, n: number) => {
+    const t0 = performance.now();
+    for (let r = 0; r < n; r++) it.fn();
+    await it.sync();
+    return performance.now() - t0;
+  };
+  for (const it of items) {
+    it.fn();
+    await it.sync();
+    let n = 1;
+    for (;;) {
+      const t = await batch(it, n);
+      if (t >= minMs / 3 || n >= 4096) {
+        best.push(t / n);
+        break;
+      }
+      n = Math.min(4096, Math.max(n * 2, Math.ceil((n * minMs) / 3 / Math.max(t, 1e-3))));
+    }
+    reps.push(n);
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, it] of items.entries()) {
+      best[i] = Math.min(best[i], (await batch(it, reps[i])) / reps[i]);
+    }
+  }
+  return best;
+}
+
 type Pass = "forward" | "backwardData" | "backwardFilter";
 const TF_NAME: Record<Pass, string> = {
   forward: "conv2d",
@@ -151,12 +197,11 @@ const TF_NAME: Record<Pass, string> = {
   backwardFilter: "conv2DBackpropFilter",
 };
 
-/** Times our three passes on one shape; the raw tensors are released before returning. */
-export async function timeOurs(
+/** Our three passes on one shape as timed closures, and a release of their inputs. */
+export function oursTimed(
   sh: ConvShape,
-  minMs: number,
   variant?: Record<Pass, string | undefined>,
-): Promise<Record<Pass, number>> {
+): { passes: Record<Pass, Timed>; release: () => void } {
   const gpu = getGpu();
   const geo = { stride: sh.stride, padding: sh.padding };
   const g = cv.conv2dGeometry(sh.x, sh.w, geo);
@@ -166,28 +211,34 @@ export async function timeOurs(
   const dy = gpu.upload(rand(dyShape.reduce((a, b) => a * b), 3), dyShape);
   const sync = () => gpu.sync();
   const run = (f: () => RawTensor) => () => f().release();
-  const res = {
-    forward: await timeIt(
-      run(() => cv.conv2dForward(x, w, null, { ...geo, variant: variant?.forward })),
-      sync,
-      minMs,
-    ),
-    backwardData: await timeIt(
-      run(() => cv.conv2dBackwardData(dy, w, sh.x, { ...geo, variant: variant?.backwardData })),
-      sync,
-      minMs,
-    ),
-    backwardFilter: await timeIt(
-      run(() => cv.conv2dBackwardFilter(dy, x, sh.w, { ...geo, variant: variant?.backwardFilter })),
-      sync,
-      minMs,
-    ),
+  return {
+    passes: {
+      forward: {
+        fn: run(() => cv.conv2dForward(x, w, null, { ...geo, variant: variant?.forward })),
+        sync,
+      },
+      backwardData: {
+        fn: run(() =>
+          cv.conv2dBackwardData(dy, w, sh.x, { ...geo, variant: variant?.backwardData })
+        ),
+        sync,
+      },
+      backwardFilter: {
+        fn: run(() =>
+          cv.conv2dBackwardFilter(dy, x, sh.w, { ...geo, variant: variant?.backwardFilter })
+        ),
+        sync,
+      },
+    },
+    release() {
+      x.release();
+      w.release();
+      dy.release();
+    },
   };
-  x.release();
-  w.release();
-  dy.release();
-  return res;
 }
+
+const PASSES: Pass[] = ["forward", "backwardData", "backwardFilter"];
 
 let tfReady: Promise<void> | null = null;
 
@@ -199,8 +250,10 @@ async function tfInit(): Promise<void> {
   await tfReady;
 }
 
-/** Times tfjs-backend-webgpu's three passes on the same shape in NHWC / HWIO. */
-export async function timeTfjs(sh: ConvShape, minMs: number): Promise<Record<Pass, number>> {
+/** tfjs-backend-webgpu's three passes on the same shape in NHWC / HWIO, as timed closures. */
+export async function tfjsTimed(
+  sh: ConvShape,
+): Promise<{ passes: Record<Pass, Timed>; release: () => void }> {
   await tfInit();
   const be = tf.backend() as any;
   const sync = async () => {
@@ -216,27 +269,31 @@ export async function timeTfjs(sh: ConvShape, minMs: number): Promise<Record<Pas
   const x = tf.tensor4d(rand(n * h * w * c, 1), [n, h, w, c]);
   const f = tf.tensor4d(rand(k * k * c * o, 2), [k, k, c, o]);
   const dy = tf.tensor4d(rand(n * g.oh * g.ow * o, 3), [n, g.oh, g.ow, o]);
-  const runs: Record<Pass, () => void> = {
-    forward: () => tf.conv2d(x, f, sh.stride, sh.padding).dispose(),
-    backwardData: () => tf.conv2dTranspose(dy, f, [n, h, w, c], sh.stride, sh.padding).dispose(),
-    // conv2DBackpropFilter is not a public op: run the registered kernel, as tf.grad would.
-    backwardFilter: () =>
-      (tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
-        strides: sh.stride,
-        pad: sh.padding,
-        dataFormat: "NHWC",
-        filterShape: [k, k, c, o],
-      } as any) as tf.Tensor).dispose(),
+  return {
+    passes: {
+      forward: { fn: () => tf.conv2d(x, f, sh.stride, sh.padding).dispose(), sync },
+      backwardData: {
+        fn: () => tf.conv2dTranspose(dy, f, [n, h, w, c], sh.stride, sh.padding).dispose(),
+        sync,
+      },
+      // conv2DBackpropFilter is not a public op: run the registered kernel, as tf.grad would.
+      backwardFilter: {
+        fn: () =>
+          (tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
+            strides: sh.stride,
+            pad: sh.padding,
+            dataFormat: "NHWC",
+            filterShape: [k, k, c, o],
+          } as any) as tf.Tensor).dispose(),
+        sync,
+      },
+    },
+    release() {
+      x.dispose();
+      f.dispose();
+      dy.dispose();
+    },
   };
-  const res = {
-    forward: await timeIt(runs.forward, sync, minMs),
-    backwardData: await timeIt(runs.backwardData, sync, minMs),
-    backwardFilter: await timeIt(runs.backwardFilter, sync, minMs),
-  };
-  x.dispose();
-  f.dispose();
-  dy.dispose();
-  return res;
 }
 
 /**
@@ -263,7 +320,14 @@ export async function run(opts: { fallback: boolean; tune?: boolean }): Promise<
     JSON.stringify(shapes.map((sh) => [...sh.x, sh.w[0], sh.w[2], sh.stride, sh.padding])),
   ]);
   for (const [i, sh] of shapes.entries()) {
-    const ours = await timeOurs(sh, minMs);
+    // ours and tfjs alternate batch by batch, pass by pass
+    const mine = oursTimed(sh), tfp = await tfjsTimed(sh);
+    const ours = {} as Record<Pass, number>, theirs = {} as Record<Pass, number>;
+    for (const p of PASSES) {
+      [ours[p], theirs[p]] = await timeInterleaved([mine.passes[p], tfp.passes[p]], minMs);
+    }
+    mine.release();
+    tfp.release();
     const peer = cudnn?.convs?.[i];
     if (peer) {
       const label = `cuDNN (torch ${cudnn.torch}, ${cudnn.device})`;
@@ -287,7 +351,6 @@ export async function run(opts: { fallback: boolean; tune?: boolean }): Promise<
         });
       }
     }
-    const theirs = await timeTfjs(sh, minMs);
     const fl = flopsOf(sh);
     for (const p of ["forward", "backwardData", "backwardFilter"] as Pass[]) {
       const v = fl / ours[p] / 1e6, pv = fl / theirs[p] / 1e6;

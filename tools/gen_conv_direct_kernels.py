@@ -108,7 +108,7 @@ def e_guard(i):
     return "TN > 8u" if i >= 10 else ("TN > 4u" if i >= 6 else None)
 
 
-def row3_body(indent, load_expr, weight_base):
+def row3_body(indent, load_expr, weight_base, fn="wld"):
     """A row of 3 taps: TN + 2 loaded values e_i, weights of the 3 taps, 3·TN·TM/4 vec4 FMAs."""
     L = []
     for i in range(MAX_TN + 2):
@@ -121,7 +121,7 @@ def row3_body(indent, load_expr, weight_base):
     for kx in range(3):
         for q in range(MAX_TMV):
             g = q_guard(q)
-            expr = wvec(weight_base(kx), q)
+            expr = wvec(weight_base(kx), q, fn)
             if g is None:
                 L.append(f"{indent}let w{kx}_{q} = {expr};")
             else:
@@ -140,21 +140,21 @@ def row3_body(indent, load_expr, weight_base):
     return "\n".join(L)
 
 
-def wvec(toff, q):
-    comps = ", ".join(f"wld({toff} + mo + {4 * q + c}u * p.ams)" for c in range(4))
+def wvec(toff, q, fn="wld"):
+    comps = ", ".join(f"{fn}({toff} + mo + {4 * q + c}u * p.ams)" for c in range(4))
     return f"vec4<f32>({comps})"
 
 
-def wloads(indent, toff):
+def wloads(indent, toff, fn="wld"):
     """The TM weights of one tap: A(mt0 + c, k) at window offset toff + (mt0 + c)·ams."""
     lines = []
     for q in range(MAX_TMV):
         g = q_guard(q)
         if g is None:
-            lines.append(f"{indent}let w{q} = {wvec(toff, q)};")
+            lines.append(f"{indent}let w{q} = {wvec(toff, q, fn)};")
         else:
             lines.append(f"{indent}var w{q} = vec4<f32>();")
-            lines.append(f"{indent}if ({g}) {{ w{q} = {wvec(toff, q)}; }}")
+            lines.append(f"{indent}if ({g}) {{ w{q} = {wvec(toff, q, fn)}; }}")
     return "\n".join(lines)
 
 
@@ -294,17 +294,116 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     return "\n".join(body) + "\n"
 
 
+MAX_WIN = 4  # uniform windows read by one input-gradient dispatch
+MAX_PHASES = 4  # stride phases handled by one input-gradient dispatch
+
+BD_PARAMS = """// One stride phase (py, px): input rows iy = py + jy·sh (jy < ny), columns ix = px + jx·sw
+// (jx < nx); the taps that reach the output (first, count; later ones step by the stride) and the
+// output offset the first reaches; its column threads, column tiles and workgroups (workgroup i
+// of the dispatch runs phase i mod nph: the phases' costs differ, and interleaving them spreads
+// them over the CPU adapter's threads).
+struct Phase {
+  py: u32, px: u32, ny: u32, nx: u32,
+  ky0: u32, nky: u32, kx0: u32, nkx: u32,
+  dy0: i32, dx0: i32, nthreads: u32, ntiles: u32,
+  nwg: u32, _p0: u32, _p1: u32, _p2: u32,
+}
+
+struct Params {
+  batch: u32, cin: u32, h: u32, w: u32,
+  cout: u32, oh: u32, ow: u32, kh: u32,
+  kw: u32, sh: u32, sw: u32, ph: u32,
+  pw: u32, dh: u32, dw: u32, oc0: u32,
+  oc1: u32, ocw: u32, m0: u32, m: u32,
+  mtiles: u32, nph: u32, nwin: u32, accumulate: u32,
+  amul: u32, ams: u32, aoc: u32, _p0: u32,
+  phases: array<Phase, %d>,
+}""" % MAX_PHASES
+
+
+def bd_window(wi):
+    """The taps of the output channels held by window wi (read through wld{wi})."""
+    fn = f"wld{wi}"
+    # window 0 is always read: no branch around it
+    cond = None if wi == 0 else f"NWIN > {wi}u && p.nwin > {wi}u"
+    L = [("  {\n" if cond is None else f"  if ({cond}) {{\n") + f"""    let ocs = p.oc0 + {wi}u * p.ocw;
+    let noc = min(p.ocw, p.oc1 - ocs);
+    var ocr = 0u;
+    var iky = 0u;
+    var ikx = 0u;
+    var db = i32((bi * p.cout + ocs) * ohw);
+    // ROW3 (kernel width 3, stride and dilation 1 along x): rows of 3 taps share TN + 2 loads
+    let nrows = select(0u, noc * nky, ROW3);
+    for (var rw = 0u; rw < nrows; rw++) {{
+      let ky = ky0 + iky * p.sh;
+      let oy = i32(jy) + dy0 - i32(iky) * ddy;
+      let yok = oy >= 0 && oy < oh;
+      let rb = db + oy * ow;
+      let ox = i32(jx0) + dx0 - 2;
+      let tr = ocr * p.aoc + ky * p.kw * p.amul;
+""" + row3_body("      ", lambda i: f"select(0.0, dy[u32(select(0, rb + ox + {i}, yok && ox + {i} >= 0 && ox + {i} < ow))], yok && ox + {i} >= 0 && ox + {i} < ow)",
+                lambda t: f"tr + {2 - t}u * p.amul", fn) + """
+      iky += 1u;
+      let wrap = iky == nky;
+      iky = select(iky, 0u, wrap);
+      ocr = select(ocr, ocr + 1u, wrap);
+      db = select(db, db + i32(ohw), wrap);
+    }
+    let ntp = select(noc * nky * nkx, 0u, ROW3);
+    for (var tp = 0u; tp < ntp; tp++) {
+      let ky = ky0 + iky * p.sh;
+      let kx = kx0 + ikx * p.sw;
+      let oy = i32(jy) + dy0 - i32(iky) * ddy;
+      let ox = i32(jx0) + dx0 - i32(ikx) * ddx;
+      let yok = oy >= 0 && oy < oh;
+      let rb = db + oy * ow;
+      let ti = ocr * p.aoc + (ky * p.kw + kx) * p.amul;
+""" + wloads("      ", "ti", fn)]
+    for j in range(MAX_TN):
+        inner = (f"        let xx{j} = ox + {j};\n"
+                 f"        let ok{j} = yok && xx{j} >= 0 && xx{j} < ow;\n" +
+                 fmas(j, "        ", f"ld_x(rb + xx{j}, ok{j})"))
+        g = col_guard(j)
+        L.append(guarded(g, "      {\n" + inner + "\n      }", "      ") if g else "      {\n" + inner + "\n      }")
+    L.append("""      ikx += 1u;
+      let wrap1 = ikx == nkx;
+      ikx = select(ikx, 0u, wrap1);
+      iky = select(iky, iky + 1u, wrap1);
+      let wrap2 = iky == nky;
+      iky = select(iky, 0u, wrap2);
+      ocr = select(ocr, ocr + 1u, wrap2);
+      db = select(db, db + i32(ohw), wrap2);
+    }
+  }""")
+    return "\n".join(L)
+
+
 def backward_data():
     body = []
     A = body.append
+    wlds = "\n".join(
+        f"""fn wld{w}(i: u32) -> f32 {{
+  if (ASSB) {{ return wts[i]; }}
+  return wt{w}[i >> 2u][i & 3u];
+}}""" for w in range(MAX_WIN))
+    wbind = "\n".join(
+        f"@group(0) @binding({b}) var<uniform> wt{w}: array<vec4<f32>, 4096>;"
+        for w, b in zip(range(MAX_WIN), [2, 4, 5, 6]))
     A(HEADER + """// Direct 2-D convolution, gradient with respect to the input (a transposed convolution):
 // dx[b, c, iy, ix] = Σ_{oc, ky, kx} wt[(oc, ky, kx)][c] · dy[b, oc, oy, ox] with
-// oy = (iy + ph − ky·dh)/sh (when integral and in range), for the window [k0, k1) of taps in whole
-// output channels, accumulated into dx over successive dispatches. Each dispatch handles one
-// stride phase (py, px): input rows iy = py + jy·sh and columns ix = px + jx·sw, so only the taps
-// that reach them are visited (requires dilation 1 where the stride is above 1). A thread owns TN
-// consecutive jx of one jy and TM channels (groups = 1).
-""" + OVERRIDES + "\n\n" + PARAMS + """
+// oy = (iy + ph − ky·dh)/sh (when integral and in range), over the output channels [oc0, oc1)
+// (accumulated into dx over successive dispatches when they do not all fit). The weights of up to
+// NWIN consecutive channel chunks of ocw are read from as many uniform windows. The input is
+// split by stride phase (py, px): input rows iy = py + jy·sh and columns ix = px + jx·sw, so only
+// the taps that reach them are visited (requires dilation 1 where the stride is above 1); up to
+// """ + str(MAX_PHASES) + """ phases run in one dispatch, interleaved by workgroup (the host clears the output
+// when a phase no tap reaches is left out). A thread owns TN consecutive jx of one jy and TM channels (groups = 1).
+""" + OVERRIDES.replace("// Read A from the storage binding `wts` instead of the uniform window `wt`.",
+                        "// Read A from the storage binding `wts` instead of the uniform windows `wt0`…") + """
+override NWIN: u32 = 1u; // uniform windows read: 1 or """ + str(MAX_WIN) + """
+override NPH: u32 = 1u; // stride phases run: 1 or up to """ + str(MAX_PHASES) + """
+
+""" + BD_PARAMS + """
 
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 
@@ -314,93 +413,77 @@ fn ld_x(i: i32, ok: bool) -> f32 {
   return select(0.0, dy[u32(select(0, i, ok))], ok);
 }
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<uniform> wt: array<vec4<f32>, 4096>;
+""" + wbind + """
 @group(0) @binding(3) var<storage, read> wts: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+@group(0) @binding(7) var<uniform> p: Params;
+
+// Element i of A in window w: uniform arrays have 16-byte elements (the compiler loads one lane);
+// with ASSB, A's own storage buffer.
+""" + wlds + """
 
 """ + EPILOGUE_NONE + """
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-""" + PREAMBLE + """
-  let nxt = (p.nx + TN - 1u) / TN;
-  let nn = min(n, p.nthreads - 1u);
-  let bi = nn / (p.ny * nxt);
-  let r = nn - bi * p.ny * nxt;
+  // the phase of this workgroup (uniform), then its channel tile and column thread
+  let gw0 = wg_index(wid, nwg);
+  // NPH = 1 (one phase: stride 1) leaves only constant indices and no division
+  let nph = select(1u, p.nph, NPH > 1u);
+  let ph = gw0 % nph;
+  // constant indices only: a computed index into a uniform array costs the CPU adapter a gather
+  var P = p.phases[0];
+  if (NPH > 1u) {
+    if (ph == 1u) { P = p.phases[1]; }
+    if (ph == 2u) { P = p.phases[2]; }
+    if (ph == 3u) { P = p.phases[3]; }
+  }
+  // past the end of a smaller phase: a copy of its last workgroup that stores nothing (an early
+  // return would put the CPU adapter's whole kernel under an execution mask)
+  let gw = min(gw0 / nph, P.nwg - 1u);
+  let wgok = gw0 / nph < P.nwg;
+  var mt: u32;
+  var n: u32;
+  var valid: bool;
+  if (MFAST) {
+    let gidx = gw * WG + lid;
+    mt = gidx % p.mtiles;
+    n = gidx / p.mtiles;
+    valid = wgok && n < P.nthreads;
+  } else {
+    let t = min(gw, p.mtiles * P.ntiles - 1u);
+    mt = t / P.ntiles;
+    n = (t - mt * P.ntiles) * WG + lid;
+    valid = wgok && n < P.nthreads && gw < p.mtiles * P.ntiles;
+  }
+  let mt0 = mt * TM; // channel offset within the dispatch's channel group
+  let nxt = (P.nx + TN - 1u) / TN;
+  let nn = min(n, P.nthreads - 1u);
+  let bi = nn / (P.ny * nxt);
+  let r = nn - bi * P.ny * nxt;
   let jy = r / nxt;
   let jx0 = (r - jy * nxt) * TN;
-  let khw = p.kh * p.kw;
   let ohw = p.oh * p.ow;
   let oh = i32(p.oh);
   let ow = i32(p.ow);
-  // the taps of this phase that reach the output (from the host): first tap, count, and the
-  // (exact) output offset the first reaches; later taps step by the stride
-  let ky0 = p.ky0;
-  let kx0 = p.kx0;
-  let nky = p.nky;
-  let nkx = p.nkx;
-  let dy0 = p.dy0;
-  let dx0 = p.dx0;
+  let ky0 = P.ky0;
+  let kx0 = P.kx0;
+  let nky = P.nky;
+  let nkx = P.nkx;
+  let dy0 = P.dy0;
+  let dx0 = P.dx0;
   let ddy = i32(select(p.dh, 1u, p.sh > 1u));
   let ddx = i32(select(p.dw, 1u, p.sw > 1u));
-""" + acc_decls() + """
-  let oc0 = p.k0 / khw;
-  let noc = p.k1 / khw - oc0;
-  let ntaps = noc * nky * nkx;
-  var ocr = 0u;
-  var iky = 0u;
-  var ikx = 0u;
-  var db = i32((bi * p.cout + oc0) * ohw);
   let mo = mt0 * p.ams;
-  // ROW3 (kernel width 3, stride and dilation 1 along x): rows of 3 taps share TN + 2 loads
-  let nrows = select(0u, noc * nky, ROW3);
-  for (var rw = 0u; rw < nrows; rw++) {
-    let ky = ky0 + iky * p.sh;
-    let oy = i32(jy) + dy0 - i32(iky) * ddy;
-    let yok = oy >= 0 && oy < oh;
-    let rb = db + oy * ow;
-    let ox = i32(jx0) + dx0 - 2;
-    let tr = ocr * p.aoc + ky * p.kw * p.amul;
-""" + row3_body("    ", lambda i: f"select(0.0, dy[u32(select(0, rb + ox + {i}, yok && ox + {i} >= 0 && ox + {i} < ow))], yok && ox + {i} >= 0 && ox + {i} < ow)",
-                lambda t: f"tr + {2 - t}u * p.amul") + """
-    iky += 1u;
-    let wrap = iky == nky;
-    iky = select(iky, 0u, wrap);
-    ocr = select(ocr, ocr + 1u, wrap);
-    db = select(db, db + i32(ohw), wrap);
-  }
-  let ntp = select(ntaps, 0u, ROW3);
-  for (var tp = 0u; tp < ntp; tp++) {
-    let ky = ky0 + iky * p.sh;
-    let kx = kx0 + ikx * p.sw;
-    let oy = i32(jy) + dy0 - i32(iky) * ddy;
-    let ox = i32(jx0) + dx0 - i32(ikx) * ddx;
-    let yok = oy >= 0 && oy < oh;
-    let rb = db + oy * ow;
-    let ti = ocr * p.aoc + (ky * p.kw + kx) * p.amul;
-""" + wloads("    ", "ti"))
-    for j in range(MAX_TN):
-        inner = (f"      let xx{j} = ox + {j};\n"
-                 f"      let ok{j} = yok && xx{j} >= 0 && xx{j} < ow;\n" +
-                 fmas(j, "      ", f"ld_x(rb + xx{j}, ok{j})"))
-        g = col_guard(j)
-        A(guarded(g, "    {\n" + inner + "\n    }", "    ") if g else "    {\n" + inner + "\n    }")
-    A("""    ikx += 1u;
-    let wrap1 = ikx == nkx;
-    ikx = select(ikx, 0u, wrap1);
-    iky = select(iky, iky + 1u, wrap1);
-    let wrap2 = iky == nky;
-    iky = select(iky, 0u, wrap2);
-    ocr = select(ocr, ocr + 1u, wrap2);
-    db = select(db, db + i32(ohw), wrap2);
-  }
-  let last = false;
+""" + acc_decls())
+    for wi in range(MAX_WIN):
+        A(bd_window(wi))
+    A("""  let last = false;
   let hw = p.h * p.w;
   let cg = p.m0 + mt0;
-  let iy = p.py + jy * p.sh;
-  let ob = (bi * p.cin + cg) * hw + iy * p.w + p.px + jx0 * p.sw;""")
-    A(store_all("  ", "valid", "jx0 + j < p.nx", "ob + mm * hw + j * p.sw", "cg"))
+  let iy = P.py + jy * p.sh;
+  let ob = (bi * p.cin + cg) * hw + iy * p.w + P.px + jx0 * p.sw;""")
+    A(store_all("  ", "valid", "jx0 + j < P.nx", "ob + mm * hw + j * p.sw", "cg"))
     A("}")
     return "\n".join(body) + "\n"
 

@@ -39,7 +39,6 @@ import {
 } from "./conv2d_geometry.ts";
 import {
   CONV2D_EPILOGUE,
-  CONV2D_VARIANTS,
   conv2dTuningKey,
   defaultCandidates,
   defaultTiled,

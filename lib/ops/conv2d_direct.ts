@@ -295,22 +295,6 @@ export function runDirect(
   const out = gpu.empty(outShape, "f32", `conv2d_${mode}`);
   const dummy = b;
   const base = geometryParams(g);
-  // input-gradient phases: per stride phase, the taps that reach the output (none: the phase is 0)
-  const phases: { py: number; px: number; y: TapRange; x: TapRange }[] = [];
-  const none: TapRange = { k0: 0, n: 0, d0: 0 };
-  if (mode === "backwardData") {
-    let skipped = false;
-    for (let py = 0; py < g.sh; py++) {
-      for (let px = 0; px < g.sw; px++) {
-        const ny = Math.ceil((g.h - py) / g.sh), nx = Math.ceil((g.w - px) / g.sw);
-        const y = tapRange(py, g.ph, g.sh, g.dh, g.kh, g.oh, ny),
-          x = tapRange(px, g.pw, g.sw, g.dw, g.kw, g.ow, nx);
-        if (ny > 0 && nx > 0 && y.n > 0 && x.n > 0) phases.push({ py, px, y, x });
-        else skipped = true;
-      }
-    }
-    if (skipped) gpu.clear(out);
-  } else phases.push({ py: 0, px: 0, y: none, x: none });
   const overrides = {
     TN: tn,
     TM: tm,
@@ -319,76 +303,199 @@ export function runDirect(
     ASSB: v.ssbo ? 1 : 0,
     ...(mode === "backwardFilter" ? {} : { ROW3: row3 ? 1 : 0, INB: isPointwise(g) ? 1 : 0 }),
   };
+  const windowAt = (slot: number) => ({
+    buffer: staging,
+    offset: slot * slotFloats * 4,
+    size: WINDOW_FLOATS * 4,
+  });
+  if (mode === "backwardData") {
+    inputGradientDispatches(g, out, steps, v, overrides, row3, [b, out, a], windowAt, base, {
+      amul,
+      ams,
+      aoc,
+    });
+    return out;
+  }
   for (const stp of steps) {
     const mtiles = Math.ceil(stp.mv / tm);
-    const window = { buffer: staging, offset: stp.slot * slotFloats * 4, size: WINDOW_FLOATS * 4 };
-    for (const { py, px, y, x } of phases) {
-      let nthreads: number, ny = 0, nx = 0;
-      if (mode === "forward") nthreads = g.batch * g.oh * Math.ceil(g.ow / tn);
-      else if (mode === "backwardData") {
-        ny = Math.ceil((g.h - py) / g.sh);
-        nx = Math.ceil((g.w - px) / g.sw);
-        nthreads = g.batch * ny * Math.ceil(nx / tn);
-      } else nthreads = Math.ceil(gm.n / tn);
-      if (nthreads <= 0) continue;
-      const ntiles = Math.ceil(nthreads / wg);
-      const workgroups = v.mfast ? Math.ceil((mtiles * nthreads) / wg) : mtiles * ntiles;
-      const params = [
-        ...base,
-        stp.k0,
-        stp.k1,
-        mg,
-        stp.m0,
-        stp.mv,
-        mtiles,
-        ntiles,
-        nthreads,
-        stp.accumulate ? 1 : 0,
-        py,
-        px,
-        ny,
-        nx,
-        stp.abase,
-        amul,
-        ams,
-        aoc,
-        y.k0,
-        y.n,
-        x.k0,
-        x.n,
-        y.d0,
-        x.d0,
-        0,
-        0,
-      ];
-      // rows of 3 taps need all three columns of the kernel
-      const ov = mode === "backwardData"
-        ? { ...overrides, ROW3: row3 && x.k0 === 0 && x.n === 3 ? 1 : 0 }
-        : overrides;
-      if (mode === "forward") {
-        gpu.dispatch(CONV2D_DIRECT, {
-          bindings: [b, ep.bias ?? dummy, ep.scale ?? dummy, ep.shift ?? dummy, out, window, a],
-          params,
-          overrides: {
-            ...overrides,
-            BIAS: ep.bias ? 1 : 0,
-            AFFINE: ep.scale ? 1 : 0,
-            RELU: ep.relu ? 1 : 0,
-          },
-          workgroups,
-        });
-      } else {
-        gpu.dispatch(
-          mode === "backwardData" ? CONV2D_DIRECT_BACKWARD_DATA : CONV2D_DIRECT_BACKWARD_FILTER,
-          {
-            bindings: [b, out, window, a],
-            params,
-            overrides: ov,
-            workgroups,
-          },
-        );
-      }
+    const window = windowAt(stp.slot);
+    const nthreads = mode === "forward"
+      ? g.batch * g.oh * Math.ceil(g.ow / tn)
+      : Math.ceil(gm.n / tn);
+    if (nthreads <= 0) continue;
+    const ntiles = Math.ceil(nthreads / wg);
+    const workgroups = v.mfast ? Math.ceil((mtiles * nthreads) / wg) : mtiles * ntiles;
+    const params = [
+      ...base,
+      stp.k0,
+      stp.k1,
+      mg,
+      stp.m0,
+      stp.mv,
+      mtiles,
+      ntiles,
+      nthreads,
+      stp.accumulate ? 1 : 0,
+      0,
+      0,
+      0,
+      0,
+      stp.abase,
+      amul,
+      ams,
+      aoc,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+    ];
+    if (mode === "forward") {
+      gpu.dispatch(CONV2D_DIRECT, {
+        bindings: [b, ep.bias ?? dummy, ep.scale ?? dummy, ep.shift ?? dummy, out, window, a],
+        params,
+        overrides: {
+          ...overrides,
+          BIAS: ep.bias ? 1 : 0,
+          AFFINE: ep.scale ? 1 : 0,
+          RELU: ep.relu ? 1 : 0,
+        },
+        workgroups,
+      });
+    } else {
+      gpu.dispatch(CONV2D_DIRECT_BACKWARD_FILTER, {
+        bindings: [b, out, window, a],
+        params,
+        overrides,
+        workgroups,
+      });
     }
   }
   return out;
+}
+
+/** Uniform windows one input-gradient dispatch reads (`NWIN` of the kernel). */
+const MAX_WINDOWS = 4;
+/** Stride phases one input-gradient dispatch runs (`phases` of the kernel's Params). */
+const MAX_PHASES = 4;
+
+/**
+ * The input gradient's dispatches: consecutive windows of one channel group, up to
+ * {@linkcode MAX_WINDOWS} at a time, times the stride phases, up to {@linkcode MAX_PHASES} at a time
+ * (the phases no tap reaches are cleared instead). One dispatch for most shapes:
+ * lavapipe spends ~35 µs on each.
+ */
+function inputGradientDispatches(
+  g: ConvGeometry,
+  out: RawTensor,
+  steps: DirectStep[],
+  v: Extract<ConvVariant, { kind: "direct" }>,
+  overrides: Record<string, number>,
+  row3: boolean,
+  [dy, _out, a]: RawTensor[],
+  windowAt: (slot: number) => { buffer: GPUBuffer; offset: number; size: number },
+  base: number[],
+  layout: { amul: number; ams: number; aoc: number },
+): void {
+  const gpu = getGpu();
+  const khw = g.kh * g.kw;
+  const { tn, tm, wg } = v;
+  // per stride phase, the taps that reach the output
+  const phases: { py: number; px: number; ny: number; nx: number; y: TapRange; x: TapRange }[] = [];
+  let cleared = false;
+  for (let py = 0; py < g.sh; py++) {
+    for (let px = 0; px < g.sw; px++) {
+      const ny = Math.ceil((g.h - py) / g.sh), nx = Math.ceil((g.w - px) / g.sw);
+      if (ny <= 0 || nx <= 0) continue;
+      const y = tapRange(py, g.ph, g.sh, g.dh, g.kh, g.oh, ny),
+        x = tapRange(px, g.pw, g.sw, g.dw, g.kw, g.ow, nx);
+      // a phase no tap reaches is zero: cleared (a memset; zero stores from the kernel cost more)
+      if (y.n > 0 && x.n > 0) phases.push({ py, px, ny, nx, y, x });
+      else cleared = true;
+    }
+  }
+  if (cleared) gpu.clear(out);
+  // windows of one channel group covering consecutive output channels, in chunks
+  const chunks: DirectStep[][] = [];
+  for (const st of steps) {
+    const cur = chunks[chunks.length - 1];
+    const prev = cur?.[cur.length - 1];
+    if (
+      cur && cur.length < MAX_WINDOWS && prev!.m0 === st.m0 && prev!.k1 === st.k0 &&
+      prev!.k1 - prev!.k0 === cur[0].k1 - cur[0].k0
+    ) cur.push(st);
+    else chunks.push([st]);
+  }
+  const nwin = chunks.some((c) => c.length > 1) ? MAX_WINDOWS : 1;
+  for (let p0 = 0; p0 < phases.length; p0 += MAX_PHASES) {
+    const ph = phases.slice(p0, p0 + MAX_PHASES);
+    const rows3 = row3 && ph.every((q) => q.x.k0 === 0 && q.x.n === 3);
+    for (const chunk of chunks) {
+      const first = chunk[0], lastStep = chunk[chunk.length - 1];
+      const mtiles = Math.ceil(first.mv / tm);
+      const phaseParams: number[] = [];
+      let maxWg = 0;
+      for (let i = 0; i < MAX_PHASES; i++) {
+        const q = ph[i];
+        if (!q) {
+          phaseParams.push(...new Array(16).fill(0));
+          continue;
+        }
+        const nthreads = g.batch * q.ny * Math.ceil(q.nx / tn);
+        const ntiles = Math.ceil(nthreads / wg);
+        const nwg = v.mfast ? Math.ceil((mtiles * nthreads) / wg) : mtiles * ntiles;
+        phaseParams.push(
+          q.py,
+          q.px,
+          q.ny,
+          q.nx,
+          q.y.k0,
+          q.y.n,
+          q.x.k0,
+          q.x.n,
+          q.y.d0,
+          q.x.d0,
+          nthreads,
+          ntiles,
+          nwg,
+          0,
+          0,
+          0,
+        );
+        maxWg = Math.max(maxWg, nwg);
+      }
+      const windows = chunk.map((st) => windowAt(st.slot));
+      while (windows.length < MAX_WINDOWS) windows.push(windows[0]);
+      gpu.dispatch(CONV2D_DIRECT_BACKWARD_DATA, {
+        bindings: [dy, out, windows[0], a, windows[1], windows[2], windows[3]],
+        params: [
+          ...base,
+          first.k0 / khw,
+          lastStep.k1 / khw,
+          (first.k1 - first.k0) / khw,
+          first.m0,
+          first.mv,
+          mtiles,
+          ph.length,
+          chunk.length,
+          first.accumulate ? 1 : 0,
+          layout.amul,
+          layout.ams,
+          layout.aoc,
+          0,
+          ...phaseParams,
+        ],
+        overrides: {
+          ...overrides,
+          ROW3: rows3 ? 1 : 0,
+          NWIN: nwin,
+          NPH: phases.length > 1 ? 4 : 1,
+        },
+        workgroups: maxWg * ph.length,
+      });
+    }
+  }
 }

@@ -31,7 +31,7 @@ export const CONV2D_EPILOGUE: KernelSpec = {
   params: "uuuu",
 };
 
-/** The `Params` layout shared by the three direct kernels. */
+/** The `Params` layout of the forward and filter-gradient direct kernels. */
 const DIRECT_PARAMS = "u".repeat(36) + "iiuu";
 
 /** `kernels/conv2d_direct.wgsl` (forward). */
@@ -40,11 +40,11 @@ export const CONV2D_DIRECT: KernelSpec = {
   source: directSrc,
   params: DIRECT_PARAMS,
 };
-/** `kernels/conv2d_direct_backward_data.wgsl`. */
+/** `kernels/conv2d_direct_backward_data.wgsl`: its `Params` and 4 stride phases. */
 export const CONV2D_DIRECT_BACKWARD_DATA: KernelSpec = {
   name: "conv2d_direct_backward_data",
   source: directDataSrc,
-  params: DIRECT_PARAMS,
+  params: "u".repeat(28) + ("u".repeat(8) + "iiuu" + "uuuu").repeat(4),
 };
 /** `kernels/conv2d_direct_backward_filter.wgsl`. */
 export const CONV2D_DIRECT_BACKWARD_FILTER: KernelSpec = {
@@ -137,6 +137,7 @@ export const CONV2D_VARIANTS: Readonly<Record<string, ConvVariant>> = {
   d4x8w8m: { kind: "direct", tn: 4, tm: 8, wg: 8, mfast: true },
   d4x8w8ms: { kind: "direct", tn: 4, tm: 8, wg: 8, mfast: true, ssbo: true },
   d8x8w16m: { kind: "direct", tn: 8, tm: 8, wg: 16, mfast: true },
+  d8x8w8m: { kind: "direct", tn: 8, tm: 8, wg: 8, mfast: true },
 };
 
 /** The tuning key of a convolution's shape class. */

@@ -92,17 +92,22 @@ export async function saveTuningCache(path: string): Promise<void> {
 
 /** Options of {@linkcode tune}. */
 export interface TuneOptions {
-  /** Minimum wall time of one timed batch in ms (default 30): amortises the synchronisation. */
+  /** Minimum wall time of one timed batch in ms (default 20): amortises the synchronisation. */
   minBatchMs?: number;
-  /** Timed batches per candidate; the best counts (default 2). */
+  /** Rounds over all candidates; each candidate's best batch counts (default 2). */
   batches?: number;
+  /** Leaders timed again in further interleaved rounds before the choice (default 3). */
+  finalists?: number;
 }
 
 /**
- * Times `run(candidate)` for every candidate — one warm-up run (pipeline compiles), then batches
- * of back-to-back runs between two GPU idle points, grown until a batch lasts `minBatchMs` —
- * records the fastest for `key` and returns it with each candidate's best ms per run. `run` must
- * only record GPU work and release what it creates.
+ * Times `run(candidate)` for every candidate and records the fastest for `key`; returns it with
+ * each candidate's best ms per run. Each candidate gets one warm-up run (pipeline compiles) and a
+ * batch size (back-to-back runs between two GPU idle points, grown until a batch lasts
+ * `minBatchMs`). Then the candidates are timed in interleaved rounds — one batch each per round —
+ * so that a burst of load on a shared machine hits every candidate alike rather than one, and the
+ * `finalists` best are timed in as many rounds again before the choice. `run` must only record
+ * GPU work and release what it creates.
  */
 export async function tune(
   key: string,
@@ -112,29 +117,39 @@ export async function tune(
 ): Promise<{ best: string; ms: Record<string, number> }> {
   if (candidates.length === 0) throw new RangeError(`Cannot tune ${key}: no candidate variants`);
   const gpu = getGpu();
-  const minMs = opts.minBatchMs ?? 30, nb = opts.batches ?? 2;
+  const minMs = opts.minBatchMs ?? 20, rounds = opts.batches ?? 2;
   const ms: Record<string, number> = {};
-  let best = candidates[0], bestMs = Infinity;
+  const reps: Record<string, number> = {};
+  const batch = async (c: string, n: number): Promise<number> => {
+    const t0 = performance.now();
+    for (let r = 0; r < n; r++) run(c);
+    await gpu.sync();
+    return performance.now() - t0;
+  };
+  // warm-up and batch size
   for (const c of candidates) {
     run(c);
     await gpu.sync();
-    let reps = 1, t = Infinity, done = 0;
-    while (done < nb) {
-      const t0 = performance.now();
-      for (let r = 0; r < reps; r++) run(c);
-      await gpu.sync();
-      const el = performance.now() - t0;
-      if (el >= minMs || reps >= 1024) {
-        t = Math.min(t, el / reps);
-        done++;
-      } else {reps = Math.min(
-          1024,
-          Math.max(reps * 2, Math.ceil((reps * minMs) / Math.max(el, 1e-3))),
-        );}
+    let n = 1;
+    for (;;) {
+      const el = await batch(c, n);
+      if (el >= minMs || n >= 1024) {
+        ms[c] = el / n;
+        break;
+      }
+      n = Math.min(1024, Math.max(n * 2, Math.ceil((n * minMs) / Math.max(el, 1e-3))));
     }
-    ms[c] = t;
-    if (t < bestMs) [best, bestMs] = [c, t];
+    reps[c] = n;
   }
+  const rank = () => [...candidates].sort((a, b) => ms[a] - ms[b]);
+  const timeRounds = async (cs: readonly string[]) => {
+    for (let r = 0; r < rounds; r++) {
+      for (const c of cs) ms[c] = Math.min(ms[c], (await batch(c, reps[c])) / reps[c]);
+    }
+  };
+  await timeRounds(candidates);
+  if (candidates.length > 1) await timeRounds(rank().slice(0, opts.finalists ?? 3));
+  const best = rank()[0];
   table.set(key, best);
   return { best, ms };
 }
