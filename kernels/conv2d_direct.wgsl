@@ -4,11 +4,15 @@
 // the last). A thread owns TN consecutive output columns of one row and TM channels (groups = 1).
 // Thread index: workgroup t → channel tile mt = t / ntiles, column block t % ntiles.
 override TN: u32 = 8u; // output columns per thread: 4, 8 or 16
-override TM: u32 = 8u; // output channels per thread: 8 or 16
+override TM: u32 = 8u; // output channels per thread: 4, 8 or 16
 override WG: u32 = 64u; // threads per workgroup
 // Thread order: column blocks per workgroup (false) or channel tiles fastest (true: fills the SIMD
 // lanes of CPU adapters when there are few columns, e.g. 1×1 maps).
 override MFAST: bool = false;
+// Lanes over channel tiles with the column thread uniform per workgroup (overrides MFAST): B is
+// then read at one address per workgroup (a scalar load and broadcast on CPU adapters instead of
+// a gather), A gathered — for few columns and many channels.
+override MUNI: bool = false;
 // Rows of 3 taps (kernel width 3, stride and dilation 1 along x): TN + 2 loads serve 3·TN taps.
 override ROW3: bool = false;
 // Read A from the storage binding `wts` instead of the uniform window `wt`.
@@ -71,7 +75,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var mt: u32;
   var n: u32;
   var valid: bool;
-  if (MFAST) {
+  if (MUNI) {
+    let mblocks = (p.mtiles + WG - 1u) / WG;
+    n = gw / mblocks;
+    let m = (gw - n * mblocks) * WG + lid;
+    valid = n < p.nthreads && m < p.mtiles;
+    mt = min(m, p.mtiles - 1u);
+  } else if (MFAST) {
     let gidx = gw * WG + lid;
     mt = gidx % p.mtiles;
     n = gidx / p.mtiles;
@@ -204,91 +214,94 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var e17 = vec4<f32>();
     if (TN > 8u) { e17 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 17, yok && x0 + 17 >= 0 && x0 + 17 < wi))], yok && x0 + 17 >= 0 && x0 + 17 < wi)); }
     let w0_0 = vec4<f32>(wld(ti + 0u * p.amul + mo + 0u * p.ams), wld(ti + 0u * p.amul + mo + 1u * p.ams), wld(ti + 0u * p.amul + mo + 2u * p.ams), wld(ti + 0u * p.amul + mo + 3u * p.ams));
-    let w0_1 = vec4<f32>(wld(ti + 0u * p.amul + mo + 4u * p.ams), wld(ti + 0u * p.amul + mo + 5u * p.ams), wld(ti + 0u * p.amul + mo + 6u * p.ams), wld(ti + 0u * p.amul + mo + 7u * p.ams));
+    var w0_1 = vec4<f32>();
+    if (TM > 4u) { w0_1 = vec4<f32>(wld(ti + 0u * p.amul + mo + 4u * p.ams), wld(ti + 0u * p.amul + mo + 5u * p.ams), wld(ti + 0u * p.amul + mo + 6u * p.ams), wld(ti + 0u * p.amul + mo + 7u * p.ams)); }
     var w0_2 = vec4<f32>();
     if (TM > 8u) { w0_2 = vec4<f32>(wld(ti + 0u * p.amul + mo + 8u * p.ams), wld(ti + 0u * p.amul + mo + 9u * p.ams), wld(ti + 0u * p.amul + mo + 10u * p.ams), wld(ti + 0u * p.amul + mo + 11u * p.ams)); }
     var w0_3 = vec4<f32>();
     if (TM > 8u) { w0_3 = vec4<f32>(wld(ti + 0u * p.amul + mo + 12u * p.ams), wld(ti + 0u * p.amul + mo + 13u * p.ams), wld(ti + 0u * p.amul + mo + 14u * p.ams), wld(ti + 0u * p.amul + mo + 15u * p.ams)); }
     let w1_0 = vec4<f32>(wld(ti + 1u * p.amul + mo + 0u * p.ams), wld(ti + 1u * p.amul + mo + 1u * p.ams), wld(ti + 1u * p.amul + mo + 2u * p.ams), wld(ti + 1u * p.amul + mo + 3u * p.ams));
-    let w1_1 = vec4<f32>(wld(ti + 1u * p.amul + mo + 4u * p.ams), wld(ti + 1u * p.amul + mo + 5u * p.ams), wld(ti + 1u * p.amul + mo + 6u * p.ams), wld(ti + 1u * p.amul + mo + 7u * p.ams));
+    var w1_1 = vec4<f32>();
+    if (TM > 4u) { w1_1 = vec4<f32>(wld(ti + 1u * p.amul + mo + 4u * p.ams), wld(ti + 1u * p.amul + mo + 5u * p.ams), wld(ti + 1u * p.amul + mo + 6u * p.ams), wld(ti + 1u * p.amul + mo + 7u * p.ams)); }
     var w1_2 = vec4<f32>();
     if (TM > 8u) { w1_2 = vec4<f32>(wld(ti + 1u * p.amul + mo + 8u * p.ams), wld(ti + 1u * p.amul + mo + 9u * p.ams), wld(ti + 1u * p.amul + mo + 10u * p.ams), wld(ti + 1u * p.amul + mo + 11u * p.ams)); }
     var w1_3 = vec4<f32>();
     if (TM > 8u) { w1_3 = vec4<f32>(wld(ti + 1u * p.amul + mo + 12u * p.ams), wld(ti + 1u * p.amul + mo + 13u * p.ams), wld(ti + 1u * p.amul + mo + 14u * p.ams), wld(ti + 1u * p.amul + mo + 15u * p.ams)); }
     let w2_0 = vec4<f32>(wld(ti + 2u * p.amul + mo + 0u * p.ams), wld(ti + 2u * p.amul + mo + 1u * p.ams), wld(ti + 2u * p.amul + mo + 2u * p.ams), wld(ti + 2u * p.amul + mo + 3u * p.ams));
-    let w2_1 = vec4<f32>(wld(ti + 2u * p.amul + mo + 4u * p.ams), wld(ti + 2u * p.amul + mo + 5u * p.ams), wld(ti + 2u * p.amul + mo + 6u * p.ams), wld(ti + 2u * p.amul + mo + 7u * p.ams));
+    var w2_1 = vec4<f32>();
+    if (TM > 4u) { w2_1 = vec4<f32>(wld(ti + 2u * p.amul + mo + 4u * p.ams), wld(ti + 2u * p.amul + mo + 5u * p.ams), wld(ti + 2u * p.amul + mo + 6u * p.ams), wld(ti + 2u * p.amul + mo + 7u * p.ams)); }
     var w2_2 = vec4<f32>();
     if (TM > 8u) { w2_2 = vec4<f32>(wld(ti + 2u * p.amul + mo + 8u * p.ams), wld(ti + 2u * p.amul + mo + 9u * p.ams), wld(ti + 2u * p.amul + mo + 10u * p.ams), wld(ti + 2u * p.amul + mo + 11u * p.ams)); }
     var w2_3 = vec4<f32>();
     if (TM > 8u) { w2_3 = vec4<f32>(wld(ti + 2u * p.amul + mo + 12u * p.ams), wld(ti + 2u * p.amul + mo + 13u * p.ams), wld(ti + 2u * p.amul + mo + 14u * p.ams), wld(ti + 2u * p.amul + mo + 15u * p.ams)); }
     {
       a0_0 = fma(w0_0, e0, a0_0);
-      a0_1 = fma(w0_1, e0, a0_1);
+      if (TM > 4u) { a0_1 = fma(w0_1, e0, a0_1); }
       if (TM > 8u) { a0_2 = fma(w0_2, e0, a0_2); }
       if (TM > 8u) { a0_3 = fma(w0_3, e0, a0_3); }
       a0_0 = fma(w1_0, e1, a0_0);
-      a0_1 = fma(w1_1, e1, a0_1);
+      if (TM > 4u) { a0_1 = fma(w1_1, e1, a0_1); }
       if (TM > 8u) { a0_2 = fma(w1_2, e1, a0_2); }
       if (TM > 8u) { a0_3 = fma(w1_3, e1, a0_3); }
       a0_0 = fma(w2_0, e2, a0_0);
-      a0_1 = fma(w2_1, e2, a0_1);
+      if (TM > 4u) { a0_1 = fma(w2_1, e2, a0_1); }
       if (TM > 8u) { a0_2 = fma(w2_2, e2, a0_2); }
       if (TM > 8u) { a0_3 = fma(w2_3, e2, a0_3); }
     }
     {
       a1_0 = fma(w0_0, e1, a1_0);
-      a1_1 = fma(w0_1, e1, a1_1);
+      if (TM > 4u) { a1_1 = fma(w0_1, e1, a1_1); }
       if (TM > 8u) { a1_2 = fma(w0_2, e1, a1_2); }
       if (TM > 8u) { a1_3 = fma(w0_3, e1, a1_3); }
       a1_0 = fma(w1_0, e2, a1_0);
-      a1_1 = fma(w1_1, e2, a1_1);
+      if (TM > 4u) { a1_1 = fma(w1_1, e2, a1_1); }
       if (TM > 8u) { a1_2 = fma(w1_2, e2, a1_2); }
       if (TM > 8u) { a1_3 = fma(w1_3, e2, a1_3); }
       a1_0 = fma(w2_0, e3, a1_0);
-      a1_1 = fma(w2_1, e3, a1_1);
+      if (TM > 4u) { a1_1 = fma(w2_1, e3, a1_1); }
       if (TM > 8u) { a1_2 = fma(w2_2, e3, a1_2); }
       if (TM > 8u) { a1_3 = fma(w2_3, e3, a1_3); }
     }
     {
       a2_0 = fma(w0_0, e2, a2_0);
-      a2_1 = fma(w0_1, e2, a2_1);
+      if (TM > 4u) { a2_1 = fma(w0_1, e2, a2_1); }
       if (TM > 8u) { a2_2 = fma(w0_2, e2, a2_2); }
       if (TM > 8u) { a2_3 = fma(w0_3, e2, a2_3); }
       a2_0 = fma(w1_0, e3, a2_0);
-      a2_1 = fma(w1_1, e3, a2_1);
+      if (TM > 4u) { a2_1 = fma(w1_1, e3, a2_1); }
       if (TM > 8u) { a2_2 = fma(w1_2, e3, a2_2); }
       if (TM > 8u) { a2_3 = fma(w1_3, e3, a2_3); }
       a2_0 = fma(w2_0, e4, a2_0);
-      a2_1 = fma(w2_1, e4, a2_1);
+      if (TM > 4u) { a2_1 = fma(w2_1, e4, a2_1); }
       if (TM > 8u) { a2_2 = fma(w2_2, e4, a2_2); }
       if (TM > 8u) { a2_3 = fma(w2_3, e4, a2_3); }
     }
     {
       a3_0 = fma(w0_0, e3, a3_0);
-      a3_1 = fma(w0_1, e3, a3_1);
+      if (TM > 4u) { a3_1 = fma(w0_1, e3, a3_1); }
       if (TM > 8u) { a3_2 = fma(w0_2, e3, a3_2); }
       if (TM > 8u) { a3_3 = fma(w0_3, e3, a3_3); }
       a3_0 = fma(w1_0, e4, a3_0);
-      a3_1 = fma(w1_1, e4, a3_1);
+      if (TM > 4u) { a3_1 = fma(w1_1, e4, a3_1); }
       if (TM > 8u) { a3_2 = fma(w1_2, e4, a3_2); }
       if (TM > 8u) { a3_3 = fma(w1_3, e4, a3_3); }
       a3_0 = fma(w2_0, e5, a3_0);
-      a3_1 = fma(w2_1, e5, a3_1);
+      if (TM > 4u) { a3_1 = fma(w2_1, e5, a3_1); }
       if (TM > 8u) { a3_2 = fma(w2_2, e5, a3_2); }
       if (TM > 8u) { a3_3 = fma(w2_3, e5, a3_3); }
     }
     if (TN > 4u) {
     {
       a4_0 = fma(w0_0, e4, a4_0);
-      a4_1 = fma(w0_1, e4, a4_1);
+      if (TM > 4u) { a4_1 = fma(w0_1, e4, a4_1); }
       if (TM > 8u) { a4_2 = fma(w0_2, e4, a4_2); }
       if (TM > 8u) { a4_3 = fma(w0_3, e4, a4_3); }
       a4_0 = fma(w1_0, e5, a4_0);
-      a4_1 = fma(w1_1, e5, a4_1);
+      if (TM > 4u) { a4_1 = fma(w1_1, e5, a4_1); }
       if (TM > 8u) { a4_2 = fma(w1_2, e5, a4_2); }
       if (TM > 8u) { a4_3 = fma(w1_3, e5, a4_3); }
       a4_0 = fma(w2_0, e6, a4_0);
-      a4_1 = fma(w2_1, e6, a4_1);
+      if (TM > 4u) { a4_1 = fma(w2_1, e6, a4_1); }
       if (TM > 8u) { a4_2 = fma(w2_2, e6, a4_2); }
       if (TM > 8u) { a4_3 = fma(w2_3, e6, a4_3); }
     }
@@ -296,15 +309,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (TN > 4u) {
     {
       a5_0 = fma(w0_0, e5, a5_0);
-      a5_1 = fma(w0_1, e5, a5_1);
+      if (TM > 4u) { a5_1 = fma(w0_1, e5, a5_1); }
       if (TM > 8u) { a5_2 = fma(w0_2, e5, a5_2); }
       if (TM > 8u) { a5_3 = fma(w0_3, e5, a5_3); }
       a5_0 = fma(w1_0, e6, a5_0);
-      a5_1 = fma(w1_1, e6, a5_1);
+      if (TM > 4u) { a5_1 = fma(w1_1, e6, a5_1); }
       if (TM > 8u) { a5_2 = fma(w1_2, e6, a5_2); }
       if (TM > 8u) { a5_3 = fma(w1_3, e6, a5_3); }
       a5_0 = fma(w2_0, e7, a5_0);
-      a5_1 = fma(w2_1, e7, a5_1);
+      if (TM > 4u) { a5_1 = fma(w2_1, e7, a5_1); }
       if (TM > 8u) { a5_2 = fma(w2_2, e7, a5_2); }
       if (TM > 8u) { a5_3 = fma(w2_3, e7, a5_3); }
     }
@@ -312,15 +325,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (TN > 4u) {
     {
       a6_0 = fma(w0_0, e6, a6_0);
-      a6_1 = fma(w0_1, e6, a6_1);
+      if (TM > 4u) { a6_1 = fma(w0_1, e6, a6_1); }
       if (TM > 8u) { a6_2 = fma(w0_2, e6, a6_2); }
       if (TM > 8u) { a6_3 = fma(w0_3, e6, a6_3); }
       a6_0 = fma(w1_0, e7, a6_0);
-      a6_1 = fma(w1_1, e7, a6_1);
+      if (TM > 4u) { a6_1 = fma(w1_1, e7, a6_1); }
       if (TM > 8u) { a6_2 = fma(w1_2, e7, a6_2); }
       if (TM > 8u) { a6_3 = fma(w1_3, e7, a6_3); }
       a6_0 = fma(w2_0, e8, a6_0);
-      a6_1 = fma(w2_1, e8, a6_1);
+      if (TM > 4u) { a6_1 = fma(w2_1, e8, a6_1); }
       if (TM > 8u) { a6_2 = fma(w2_2, e8, a6_2); }
       if (TM > 8u) { a6_3 = fma(w2_3, e8, a6_3); }
     }
@@ -328,15 +341,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (TN > 4u) {
     {
       a7_0 = fma(w0_0, e7, a7_0);
-      a7_1 = fma(w0_1, e7, a7_1);
+      if (TM > 4u) { a7_1 = fma(w0_1, e7, a7_1); }
       if (TM > 8u) { a7_2 = fma(w0_2, e7, a7_2); }
       if (TM > 8u) { a7_3 = fma(w0_3, e7, a7_3); }
       a7_0 = fma(w1_0, e8, a7_0);
-      a7_1 = fma(w1_1, e8, a7_1);
+      if (TM > 4u) { a7_1 = fma(w1_1, e8, a7_1); }
       if (TM > 8u) { a7_2 = fma(w1_2, e8, a7_2); }
       if (TM > 8u) { a7_3 = fma(w1_3, e8, a7_3); }
       a7_0 = fma(w2_0, e9, a7_0);
-      a7_1 = fma(w2_1, e9, a7_1);
+      if (TM > 4u) { a7_1 = fma(w2_1, e9, a7_1); }
       if (TM > 8u) { a7_2 = fma(w2_2, e9, a7_2); }
       if (TM > 8u) { a7_3 = fma(w2_3, e9, a7_3); }
     }
@@ -344,15 +357,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (TN > 8u) {
     {
       a8_0 = fma(w0_0, e8, a8_0);
-      a8_1 = fma(w0_1, e8, a8_1);
+      if (TM > 4u) { a8_1 = fma(w0_1, e8, a8_1); }
       if (TM > 8u) { a8_2 = fma(w0_2, e8, a8_2); }
       if (TM > 8u) { a8_3 = fma(w0_3, e8, a8_3); }
       a8_0 = fma(w1_0, e9, a8_0);
-      a8_1 = fma(w1_1, e9, a8_1);
+      if (TM > 4u) { a8_1 = fma(w1_1, e9, a8_1); }
       if (TM > 8u) { a8_2 = fma(w1_2, e9, a8_2); }
       if (TM > 8u) { a8_3 = fma(w1_3, e9, a8_3); }
       a8_0 = fma(w2_0, e10, a8_0);
-      a8_1 = fma(w2_1, e10, a8_1);
+      if (TM > 4u) { a8_1 = fma(w2_1, e10, a8_1); }
       if (TM > 8u) { a8_2 = fma(w2_2, e10, a8_2); }
       if (TM > 8u) { a8_3 = fma(w2_3, e10, a8_3); }
     }
@@ -360,15 +373,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (TN > 8u) {
     {
       a9_0 = fma(w0_0, e9, a9_0);
-      a9_1 = fma(w0_1, e9, a9_1);
+      if (TM > 4u) { a9_1 = fma(w0_1, e9, a9_1); }
       if (TM > 8u) { a9_2 = fma(w0_2, e9, a9_2); }
       if (TM > 8u) { a9_3 = fma(w0_3, e9, a9_3); }
       a9_0 = fma(w1_0, e10, a9_0);
-      a9_1 = fma(w1_1, e10, a9_1);
+      if (TM > 4u) { a9_1 = fma(w1_1, e10, a9_1); }
       if (TM > 8u) { a9_2 = fma(w1_2, e10, a9_2); }
       if (TM > 8u) { a9_3 = fma(w1_3, e10, a9_3); }
       a9_0 = fma(w2_0, e11, a9_0);
-      a9_1 = fma(w2_1, e11, a9_1);
+      if (TM > 4u) { a9_1 = fma(w2_1, e11, a9_1); }
       if (TM > 8u) { a9_2 = fma(w2_2, e11, a9_2); }
       if (TM > 8u) { a9_3 = fma(w2_3, e11, a9_3); }
     }
@@ -376,15 +389,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (TN > 8u) {
     {
       a10_0 = fma(w0_0, e10, a10_0);
-      a10_1 = fma(w0_1, e10, a10_1);
+      if (TM > 4u) { a10_1 = fma(w0_1, e10, a10_1); }
       if (TM > 8u) { a10_2 = fma(w0_2, e10, a10_2); }
       if (TM > 8u) { a10_3 = fma(w0_3, e10, a10_3); }
       a10_0 = fma(w1_0, e11, a10_0);
-      a10_1 = fma(w1_1, e11, a10_1);
+      if (TM > 4u) { a10_1 = fma(w1_1, e11, a10_1); }
       if (TM > 8u) { a10_2 = fma(w1_2, e11, a10_2); }
       if (TM > 8u) { a10_3 = fma(w1_3, e11, a10_3); }
       a10_0 = fma(w2_0, e12, a10_0);
-      a10_1 = fma(w2_1, e12, a10_1);
+      if (TM > 4u) { a10_1 = fma(w2_1, e12, a10_1); }
       if (TM > 8u) { a10_2 = fma(w2_2, e12, a10_2); }
       if (TM > 8u) { a10_3 = fma(w2_3, e12, a10_3); }
     }
@@ -392,15 +405,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (TN > 8u) {
     {
       a11_0 = fma(w0_0, e11, a11_0);
-      a11_1 = fma(w0_1, e11, a11_1);
+      if (TM > 4u) { a11_1 = fma(w0_1, e11, a11_1); }
       if (TM > 8u) { a11_2 = fma(w0_2, e11, a11_2); }
       if (TM > 8u) { a11_3 = fma(w0_3, e11, a11_3); }
       a11_0 = fma(w1_0, e12, a11_0);
-      a11_1 = fma(w1_1, e12, a11_1);
+      if (TM > 4u) { a11_1 = fma(w1_1, e12, a11_1); }
       if (TM > 8u) { a11_2 = fma(w1_2, e12, a11_2); }
       if (TM > 8u) { a11_3 = fma(w1_3, e12, a11_3); }
       a11_0 = fma(w2_0, e13, a11_0);
-      a11_1 = fma(w2_1, e13, a11_1);
+      if (TM > 4u) { a11_1 = fma(w2_1, e13, a11_1); }
       if (TM > 8u) { a11_2 = fma(w2_2, e13, a11_2); }
       if (TM > 8u) { a11_3 = fma(w2_3, e13, a11_3); }
     }
@@ -408,15 +421,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (TN > 8u) {
     {
       a12_0 = fma(w0_0, e12, a12_0);
-      a12_1 = fma(w0_1, e12, a12_1);
+      if (TM > 4u) { a12_1 = fma(w0_1, e12, a12_1); }
       if (TM > 8u) { a12_2 = fma(w0_2, e12, a12_2); }
       if (TM > 8u) { a12_3 = fma(w0_3, e12, a12_3); }
       a12_0 = fma(w1_0, e13, a12_0);
-      a12_1 = fma(w1_1, e13, a12_1);
+      if (TM > 4u) { a12_1 = fma(w1_1, e13, a12_1); }
       if (TM > 8u) { a12_2 = fma(w1_2, e13, a12_2); }
       if (TM > 8u) { a12_3 = fma(w1_3, e13, a12_3); }
       a12_0 = fma(w2_0, e14, a12_0);
-      a12_1 = fma(w2_1, e14, a12_1);
+      if (TM > 4u) { a12_1 = fma(w2_1, e14, a12_1); }
       if (TM > 8u) { a12_2 = fma(w2_2, e14, a12_2); }
       if (TM > 8u) { a12_3 = fma(w2_3, e14, a12_3); }
     }
@@ -424,15 +437,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (TN > 8u) {
     {
       a13_0 = fma(w0_0, e13, a13_0);
-      a13_1 = fma(w0_1, e13, a13_1);
+      if (TM > 4u) { a13_1 = fma(w0_1, e13, a13_1); }
       if (TM > 8u) { a13_2 = fma(w0_2, e13, a13_2); }
       if (TM > 8u) { a13_3 = fma(w0_3, e13, a13_3); }
       a13_0 = fma(w1_0, e14, a13_0);
-      a13_1 = fma(w1_1, e14, a13_1);
+      if (TM > 4u) { a13_1 = fma(w1_1, e14, a13_1); }
       if (TM > 8u) { a13_2 = fma(w1_2, e14, a13_2); }
       if (TM > 8u) { a13_3 = fma(w1_3, e14, a13_3); }
       a13_0 = fma(w2_0, e15, a13_0);
-      a13_1 = fma(w2_1, e15, a13_1);
+      if (TM > 4u) { a13_1 = fma(w2_1, e15, a13_1); }
       if (TM > 8u) { a13_2 = fma(w2_2, e15, a13_2); }
       if (TM > 8u) { a13_3 = fma(w2_3, e15, a13_3); }
     }
@@ -440,15 +453,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (TN > 8u) {
     {
       a14_0 = fma(w0_0, e14, a14_0);
-      a14_1 = fma(w0_1, e14, a14_1);
+      if (TM > 4u) { a14_1 = fma(w0_1, e14, a14_1); }
       if (TM > 8u) { a14_2 = fma(w0_2, e14, a14_2); }
       if (TM > 8u) { a14_3 = fma(w0_3, e14, a14_3); }
       a14_0 = fma(w1_0, e15, a14_0);
-      a14_1 = fma(w1_1, e15, a14_1);
+      if (TM > 4u) { a14_1 = fma(w1_1, e15, a14_1); }
       if (TM > 8u) { a14_2 = fma(w1_2, e15, a14_2); }
       if (TM > 8u) { a14_3 = fma(w1_3, e15, a14_3); }
       a14_0 = fma(w2_0, e16, a14_0);
-      a14_1 = fma(w2_1, e16, a14_1);
+      if (TM > 4u) { a14_1 = fma(w2_1, e16, a14_1); }
       if (TM > 8u) { a14_2 = fma(w2_2, e16, a14_2); }
       if (TM > 8u) { a14_3 = fma(w2_3, e16, a14_3); }
     }
@@ -456,15 +469,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (TN > 8u) {
     {
       a15_0 = fma(w0_0, e15, a15_0);
-      a15_1 = fma(w0_1, e15, a15_1);
+      if (TM > 4u) { a15_1 = fma(w0_1, e15, a15_1); }
       if (TM > 8u) { a15_2 = fma(w0_2, e15, a15_2); }
       if (TM > 8u) { a15_3 = fma(w0_3, e15, a15_3); }
       a15_0 = fma(w1_0, e16, a15_0);
-      a15_1 = fma(w1_1, e16, a15_1);
+      if (TM > 4u) { a15_1 = fma(w1_1, e16, a15_1); }
       if (TM > 8u) { a15_2 = fma(w1_2, e16, a15_2); }
       if (TM > 8u) { a15_3 = fma(w1_3, e16, a15_3); }
       a15_0 = fma(w2_0, e17, a15_0);
-      a15_1 = fma(w2_1, e17, a15_1);
+      if (TM > 4u) { a15_1 = fma(w2_1, e17, a15_1); }
       if (TM > 8u) { a15_2 = fma(w2_2, e17, a15_2); }
       if (TM > 8u) { a15_3 = fma(w2_3, e17, a15_3); }
     }
@@ -482,7 +495,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let yok = iy >= 0 && iy < hi;
     let rb = cb + iy * wi;
     let w0 = vec4<f32>(wld(ti + mo + 0u * p.ams), wld(ti + mo + 1u * p.ams), wld(ti + mo + 2u * p.ams), wld(ti + mo + 3u * p.ams));
-    let w1 = vec4<f32>(wld(ti + mo + 4u * p.ams), wld(ti + mo + 5u * p.ams), wld(ti + mo + 6u * p.ams), wld(ti + mo + 7u * p.ams));
+    var w1 = vec4<f32>();
+    if (TM > 4u) { w1 = vec4<f32>(wld(ti + mo + 4u * p.ams), wld(ti + mo + 5u * p.ams), wld(ti + mo + 6u * p.ams), wld(ti + mo + 7u * p.ams)); }
     var w2 = vec4<f32>();
     if (TM > 8u) { w2 = vec4<f32>(wld(ti + mo + 8u * p.ams), wld(ti + mo + 9u * p.ams), wld(ti + mo + 10u * p.ams), wld(ti + mo + 11u * p.ams)); }
     var w3 = vec4<f32>();
@@ -492,7 +506,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok0 = yok && xx0 >= 0 && xx0 < wi;
       let v0 = vec4<f32>(ld_x(rb + xx0, ok0));
       a0_0 = fma(w0, v0, a0_0);
-      a0_1 = fma(w1, v0, a0_1);
+      if (TM > 4u) { a0_1 = fma(w1, v0, a0_1); }
       if (TM > 8u) { a0_2 = fma(w2, v0, a0_2); }
       if (TM > 8u) { a0_3 = fma(w3, v0, a0_3); }
     }
@@ -501,7 +515,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok1 = yok && xx1 >= 0 && xx1 < wi;
       let v1 = vec4<f32>(ld_x(rb + xx1, ok1));
       a1_0 = fma(w0, v1, a1_0);
-      a1_1 = fma(w1, v1, a1_1);
+      if (TM > 4u) { a1_1 = fma(w1, v1, a1_1); }
       if (TM > 8u) { a1_2 = fma(w2, v1, a1_2); }
       if (TM > 8u) { a1_3 = fma(w3, v1, a1_3); }
     }
@@ -510,7 +524,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok2 = yok && xx2 >= 0 && xx2 < wi;
       let v2 = vec4<f32>(ld_x(rb + xx2, ok2));
       a2_0 = fma(w0, v2, a2_0);
-      a2_1 = fma(w1, v2, a2_1);
+      if (TM > 4u) { a2_1 = fma(w1, v2, a2_1); }
       if (TM > 8u) { a2_2 = fma(w2, v2, a2_2); }
       if (TM > 8u) { a2_3 = fma(w3, v2, a2_3); }
     }
@@ -519,7 +533,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok3 = yok && xx3 >= 0 && xx3 < wi;
       let v3 = vec4<f32>(ld_x(rb + xx3, ok3));
       a3_0 = fma(w0, v3, a3_0);
-      a3_1 = fma(w1, v3, a3_1);
+      if (TM > 4u) { a3_1 = fma(w1, v3, a3_1); }
       if (TM > 8u) { a3_2 = fma(w2, v3, a3_2); }
       if (TM > 8u) { a3_3 = fma(w3, v3, a3_3); }
     }
@@ -529,7 +543,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok4 = yok && xx4 >= 0 && xx4 < wi;
       let v4 = vec4<f32>(ld_x(rb + xx4, ok4));
       a4_0 = fma(w0, v4, a4_0);
-      a4_1 = fma(w1, v4, a4_1);
+      if (TM > 4u) { a4_1 = fma(w1, v4, a4_1); }
       if (TM > 8u) { a4_2 = fma(w2, v4, a4_2); }
       if (TM > 8u) { a4_3 = fma(w3, v4, a4_3); }
     }
@@ -540,7 +554,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok5 = yok && xx5 >= 0 && xx5 < wi;
       let v5 = vec4<f32>(ld_x(rb + xx5, ok5));
       a5_0 = fma(w0, v5, a5_0);
-      a5_1 = fma(w1, v5, a5_1);
+      if (TM > 4u) { a5_1 = fma(w1, v5, a5_1); }
       if (TM > 8u) { a5_2 = fma(w2, v5, a5_2); }
       if (TM > 8u) { a5_3 = fma(w3, v5, a5_3); }
     }
@@ -551,7 +565,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok6 = yok && xx6 >= 0 && xx6 < wi;
       let v6 = vec4<f32>(ld_x(rb + xx6, ok6));
       a6_0 = fma(w0, v6, a6_0);
-      a6_1 = fma(w1, v6, a6_1);
+      if (TM > 4u) { a6_1 = fma(w1, v6, a6_1); }
       if (TM > 8u) { a6_2 = fma(w2, v6, a6_2); }
       if (TM > 8u) { a6_3 = fma(w3, v6, a6_3); }
     }
@@ -562,7 +576,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok7 = yok && xx7 >= 0 && xx7 < wi;
       let v7 = vec4<f32>(ld_x(rb + xx7, ok7));
       a7_0 = fma(w0, v7, a7_0);
-      a7_1 = fma(w1, v7, a7_1);
+      if (TM > 4u) { a7_1 = fma(w1, v7, a7_1); }
       if (TM > 8u) { a7_2 = fma(w2, v7, a7_2); }
       if (TM > 8u) { a7_3 = fma(w3, v7, a7_3); }
     }
@@ -573,7 +587,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok8 = yok && xx8 >= 0 && xx8 < wi;
       let v8 = vec4<f32>(ld_x(rb + xx8, ok8));
       a8_0 = fma(w0, v8, a8_0);
-      a8_1 = fma(w1, v8, a8_1);
+      if (TM > 4u) { a8_1 = fma(w1, v8, a8_1); }
       if (TM > 8u) { a8_2 = fma(w2, v8, a8_2); }
       if (TM > 8u) { a8_3 = fma(w3, v8, a8_3); }
     }
@@ -584,7 +598,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok9 = yok && xx9 >= 0 && xx9 < wi;
       let v9 = vec4<f32>(ld_x(rb + xx9, ok9));
       a9_0 = fma(w0, v9, a9_0);
-      a9_1 = fma(w1, v9, a9_1);
+      if (TM > 4u) { a9_1 = fma(w1, v9, a9_1); }
       if (TM > 8u) { a9_2 = fma(w2, v9, a9_2); }
       if (TM > 8u) { a9_3 = fma(w3, v9, a9_3); }
     }
@@ -595,7 +609,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok10 = yok && xx10 >= 0 && xx10 < wi;
       let v10 = vec4<f32>(ld_x(rb + xx10, ok10));
       a10_0 = fma(w0, v10, a10_0);
-      a10_1 = fma(w1, v10, a10_1);
+      if (TM > 4u) { a10_1 = fma(w1, v10, a10_1); }
       if (TM > 8u) { a10_2 = fma(w2, v10, a10_2); }
       if (TM > 8u) { a10_3 = fma(w3, v10, a10_3); }
     }
@@ -606,7 +620,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok11 = yok && xx11 >= 0 && xx11 < wi;
       let v11 = vec4<f32>(ld_x(rb + xx11, ok11));
       a11_0 = fma(w0, v11, a11_0);
-      a11_1 = fma(w1, v11, a11_1);
+      if (TM > 4u) { a11_1 = fma(w1, v11, a11_1); }
       if (TM > 8u) { a11_2 = fma(w2, v11, a11_2); }
       if (TM > 8u) { a11_3 = fma(w3, v11, a11_3); }
     }
@@ -617,7 +631,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok12 = yok && xx12 >= 0 && xx12 < wi;
       let v12 = vec4<f32>(ld_x(rb + xx12, ok12));
       a12_0 = fma(w0, v12, a12_0);
-      a12_1 = fma(w1, v12, a12_1);
+      if (TM > 4u) { a12_1 = fma(w1, v12, a12_1); }
       if (TM > 8u) { a12_2 = fma(w2, v12, a12_2); }
       if (TM > 8u) { a12_3 = fma(w3, v12, a12_3); }
     }
@@ -628,7 +642,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok13 = yok && xx13 >= 0 && xx13 < wi;
       let v13 = vec4<f32>(ld_x(rb + xx13, ok13));
       a13_0 = fma(w0, v13, a13_0);
-      a13_1 = fma(w1, v13, a13_1);
+      if (TM > 4u) { a13_1 = fma(w1, v13, a13_1); }
       if (TM > 8u) { a13_2 = fma(w2, v13, a13_2); }
       if (TM > 8u) { a13_3 = fma(w3, v13, a13_3); }
     }
@@ -639,7 +653,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok14 = yok && xx14 >= 0 && xx14 < wi;
       let v14 = vec4<f32>(ld_x(rb + xx14, ok14));
       a14_0 = fma(w0, v14, a14_0);
-      a14_1 = fma(w1, v14, a14_1);
+      if (TM > 4u) { a14_1 = fma(w1, v14, a14_1); }
       if (TM > 8u) { a14_2 = fma(w2, v14, a14_2); }
       if (TM > 8u) { a14_3 = fma(w3, v14, a14_3); }
     }
@@ -650,7 +664,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok15 = yok && xx15 >= 0 && xx15 < wi;
       let v15 = vec4<f32>(ld_x(rb + xx15, ok15));
       a15_0 = fma(w0, v15, a15_0);
-      a15_1 = fma(w1, v15, a15_1);
+      if (TM > 4u) { a15_1 = fma(w1, v15, a15_1); }
       if (TM > 8u) { a15_2 = fma(w2, v15, a15_2); }
       if (TM > 8u) { a15_3 = fma(w3, v15, a15_3); }
     }

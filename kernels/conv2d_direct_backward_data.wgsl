@@ -9,11 +9,15 @@
 // 4 phases run in one dispatch, interleaved by workgroup (the host clears the output
 // when a phase no tap reaches is left out). A thread owns TN consecutive jx of one jy and TM channels (groups = 1).
 override TN: u32 = 8u; // output columns per thread: 4, 8 or 16
-override TM: u32 = 8u; // output channels per thread: 8 or 16
+override TM: u32 = 8u; // output channels per thread: 4, 8 or 16
 override WG: u32 = 64u; // threads per workgroup
 // Thread order: column blocks per workgroup (false) or channel tiles fastest (true: fills the SIMD
 // lanes of CPU adapters when there are few columns, e.g. 1×1 maps).
 override MFAST: bool = false;
+// Lanes over channel tiles with the column thread uniform per workgroup (overrides MFAST): B is
+// then read at one address per workgroup (a scalar load and broadcast on CPU adapters instead of
+// a gather), A gathered — for few columns and many channels.
+override MUNI: bool = false;
 // Rows of 3 taps (kernel width 3, stride and dilation 1 along x): TN + 2 loads serve 3·TN taps.
 override ROW3: bool = false;
 // Read A from the storage binding `wts` instead of the uniform windows `wt0`…
@@ -105,7 +109,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var mt: u32;
   var n: u32;
   var valid: bool;
-  if (MFAST) {
+  if (MUNI) {
+    let mblocks = (p.mtiles + WG - 1u) / WG;
+    n = gw / mblocks;
+    let m = (gw - n * mblocks) * WG + lid;
+    valid = wgok && n < P.nthreads && m < p.mtiles;
+    mt = min(m, p.mtiles - 1u);
+  } else if (MFAST) {
     let gidx = gw * WG + lid;
     mt = gidx % p.mtiles;
     n = gidx / p.mtiles;
@@ -246,91 +256,94 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       var e17 = vec4<f32>();
       if (TN > 8u) { e17 = vec4<f32>(select(0.0, dy[u32(select(0, rb + ox + 17, yok && ox + 17 >= 0 && ox + 17 < ow))], yok && ox + 17 >= 0 && ox + 17 < ow)); }
       let w0_0 = vec4<f32>(wld0(tr + 2u * p.amul + mo + 0u * p.ams), wld0(tr + 2u * p.amul + mo + 1u * p.ams), wld0(tr + 2u * p.amul + mo + 2u * p.ams), wld0(tr + 2u * p.amul + mo + 3u * p.ams));
-      let w0_1 = vec4<f32>(wld0(tr + 2u * p.amul + mo + 4u * p.ams), wld0(tr + 2u * p.amul + mo + 5u * p.ams), wld0(tr + 2u * p.amul + mo + 6u * p.ams), wld0(tr + 2u * p.amul + mo + 7u * p.ams));
+      var w0_1 = vec4<f32>();
+      if (TM > 4u) { w0_1 = vec4<f32>(wld0(tr + 2u * p.amul + mo + 4u * p.ams), wld0(tr + 2u * p.amul + mo + 5u * p.ams), wld0(tr + 2u * p.amul + mo + 6u * p.ams), wld0(tr + 2u * p.amul + mo + 7u * p.ams)); }
       var w0_2 = vec4<f32>();
       if (TM > 8u) { w0_2 = vec4<f32>(wld0(tr + 2u * p.amul + mo + 8u * p.ams), wld0(tr + 2u * p.amul + mo + 9u * p.ams), wld0(tr + 2u * p.amul + mo + 10u * p.ams), wld0(tr + 2u * p.amul + mo + 11u * p.ams)); }
       var w0_3 = vec4<f32>();
       if (TM > 8u) { w0_3 = vec4<f32>(wld0(tr + 2u * p.amul + mo + 12u * p.ams), wld0(tr + 2u * p.amul + mo + 13u * p.ams), wld0(tr + 2u * p.amul + mo + 14u * p.ams), wld0(tr + 2u * p.amul + mo + 15u * p.ams)); }
       let w1_0 = vec4<f32>(wld0(tr + 1u * p.amul + mo + 0u * p.ams), wld0(tr + 1u * p.amul + mo + 1u * p.ams), wld0(tr + 1u * p.amul + mo + 2u * p.ams), wld0(tr + 1u * p.amul + mo + 3u * p.ams));
-      let w1_1 = vec4<f32>(wld0(tr + 1u * p.amul + mo + 4u * p.ams), wld0(tr + 1u * p.amul + mo + 5u * p.ams), wld0(tr + 1u * p.amul + mo + 6u * p.ams), wld0(tr + 1u * p.amul + mo + 7u * p.ams));
+      var w1_1 = vec4<f32>();
+      if (TM > 4u) { w1_1 = vec4<f32>(wld0(tr + 1u * p.amul + mo + 4u * p.ams), wld0(tr + 1u * p.amul + mo + 5u * p.ams), wld0(tr + 1u * p.amul + mo + 6u * p.ams), wld0(tr + 1u * p.amul + mo + 7u * p.ams)); }
       var w1_2 = vec4<f32>();
       if (TM > 8u) { w1_2 = vec4<f32>(wld0(tr + 1u * p.amul + mo + 8u * p.ams), wld0(tr + 1u * p.amul + mo + 9u * p.ams), wld0(tr + 1u * p.amul + mo + 10u * p.ams), wld0(tr + 1u * p.amul + mo + 11u * p.ams)); }
       var w1_3 = vec4<f32>();
       if (TM > 8u) { w1_3 = vec4<f32>(wld0(tr + 1u * p.amul + mo + 12u * p.ams), wld0(tr + 1u * p.amul + mo + 13u * p.ams), wld0(tr + 1u * p.amul + mo + 14u * p.ams), wld0(tr + 1u * p.amul + mo + 15u * p.ams)); }
       let w2_0 = vec4<f32>(wld0(tr + 0u * p.amul + mo + 0u * p.ams), wld0(tr + 0u * p.amul + mo + 1u * p.ams), wld0(tr + 0u * p.amul + mo + 2u * p.ams), wld0(tr + 0u * p.amul + mo + 3u * p.ams));
-      let w2_1 = vec4<f32>(wld0(tr + 0u * p.amul + mo + 4u * p.ams), wld0(tr + 0u * p.amul + mo + 5u * p.ams), wld0(tr + 0u * p.amul + mo + 6u * p.ams), wld0(tr + 0u * p.amul + mo + 7u * p.ams));
+      var w2_1 = vec4<f32>();
+      if (TM > 4u) { w2_1 = vec4<f32>(wld0(tr + 0u * p.amul + mo + 4u * p.ams), wld0(tr + 0u * p.amul + mo + 5u * p.ams), wld0(tr + 0u * p.amul + mo + 6u * p.ams), wld0(tr + 0u * p.amul + mo + 7u * p.ams)); }
       var w2_2 = vec4<f32>();
       if (TM > 8u) { w2_2 = vec4<f32>(wld0(tr + 0u * p.amul + mo + 8u * p.ams), wld0(tr + 0u * p.amul + mo + 9u * p.ams), wld0(tr + 0u * p.amul + mo + 10u * p.ams), wld0(tr + 0u * p.amul + mo + 11u * p.ams)); }
       var w2_3 = vec4<f32>();
       if (TM > 8u) { w2_3 = vec4<f32>(wld0(tr + 0u * p.amul + mo + 12u * p.ams), wld0(tr + 0u * p.amul + mo + 13u * p.ams), wld0(tr + 0u * p.amul + mo + 14u * p.ams), wld0(tr + 0u * p.amul + mo + 15u * p.ams)); }
       {
         a0_0 = fma(w0_0, e0, a0_0);
-        a0_1 = fma(w0_1, e0, a0_1);
+        if (TM > 4u) { a0_1 = fma(w0_1, e0, a0_1); }
         if (TM > 8u) { a0_2 = fma(w0_2, e0, a0_2); }
         if (TM > 8u) { a0_3 = fma(w0_3, e0, a0_3); }
         a0_0 = fma(w1_0, e1, a0_0);
-        a0_1 = fma(w1_1, e1, a0_1);
+        if (TM > 4u) { a0_1 = fma(w1_1, e1, a0_1); }
         if (TM > 8u) { a0_2 = fma(w1_2, e1, a0_2); }
         if (TM > 8u) { a0_3 = fma(w1_3, e1, a0_3); }
         a0_0 = fma(w2_0, e2, a0_0);
-        a0_1 = fma(w2_1, e2, a0_1);
+        if (TM > 4u) { a0_1 = fma(w2_1, e2, a0_1); }
         if (TM > 8u) { a0_2 = fma(w2_2, e2, a0_2); }
         if (TM > 8u) { a0_3 = fma(w2_3, e2, a0_3); }
       }
       {
         a1_0 = fma(w0_0, e1, a1_0);
-        a1_1 = fma(w0_1, e1, a1_1);
+        if (TM > 4u) { a1_1 = fma(w0_1, e1, a1_1); }
         if (TM > 8u) { a1_2 = fma(w0_2, e1, a1_2); }
         if (TM > 8u) { a1_3 = fma(w0_3, e1, a1_3); }
         a1_0 = fma(w1_0, e2, a1_0);
-        a1_1 = fma(w1_1, e2, a1_1);
+        if (TM > 4u) { a1_1 = fma(w1_1, e2, a1_1); }
         if (TM > 8u) { a1_2 = fma(w1_2, e2, a1_2); }
         if (TM > 8u) { a1_3 = fma(w1_3, e2, a1_3); }
         a1_0 = fma(w2_0, e3, a1_0);
-        a1_1 = fma(w2_1, e3, a1_1);
+        if (TM > 4u) { a1_1 = fma(w2_1, e3, a1_1); }
         if (TM > 8u) { a1_2 = fma(w2_2, e3, a1_2); }
         if (TM > 8u) { a1_3 = fma(w2_3, e3, a1_3); }
       }
       {
         a2_0 = fma(w0_0, e2, a2_0);
-        a2_1 = fma(w0_1, e2, a2_1);
+        if (TM > 4u) { a2_1 = fma(w0_1, e2, a2_1); }
         if (TM > 8u) { a2_2 = fma(w0_2, e2, a2_2); }
         if (TM > 8u) { a2_3 = fma(w0_3, e2, a2_3); }
         a2_0 = fma(w1_0, e3, a2_0);
-        a2_1 = fma(w1_1, e3, a2_1);
+        if (TM > 4u) { a2_1 = fma(w1_1, e3, a2_1); }
         if (TM > 8u) { a2_2 = fma(w1_2, e3, a2_2); }
         if (TM > 8u) { a2_3 = fma(w1_3, e3, a2_3); }
         a2_0 = fma(w2_0, e4, a2_0);
-        a2_1 = fma(w2_1, e4, a2_1);
+        if (TM > 4u) { a2_1 = fma(w2_1, e4, a2_1); }
         if (TM > 8u) { a2_2 = fma(w2_2, e4, a2_2); }
         if (TM > 8u) { a2_3 = fma(w2_3, e4, a2_3); }
       }
       {
         a3_0 = fma(w0_0, e3, a3_0);
-        a3_1 = fma(w0_1, e3, a3_1);
+        if (TM > 4u) { a3_1 = fma(w0_1, e3, a3_1); }
         if (TM > 8u) { a3_2 = fma(w0_2, e3, a3_2); }
         if (TM > 8u) { a3_3 = fma(w0_3, e3, a3_3); }
         a3_0 = fma(w1_0, e4, a3_0);
-        a3_1 = fma(w1_1, e4, a3_1);
+        if (TM > 4u) { a3_1 = fma(w1_1, e4, a3_1); }
         if (TM > 8u) { a3_2 = fma(w1_2, e4, a3_2); }
         if (TM > 8u) { a3_3 = fma(w1_3, e4, a3_3); }
         a3_0 = fma(w2_0, e5, a3_0);
-        a3_1 = fma(w2_1, e5, a3_1);
+        if (TM > 4u) { a3_1 = fma(w2_1, e5, a3_1); }
         if (TM > 8u) { a3_2 = fma(w2_2, e5, a3_2); }
         if (TM > 8u) { a3_3 = fma(w2_3, e5, a3_3); }
       }
       if (TN > 4u) {
       {
         a4_0 = fma(w0_0, e4, a4_0);
-        a4_1 = fma(w0_1, e4, a4_1);
+        if (TM > 4u) { a4_1 = fma(w0_1, e4, a4_1); }
         if (TM > 8u) { a4_2 = fma(w0_2, e4, a4_2); }
         if (TM > 8u) { a4_3 = fma(w0_3, e4, a4_3); }
         a4_0 = fma(w1_0, e5, a4_0);
-        a4_1 = fma(w1_1, e5, a4_1);
+        if (TM > 4u) { a4_1 = fma(w1_1, e5, a4_1); }
         if (TM > 8u) { a4_2 = fma(w1_2, e5, a4_2); }
         if (TM > 8u) { a4_3 = fma(w1_3, e5, a4_3); }
         a4_0 = fma(w2_0, e6, a4_0);
-        a4_1 = fma(w2_1, e6, a4_1);
+        if (TM > 4u) { a4_1 = fma(w2_1, e6, a4_1); }
         if (TM > 8u) { a4_2 = fma(w2_2, e6, a4_2); }
         if (TM > 8u) { a4_3 = fma(w2_3, e6, a4_3); }
       }
@@ -338,15 +351,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 4u) {
       {
         a5_0 = fma(w0_0, e5, a5_0);
-        a5_1 = fma(w0_1, e5, a5_1);
+        if (TM > 4u) { a5_1 = fma(w0_1, e5, a5_1); }
         if (TM > 8u) { a5_2 = fma(w0_2, e5, a5_2); }
         if (TM > 8u) { a5_3 = fma(w0_3, e5, a5_3); }
         a5_0 = fma(w1_0, e6, a5_0);
-        a5_1 = fma(w1_1, e6, a5_1);
+        if (TM > 4u) { a5_1 = fma(w1_1, e6, a5_1); }
         if (TM > 8u) { a5_2 = fma(w1_2, e6, a5_2); }
         if (TM > 8u) { a5_3 = fma(w1_3, e6, a5_3); }
         a5_0 = fma(w2_0, e7, a5_0);
-        a5_1 = fma(w2_1, e7, a5_1);
+        if (TM > 4u) { a5_1 = fma(w2_1, e7, a5_1); }
         if (TM > 8u) { a5_2 = fma(w2_2, e7, a5_2); }
         if (TM > 8u) { a5_3 = fma(w2_3, e7, a5_3); }
       }
@@ -354,15 +367,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 4u) {
       {
         a6_0 = fma(w0_0, e6, a6_0);
-        a6_1 = fma(w0_1, e6, a6_1);
+        if (TM > 4u) { a6_1 = fma(w0_1, e6, a6_1); }
         if (TM > 8u) { a6_2 = fma(w0_2, e6, a6_2); }
         if (TM > 8u) { a6_3 = fma(w0_3, e6, a6_3); }
         a6_0 = fma(w1_0, e7, a6_0);
-        a6_1 = fma(w1_1, e7, a6_1);
+        if (TM > 4u) { a6_1 = fma(w1_1, e7, a6_1); }
         if (TM > 8u) { a6_2 = fma(w1_2, e7, a6_2); }
         if (TM > 8u) { a6_3 = fma(w1_3, e7, a6_3); }
         a6_0 = fma(w2_0, e8, a6_0);
-        a6_1 = fma(w2_1, e8, a6_1);
+        if (TM > 4u) { a6_1 = fma(w2_1, e8, a6_1); }
         if (TM > 8u) { a6_2 = fma(w2_2, e8, a6_2); }
         if (TM > 8u) { a6_3 = fma(w2_3, e8, a6_3); }
       }
@@ -370,15 +383,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 4u) {
       {
         a7_0 = fma(w0_0, e7, a7_0);
-        a7_1 = fma(w0_1, e7, a7_1);
+        if (TM > 4u) { a7_1 = fma(w0_1, e7, a7_1); }
         if (TM > 8u) { a7_2 = fma(w0_2, e7, a7_2); }
         if (TM > 8u) { a7_3 = fma(w0_3, e7, a7_3); }
         a7_0 = fma(w1_0, e8, a7_0);
-        a7_1 = fma(w1_1, e8, a7_1);
+        if (TM > 4u) { a7_1 = fma(w1_1, e8, a7_1); }
         if (TM > 8u) { a7_2 = fma(w1_2, e8, a7_2); }
         if (TM > 8u) { a7_3 = fma(w1_3, e8, a7_3); }
         a7_0 = fma(w2_0, e9, a7_0);
-        a7_1 = fma(w2_1, e9, a7_1);
+        if (TM > 4u) { a7_1 = fma(w2_1, e9, a7_1); }
         if (TM > 8u) { a7_2 = fma(w2_2, e9, a7_2); }
         if (TM > 8u) { a7_3 = fma(w2_3, e9, a7_3); }
       }
@@ -386,15 +399,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a8_0 = fma(w0_0, e8, a8_0);
-        a8_1 = fma(w0_1, e8, a8_1);
+        if (TM > 4u) { a8_1 = fma(w0_1, e8, a8_1); }
         if (TM > 8u) { a8_2 = fma(w0_2, e8, a8_2); }
         if (TM > 8u) { a8_3 = fma(w0_3, e8, a8_3); }
         a8_0 = fma(w1_0, e9, a8_0);
-        a8_1 = fma(w1_1, e9, a8_1);
+        if (TM > 4u) { a8_1 = fma(w1_1, e9, a8_1); }
         if (TM > 8u) { a8_2 = fma(w1_2, e9, a8_2); }
         if (TM > 8u) { a8_3 = fma(w1_3, e9, a8_3); }
         a8_0 = fma(w2_0, e10, a8_0);
-        a8_1 = fma(w2_1, e10, a8_1);
+        if (TM > 4u) { a8_1 = fma(w2_1, e10, a8_1); }
         if (TM > 8u) { a8_2 = fma(w2_2, e10, a8_2); }
         if (TM > 8u) { a8_3 = fma(w2_3, e10, a8_3); }
       }
@@ -402,15 +415,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a9_0 = fma(w0_0, e9, a9_0);
-        a9_1 = fma(w0_1, e9, a9_1);
+        if (TM > 4u) { a9_1 = fma(w0_1, e9, a9_1); }
         if (TM > 8u) { a9_2 = fma(w0_2, e9, a9_2); }
         if (TM > 8u) { a9_3 = fma(w0_3, e9, a9_3); }
         a9_0 = fma(w1_0, e10, a9_0);
-        a9_1 = fma(w1_1, e10, a9_1);
+        if (TM > 4u) { a9_1 = fma(w1_1, e10, a9_1); }
         if (TM > 8u) { a9_2 = fma(w1_2, e10, a9_2); }
         if (TM > 8u) { a9_3 = fma(w1_3, e10, a9_3); }
         a9_0 = fma(w2_0, e11, a9_0);
-        a9_1 = fma(w2_1, e11, a9_1);
+        if (TM > 4u) { a9_1 = fma(w2_1, e11, a9_1); }
         if (TM > 8u) { a9_2 = fma(w2_2, e11, a9_2); }
         if (TM > 8u) { a9_3 = fma(w2_3, e11, a9_3); }
       }
@@ -418,15 +431,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a10_0 = fma(w0_0, e10, a10_0);
-        a10_1 = fma(w0_1, e10, a10_1);
+        if (TM > 4u) { a10_1 = fma(w0_1, e10, a10_1); }
         if (TM > 8u) { a10_2 = fma(w0_2, e10, a10_2); }
         if (TM > 8u) { a10_3 = fma(w0_3, e10, a10_3); }
         a10_0 = fma(w1_0, e11, a10_0);
-        a10_1 = fma(w1_1, e11, a10_1);
+        if (TM > 4u) { a10_1 = fma(w1_1, e11, a10_1); }
         if (TM > 8u) { a10_2 = fma(w1_2, e11, a10_2); }
         if (TM > 8u) { a10_3 = fma(w1_3, e11, a10_3); }
         a10_0 = fma(w2_0, e12, a10_0);
-        a10_1 = fma(w2_1, e12, a10_1);
+        if (TM > 4u) { a10_1 = fma(w2_1, e12, a10_1); }
         if (TM > 8u) { a10_2 = fma(w2_2, e12, a10_2); }
         if (TM > 8u) { a10_3 = fma(w2_3, e12, a10_3); }
       }
@@ -434,15 +447,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a11_0 = fma(w0_0, e11, a11_0);
-        a11_1 = fma(w0_1, e11, a11_1);
+        if (TM > 4u) { a11_1 = fma(w0_1, e11, a11_1); }
         if (TM > 8u) { a11_2 = fma(w0_2, e11, a11_2); }
         if (TM > 8u) { a11_3 = fma(w0_3, e11, a11_3); }
         a11_0 = fma(w1_0, e12, a11_0);
-        a11_1 = fma(w1_1, e12, a11_1);
+        if (TM > 4u) { a11_1 = fma(w1_1, e12, a11_1); }
         if (TM > 8u) { a11_2 = fma(w1_2, e12, a11_2); }
         if (TM > 8u) { a11_3 = fma(w1_3, e12, a11_3); }
         a11_0 = fma(w2_0, e13, a11_0);
-        a11_1 = fma(w2_1, e13, a11_1);
+        if (TM > 4u) { a11_1 = fma(w2_1, e13, a11_1); }
         if (TM > 8u) { a11_2 = fma(w2_2, e13, a11_2); }
         if (TM > 8u) { a11_3 = fma(w2_3, e13, a11_3); }
       }
@@ -450,15 +463,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a12_0 = fma(w0_0, e12, a12_0);
-        a12_1 = fma(w0_1, e12, a12_1);
+        if (TM > 4u) { a12_1 = fma(w0_1, e12, a12_1); }
         if (TM > 8u) { a12_2 = fma(w0_2, e12, a12_2); }
         if (TM > 8u) { a12_3 = fma(w0_3, e12, a12_3); }
         a12_0 = fma(w1_0, e13, a12_0);
-        a12_1 = fma(w1_1, e13, a12_1);
+        if (TM > 4u) { a12_1 = fma(w1_1, e13, a12_1); }
         if (TM > 8u) { a12_2 = fma(w1_2, e13, a12_2); }
         if (TM > 8u) { a12_3 = fma(w1_3, e13, a12_3); }
         a12_0 = fma(w2_0, e14, a12_0);
-        a12_1 = fma(w2_1, e14, a12_1);
+        if (TM > 4u) { a12_1 = fma(w2_1, e14, a12_1); }
         if (TM > 8u) { a12_2 = fma(w2_2, e14, a12_2); }
         if (TM > 8u) { a12_3 = fma(w2_3, e14, a12_3); }
       }
@@ -466,15 +479,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a13_0 = fma(w0_0, e13, a13_0);
-        a13_1 = fma(w0_1, e13, a13_1);
+        if (TM > 4u) { a13_1 = fma(w0_1, e13, a13_1); }
         if (TM > 8u) { a13_2 = fma(w0_2, e13, a13_2); }
         if (TM > 8u) { a13_3 = fma(w0_3, e13, a13_3); }
         a13_0 = fma(w1_0, e14, a13_0);
-        a13_1 = fma(w1_1, e14, a13_1);
+        if (TM > 4u) { a13_1 = fma(w1_1, e14, a13_1); }
         if (TM > 8u) { a13_2 = fma(w1_2, e14, a13_2); }
         if (TM > 8u) { a13_3 = fma(w1_3, e14, a13_3); }
         a13_0 = fma(w2_0, e15, a13_0);
-        a13_1 = fma(w2_1, e15, a13_1);
+        if (TM > 4u) { a13_1 = fma(w2_1, e15, a13_1); }
         if (TM > 8u) { a13_2 = fma(w2_2, e15, a13_2); }
         if (TM > 8u) { a13_3 = fma(w2_3, e15, a13_3); }
       }
@@ -482,15 +495,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a14_0 = fma(w0_0, e14, a14_0);
-        a14_1 = fma(w0_1, e14, a14_1);
+        if (TM > 4u) { a14_1 = fma(w0_1, e14, a14_1); }
         if (TM > 8u) { a14_2 = fma(w0_2, e14, a14_2); }
         if (TM > 8u) { a14_3 = fma(w0_3, e14, a14_3); }
         a14_0 = fma(w1_0, e15, a14_0);
-        a14_1 = fma(w1_1, e15, a14_1);
+        if (TM > 4u) { a14_1 = fma(w1_1, e15, a14_1); }
         if (TM > 8u) { a14_2 = fma(w1_2, e15, a14_2); }
         if (TM > 8u) { a14_3 = fma(w1_3, e15, a14_3); }
         a14_0 = fma(w2_0, e16, a14_0);
-        a14_1 = fma(w2_1, e16, a14_1);
+        if (TM > 4u) { a14_1 = fma(w2_1, e16, a14_1); }
         if (TM > 8u) { a14_2 = fma(w2_2, e16, a14_2); }
         if (TM > 8u) { a14_3 = fma(w2_3, e16, a14_3); }
       }
@@ -498,15 +511,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a15_0 = fma(w0_0, e15, a15_0);
-        a15_1 = fma(w0_1, e15, a15_1);
+        if (TM > 4u) { a15_1 = fma(w0_1, e15, a15_1); }
         if (TM > 8u) { a15_2 = fma(w0_2, e15, a15_2); }
         if (TM > 8u) { a15_3 = fma(w0_3, e15, a15_3); }
         a15_0 = fma(w1_0, e16, a15_0);
-        a15_1 = fma(w1_1, e16, a15_1);
+        if (TM > 4u) { a15_1 = fma(w1_1, e16, a15_1); }
         if (TM > 8u) { a15_2 = fma(w1_2, e16, a15_2); }
         if (TM > 8u) { a15_3 = fma(w1_3, e16, a15_3); }
         a15_0 = fma(w2_0, e17, a15_0);
-        a15_1 = fma(w2_1, e17, a15_1);
+        if (TM > 4u) { a15_1 = fma(w2_1, e17, a15_1); }
         if (TM > 8u) { a15_2 = fma(w2_2, e17, a15_2); }
         if (TM > 8u) { a15_3 = fma(w2_3, e17, a15_3); }
       }
@@ -527,7 +540,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let rb = db + oy * ow;
       let ti = ocr * p.aoc + (ky * p.kw + kx) * p.amul;
       let w0 = vec4<f32>(wld0(ti + mo + 0u * p.ams), wld0(ti + mo + 1u * p.ams), wld0(ti + mo + 2u * p.ams), wld0(ti + mo + 3u * p.ams));
-      let w1 = vec4<f32>(wld0(ti + mo + 4u * p.ams), wld0(ti + mo + 5u * p.ams), wld0(ti + mo + 6u * p.ams), wld0(ti + mo + 7u * p.ams));
+      var w1 = vec4<f32>();
+      if (TM > 4u) { w1 = vec4<f32>(wld0(ti + mo + 4u * p.ams), wld0(ti + mo + 5u * p.ams), wld0(ti + mo + 6u * p.ams), wld0(ti + mo + 7u * p.ams)); }
       var w2 = vec4<f32>();
       if (TM > 8u) { w2 = vec4<f32>(wld0(ti + mo + 8u * p.ams), wld0(ti + mo + 9u * p.ams), wld0(ti + mo + 10u * p.ams), wld0(ti + mo + 11u * p.ams)); }
       var w3 = vec4<f32>();
@@ -537,7 +551,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok0 = yok && xx0 >= 0 && xx0 < ow;
         let v0 = vec4<f32>(ld_x(rb + xx0, ok0));
         a0_0 = fma(w0, v0, a0_0);
-        a0_1 = fma(w1, v0, a0_1);
+        if (TM > 4u) { a0_1 = fma(w1, v0, a0_1); }
         if (TM > 8u) { a0_2 = fma(w2, v0, a0_2); }
         if (TM > 8u) { a0_3 = fma(w3, v0, a0_3); }
       }
@@ -546,7 +560,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok1 = yok && xx1 >= 0 && xx1 < ow;
         let v1 = vec4<f32>(ld_x(rb + xx1, ok1));
         a1_0 = fma(w0, v1, a1_0);
-        a1_1 = fma(w1, v1, a1_1);
+        if (TM > 4u) { a1_1 = fma(w1, v1, a1_1); }
         if (TM > 8u) { a1_2 = fma(w2, v1, a1_2); }
         if (TM > 8u) { a1_3 = fma(w3, v1, a1_3); }
       }
@@ -555,7 +569,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok2 = yok && xx2 >= 0 && xx2 < ow;
         let v2 = vec4<f32>(ld_x(rb + xx2, ok2));
         a2_0 = fma(w0, v2, a2_0);
-        a2_1 = fma(w1, v2, a2_1);
+        if (TM > 4u) { a2_1 = fma(w1, v2, a2_1); }
         if (TM > 8u) { a2_2 = fma(w2, v2, a2_2); }
         if (TM > 8u) { a2_3 = fma(w3, v2, a2_3); }
       }
@@ -564,7 +578,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok3 = yok && xx3 >= 0 && xx3 < ow;
         let v3 = vec4<f32>(ld_x(rb + xx3, ok3));
         a3_0 = fma(w0, v3, a3_0);
-        a3_1 = fma(w1, v3, a3_1);
+        if (TM > 4u) { a3_1 = fma(w1, v3, a3_1); }
         if (TM > 8u) { a3_2 = fma(w2, v3, a3_2); }
         if (TM > 8u) { a3_3 = fma(w3, v3, a3_3); }
       }
@@ -574,7 +588,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok4 = yok && xx4 >= 0 && xx4 < ow;
         let v4 = vec4<f32>(ld_x(rb + xx4, ok4));
         a4_0 = fma(w0, v4, a4_0);
-        a4_1 = fma(w1, v4, a4_1);
+        if (TM > 4u) { a4_1 = fma(w1, v4, a4_1); }
         if (TM > 8u) { a4_2 = fma(w2, v4, a4_2); }
         if (TM > 8u) { a4_3 = fma(w3, v4, a4_3); }
       }
@@ -585,7 +599,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok5 = yok && xx5 >= 0 && xx5 < ow;
         let v5 = vec4<f32>(ld_x(rb + xx5, ok5));
         a5_0 = fma(w0, v5, a5_0);
-        a5_1 = fma(w1, v5, a5_1);
+        if (TM > 4u) { a5_1 = fma(w1, v5, a5_1); }
         if (TM > 8u) { a5_2 = fma(w2, v5, a5_2); }
         if (TM > 8u) { a5_3 = fma(w3, v5, a5_3); }
       }
@@ -596,7 +610,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok6 = yok && xx6 >= 0 && xx6 < ow;
         let v6 = vec4<f32>(ld_x(rb + xx6, ok6));
         a6_0 = fma(w0, v6, a6_0);
-        a6_1 = fma(w1, v6, a6_1);
+        if (TM > 4u) { a6_1 = fma(w1, v6, a6_1); }
         if (TM > 8u) { a6_2 = fma(w2, v6, a6_2); }
         if (TM > 8u) { a6_3 = fma(w3, v6, a6_3); }
       }
@@ -607,7 +621,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok7 = yok && xx7 >= 0 && xx7 < ow;
         let v7 = vec4<f32>(ld_x(rb + xx7, ok7));
         a7_0 = fma(w0, v7, a7_0);
-        a7_1 = fma(w1, v7, a7_1);
+        if (TM > 4u) { a7_1 = fma(w1, v7, a7_1); }
         if (TM > 8u) { a7_2 = fma(w2, v7, a7_2); }
         if (TM > 8u) { a7_3 = fma(w3, v7, a7_3); }
       }
@@ -618,7 +632,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok8 = yok && xx8 >= 0 && xx8 < ow;
         let v8 = vec4<f32>(ld_x(rb + xx8, ok8));
         a8_0 = fma(w0, v8, a8_0);
-        a8_1 = fma(w1, v8, a8_1);
+        if (TM > 4u) { a8_1 = fma(w1, v8, a8_1); }
         if (TM > 8u) { a8_2 = fma(w2, v8, a8_2); }
         if (TM > 8u) { a8_3 = fma(w3, v8, a8_3); }
       }
@@ -629,7 +643,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok9 = yok && xx9 >= 0 && xx9 < ow;
         let v9 = vec4<f32>(ld_x(rb + xx9, ok9));
         a9_0 = fma(w0, v9, a9_0);
-        a9_1 = fma(w1, v9, a9_1);
+        if (TM > 4u) { a9_1 = fma(w1, v9, a9_1); }
         if (TM > 8u) { a9_2 = fma(w2, v9, a9_2); }
         if (TM > 8u) { a9_3 = fma(w3, v9, a9_3); }
       }
@@ -640,7 +654,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok10 = yok && xx10 >= 0 && xx10 < ow;
         let v10 = vec4<f32>(ld_x(rb + xx10, ok10));
         a10_0 = fma(w0, v10, a10_0);
-        a10_1 = fma(w1, v10, a10_1);
+        if (TM > 4u) { a10_1 = fma(w1, v10, a10_1); }
         if (TM > 8u) { a10_2 = fma(w2, v10, a10_2); }
         if (TM > 8u) { a10_3 = fma(w3, v10, a10_3); }
       }
@@ -651,7 +665,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok11 = yok && xx11 >= 0 && xx11 < ow;
         let v11 = vec4<f32>(ld_x(rb + xx11, ok11));
         a11_0 = fma(w0, v11, a11_0);
-        a11_1 = fma(w1, v11, a11_1);
+        if (TM > 4u) { a11_1 = fma(w1, v11, a11_1); }
         if (TM > 8u) { a11_2 = fma(w2, v11, a11_2); }
         if (TM > 8u) { a11_3 = fma(w3, v11, a11_3); }
       }
@@ -662,7 +676,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok12 = yok && xx12 >= 0 && xx12 < ow;
         let v12 = vec4<f32>(ld_x(rb + xx12, ok12));
         a12_0 = fma(w0, v12, a12_0);
-        a12_1 = fma(w1, v12, a12_1);
+        if (TM > 4u) { a12_1 = fma(w1, v12, a12_1); }
         if (TM > 8u) { a12_2 = fma(w2, v12, a12_2); }
         if (TM > 8u) { a12_3 = fma(w3, v12, a12_3); }
       }
@@ -673,7 +687,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok13 = yok && xx13 >= 0 && xx13 < ow;
         let v13 = vec4<f32>(ld_x(rb + xx13, ok13));
         a13_0 = fma(w0, v13, a13_0);
-        a13_1 = fma(w1, v13, a13_1);
+        if (TM > 4u) { a13_1 = fma(w1, v13, a13_1); }
         if (TM > 8u) { a13_2 = fma(w2, v13, a13_2); }
         if (TM > 8u) { a13_3 = fma(w3, v13, a13_3); }
       }
@@ -684,7 +698,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok14 = yok && xx14 >= 0 && xx14 < ow;
         let v14 = vec4<f32>(ld_x(rb + xx14, ok14));
         a14_0 = fma(w0, v14, a14_0);
-        a14_1 = fma(w1, v14, a14_1);
+        if (TM > 4u) { a14_1 = fma(w1, v14, a14_1); }
         if (TM > 8u) { a14_2 = fma(w2, v14, a14_2); }
         if (TM > 8u) { a14_3 = fma(w3, v14, a14_3); }
       }
@@ -695,7 +709,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok15 = yok && xx15 >= 0 && xx15 < ow;
         let v15 = vec4<f32>(ld_x(rb + xx15, ok15));
         a15_0 = fma(w0, v15, a15_0);
-        a15_1 = fma(w1, v15, a15_1);
+        if (TM > 4u) { a15_1 = fma(w1, v15, a15_1); }
         if (TM > 8u) { a15_2 = fma(w2, v15, a15_2); }
         if (TM > 8u) { a15_3 = fma(w3, v15, a15_3); }
       }
@@ -757,91 +771,94 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       var e17 = vec4<f32>();
       if (TN > 8u) { e17 = vec4<f32>(select(0.0, dy[u32(select(0, rb + ox + 17, yok && ox + 17 >= 0 && ox + 17 < ow))], yok && ox + 17 >= 0 && ox + 17 < ow)); }
       let w0_0 = vec4<f32>(wld1(tr + 2u * p.amul + mo + 0u * p.ams), wld1(tr + 2u * p.amul + mo + 1u * p.ams), wld1(tr + 2u * p.amul + mo + 2u * p.ams), wld1(tr + 2u * p.amul + mo + 3u * p.ams));
-      let w0_1 = vec4<f32>(wld1(tr + 2u * p.amul + mo + 4u * p.ams), wld1(tr + 2u * p.amul + mo + 5u * p.ams), wld1(tr + 2u * p.amul + mo + 6u * p.ams), wld1(tr + 2u * p.amul + mo + 7u * p.ams));
+      var w0_1 = vec4<f32>();
+      if (TM > 4u) { w0_1 = vec4<f32>(wld1(tr + 2u * p.amul + mo + 4u * p.ams), wld1(tr + 2u * p.amul + mo + 5u * p.ams), wld1(tr + 2u * p.amul + mo + 6u * p.ams), wld1(tr + 2u * p.amul + mo + 7u * p.ams)); }
       var w0_2 = vec4<f32>();
       if (TM > 8u) { w0_2 = vec4<f32>(wld1(tr + 2u * p.amul + mo + 8u * p.ams), wld1(tr + 2u * p.amul + mo + 9u * p.ams), wld1(tr + 2u * p.amul + mo + 10u * p.ams), wld1(tr + 2u * p.amul + mo + 11u * p.ams)); }
       var w0_3 = vec4<f32>();
       if (TM > 8u) { w0_3 = vec4<f32>(wld1(tr + 2u * p.amul + mo + 12u * p.ams), wld1(tr + 2u * p.amul + mo + 13u * p.ams), wld1(tr + 2u * p.amul + mo + 14u * p.ams), wld1(tr + 2u * p.amul + mo + 15u * p.ams)); }
       let w1_0 = vec4<f32>(wld1(tr + 1u * p.amul + mo + 0u * p.ams), wld1(tr + 1u * p.amul + mo + 1u * p.ams), wld1(tr + 1u * p.amul + mo + 2u * p.ams), wld1(tr + 1u * p.amul + mo + 3u * p.ams));
-      let w1_1 = vec4<f32>(wld1(tr + 1u * p.amul + mo + 4u * p.ams), wld1(tr + 1u * p.amul + mo + 5u * p.ams), wld1(tr + 1u * p.amul + mo + 6u * p.ams), wld1(tr + 1u * p.amul + mo + 7u * p.ams));
+      var w1_1 = vec4<f32>();
+      if (TM > 4u) { w1_1 = vec4<f32>(wld1(tr + 1u * p.amul + mo + 4u * p.ams), wld1(tr + 1u * p.amul + mo + 5u * p.ams), wld1(tr + 1u * p.amul + mo + 6u * p.ams), wld1(tr + 1u * p.amul + mo + 7u * p.ams)); }
       var w1_2 = vec4<f32>();
       if (TM > 8u) { w1_2 = vec4<f32>(wld1(tr + 1u * p.amul + mo + 8u * p.ams), wld1(tr + 1u * p.amul + mo + 9u * p.ams), wld1(tr + 1u * p.amul + mo + 10u * p.ams), wld1(tr + 1u * p.amul + mo + 11u * p.ams)); }
       var w1_3 = vec4<f32>();
       if (TM > 8u) { w1_3 = vec4<f32>(wld1(tr + 1u * p.amul + mo + 12u * p.ams), wld1(tr + 1u * p.amul + mo + 13u * p.ams), wld1(tr + 1u * p.amul + mo + 14u * p.ams), wld1(tr + 1u * p.amul + mo + 15u * p.ams)); }
       let w2_0 = vec4<f32>(wld1(tr + 0u * p.amul + mo + 0u * p.ams), wld1(tr + 0u * p.amul + mo + 1u * p.ams), wld1(tr + 0u * p.amul + mo + 2u * p.ams), wld1(tr + 0u * p.amul + mo + 3u * p.ams));
-      let w2_1 = vec4<f32>(wld1(tr + 0u * p.amul + mo + 4u * p.ams), wld1(tr + 0u * p.amul + mo + 5u * p.ams), wld1(tr + 0u * p.amul + mo + 6u * p.ams), wld1(tr + 0u * p.amul + mo + 7u * p.ams));
+      var w2_1 = vec4<f32>();
+      if (TM > 4u) { w2_1 = vec4<f32>(wld1(tr + 0u * p.amul + mo + 4u * p.ams), wld1(tr + 0u * p.amul + mo + 5u * p.ams), wld1(tr + 0u * p.amul + mo + 6u * p.ams), wld1(tr + 0u * p.amul + mo + 7u * p.ams)); }
       var w2_2 = vec4<f32>();
       if (TM > 8u) { w2_2 = vec4<f32>(wld1(tr + 0u * p.amul + mo + 8u * p.ams), wld1(tr + 0u * p.amul + mo + 9u * p.ams), wld1(tr + 0u * p.amul + mo + 10u * p.ams), wld1(tr + 0u * p.amul + mo + 11u * p.ams)); }
       var w2_3 = vec4<f32>();
       if (TM > 8u) { w2_3 = vec4<f32>(wld1(tr + 0u * p.amul + mo + 12u * p.ams), wld1(tr + 0u * p.amul + mo + 13u * p.ams), wld1(tr + 0u * p.amul + mo + 14u * p.ams), wld1(tr + 0u * p.amul + mo + 15u * p.ams)); }
       {
         a0_0 = fma(w0_0, e0, a0_0);
-        a0_1 = fma(w0_1, e0, a0_1);
+        if (TM > 4u) { a0_1 = fma(w0_1, e0, a0_1); }
         if (TM > 8u) { a0_2 = fma(w0_2, e0, a0_2); }
         if (TM > 8u) { a0_3 = fma(w0_3, e0, a0_3); }
         a0_0 = fma(w1_0, e1, a0_0);
-        a0_1 = fma(w1_1, e1, a0_1);
+        if (TM > 4u) { a0_1 = fma(w1_1, e1, a0_1); }
         if (TM > 8u) { a0_2 = fma(w1_2, e1, a0_2); }
         if (TM > 8u) { a0_3 = fma(w1_3, e1, a0_3); }
         a0_0 = fma(w2_0, e2, a0_0);
-        a0_1 = fma(w2_1, e2, a0_1);
+        if (TM > 4u) { a0_1 = fma(w2_1, e2, a0_1); }
         if (TM > 8u) { a0_2 = fma(w2_2, e2, a0_2); }
         if (TM > 8u) { a0_3 = fma(w2_3, e2, a0_3); }
       }
       {
         a1_0 = fma(w0_0, e1, a1_0);
-        a1_1 = fma(w0_1, e1, a1_1);
+        if (TM > 4u) { a1_1 = fma(w0_1, e1, a1_1); }
         if (TM > 8u) { a1_2 = fma(w0_2, e1, a1_2); }
         if (TM > 8u) { a1_3 = fma(w0_3, e1, a1_3); }
         a1_0 = fma(w1_0, e2, a1_0);
-        a1_1 = fma(w1_1, e2, a1_1);
+        if (TM > 4u) { a1_1 = fma(w1_1, e2, a1_1); }
         if (TM > 8u) { a1_2 = fma(w1_2, e2, a1_2); }
         if (TM > 8u) { a1_3 = fma(w1_3, e2, a1_3); }
         a1_0 = fma(w2_0, e3, a1_0);
-        a1_1 = fma(w2_1, e3, a1_1);
+        if (TM > 4u) { a1_1 = fma(w2_1, e3, a1_1); }
         if (TM > 8u) { a1_2 = fma(w2_2, e3, a1_2); }
         if (TM > 8u) { a1_3 = fma(w2_3, e3, a1_3); }
       }
       {
         a2_0 = fma(w0_0, e2, a2_0);
-        a2_1 = fma(w0_1, e2, a2_1);
+        if (TM > 4u) { a2_1 = fma(w0_1, e2, a2_1); }
         if (TM > 8u) { a2_2 = fma(w0_2, e2, a2_2); }
         if (TM > 8u) { a2_3 = fma(w0_3, e2, a2_3); }
         a2_0 = fma(w1_0, e3, a2_0);
-        a2_1 = fma(w1_1, e3, a2_1);
+        if (TM > 4u) { a2_1 = fma(w1_1, e3, a2_1); }
         if (TM > 8u) { a2_2 = fma(w1_2, e3, a2_2); }
         if (TM > 8u) { a2_3 = fma(w1_3, e3, a2_3); }
         a2_0 = fma(w2_0, e4, a2_0);
-        a2_1 = fma(w2_1, e4, a2_1);
+        if (TM > 4u) { a2_1 = fma(w2_1, e4, a2_1); }
         if (TM > 8u) { a2_2 = fma(w2_2, e4, a2_2); }
         if (TM > 8u) { a2_3 = fma(w2_3, e4, a2_3); }
       }
       {
         a3_0 = fma(w0_0, e3, a3_0);
-        a3_1 = fma(w0_1, e3, a3_1);
+        if (TM > 4u) { a3_1 = fma(w0_1, e3, a3_1); }
         if (TM > 8u) { a3_2 = fma(w0_2, e3, a3_2); }
         if (TM > 8u) { a3_3 = fma(w0_3, e3, a3_3); }
         a3_0 = fma(w1_0, e4, a3_0);
-        a3_1 = fma(w1_1, e4, a3_1);
+        if (TM > 4u) { a3_1 = fma(w1_1, e4, a3_1); }
         if (TM > 8u) { a3_2 = fma(w1_2, e4, a3_2); }
         if (TM > 8u) { a3_3 = fma(w1_3, e4, a3_3); }
         a3_0 = fma(w2_0, e5, a3_0);
-        a3_1 = fma(w2_1, e5, a3_1);
+        if (TM > 4u) { a3_1 = fma(w2_1, e5, a3_1); }
         if (TM > 8u) { a3_2 = fma(w2_2, e5, a3_2); }
         if (TM > 8u) { a3_3 = fma(w2_3, e5, a3_3); }
       }
       if (TN > 4u) {
       {
         a4_0 = fma(w0_0, e4, a4_0);
-        a4_1 = fma(w0_1, e4, a4_1);
+        if (TM > 4u) { a4_1 = fma(w0_1, e4, a4_1); }
         if (TM > 8u) { a4_2 = fma(w0_2, e4, a4_2); }
         if (TM > 8u) { a4_3 = fma(w0_3, e4, a4_3); }
         a4_0 = fma(w1_0, e5, a4_0);
-        a4_1 = fma(w1_1, e5, a4_1);
+        if (TM > 4u) { a4_1 = fma(w1_1, e5, a4_1); }
         if (TM > 8u) { a4_2 = fma(w1_2, e5, a4_2); }
         if (TM > 8u) { a4_3 = fma(w1_3, e5, a4_3); }
         a4_0 = fma(w2_0, e6, a4_0);
-        a4_1 = fma(w2_1, e6, a4_1);
+        if (TM > 4u) { a4_1 = fma(w2_1, e6, a4_1); }
         if (TM > 8u) { a4_2 = fma(w2_2, e6, a4_2); }
         if (TM > 8u) { a4_3 = fma(w2_3, e6, a4_3); }
       }
@@ -849,15 +866,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 4u) {
       {
         a5_0 = fma(w0_0, e5, a5_0);
-        a5_1 = fma(w0_1, e5, a5_1);
+        if (TM > 4u) { a5_1 = fma(w0_1, e5, a5_1); }
         if (TM > 8u) { a5_2 = fma(w0_2, e5, a5_2); }
         if (TM > 8u) { a5_3 = fma(w0_3, e5, a5_3); }
         a5_0 = fma(w1_0, e6, a5_0);
-        a5_1 = fma(w1_1, e6, a5_1);
+        if (TM > 4u) { a5_1 = fma(w1_1, e6, a5_1); }
         if (TM > 8u) { a5_2 = fma(w1_2, e6, a5_2); }
         if (TM > 8u) { a5_3 = fma(w1_3, e6, a5_3); }
         a5_0 = fma(w2_0, e7, a5_0);
-        a5_1 = fma(w2_1, e7, a5_1);
+        if (TM > 4u) { a5_1 = fma(w2_1, e7, a5_1); }
         if (TM > 8u) { a5_2 = fma(w2_2, e7, a5_2); }
         if (TM > 8u) { a5_3 = fma(w2_3, e7, a5_3); }
       }
@@ -865,15 +882,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 4u) {
       {
         a6_0 = fma(w0_0, e6, a6_0);
-        a6_1 = fma(w0_1, e6, a6_1);
+        if (TM > 4u) { a6_1 = fma(w0_1, e6, a6_1); }
         if (TM > 8u) { a6_2 = fma(w0_2, e6, a6_2); }
         if (TM > 8u) { a6_3 = fma(w0_3, e6, a6_3); }
         a6_0 = fma(w1_0, e7, a6_0);
-        a6_1 = fma(w1_1, e7, a6_1);
+        if (TM > 4u) { a6_1 = fma(w1_1, e7, a6_1); }
         if (TM > 8u) { a6_2 = fma(w1_2, e7, a6_2); }
         if (TM > 8u) { a6_3 = fma(w1_3, e7, a6_3); }
         a6_0 = fma(w2_0, e8, a6_0);
-        a6_1 = fma(w2_1, e8, a6_1);
+        if (TM > 4u) { a6_1 = fma(w2_1, e8, a6_1); }
         if (TM > 8u) { a6_2 = fma(w2_2, e8, a6_2); }
         if (TM > 8u) { a6_3 = fma(w2_3, e8, a6_3); }
       }
@@ -881,15 +898,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 4u) {
       {
         a7_0 = fma(w0_0, e7, a7_0);
-        a7_1 = fma(w0_1, e7, a7_1);
+        if (TM > 4u) { a7_1 = fma(w0_1, e7, a7_1); }
         if (TM > 8u) { a7_2 = fma(w0_2, e7, a7_2); }
         if (TM > 8u) { a7_3 = fma(w0_3, e7, a7_3); }
         a7_0 = fma(w1_0, e8, a7_0);
-        a7_1 = fma(w1_1, e8, a7_1);
+        if (TM > 4u) { a7_1 = fma(w1_1, e8, a7_1); }
         if (TM > 8u) { a7_2 = fma(w1_2, e8, a7_2); }
         if (TM > 8u) { a7_3 = fma(w1_3, e8, a7_3); }
         a7_0 = fma(w2_0, e9, a7_0);
-        a7_1 = fma(w2_1, e9, a7_1);
+        if (TM > 4u) { a7_1 = fma(w2_1, e9, a7_1); }
         if (TM > 8u) { a7_2 = fma(w2_2, e9, a7_2); }
         if (TM > 8u) { a7_3 = fma(w2_3, e9, a7_3); }
       }
@@ -897,15 +914,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a8_0 = fma(w0_0, e8, a8_0);
-        a8_1 = fma(w0_1, e8, a8_1);
+        if (TM > 4u) { a8_1 = fma(w0_1, e8, a8_1); }
         if (TM > 8u) { a8_2 = fma(w0_2, e8, a8_2); }
         if (TM > 8u) { a8_3 = fma(w0_3, e8, a8_3); }
         a8_0 = fma(w1_0, e9, a8_0);
-        a8_1 = fma(w1_1, e9, a8_1);
+        if (TM > 4u) { a8_1 = fma(w1_1, e9, a8_1); }
         if (TM > 8u) { a8_2 = fma(w1_2, e9, a8_2); }
         if (TM > 8u) { a8_3 = fma(w1_3, e9, a8_3); }
         a8_0 = fma(w2_0, e10, a8_0);
-        a8_1 = fma(w2_1, e10, a8_1);
+        if (TM > 4u) { a8_1 = fma(w2_1, e10, a8_1); }
         if (TM > 8u) { a8_2 = fma(w2_2, e10, a8_2); }
         if (TM > 8u) { a8_3 = fma(w2_3, e10, a8_3); }
       }
@@ -913,15 +930,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a9_0 = fma(w0_0, e9, a9_0);
-        a9_1 = fma(w0_1, e9, a9_1);
+        if (TM > 4u) { a9_1 = fma(w0_1, e9, a9_1); }
         if (TM > 8u) { a9_2 = fma(w0_2, e9, a9_2); }
         if (TM > 8u) { a9_3 = fma(w0_3, e9, a9_3); }
         a9_0 = fma(w1_0, e10, a9_0);
-        a9_1 = fma(w1_1, e10, a9_1);
+        if (TM > 4u) { a9_1 = fma(w1_1, e10, a9_1); }
         if (TM > 8u) { a9_2 = fma(w1_2, e10, a9_2); }
         if (TM > 8u) { a9_3 = fma(w1_3, e10, a9_3); }
         a9_0 = fma(w2_0, e11, a9_0);
-        a9_1 = fma(w2_1, e11, a9_1);
+        if (TM > 4u) { a9_1 = fma(w2_1, e11, a9_1); }
         if (TM > 8u) { a9_2 = fma(w2_2, e11, a9_2); }
         if (TM > 8u) { a9_3 = fma(w2_3, e11, a9_3); }
       }
@@ -929,15 +946,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a10_0 = fma(w0_0, e10, a10_0);
-        a10_1 = fma(w0_1, e10, a10_1);
+        if (TM > 4u) { a10_1 = fma(w0_1, e10, a10_1); }
         if (TM > 8u) { a10_2 = fma(w0_2, e10, a10_2); }
         if (TM > 8u) { a10_3 = fma(w0_3, e10, a10_3); }
         a10_0 = fma(w1_0, e11, a10_0);
-        a10_1 = fma(w1_1, e11, a10_1);
+        if (TM > 4u) { a10_1 = fma(w1_1, e11, a10_1); }
         if (TM > 8u) { a10_2 = fma(w1_2, e11, a10_2); }
         if (TM > 8u) { a10_3 = fma(w1_3, e11, a10_3); }
         a10_0 = fma(w2_0, e12, a10_0);
-        a10_1 = fma(w2_1, e12, a10_1);
+        if (TM > 4u) { a10_1 = fma(w2_1, e12, a10_1); }
         if (TM > 8u) { a10_2 = fma(w2_2, e12, a10_2); }
         if (TM > 8u) { a10_3 = fma(w2_3, e12, a10_3); }
       }
@@ -945,15 +962,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a11_0 = fma(w0_0, e11, a11_0);
-        a11_1 = fma(w0_1, e11, a11_1);
+        if (TM > 4u) { a11_1 = fma(w0_1, e11, a11_1); }
         if (TM > 8u) { a11_2 = fma(w0_2, e11, a11_2); }
         if (TM > 8u) { a11_3 = fma(w0_3, e11, a11_3); }
         a11_0 = fma(w1_0, e12, a11_0);
-        a11_1 = fma(w1_1, e12, a11_1);
+        if (TM > 4u) { a11_1 = fma(w1_1, e12, a11_1); }
         if (TM > 8u) { a11_2 = fma(w1_2, e12, a11_2); }
         if (TM > 8u) { a11_3 = fma(w1_3, e12, a11_3); }
         a11_0 = fma(w2_0, e13, a11_0);
-        a11_1 = fma(w2_1, e13, a11_1);
+        if (TM > 4u) { a11_1 = fma(w2_1, e13, a11_1); }
         if (TM > 8u) { a11_2 = fma(w2_2, e13, a11_2); }
         if (TM > 8u) { a11_3 = fma(w2_3, e13, a11_3); }
       }
@@ -961,15 +978,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a12_0 = fma(w0_0, e12, a12_0);
-        a12_1 = fma(w0_1, e12, a12_1);
+        if (TM > 4u) { a12_1 = fma(w0_1, e12, a12_1); }
         if (TM > 8u) { a12_2 = fma(w0_2, e12, a12_2); }
         if (TM > 8u) { a12_3 = fma(w0_3, e12, a12_3); }
         a12_0 = fma(w1_0, e13, a12_0);
-        a12_1 = fma(w1_1, e13, a12_1);
+        if (TM > 4u) { a12_1 = fma(w1_1, e13, a12_1); }
         if (TM > 8u) { a12_2 = fma(w1_2, e13, a12_2); }
         if (TM > 8u) { a12_3 = fma(w1_3, e13, a12_3); }
         a12_0 = fma(w2_0, e14, a12_0);
-        a12_1 = fma(w2_1, e14, a12_1);
+        if (TM > 4u) { a12_1 = fma(w2_1, e14, a12_1); }
         if (TM > 8u) { a12_2 = fma(w2_2, e14, a12_2); }
         if (TM > 8u) { a12_3 = fma(w2_3, e14, a12_3); }
       }
@@ -977,15 +994,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a13_0 = fma(w0_0, e13, a13_0);
-        a13_1 = fma(w0_1, e13, a13_1);
+        if (TM > 4u) { a13_1 = fma(w0_1, e13, a13_1); }
         if (TM > 8u) { a13_2 = fma(w0_2, e13, a13_2); }
         if (TM > 8u) { a13_3 = fma(w0_3, e13, a13_3); }
         a13_0 = fma(w1_0, e14, a13_0);
-        a13_1 = fma(w1_1, e14, a13_1);
+        if (TM > 4u) { a13_1 = fma(w1_1, e14, a13_1); }
         if (TM > 8u) { a13_2 = fma(w1_2, e14, a13_2); }
         if (TM > 8u) { a13_3 = fma(w1_3, e14, a13_3); }
         a13_0 = fma(w2_0, e15, a13_0);
-        a13_1 = fma(w2_1, e15, a13_1);
+        if (TM > 4u) { a13_1 = fma(w2_1, e15, a13_1); }
         if (TM > 8u) { a13_2 = fma(w2_2, e15, a13_2); }
         if (TM > 8u) { a13_3 = fma(w2_3, e15, a13_3); }
       }
@@ -993,15 +1010,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a14_0 = fma(w0_0, e14, a14_0);
-        a14_1 = fma(w0_1, e14, a14_1);
+        if (TM > 4u) { a14_1 = fma(w0_1, e14, a14_1); }
         if (TM > 8u) { a14_2 = fma(w0_2, e14, a14_2); }
         if (TM > 8u) { a14_3 = fma(w0_3, e14, a14_3); }
         a14_0 = fma(w1_0, e15, a14_0);
-        a14_1 = fma(w1_1, e15, a14_1);
+        if (TM > 4u) { a14_1 = fma(w1_1, e15, a14_1); }
         if (TM > 8u) { a14_2 = fma(w1_2, e15, a14_2); }
         if (TM > 8u) { a14_3 = fma(w1_3, e15, a14_3); }
         a14_0 = fma(w2_0, e16, a14_0);
-        a14_1 = fma(w2_1, e16, a14_1);
+        if (TM > 4u) { a14_1 = fma(w2_1, e16, a14_1); }
         if (TM > 8u) { a14_2 = fma(w2_2, e16, a14_2); }
         if (TM > 8u) { a14_3 = fma(w2_3, e16, a14_3); }
       }
@@ -1009,15 +1026,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a15_0 = fma(w0_0, e15, a15_0);
-        a15_1 = fma(w0_1, e15, a15_1);
+        if (TM > 4u) { a15_1 = fma(w0_1, e15, a15_1); }
         if (TM > 8u) { a15_2 = fma(w0_2, e15, a15_2); }
         if (TM > 8u) { a15_3 = fma(w0_3, e15, a15_3); }
         a15_0 = fma(w1_0, e16, a15_0);
-        a15_1 = fma(w1_1, e16, a15_1);
+        if (TM > 4u) { a15_1 = fma(w1_1, e16, a15_1); }
         if (TM > 8u) { a15_2 = fma(w1_2, e16, a15_2); }
         if (TM > 8u) { a15_3 = fma(w1_3, e16, a15_3); }
         a15_0 = fma(w2_0, e17, a15_0);
-        a15_1 = fma(w2_1, e17, a15_1);
+        if (TM > 4u) { a15_1 = fma(w2_1, e17, a15_1); }
         if (TM > 8u) { a15_2 = fma(w2_2, e17, a15_2); }
         if (TM > 8u) { a15_3 = fma(w2_3, e17, a15_3); }
       }
@@ -1038,7 +1055,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let rb = db + oy * ow;
       let ti = ocr * p.aoc + (ky * p.kw + kx) * p.amul;
       let w0 = vec4<f32>(wld1(ti + mo + 0u * p.ams), wld1(ti + mo + 1u * p.ams), wld1(ti + mo + 2u * p.ams), wld1(ti + mo + 3u * p.ams));
-      let w1 = vec4<f32>(wld1(ti + mo + 4u * p.ams), wld1(ti + mo + 5u * p.ams), wld1(ti + mo + 6u * p.ams), wld1(ti + mo + 7u * p.ams));
+      var w1 = vec4<f32>();
+      if (TM > 4u) { w1 = vec4<f32>(wld1(ti + mo + 4u * p.ams), wld1(ti + mo + 5u * p.ams), wld1(ti + mo + 6u * p.ams), wld1(ti + mo + 7u * p.ams)); }
       var w2 = vec4<f32>();
       if (TM > 8u) { w2 = vec4<f32>(wld1(ti + mo + 8u * p.ams), wld1(ti + mo + 9u * p.ams), wld1(ti + mo + 10u * p.ams), wld1(ti + mo + 11u * p.ams)); }
       var w3 = vec4<f32>();
@@ -1048,7 +1066,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok0 = yok && xx0 >= 0 && xx0 < ow;
         let v0 = vec4<f32>(ld_x(rb + xx0, ok0));
         a0_0 = fma(w0, v0, a0_0);
-        a0_1 = fma(w1, v0, a0_1);
+        if (TM > 4u) { a0_1 = fma(w1, v0, a0_1); }
         if (TM > 8u) { a0_2 = fma(w2, v0, a0_2); }
         if (TM > 8u) { a0_3 = fma(w3, v0, a0_3); }
       }
@@ -1057,7 +1075,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok1 = yok && xx1 >= 0 && xx1 < ow;
         let v1 = vec4<f32>(ld_x(rb + xx1, ok1));
         a1_0 = fma(w0, v1, a1_0);
-        a1_1 = fma(w1, v1, a1_1);
+        if (TM > 4u) { a1_1 = fma(w1, v1, a1_1); }
         if (TM > 8u) { a1_2 = fma(w2, v1, a1_2); }
         if (TM > 8u) { a1_3 = fma(w3, v1, a1_3); }
       }
@@ -1066,7 +1084,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok2 = yok && xx2 >= 0 && xx2 < ow;
         let v2 = vec4<f32>(ld_x(rb + xx2, ok2));
         a2_0 = fma(w0, v2, a2_0);
-        a2_1 = fma(w1, v2, a2_1);
+        if (TM > 4u) { a2_1 = fma(w1, v2, a2_1); }
         if (TM > 8u) { a2_2 = fma(w2, v2, a2_2); }
         if (TM > 8u) { a2_3 = fma(w3, v2, a2_3); }
       }
@@ -1075,7 +1093,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok3 = yok && xx3 >= 0 && xx3 < ow;
         let v3 = vec4<f32>(ld_x(rb + xx3, ok3));
         a3_0 = fma(w0, v3, a3_0);
-        a3_1 = fma(w1, v3, a3_1);
+        if (TM > 4u) { a3_1 = fma(w1, v3, a3_1); }
         if (TM > 8u) { a3_2 = fma(w2, v3, a3_2); }
         if (TM > 8u) { a3_3 = fma(w3, v3, a3_3); }
       }
@@ -1085,7 +1103,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok4 = yok && xx4 >= 0 && xx4 < ow;
         let v4 = vec4<f32>(ld_x(rb + xx4, ok4));
         a4_0 = fma(w0, v4, a4_0);
-        a4_1 = fma(w1, v4, a4_1);
+        if (TM > 4u) { a4_1 = fma(w1, v4, a4_1); }
         if (TM > 8u) { a4_2 = fma(w2, v4, a4_2); }
         if (TM > 8u) { a4_3 = fma(w3, v4, a4_3); }
       }
@@ -1096,7 +1114,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok5 = yok && xx5 >= 0 && xx5 < ow;
         let v5 = vec4<f32>(ld_x(rb + xx5, ok5));
         a5_0 = fma(w0, v5, a5_0);
-        a5_1 = fma(w1, v5, a5_1);
+        if (TM > 4u) { a5_1 = fma(w1, v5, a5_1); }
         if (TM > 8u) { a5_2 = fma(w2, v5, a5_2); }
         if (TM > 8u) { a5_3 = fma(w3, v5, a5_3); }
       }
@@ -1107,7 +1125,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok6 = yok && xx6 >= 0 && xx6 < ow;
         let v6 = vec4<f32>(ld_x(rb + xx6, ok6));
         a6_0 = fma(w0, v6, a6_0);
-        a6_1 = fma(w1, v6, a6_1);
+        if (TM > 4u) { a6_1 = fma(w1, v6, a6_1); }
         if (TM > 8u) { a6_2 = fma(w2, v6, a6_2); }
         if (TM > 8u) { a6_3 = fma(w3, v6, a6_3); }
       }
@@ -1118,7 +1136,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok7 = yok && xx7 >= 0 && xx7 < ow;
         let v7 = vec4<f32>(ld_x(rb + xx7, ok7));
         a7_0 = fma(w0, v7, a7_0);
-        a7_1 = fma(w1, v7, a7_1);
+        if (TM > 4u) { a7_1 = fma(w1, v7, a7_1); }
         if (TM > 8u) { a7_2 = fma(w2, v7, a7_2); }
         if (TM > 8u) { a7_3 = fma(w3, v7, a7_3); }
       }
@@ -1129,7 +1147,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok8 = yok && xx8 >= 0 && xx8 < ow;
         let v8 = vec4<f32>(ld_x(rb + xx8, ok8));
         a8_0 = fma(w0, v8, a8_0);
-        a8_1 = fma(w1, v8, a8_1);
+        if (TM > 4u) { a8_1 = fma(w1, v8, a8_1); }
         if (TM > 8u) { a8_2 = fma(w2, v8, a8_2); }
         if (TM > 8u) { a8_3 = fma(w3, v8, a8_3); }
       }
@@ -1140,7 +1158,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok9 = yok && xx9 >= 0 && xx9 < ow;
         let v9 = vec4<f32>(ld_x(rb + xx9, ok9));
         a9_0 = fma(w0, v9, a9_0);
-        a9_1 = fma(w1, v9, a9_1);
+        if (TM > 4u) { a9_1 = fma(w1, v9, a9_1); }
         if (TM > 8u) { a9_2 = fma(w2, v9, a9_2); }
         if (TM > 8u) { a9_3 = fma(w3, v9, a9_3); }
       }
@@ -1151,7 +1169,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok10 = yok && xx10 >= 0 && xx10 < ow;
         let v10 = vec4<f32>(ld_x(rb + xx10, ok10));
         a10_0 = fma(w0, v10, a10_0);
-        a10_1 = fma(w1, v10, a10_1);
+        if (TM > 4u) { a10_1 = fma(w1, v10, a10_1); }
         if (TM > 8u) { a10_2 = fma(w2, v10, a10_2); }
         if (TM > 8u) { a10_3 = fma(w3, v10, a10_3); }
       }
@@ -1162,7 +1180,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok11 = yok && xx11 >= 0 && xx11 < ow;
         let v11 = vec4<f32>(ld_x(rb + xx11, ok11));
         a11_0 = fma(w0, v11, a11_0);
-        a11_1 = fma(w1, v11, a11_1);
+        if (TM > 4u) { a11_1 = fma(w1, v11, a11_1); }
         if (TM > 8u) { a11_2 = fma(w2, v11, a11_2); }
         if (TM > 8u) { a11_3 = fma(w3, v11, a11_3); }
       }
@@ -1173,7 +1191,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok12 = yok && xx12 >= 0 && xx12 < ow;
         let v12 = vec4<f32>(ld_x(rb + xx12, ok12));
         a12_0 = fma(w0, v12, a12_0);
-        a12_1 = fma(w1, v12, a12_1);
+        if (TM > 4u) { a12_1 = fma(w1, v12, a12_1); }
         if (TM > 8u) { a12_2 = fma(w2, v12, a12_2); }
         if (TM > 8u) { a12_3 = fma(w3, v12, a12_3); }
       }
@@ -1184,7 +1202,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok13 = yok && xx13 >= 0 && xx13 < ow;
         let v13 = vec4<f32>(ld_x(rb + xx13, ok13));
         a13_0 = fma(w0, v13, a13_0);
-        a13_1 = fma(w1, v13, a13_1);
+        if (TM > 4u) { a13_1 = fma(w1, v13, a13_1); }
         if (TM > 8u) { a13_2 = fma(w2, v13, a13_2); }
         if (TM > 8u) { a13_3 = fma(w3, v13, a13_3); }
       }
@@ -1195,7 +1213,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok14 = yok && xx14 >= 0 && xx14 < ow;
         let v14 = vec4<f32>(ld_x(rb + xx14, ok14));
         a14_0 = fma(w0, v14, a14_0);
-        a14_1 = fma(w1, v14, a14_1);
+        if (TM > 4u) { a14_1 = fma(w1, v14, a14_1); }
         if (TM > 8u) { a14_2 = fma(w2, v14, a14_2); }
         if (TM > 8u) { a14_3 = fma(w3, v14, a14_3); }
       }
@@ -1206,7 +1224,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok15 = yok && xx15 >= 0 && xx15 < ow;
         let v15 = vec4<f32>(ld_x(rb + xx15, ok15));
         a15_0 = fma(w0, v15, a15_0);
-        a15_1 = fma(w1, v15, a15_1);
+        if (TM > 4u) { a15_1 = fma(w1, v15, a15_1); }
         if (TM > 8u) { a15_2 = fma(w2, v15, a15_2); }
         if (TM > 8u) { a15_3 = fma(w3, v15, a15_3); }
       }
@@ -1268,91 +1286,94 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       var e17 = vec4<f32>();
       if (TN > 8u) { e17 = vec4<f32>(select(0.0, dy[u32(select(0, rb + ox + 17, yok && ox + 17 >= 0 && ox + 17 < ow))], yok && ox + 17 >= 0 && ox + 17 < ow)); }
       let w0_0 = vec4<f32>(wld2(tr + 2u * p.amul + mo + 0u * p.ams), wld2(tr + 2u * p.amul + mo + 1u * p.ams), wld2(tr + 2u * p.amul + mo + 2u * p.ams), wld2(tr + 2u * p.amul + mo + 3u * p.ams));
-      let w0_1 = vec4<f32>(wld2(tr + 2u * p.amul + mo + 4u * p.ams), wld2(tr + 2u * p.amul + mo + 5u * p.ams), wld2(tr + 2u * p.amul + mo + 6u * p.ams), wld2(tr + 2u * p.amul + mo + 7u * p.ams));
+      var w0_1 = vec4<f32>();
+      if (TM > 4u) { w0_1 = vec4<f32>(wld2(tr + 2u * p.amul + mo + 4u * p.ams), wld2(tr + 2u * p.amul + mo + 5u * p.ams), wld2(tr + 2u * p.amul + mo + 6u * p.ams), wld2(tr + 2u * p.amul + mo + 7u * p.ams)); }
       var w0_2 = vec4<f32>();
       if (TM > 8u) { w0_2 = vec4<f32>(wld2(tr + 2u * p.amul + mo + 8u * p.ams), wld2(tr + 2u * p.amul + mo + 9u * p.ams), wld2(tr + 2u * p.amul + mo + 10u * p.ams), wld2(tr + 2u * p.amul + mo + 11u * p.ams)); }
       var w0_3 = vec4<f32>();
       if (TM > 8u) { w0_3 = vec4<f32>(wld2(tr + 2u * p.amul + mo + 12u * p.ams), wld2(tr + 2u * p.amul + mo + 13u * p.ams), wld2(tr + 2u * p.amul + mo + 14u * p.ams), wld2(tr + 2u * p.amul + mo + 15u * p.ams)); }
       let w1_0 = vec4<f32>(wld2(tr + 1u * p.amul + mo + 0u * p.ams), wld2(tr + 1u * p.amul + mo + 1u * p.ams), wld2(tr + 1u * p.amul + mo + 2u * p.ams), wld2(tr + 1u * p.amul + mo + 3u * p.ams));
-      let w1_1 = vec4<f32>(wld2(tr + 1u * p.amul + mo + 4u * p.ams), wld2(tr + 1u * p.amul + mo + 5u * p.ams), wld2(tr + 1u * p.amul + mo + 6u * p.ams), wld2(tr + 1u * p.amul + mo + 7u * p.ams));
+      var w1_1 = vec4<f32>();
+      if (TM > 4u) { w1_1 = vec4<f32>(wld2(tr + 1u * p.amul + mo + 4u * p.ams), wld2(tr + 1u * p.amul + mo + 5u * p.ams), wld2(tr + 1u * p.amul + mo + 6u * p.ams), wld2(tr + 1u * p.amul + mo + 7u * p.ams)); }
       var w1_2 = vec4<f32>();
       if (TM > 8u) { w1_2 = vec4<f32>(wld2(tr + 1u * p.amul + mo + 8u * p.ams), wld2(tr + 1u * p.amul + mo + 9u * p.ams), wld2(tr + 1u * p.amul + mo + 10u * p.ams), wld2(tr + 1u * p.amul + mo + 11u * p.ams)); }
       var w1_3 = vec4<f32>();
       if (TM > 8u) { w1_3 = vec4<f32>(wld2(tr + 1u * p.amul + mo + 12u * p.ams), wld2(tr + 1u * p.amul + mo + 13u * p.ams), wld2(tr + 1u * p.amul + mo + 14u * p.ams), wld2(tr + 1u * p.amul + mo + 15u * p.ams)); }
       let w2_0 = vec4<f32>(wld2(tr + 0u * p.amul + mo + 0u * p.ams), wld2(tr + 0u * p.amul + mo + 1u * p.ams), wld2(tr + 0u * p.amul + mo + 2u * p.ams), wld2(tr + 0u * p.amul + mo + 3u * p.ams));
-      let w2_1 = vec4<f32>(wld2(tr + 0u * p.amul + mo + 4u * p.ams), wld2(tr + 0u * p.amul + mo + 5u * p.ams), wld2(tr + 0u * p.amul + mo + 6u * p.ams), wld2(tr + 0u * p.amul + mo + 7u * p.ams));
+      var w2_1 = vec4<f32>();
+      if (TM > 4u) { w2_1 = vec4<f32>(wld2(tr + 0u * p.amul + mo + 4u * p.ams), wld2(tr + 0u * p.amul + mo + 5u * p.ams), wld2(tr + 0u * p.amul + mo + 6u * p.ams), wld2(tr + 0u * p.amul + mo + 7u * p.ams)); }
       var w2_2 = vec4<f32>();
       if (TM > 8u) { w2_2 = vec4<f32>(wld2(tr + 0u * p.amul + mo + 8u * p.ams), wld2(tr + 0u * p.amul + mo + 9u * p.ams), wld2(tr + 0u * p.amul + mo + 10u * p.ams), wld2(tr + 0u * p.amul + mo + 11u * p.ams)); }
       var w2_3 = vec4<f32>();
       if (TM > 8u) { w2_3 = vec4<f32>(wld2(tr + 0u * p.amul + mo + 12u * p.ams), wld2(tr + 0u * p.amul + mo + 13u * p.ams), wld2(tr + 0u * p.amul + mo + 14u * p.ams), wld2(tr + 0u * p.amul + mo + 15u * p.ams)); }
       {
         a0_0 = fma(w0_0, e0, a0_0);
-        a0_1 = fma(w0_1, e0, a0_1);
+        if (TM > 4u) { a0_1 = fma(w0_1, e0, a0_1); }
         if (TM > 8u) { a0_2 = fma(w0_2, e0, a0_2); }
         if (TM > 8u) { a0_3 = fma(w0_3, e0, a0_3); }
         a0_0 = fma(w1_0, e1, a0_0);
-        a0_1 = fma(w1_1, e1, a0_1);
+        if (TM > 4u) { a0_1 = fma(w1_1, e1, a0_1); }
         if (TM > 8u) { a0_2 = fma(w1_2, e1, a0_2); }
         if (TM > 8u) { a0_3 = fma(w1_3, e1, a0_3); }
         a0_0 = fma(w2_0, e2, a0_0);
-        a0_1 = fma(w2_1, e2, a0_1);
+        if (TM > 4u) { a0_1 = fma(w2_1, e2, a0_1); }
         if (TM > 8u) { a0_2 = fma(w2_2, e2, a0_2); }
         if (TM > 8u) { a0_3 = fma(w2_3, e2, a0_3); }
       }
       {
         a1_0 = fma(w0_0, e1, a1_0);
-        a1_1 = fma(w0_1, e1, a1_1);
+        if (TM > 4u) { a1_1 = fma(w0_1, e1, a1_1); }
         if (TM > 8u) { a1_2 = fma(w0_2, e1, a1_2); }
         if (TM > 8u) { a1_3 = fma(w0_3, e1, a1_3); }
         a1_0 = fma(w1_0, e2, a1_0);
-        a1_1 = fma(w1_1, e2, a1_1);
+        if (TM > 4u) { a1_1 = fma(w1_1, e2, a1_1); }
         if (TM > 8u) { a1_2 = fma(w1_2, e2, a1_2); }
         if (TM > 8u) { a1_3 = fma(w1_3, e2, a1_3); }
         a1_0 = fma(w2_0, e3, a1_0);
-        a1_1 = fma(w2_1, e3, a1_1);
+        if (TM > 4u) { a1_1 = fma(w2_1, e3, a1_1); }
         if (TM > 8u) { a1_2 = fma(w2_2, e3, a1_2); }
         if (TM > 8u) { a1_3 = fma(w2_3, e3, a1_3); }
       }
       {
         a2_0 = fma(w0_0, e2, a2_0);
-        a2_1 = fma(w0_1, e2, a2_1);
+        if (TM > 4u) { a2_1 = fma(w0_1, e2, a2_1); }
         if (TM > 8u) { a2_2 = fma(w0_2, e2, a2_2); }
         if (TM > 8u) { a2_3 = fma(w0_3, e2, a2_3); }
         a2_0 = fma(w1_0, e3, a2_0);
-        a2_1 = fma(w1_1, e3, a2_1);
+        if (TM > 4u) { a2_1 = fma(w1_1, e3, a2_1); }
         if (TM > 8u) { a2_2 = fma(w1_2, e3, a2_2); }
         if (TM > 8u) { a2_3 = fma(w1_3, e3, a2_3); }
         a2_0 = fma(w2_0, e4, a2_0);
-        a2_1 = fma(w2_1, e4, a2_1);
+        if (TM > 4u) { a2_1 = fma(w2_1, e4, a2_1); }
         if (TM > 8u) { a2_2 = fma(w2_2, e4, a2_2); }
         if (TM > 8u) { a2_3 = fma(w2_3, e4, a2_3); }
       }
       {
         a3_0 = fma(w0_0, e3, a3_0);
-        a3_1 = fma(w0_1, e3, a3_1);
+        if (TM > 4u) { a3_1 = fma(w0_1, e3, a3_1); }
         if (TM > 8u) { a3_2 = fma(w0_2, e3, a3_2); }
         if (TM > 8u) { a3_3 = fma(w0_3, e3, a3_3); }
         a3_0 = fma(w1_0, e4, a3_0);
-        a3_1 = fma(w1_1, e4, a3_1);
+        if (TM > 4u) { a3_1 = fma(w1_1, e4, a3_1); }
         if (TM > 8u) { a3_2 = fma(w1_2, e4, a3_2); }
         if (TM > 8u) { a3_3 = fma(w1_3, e4, a3_3); }
         a3_0 = fma(w2_0, e5, a3_0);
-        a3_1 = fma(w2_1, e5, a3_1);
+        if (TM > 4u) { a3_1 = fma(w2_1, e5, a3_1); }
         if (TM > 8u) { a3_2 = fma(w2_2, e5, a3_2); }
         if (TM > 8u) { a3_3 = fma(w2_3, e5, a3_3); }
       }
       if (TN > 4u) {
       {
         a4_0 = fma(w0_0, e4, a4_0);
-        a4_1 = fma(w0_1, e4, a4_1);
+        if (TM > 4u) { a4_1 = fma(w0_1, e4, a4_1); }
         if (TM > 8u) { a4_2 = fma(w0_2, e4, a4_2); }
         if (TM > 8u) { a4_3 = fma(w0_3, e4, a4_3); }
         a4_0 = fma(w1_0, e5, a4_0);
-        a4_1 = fma(w1_1, e5, a4_1);
+        if (TM > 4u) { a4_1 = fma(w1_1, e5, a4_1); }
         if (TM > 8u) { a4_2 = fma(w1_2, e5, a4_2); }
         if (TM > 8u) { a4_3 = fma(w1_3, e5, a4_3); }
         a4_0 = fma(w2_0, e6, a4_0);
-        a4_1 = fma(w2_1, e6, a4_1);
+        if (TM > 4u) { a4_1 = fma(w2_1, e6, a4_1); }
         if (TM > 8u) { a4_2 = fma(w2_2, e6, a4_2); }
         if (TM > 8u) { a4_3 = fma(w2_3, e6, a4_3); }
       }
@@ -1360,15 +1381,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 4u) {
       {
         a5_0 = fma(w0_0, e5, a5_0);
-        a5_1 = fma(w0_1, e5, a5_1);
+        if (TM > 4u) { a5_1 = fma(w0_1, e5, a5_1); }
         if (TM > 8u) { a5_2 = fma(w0_2, e5, a5_2); }
         if (TM > 8u) { a5_3 = fma(w0_3, e5, a5_3); }
         a5_0 = fma(w1_0, e6, a5_0);
-        a5_1 = fma(w1_1, e6, a5_1);
+        if (TM > 4u) { a5_1 = fma(w1_1, e6, a5_1); }
         if (TM > 8u) { a5_2 = fma(w1_2, e6, a5_2); }
         if (TM > 8u) { a5_3 = fma(w1_3, e6, a5_3); }
         a5_0 = fma(w2_0, e7, a5_0);
-        a5_1 = fma(w2_1, e7, a5_1);
+        if (TM > 4u) { a5_1 = fma(w2_1, e7, a5_1); }
         if (TM > 8u) { a5_2 = fma(w2_2, e7, a5_2); }
         if (TM > 8u) { a5_3 = fma(w2_3, e7, a5_3); }
       }
@@ -1376,15 +1397,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 4u) {
       {
         a6_0 = fma(w0_0, e6, a6_0);
-        a6_1 = fma(w0_1, e6, a6_1);
+        if (TM > 4u) { a6_1 = fma(w0_1, e6, a6_1); }
         if (TM > 8u) { a6_2 = fma(w0_2, e6, a6_2); }
         if (TM > 8u) { a6_3 = fma(w0_3, e6, a6_3); }
         a6_0 = fma(w1_0, e7, a6_0);
-        a6_1 = fma(w1_1, e7, a6_1);
+        if (TM > 4u) { a6_1 = fma(w1_1, e7, a6_1); }
         if (TM > 8u) { a6_2 = fma(w1_2, e7, a6_2); }
         if (TM > 8u) { a6_3 = fma(w1_3, e7, a6_3); }
         a6_0 = fma(w2_0, e8, a6_0);
-        a6_1 = fma(w2_1, e8, a6_1);
+        if (TM > 4u) { a6_1 = fma(w2_1, e8, a6_1); }
         if (TM > 8u) { a6_2 = fma(w2_2, e8, a6_2); }
         if (TM > 8u) { a6_3 = fma(w2_3, e8, a6_3); }
       }
@@ -1392,15 +1413,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 4u) {
       {
         a7_0 = fma(w0_0, e7, a7_0);
-        a7_1 = fma(w0_1, e7, a7_1);
+        if (TM > 4u) { a7_1 = fma(w0_1, e7, a7_1); }
         if (TM > 8u) { a7_2 = fma(w0_2, e7, a7_2); }
         if (TM > 8u) { a7_3 = fma(w0_3, e7, a7_3); }
         a7_0 = fma(w1_0, e8, a7_0);
-        a7_1 = fma(w1_1, e8, a7_1);
+        if (TM > 4u) { a7_1 = fma(w1_1, e8, a7_1); }
         if (TM > 8u) { a7_2 = fma(w1_2, e8, a7_2); }
         if (TM > 8u) { a7_3 = fma(w1_3, e8, a7_3); }
         a7_0 = fma(w2_0, e9, a7_0);
-        a7_1 = fma(w2_1, e9, a7_1);
+        if (TM > 4u) { a7_1 = fma(w2_1, e9, a7_1); }
         if (TM > 8u) { a7_2 = fma(w2_2, e9, a7_2); }
         if (TM > 8u) { a7_3 = fma(w2_3, e9, a7_3); }
       }
@@ -1408,15 +1429,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a8_0 = fma(w0_0, e8, a8_0);
-        a8_1 = fma(w0_1, e8, a8_1);
+        if (TM > 4u) { a8_1 = fma(w0_1, e8, a8_1); }
         if (TM > 8u) { a8_2 = fma(w0_2, e8, a8_2); }
         if (TM > 8u) { a8_3 = fma(w0_3, e8, a8_3); }
         a8_0 = fma(w1_0, e9, a8_0);
-        a8_1 = fma(w1_1, e9, a8_1);
+        if (TM > 4u) { a8_1 = fma(w1_1, e9, a8_1); }
         if (TM > 8u) { a8_2 = fma(w1_2, e9, a8_2); }
         if (TM > 8u) { a8_3 = fma(w1_3, e9, a8_3); }
         a8_0 = fma(w2_0, e10, a8_0);
-        a8_1 = fma(w2_1, e10, a8_1);
+        if (TM > 4u) { a8_1 = fma(w2_1, e10, a8_1); }
         if (TM > 8u) { a8_2 = fma(w2_2, e10, a8_2); }
         if (TM > 8u) { a8_3 = fma(w2_3, e10, a8_3); }
       }
@@ -1424,15 +1445,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a9_0 = fma(w0_0, e9, a9_0);
-        a9_1 = fma(w0_1, e9, a9_1);
+        if (TM > 4u) { a9_1 = fma(w0_1, e9, a9_1); }
         if (TM > 8u) { a9_2 = fma(w0_2, e9, a9_2); }
         if (TM > 8u) { a9_3 = fma(w0_3, e9, a9_3); }
         a9_0 = fma(w1_0, e10, a9_0);
-        a9_1 = fma(w1_1, e10, a9_1);
+        if (TM > 4u) { a9_1 = fma(w1_1, e10, a9_1); }
         if (TM > 8u) { a9_2 = fma(w1_2, e10, a9_2); }
         if (TM > 8u) { a9_3 = fma(w1_3, e10, a9_3); }
         a9_0 = fma(w2_0, e11, a9_0);
-        a9_1 = fma(w2_1, e11, a9_1);
+        if (TM > 4u) { a9_1 = fma(w2_1, e11, a9_1); }
         if (TM > 8u) { a9_2 = fma(w2_2, e11, a9_2); }
         if (TM > 8u) { a9_3 = fma(w2_3, e11, a9_3); }
       }
@@ -1440,15 +1461,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a10_0 = fma(w0_0, e10, a10_0);
-        a10_1 = fma(w0_1, e10, a10_1);
+        if (TM > 4u) { a10_1 = fma(w0_1, e10, a10_1); }
         if (TM > 8u) { a10_2 = fma(w0_2, e10, a10_2); }
         if (TM > 8u) { a10_3 = fma(w0_3, e10, a10_3); }
         a10_0 = fma(w1_0, e11, a10_0);
-        a10_1 = fma(w1_1, e11, a10_1);
+        if (TM > 4u) { a10_1 = fma(w1_1, e11, a10_1); }
         if (TM > 8u) { a10_2 = fma(w1_2, e11, a10_2); }
         if (TM > 8u) { a10_3 = fma(w1_3, e11, a10_3); }
         a10_0 = fma(w2_0, e12, a10_0);
-        a10_1 = fma(w2_1, e12, a10_1);
+        if (TM > 4u) { a10_1 = fma(w2_1, e12, a10_1); }
         if (TM > 8u) { a10_2 = fma(w2_2, e12, a10_2); }
         if (TM > 8u) { a10_3 = fma(w2_3, e12, a10_3); }
       }
@@ -1456,15 +1477,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a11_0 = fma(w0_0, e11, a11_0);
-        a11_1 = fma(w0_1, e11, a11_1);
+        if (TM > 4u) { a11_1 = fma(w0_1, e11, a11_1); }
         if (TM > 8u) { a11_2 = fma(w0_2, e11, a11_2); }
         if (TM > 8u) { a11_3 = fma(w0_3, e11, a11_3); }
         a11_0 = fma(w1_0, e12, a11_0);
-        a11_1 = fma(w1_1, e12, a11_1);
+        if (TM > 4u) { a11_1 = fma(w1_1, e12, a11_1); }
         if (TM > 8u) { a11_2 = fma(w1_2, e12, a11_2); }
         if (TM > 8u) { a11_3 = fma(w1_3, e12, a11_3); }
         a11_0 = fma(w2_0, e13, a11_0);
-        a11_1 = fma(w2_1, e13, a11_1);
+        if (TM > 4u) { a11_1 = fma(w2_1, e13, a11_1); }
         if (TM > 8u) { a11_2 = fma(w2_2, e13, a11_2); }
         if (TM > 8u) { a11_3 = fma(w2_3, e13, a11_3); }
       }
@@ -1472,15 +1493,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a12_0 = fma(w0_0, e12, a12_0);
-        a12_1 = fma(w0_1, e12, a12_1);
+        if (TM > 4u) { a12_1 = fma(w0_1, e12, a12_1); }
         if (TM > 8u) { a12_2 = fma(w0_2, e12, a12_2); }
         if (TM > 8u) { a12_3 = fma(w0_3, e12, a12_3); }
         a12_0 = fma(w1_0, e13, a12_0);
-        a12_1 = fma(w1_1, e13, a12_1);
+        if (TM > 4u) { a12_1 = fma(w1_1, e13, a12_1); }
         if (TM > 8u) { a12_2 = fma(w1_2, e13, a12_2); }
         if (TM > 8u) { a12_3 = fma(w1_3, e13, a12_3); }
         a12_0 = fma(w2_0, e14, a12_0);
-        a12_1 = fma(w2_1, e14, a12_1);
+        if (TM > 4u) { a12_1 = fma(w2_1, e14, a12_1); }
         if (TM > 8u) { a12_2 = fma(w2_2, e14, a12_2); }
         if (TM > 8u) { a12_3 = fma(w2_3, e14, a12_3); }
       }
@@ -1488,15 +1509,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a13_0 = fma(w0_0, e13, a13_0);
-        a13_1 = fma(w0_1, e13, a13_1);
+        if (TM > 4u) { a13_1 = fma(w0_1, e13, a13_1); }
         if (TM > 8u) { a13_2 = fma(w0_2, e13, a13_2); }
         if (TM > 8u) { a13_3 = fma(w0_3, e13, a13_3); }
         a13_0 = fma(w1_0, e14, a13_0);
-        a13_1 = fma(w1_1, e14, a13_1);
+        if (TM > 4u) { a13_1 = fma(w1_1, e14, a13_1); }
         if (TM > 8u) { a13_2 = fma(w1_2, e14, a13_2); }
         if (TM > 8u) { a13_3 = fma(w1_3, e14, a13_3); }
         a13_0 = fma(w2_0, e15, a13_0);
-        a13_1 = fma(w2_1, e15, a13_1);
+        if (TM > 4u) { a13_1 = fma(w2_1, e15, a13_1); }
         if (TM > 8u) { a13_2 = fma(w2_2, e15, a13_2); }
         if (TM > 8u) { a13_3 = fma(w2_3, e15, a13_3); }
       }
@@ -1504,15 +1525,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a14_0 = fma(w0_0, e14, a14_0);
-        a14_1 = fma(w0_1, e14, a14_1);
+        if (TM > 4u) { a14_1 = fma(w0_1, e14, a14_1); }
         if (TM > 8u) { a14_2 = fma(w0_2, e14, a14_2); }
         if (TM > 8u) { a14_3 = fma(w0_3, e14, a14_3); }
         a14_0 = fma(w1_0, e15, a14_0);
-        a14_1 = fma(w1_1, e15, a14_1);
+        if (TM > 4u) { a14_1 = fma(w1_1, e15, a14_1); }
         if (TM > 8u) { a14_2 = fma(w1_2, e15, a14_2); }
         if (TM > 8u) { a14_3 = fma(w1_3, e15, a14_3); }
         a14_0 = fma(w2_0, e16, a14_0);
-        a14_1 = fma(w2_1, e16, a14_1);
+        if (TM > 4u) { a14_1 = fma(w2_1, e16, a14_1); }
         if (TM > 8u) { a14_2 = fma(w2_2, e16, a14_2); }
         if (TM > 8u) { a14_3 = fma(w2_3, e16, a14_3); }
       }
@@ -1520,15 +1541,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a15_0 = fma(w0_0, e15, a15_0);
-        a15_1 = fma(w0_1, e15, a15_1);
+        if (TM > 4u) { a15_1 = fma(w0_1, e15, a15_1); }
         if (TM > 8u) { a15_2 = fma(w0_2, e15, a15_2); }
         if (TM > 8u) { a15_3 = fma(w0_3, e15, a15_3); }
         a15_0 = fma(w1_0, e16, a15_0);
-        a15_1 = fma(w1_1, e16, a15_1);
+        if (TM > 4u) { a15_1 = fma(w1_1, e16, a15_1); }
         if (TM > 8u) { a15_2 = fma(w1_2, e16, a15_2); }
         if (TM > 8u) { a15_3 = fma(w1_3, e16, a15_3); }
         a15_0 = fma(w2_0, e17, a15_0);
-        a15_1 = fma(w2_1, e17, a15_1);
+        if (TM > 4u) { a15_1 = fma(w2_1, e17, a15_1); }
         if (TM > 8u) { a15_2 = fma(w2_2, e17, a15_2); }
         if (TM > 8u) { a15_3 = fma(w2_3, e17, a15_3); }
       }
@@ -1549,7 +1570,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let rb = db + oy * ow;
       let ti = ocr * p.aoc + (ky * p.kw + kx) * p.amul;
       let w0 = vec4<f32>(wld2(ti + mo + 0u * p.ams), wld2(ti + mo + 1u * p.ams), wld2(ti + mo + 2u * p.ams), wld2(ti + mo + 3u * p.ams));
-      let w1 = vec4<f32>(wld2(ti + mo + 4u * p.ams), wld2(ti + mo + 5u * p.ams), wld2(ti + mo + 6u * p.ams), wld2(ti + mo + 7u * p.ams));
+      var w1 = vec4<f32>();
+      if (TM > 4u) { w1 = vec4<f32>(wld2(ti + mo + 4u * p.ams), wld2(ti + mo + 5u * p.ams), wld2(ti + mo + 6u * p.ams), wld2(ti + mo + 7u * p.ams)); }
       var w2 = vec4<f32>();
       if (TM > 8u) { w2 = vec4<f32>(wld2(ti + mo + 8u * p.ams), wld2(ti + mo + 9u * p.ams), wld2(ti + mo + 10u * p.ams), wld2(ti + mo + 11u * p.ams)); }
       var w3 = vec4<f32>();
@@ -1559,7 +1581,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok0 = yok && xx0 >= 0 && xx0 < ow;
         let v0 = vec4<f32>(ld_x(rb + xx0, ok0));
         a0_0 = fma(w0, v0, a0_0);
-        a0_1 = fma(w1, v0, a0_1);
+        if (TM > 4u) { a0_1 = fma(w1, v0, a0_1); }
         if (TM > 8u) { a0_2 = fma(w2, v0, a0_2); }
         if (TM > 8u) { a0_3 = fma(w3, v0, a0_3); }
       }
@@ -1568,7 +1590,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok1 = yok && xx1 >= 0 && xx1 < ow;
         let v1 = vec4<f32>(ld_x(rb + xx1, ok1));
         a1_0 = fma(w0, v1, a1_0);
-        a1_1 = fma(w1, v1, a1_1);
+        if (TM > 4u) { a1_1 = fma(w1, v1, a1_1); }
         if (TM > 8u) { a1_2 = fma(w2, v1, a1_2); }
         if (TM > 8u) { a1_3 = fma(w3, v1, a1_3); }
       }
@@ -1577,7 +1599,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok2 = yok && xx2 >= 0 && xx2 < ow;
         let v2 = vec4<f32>(ld_x(rb + xx2, ok2));
         a2_0 = fma(w0, v2, a2_0);
-        a2_1 = fma(w1, v2, a2_1);
+        if (TM > 4u) { a2_1 = fma(w1, v2, a2_1); }
         if (TM > 8u) { a2_2 = fma(w2, v2, a2_2); }
         if (TM > 8u) { a2_3 = fma(w3, v2, a2_3); }
       }
@@ -1586,7 +1608,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok3 = yok && xx3 >= 0 && xx3 < ow;
         let v3 = vec4<f32>(ld_x(rb + xx3, ok3));
         a3_0 = fma(w0, v3, a3_0);
-        a3_1 = fma(w1, v3, a3_1);
+        if (TM > 4u) { a3_1 = fma(w1, v3, a3_1); }
         if (TM > 8u) { a3_2 = fma(w2, v3, a3_2); }
         if (TM > 8u) { a3_3 = fma(w3, v3, a3_3); }
       }
@@ -1596,7 +1618,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok4 = yok && xx4 >= 0 && xx4 < ow;
         let v4 = vec4<f32>(ld_x(rb + xx4, ok4));
         a4_0 = fma(w0, v4, a4_0);
-        a4_1 = fma(w1, v4, a4_1);
+        if (TM > 4u) { a4_1 = fma(w1, v4, a4_1); }
         if (TM > 8u) { a4_2 = fma(w2, v4, a4_2); }
         if (TM > 8u) { a4_3 = fma(w3, v4, a4_3); }
       }
@@ -1607,7 +1629,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok5 = yok && xx5 >= 0 && xx5 < ow;
         let v5 = vec4<f32>(ld_x(rb + xx5, ok5));
         a5_0 = fma(w0, v5, a5_0);
-        a5_1 = fma(w1, v5, a5_1);
+        if (TM > 4u) { a5_1 = fma(w1, v5, a5_1); }
         if (TM > 8u) { a5_2 = fma(w2, v5, a5_2); }
         if (TM > 8u) { a5_3 = fma(w3, v5, a5_3); }
       }
@@ -1618,7 +1640,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok6 = yok && xx6 >= 0 && xx6 < ow;
         let v6 = vec4<f32>(ld_x(rb + xx6, ok6));
         a6_0 = fma(w0, v6, a6_0);
-        a6_1 = fma(w1, v6, a6_1);
+        if (TM > 4u) { a6_1 = fma(w1, v6, a6_1); }
         if (TM > 8u) { a6_2 = fma(w2, v6, a6_2); }
         if (TM > 8u) { a6_3 = fma(w3, v6, a6_3); }
       }
@@ -1629,7 +1651,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok7 = yok && xx7 >= 0 && xx7 < ow;
         let v7 = vec4<f32>(ld_x(rb + xx7, ok7));
         a7_0 = fma(w0, v7, a7_0);
-        a7_1 = fma(w1, v7, a7_1);
+        if (TM > 4u) { a7_1 = fma(w1, v7, a7_1); }
         if (TM > 8u) { a7_2 = fma(w2, v7, a7_2); }
         if (TM > 8u) { a7_3 = fma(w3, v7, a7_3); }
       }
@@ -1640,7 +1662,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok8 = yok && xx8 >= 0 && xx8 < ow;
         let v8 = vec4<f32>(ld_x(rb + xx8, ok8));
         a8_0 = fma(w0, v8, a8_0);
-        a8_1 = fma(w1, v8, a8_1);
+        if (TM > 4u) { a8_1 = fma(w1, v8, a8_1); }
         if (TM > 8u) { a8_2 = fma(w2, v8, a8_2); }
         if (TM > 8u) { a8_3 = fma(w3, v8, a8_3); }
       }
@@ -1651,7 +1673,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok9 = yok && xx9 >= 0 && xx9 < ow;
         let v9 = vec4<f32>(ld_x(rb + xx9, ok9));
         a9_0 = fma(w0, v9, a9_0);
-        a9_1 = fma(w1, v9, a9_1);
+        if (TM > 4u) { a9_1 = fma(w1, v9, a9_1); }
         if (TM > 8u) { a9_2 = fma(w2, v9, a9_2); }
         if (TM > 8u) { a9_3 = fma(w3, v9, a9_3); }
       }
@@ -1662,7 +1684,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok10 = yok && xx10 >= 0 && xx10 < ow;
         let v10 = vec4<f32>(ld_x(rb + xx10, ok10));
         a10_0 = fma(w0, v10, a10_0);
-        a10_1 = fma(w1, v10, a10_1);
+        if (TM > 4u) { a10_1 = fma(w1, v10, a10_1); }
         if (TM > 8u) { a10_2 = fma(w2, v10, a10_2); }
         if (TM > 8u) { a10_3 = fma(w3, v10, a10_3); }
       }
@@ -1673,7 +1695,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok11 = yok && xx11 >= 0 && xx11 < ow;
         let v11 = vec4<f32>(ld_x(rb + xx11, ok11));
         a11_0 = fma(w0, v11, a11_0);
-        a11_1 = fma(w1, v11, a11_1);
+        if (TM > 4u) { a11_1 = fma(w1, v11, a11_1); }
         if (TM > 8u) { a11_2 = fma(w2, v11, a11_2); }
         if (TM > 8u) { a11_3 = fma(w3, v11, a11_3); }
       }
@@ -1684,7 +1706,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok12 = yok && xx12 >= 0 && xx12 < ow;
         let v12 = vec4<f32>(ld_x(rb + xx12, ok12));
         a12_0 = fma(w0, v12, a12_0);
-        a12_1 = fma(w1, v12, a12_1);
+        if (TM > 4u) { a12_1 = fma(w1, v12, a12_1); }
         if (TM > 8u) { a12_2 = fma(w2, v12, a12_2); }
         if (TM > 8u) { a12_3 = fma(w3, v12, a12_3); }
       }
@@ -1695,7 +1717,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok13 = yok && xx13 >= 0 && xx13 < ow;
         let v13 = vec4<f32>(ld_x(rb + xx13, ok13));
         a13_0 = fma(w0, v13, a13_0);
-        a13_1 = fma(w1, v13, a13_1);
+        if (TM > 4u) { a13_1 = fma(w1, v13, a13_1); }
         if (TM > 8u) { a13_2 = fma(w2, v13, a13_2); }
         if (TM > 8u) { a13_3 = fma(w3, v13, a13_3); }
       }
@@ -1706,7 +1728,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok14 = yok && xx14 >= 0 && xx14 < ow;
         let v14 = vec4<f32>(ld_x(rb + xx14, ok14));
         a14_0 = fma(w0, v14, a14_0);
-        a14_1 = fma(w1, v14, a14_1);
+        if (TM > 4u) { a14_1 = fma(w1, v14, a14_1); }
         if (TM > 8u) { a14_2 = fma(w2, v14, a14_2); }
         if (TM > 8u) { a14_3 = fma(w3, v14, a14_3); }
       }
@@ -1717,7 +1739,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok15 = yok && xx15 >= 0 && xx15 < ow;
         let v15 = vec4<f32>(ld_x(rb + xx15, ok15));
         a15_0 = fma(w0, v15, a15_0);
-        a15_1 = fma(w1, v15, a15_1);
+        if (TM > 4u) { a15_1 = fma(w1, v15, a15_1); }
         if (TM > 8u) { a15_2 = fma(w2, v15, a15_2); }
         if (TM > 8u) { a15_3 = fma(w3, v15, a15_3); }
       }
@@ -1779,91 +1801,94 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       var e17 = vec4<f32>();
       if (TN > 8u) { e17 = vec4<f32>(select(0.0, dy[u32(select(0, rb + ox + 17, yok && ox + 17 >= 0 && ox + 17 < ow))], yok && ox + 17 >= 0 && ox + 17 < ow)); }
       let w0_0 = vec4<f32>(wld3(tr + 2u * p.amul + mo + 0u * p.ams), wld3(tr + 2u * p.amul + mo + 1u * p.ams), wld3(tr + 2u * p.amul + mo + 2u * p.ams), wld3(tr + 2u * p.amul + mo + 3u * p.ams));
-      let w0_1 = vec4<f32>(wld3(tr + 2u * p.amul + mo + 4u * p.ams), wld3(tr + 2u * p.amul + mo + 5u * p.ams), wld3(tr + 2u * p.amul + mo + 6u * p.ams), wld3(tr + 2u * p.amul + mo + 7u * p.ams));
+      var w0_1 = vec4<f32>();
+      if (TM > 4u) { w0_1 = vec4<f32>(wld3(tr + 2u * p.amul + mo + 4u * p.ams), wld3(tr + 2u * p.amul + mo + 5u * p.ams), wld3(tr + 2u * p.amul + mo + 6u * p.ams), wld3(tr + 2u * p.amul + mo + 7u * p.ams)); }
       var w0_2 = vec4<f32>();
       if (TM > 8u) { w0_2 = vec4<f32>(wld3(tr + 2u * p.amul + mo + 8u * p.ams), wld3(tr + 2u * p.amul + mo + 9u * p.ams), wld3(tr + 2u * p.amul + mo + 10u * p.ams), wld3(tr + 2u * p.amul + mo + 11u * p.ams)); }
       var w0_3 = vec4<f32>();
       if (TM > 8u) { w0_3 = vec4<f32>(wld3(tr + 2u * p.amul + mo + 12u * p.ams), wld3(tr + 2u * p.amul + mo + 13u * p.ams), wld3(tr + 2u * p.amul + mo + 14u * p.ams), wld3(tr + 2u * p.amul + mo + 15u * p.ams)); }
       let w1_0 = vec4<f32>(wld3(tr + 1u * p.amul + mo + 0u * p.ams), wld3(tr + 1u * p.amul + mo + 1u * p.ams), wld3(tr + 1u * p.amul + mo + 2u * p.ams), wld3(tr + 1u * p.amul + mo + 3u * p.ams));
-      let w1_1 = vec4<f32>(wld3(tr + 1u * p.amul + mo + 4u * p.ams), wld3(tr + 1u * p.amul + mo + 5u * p.ams), wld3(tr + 1u * p.amul + mo + 6u * p.ams), wld3(tr + 1u * p.amul + mo + 7u * p.ams));
+      var w1_1 = vec4<f32>();
+      if (TM > 4u) { w1_1 = vec4<f32>(wld3(tr + 1u * p.amul + mo + 4u * p.ams), wld3(tr + 1u * p.amul + mo + 5u * p.ams), wld3(tr + 1u * p.amul + mo + 6u * p.ams), wld3(tr + 1u * p.amul + mo + 7u * p.ams)); }
       var w1_2 = vec4<f32>();
       if (TM > 8u) { w1_2 = vec4<f32>(wld3(tr + 1u * p.amul + mo + 8u * p.ams), wld3(tr + 1u * p.amul + mo + 9u * p.ams), wld3(tr + 1u * p.amul + mo + 10u * p.ams), wld3(tr + 1u * p.amul + mo + 11u * p.ams)); }
       var w1_3 = vec4<f32>();
       if (TM > 8u) { w1_3 = vec4<f32>(wld3(tr + 1u * p.amul + mo + 12u * p.ams), wld3(tr + 1u * p.amul + mo + 13u * p.ams), wld3(tr + 1u * p.amul + mo + 14u * p.ams), wld3(tr + 1u * p.amul + mo + 15u * p.ams)); }
       let w2_0 = vec4<f32>(wld3(tr + 0u * p.amul + mo + 0u * p.ams), wld3(tr + 0u * p.amul + mo + 1u * p.ams), wld3(tr + 0u * p.amul + mo + 2u * p.ams), wld3(tr + 0u * p.amul + mo + 3u * p.ams));
-      let w2_1 = vec4<f32>(wld3(tr + 0u * p.amul + mo + 4u * p.ams), wld3(tr + 0u * p.amul + mo + 5u * p.ams), wld3(tr + 0u * p.amul + mo + 6u * p.ams), wld3(tr + 0u * p.amul + mo + 7u * p.ams));
+      var w2_1 = vec4<f32>();
+      if (TM > 4u) { w2_1 = vec4<f32>(wld3(tr + 0u * p.amul + mo + 4u * p.ams), wld3(tr + 0u * p.amul + mo + 5u * p.ams), wld3(tr + 0u * p.amul + mo + 6u * p.ams), wld3(tr + 0u * p.amul + mo + 7u * p.ams)); }
       var w2_2 = vec4<f32>();
       if (TM > 8u) { w2_2 = vec4<f32>(wld3(tr + 0u * p.amul + mo + 8u * p.ams), wld3(tr + 0u * p.amul + mo + 9u * p.ams), wld3(tr + 0u * p.amul + mo + 10u * p.ams), wld3(tr + 0u * p.amul + mo + 11u * p.ams)); }
       var w2_3 = vec4<f32>();
       if (TM > 8u) { w2_3 = vec4<f32>(wld3(tr + 0u * p.amul + mo + 12u * p.ams), wld3(tr + 0u * p.amul + mo + 13u * p.ams), wld3(tr + 0u * p.amul + mo + 14u * p.ams), wld3(tr + 0u * p.amul + mo + 15u * p.ams)); }
       {
         a0_0 = fma(w0_0, e0, a0_0);
-        a0_1 = fma(w0_1, e0, a0_1);
+        if (TM > 4u) { a0_1 = fma(w0_1, e0, a0_1); }
         if (TM > 8u) { a0_2 = fma(w0_2, e0, a0_2); }
         if (TM > 8u) { a0_3 = fma(w0_3, e0, a0_3); }
         a0_0 = fma(w1_0, e1, a0_0);
-        a0_1 = fma(w1_1, e1, a0_1);
+        if (TM > 4u) { a0_1 = fma(w1_1, e1, a0_1); }
         if (TM > 8u) { a0_2 = fma(w1_2, e1, a0_2); }
         if (TM > 8u) { a0_3 = fma(w1_3, e1, a0_3); }
         a0_0 = fma(w2_0, e2, a0_0);
-        a0_1 = fma(w2_1, e2, a0_1);
+        if (TM > 4u) { a0_1 = fma(w2_1, e2, a0_1); }
         if (TM > 8u) { a0_2 = fma(w2_2, e2, a0_2); }
         if (TM > 8u) { a0_3 = fma(w2_3, e2, a0_3); }
       }
       {
         a1_0 = fma(w0_0, e1, a1_0);
-        a1_1 = fma(w0_1, e1, a1_1);
+        if (TM > 4u) { a1_1 = fma(w0_1, e1, a1_1); }
         if (TM > 8u) { a1_2 = fma(w0_2, e1, a1_2); }
         if (TM > 8u) { a1_3 = fma(w0_3, e1, a1_3); }
         a1_0 = fma(w1_0, e2, a1_0);
-        a1_1 = fma(w1_1, e2, a1_1);
+        if (TM > 4u) { a1_1 = fma(w1_1, e2, a1_1); }
         if (TM > 8u) { a1_2 = fma(w1_2, e2, a1_2); }
         if (TM > 8u) { a1_3 = fma(w1_3, e2, a1_3); }
         a1_0 = fma(w2_0, e3, a1_0);
-        a1_1 = fma(w2_1, e3, a1_1);
+        if (TM > 4u) { a1_1 = fma(w2_1, e3, a1_1); }
         if (TM > 8u) { a1_2 = fma(w2_2, e3, a1_2); }
         if (TM > 8u) { a1_3 = fma(w2_3, e3, a1_3); }
       }
       {
         a2_0 = fma(w0_0, e2, a2_0);
-        a2_1 = fma(w0_1, e2, a2_1);
+        if (TM > 4u) { a2_1 = fma(w0_1, e2, a2_1); }
         if (TM > 8u) { a2_2 = fma(w0_2, e2, a2_2); }
         if (TM > 8u) { a2_3 = fma(w0_3, e2, a2_3); }
         a2_0 = fma(w1_0, e3, a2_0);
-        a2_1 = fma(w1_1, e3, a2_1);
+        if (TM > 4u) { a2_1 = fma(w1_1, e3, a2_1); }
         if (TM > 8u) { a2_2 = fma(w1_2, e3, a2_2); }
         if (TM > 8u) { a2_3 = fma(w1_3, e3, a2_3); }
         a2_0 = fma(w2_0, e4, a2_0);
-        a2_1 = fma(w2_1, e4, a2_1);
+        if (TM > 4u) { a2_1 = fma(w2_1, e4, a2_1); }
         if (TM > 8u) { a2_2 = fma(w2_2, e4, a2_2); }
         if (TM > 8u) { a2_3 = fma(w2_3, e4, a2_3); }
       }
       {
         a3_0 = fma(w0_0, e3, a3_0);
-        a3_1 = fma(w0_1, e3, a3_1);
+        if (TM > 4u) { a3_1 = fma(w0_1, e3, a3_1); }
         if (TM > 8u) { a3_2 = fma(w0_2, e3, a3_2); }
         if (TM > 8u) { a3_3 = fma(w0_3, e3, a3_3); }
         a3_0 = fma(w1_0, e4, a3_0);
-        a3_1 = fma(w1_1, e4, a3_1);
+        if (TM > 4u) { a3_1 = fma(w1_1, e4, a3_1); }
         if (TM > 8u) { a3_2 = fma(w1_2, e4, a3_2); }
         if (TM > 8u) { a3_3 = fma(w1_3, e4, a3_3); }
         a3_0 = fma(w2_0, e5, a3_0);
-        a3_1 = fma(w2_1, e5, a3_1);
+        if (TM > 4u) { a3_1 = fma(w2_1, e5, a3_1); }
         if (TM > 8u) { a3_2 = fma(w2_2, e5, a3_2); }
         if (TM > 8u) { a3_3 = fma(w2_3, e5, a3_3); }
       }
       if (TN > 4u) {
       {
         a4_0 = fma(w0_0, e4, a4_0);
-        a4_1 = fma(w0_1, e4, a4_1);
+        if (TM > 4u) { a4_1 = fma(w0_1, e4, a4_1); }
         if (TM > 8u) { a4_2 = fma(w0_2, e4, a4_2); }
         if (TM > 8u) { a4_3 = fma(w0_3, e4, a4_3); }
         a4_0 = fma(w1_0, e5, a4_0);
-        a4_1 = fma(w1_1, e5, a4_1);
+        if (TM > 4u) { a4_1 = fma(w1_1, e5, a4_1); }
         if (TM > 8u) { a4_2 = fma(w1_2, e5, a4_2); }
         if (TM > 8u) { a4_3 = fma(w1_3, e5, a4_3); }
         a4_0 = fma(w2_0, e6, a4_0);
-        a4_1 = fma(w2_1, e6, a4_1);
+        if (TM > 4u) { a4_1 = fma(w2_1, e6, a4_1); }
         if (TM > 8u) { a4_2 = fma(w2_2, e6, a4_2); }
         if (TM > 8u) { a4_3 = fma(w2_3, e6, a4_3); }
       }
@@ -1871,15 +1896,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 4u) {
       {
         a5_0 = fma(w0_0, e5, a5_0);
-        a5_1 = fma(w0_1, e5, a5_1);
+        if (TM > 4u) { a5_1 = fma(w0_1, e5, a5_1); }
         if (TM > 8u) { a5_2 = fma(w0_2, e5, a5_2); }
         if (TM > 8u) { a5_3 = fma(w0_3, e5, a5_3); }
         a5_0 = fma(w1_0, e6, a5_0);
-        a5_1 = fma(w1_1, e6, a5_1);
+        if (TM > 4u) { a5_1 = fma(w1_1, e6, a5_1); }
         if (TM > 8u) { a5_2 = fma(w1_2, e6, a5_2); }
         if (TM > 8u) { a5_3 = fma(w1_3, e6, a5_3); }
         a5_0 = fma(w2_0, e7, a5_0);
-        a5_1 = fma(w2_1, e7, a5_1);
+        if (TM > 4u) { a5_1 = fma(w2_1, e7, a5_1); }
         if (TM > 8u) { a5_2 = fma(w2_2, e7, a5_2); }
         if (TM > 8u) { a5_3 = fma(w2_3, e7, a5_3); }
       }
@@ -1887,15 +1912,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 4u) {
       {
         a6_0 = fma(w0_0, e6, a6_0);
-        a6_1 = fma(w0_1, e6, a6_1);
+        if (TM > 4u) { a6_1 = fma(w0_1, e6, a6_1); }
         if (TM > 8u) { a6_2 = fma(w0_2, e6, a6_2); }
         if (TM > 8u) { a6_3 = fma(w0_3, e6, a6_3); }
         a6_0 = fma(w1_0, e7, a6_0);
-        a6_1 = fma(w1_1, e7, a6_1);
+        if (TM > 4u) { a6_1 = fma(w1_1, e7, a6_1); }
         if (TM > 8u) { a6_2 = fma(w1_2, e7, a6_2); }
         if (TM > 8u) { a6_3 = fma(w1_3, e7, a6_3); }
         a6_0 = fma(w2_0, e8, a6_0);
-        a6_1 = fma(w2_1, e8, a6_1);
+        if (TM > 4u) { a6_1 = fma(w2_1, e8, a6_1); }
         if (TM > 8u) { a6_2 = fma(w2_2, e8, a6_2); }
         if (TM > 8u) { a6_3 = fma(w2_3, e8, a6_3); }
       }
@@ -1903,15 +1928,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 4u) {
       {
         a7_0 = fma(w0_0, e7, a7_0);
-        a7_1 = fma(w0_1, e7, a7_1);
+        if (TM > 4u) { a7_1 = fma(w0_1, e7, a7_1); }
         if (TM > 8u) { a7_2 = fma(w0_2, e7, a7_2); }
         if (TM > 8u) { a7_3 = fma(w0_3, e7, a7_3); }
         a7_0 = fma(w1_0, e8, a7_0);
-        a7_1 = fma(w1_1, e8, a7_1);
+        if (TM > 4u) { a7_1 = fma(w1_1, e8, a7_1); }
         if (TM > 8u) { a7_2 = fma(w1_2, e8, a7_2); }
         if (TM > 8u) { a7_3 = fma(w1_3, e8, a7_3); }
         a7_0 = fma(w2_0, e9, a7_0);
-        a7_1 = fma(w2_1, e9, a7_1);
+        if (TM > 4u) { a7_1 = fma(w2_1, e9, a7_1); }
         if (TM > 8u) { a7_2 = fma(w2_2, e9, a7_2); }
         if (TM > 8u) { a7_3 = fma(w2_3, e9, a7_3); }
       }
@@ -1919,15 +1944,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a8_0 = fma(w0_0, e8, a8_0);
-        a8_1 = fma(w0_1, e8, a8_1);
+        if (TM > 4u) { a8_1 = fma(w0_1, e8, a8_1); }
         if (TM > 8u) { a8_2 = fma(w0_2, e8, a8_2); }
         if (TM > 8u) { a8_3 = fma(w0_3, e8, a8_3); }
         a8_0 = fma(w1_0, e9, a8_0);
-        a8_1 = fma(w1_1, e9, a8_1);
+        if (TM > 4u) { a8_1 = fma(w1_1, e9, a8_1); }
         if (TM > 8u) { a8_2 = fma(w1_2, e9, a8_2); }
         if (TM > 8u) { a8_3 = fma(w1_3, e9, a8_3); }
         a8_0 = fma(w2_0, e10, a8_0);
-        a8_1 = fma(w2_1, e10, a8_1);
+        if (TM > 4u) { a8_1 = fma(w2_1, e10, a8_1); }
         if (TM > 8u) { a8_2 = fma(w2_2, e10, a8_2); }
         if (TM > 8u) { a8_3 = fma(w2_3, e10, a8_3); }
       }
@@ -1935,15 +1960,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a9_0 = fma(w0_0, e9, a9_0);
-        a9_1 = fma(w0_1, e9, a9_1);
+        if (TM > 4u) { a9_1 = fma(w0_1, e9, a9_1); }
         if (TM > 8u) { a9_2 = fma(w0_2, e9, a9_2); }
         if (TM > 8u) { a9_3 = fma(w0_3, e9, a9_3); }
         a9_0 = fma(w1_0, e10, a9_0);
-        a9_1 = fma(w1_1, e10, a9_1);
+        if (TM > 4u) { a9_1 = fma(w1_1, e10, a9_1); }
         if (TM > 8u) { a9_2 = fma(w1_2, e10, a9_2); }
         if (TM > 8u) { a9_3 = fma(w1_3, e10, a9_3); }
         a9_0 = fma(w2_0, e11, a9_0);
-        a9_1 = fma(w2_1, e11, a9_1);
+        if (TM > 4u) { a9_1 = fma(w2_1, e11, a9_1); }
         if (TM > 8u) { a9_2 = fma(w2_2, e11, a9_2); }
         if (TM > 8u) { a9_3 = fma(w2_3, e11, a9_3); }
       }
@@ -1951,15 +1976,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a10_0 = fma(w0_0, e10, a10_0);
-        a10_1 = fma(w0_1, e10, a10_1);
+        if (TM > 4u) { a10_1 = fma(w0_1, e10, a10_1); }
         if (TM > 8u) { a10_2 = fma(w0_2, e10, a10_2); }
         if (TM > 8u) { a10_3 = fma(w0_3, e10, a10_3); }
         a10_0 = fma(w1_0, e11, a10_0);
-        a10_1 = fma(w1_1, e11, a10_1);
+        if (TM > 4u) { a10_1 = fma(w1_1, e11, a10_1); }
         if (TM > 8u) { a10_2 = fma(w1_2, e11, a10_2); }
         if (TM > 8u) { a10_3 = fma(w1_3, e11, a10_3); }
         a10_0 = fma(w2_0, e12, a10_0);
-        a10_1 = fma(w2_1, e12, a10_1);
+        if (TM > 4u) { a10_1 = fma(w2_1, e12, a10_1); }
         if (TM > 8u) { a10_2 = fma(w2_2, e12, a10_2); }
         if (TM > 8u) { a10_3 = fma(w2_3, e12, a10_3); }
       }
@@ -1967,15 +1992,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a11_0 = fma(w0_0, e11, a11_0);
-        a11_1 = fma(w0_1, e11, a11_1);
+        if (TM > 4u) { a11_1 = fma(w0_1, e11, a11_1); }
         if (TM > 8u) { a11_2 = fma(w0_2, e11, a11_2); }
         if (TM > 8u) { a11_3 = fma(w0_3, e11, a11_3); }
         a11_0 = fma(w1_0, e12, a11_0);
-        a11_1 = fma(w1_1, e12, a11_1);
+        if (TM > 4u) { a11_1 = fma(w1_1, e12, a11_1); }
         if (TM > 8u) { a11_2 = fma(w1_2, e12, a11_2); }
         if (TM > 8u) { a11_3 = fma(w1_3, e12, a11_3); }
         a11_0 = fma(w2_0, e13, a11_0);
-        a11_1 = fma(w2_1, e13, a11_1);
+        if (TM > 4u) { a11_1 = fma(w2_1, e13, a11_1); }
         if (TM > 8u) { a11_2 = fma(w2_2, e13, a11_2); }
         if (TM > 8u) { a11_3 = fma(w2_3, e13, a11_3); }
       }
@@ -1983,15 +2008,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a12_0 = fma(w0_0, e12, a12_0);
-        a12_1 = fma(w0_1, e12, a12_1);
+        if (TM > 4u) { a12_1 = fma(w0_1, e12, a12_1); }
         if (TM > 8u) { a12_2 = fma(w0_2, e12, a12_2); }
         if (TM > 8u) { a12_3 = fma(w0_3, e12, a12_3); }
         a12_0 = fma(w1_0, e13, a12_0);
-        a12_1 = fma(w1_1, e13, a12_1);
+        if (TM > 4u) { a12_1 = fma(w1_1, e13, a12_1); }
         if (TM > 8u) { a12_2 = fma(w1_2, e13, a12_2); }
         if (TM > 8u) { a12_3 = fma(w1_3, e13, a12_3); }
         a12_0 = fma(w2_0, e14, a12_0);
-        a12_1 = fma(w2_1, e14, a12_1);
+        if (TM > 4u) { a12_1 = fma(w2_1, e14, a12_1); }
         if (TM > 8u) { a12_2 = fma(w2_2, e14, a12_2); }
         if (TM > 8u) { a12_3 = fma(w2_3, e14, a12_3); }
       }
@@ -1999,15 +2024,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a13_0 = fma(w0_0, e13, a13_0);
-        a13_1 = fma(w0_1, e13, a13_1);
+        if (TM > 4u) { a13_1 = fma(w0_1, e13, a13_1); }
         if (TM > 8u) { a13_2 = fma(w0_2, e13, a13_2); }
         if (TM > 8u) { a13_3 = fma(w0_3, e13, a13_3); }
         a13_0 = fma(w1_0, e14, a13_0);
-        a13_1 = fma(w1_1, e14, a13_1);
+        if (TM > 4u) { a13_1 = fma(w1_1, e14, a13_1); }
         if (TM > 8u) { a13_2 = fma(w1_2, e14, a13_2); }
         if (TM > 8u) { a13_3 = fma(w1_3, e14, a13_3); }
         a13_0 = fma(w2_0, e15, a13_0);
-        a13_1 = fma(w2_1, e15, a13_1);
+        if (TM > 4u) { a13_1 = fma(w2_1, e15, a13_1); }
         if (TM > 8u) { a13_2 = fma(w2_2, e15, a13_2); }
         if (TM > 8u) { a13_3 = fma(w2_3, e15, a13_3); }
       }
@@ -2015,15 +2040,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a14_0 = fma(w0_0, e14, a14_0);
-        a14_1 = fma(w0_1, e14, a14_1);
+        if (TM > 4u) { a14_1 = fma(w0_1, e14, a14_1); }
         if (TM > 8u) { a14_2 = fma(w0_2, e14, a14_2); }
         if (TM > 8u) { a14_3 = fma(w0_3, e14, a14_3); }
         a14_0 = fma(w1_0, e15, a14_0);
-        a14_1 = fma(w1_1, e15, a14_1);
+        if (TM > 4u) { a14_1 = fma(w1_1, e15, a14_1); }
         if (TM > 8u) { a14_2 = fma(w1_2, e15, a14_2); }
         if (TM > 8u) { a14_3 = fma(w1_3, e15, a14_3); }
         a14_0 = fma(w2_0, e16, a14_0);
-        a14_1 = fma(w2_1, e16, a14_1);
+        if (TM > 4u) { a14_1 = fma(w2_1, e16, a14_1); }
         if (TM > 8u) { a14_2 = fma(w2_2, e16, a14_2); }
         if (TM > 8u) { a14_3 = fma(w2_3, e16, a14_3); }
       }
@@ -2031,15 +2056,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (TN > 8u) {
       {
         a15_0 = fma(w0_0, e15, a15_0);
-        a15_1 = fma(w0_1, e15, a15_1);
+        if (TM > 4u) { a15_1 = fma(w0_1, e15, a15_1); }
         if (TM > 8u) { a15_2 = fma(w0_2, e15, a15_2); }
         if (TM > 8u) { a15_3 = fma(w0_3, e15, a15_3); }
         a15_0 = fma(w1_0, e16, a15_0);
-        a15_1 = fma(w1_1, e16, a15_1);
+        if (TM > 4u) { a15_1 = fma(w1_1, e16, a15_1); }
         if (TM > 8u) { a15_2 = fma(w1_2, e16, a15_2); }
         if (TM > 8u) { a15_3 = fma(w1_3, e16, a15_3); }
         a15_0 = fma(w2_0, e17, a15_0);
-        a15_1 = fma(w2_1, e17, a15_1);
+        if (TM > 4u) { a15_1 = fma(w2_1, e17, a15_1); }
         if (TM > 8u) { a15_2 = fma(w2_2, e17, a15_2); }
         if (TM > 8u) { a15_3 = fma(w2_3, e17, a15_3); }
       }
@@ -2060,7 +2085,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let rb = db + oy * ow;
       let ti = ocr * p.aoc + (ky * p.kw + kx) * p.amul;
       let w0 = vec4<f32>(wld3(ti + mo + 0u * p.ams), wld3(ti + mo + 1u * p.ams), wld3(ti + mo + 2u * p.ams), wld3(ti + mo + 3u * p.ams));
-      let w1 = vec4<f32>(wld3(ti + mo + 4u * p.ams), wld3(ti + mo + 5u * p.ams), wld3(ti + mo + 6u * p.ams), wld3(ti + mo + 7u * p.ams));
+      var w1 = vec4<f32>();
+      if (TM > 4u) { w1 = vec4<f32>(wld3(ti + mo + 4u * p.ams), wld3(ti + mo + 5u * p.ams), wld3(ti + mo + 6u * p.ams), wld3(ti + mo + 7u * p.ams)); }
       var w2 = vec4<f32>();
       if (TM > 8u) { w2 = vec4<f32>(wld3(ti + mo + 8u * p.ams), wld3(ti + mo + 9u * p.ams), wld3(ti + mo + 10u * p.ams), wld3(ti + mo + 11u * p.ams)); }
       var w3 = vec4<f32>();
@@ -2070,7 +2096,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok0 = yok && xx0 >= 0 && xx0 < ow;
         let v0 = vec4<f32>(ld_x(rb + xx0, ok0));
         a0_0 = fma(w0, v0, a0_0);
-        a0_1 = fma(w1, v0, a0_1);
+        if (TM > 4u) { a0_1 = fma(w1, v0, a0_1); }
         if (TM > 8u) { a0_2 = fma(w2, v0, a0_2); }
         if (TM > 8u) { a0_3 = fma(w3, v0, a0_3); }
       }
@@ -2079,7 +2105,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok1 = yok && xx1 >= 0 && xx1 < ow;
         let v1 = vec4<f32>(ld_x(rb + xx1, ok1));
         a1_0 = fma(w0, v1, a1_0);
-        a1_1 = fma(w1, v1, a1_1);
+        if (TM > 4u) { a1_1 = fma(w1, v1, a1_1); }
         if (TM > 8u) { a1_2 = fma(w2, v1, a1_2); }
         if (TM > 8u) { a1_3 = fma(w3, v1, a1_3); }
       }
@@ -2088,7 +2114,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok2 = yok && xx2 >= 0 && xx2 < ow;
         let v2 = vec4<f32>(ld_x(rb + xx2, ok2));
         a2_0 = fma(w0, v2, a2_0);
-        a2_1 = fma(w1, v2, a2_1);
+        if (TM > 4u) { a2_1 = fma(w1, v2, a2_1); }
         if (TM > 8u) { a2_2 = fma(w2, v2, a2_2); }
         if (TM > 8u) { a2_3 = fma(w3, v2, a2_3); }
       }
@@ -2097,7 +2123,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok3 = yok && xx3 >= 0 && xx3 < ow;
         let v3 = vec4<f32>(ld_x(rb + xx3, ok3));
         a3_0 = fma(w0, v3, a3_0);
-        a3_1 = fma(w1, v3, a3_1);
+        if (TM > 4u) { a3_1 = fma(w1, v3, a3_1); }
         if (TM > 8u) { a3_2 = fma(w2, v3, a3_2); }
         if (TM > 8u) { a3_3 = fma(w3, v3, a3_3); }
       }
@@ -2107,7 +2133,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok4 = yok && xx4 >= 0 && xx4 < ow;
         let v4 = vec4<f32>(ld_x(rb + xx4, ok4));
         a4_0 = fma(w0, v4, a4_0);
-        a4_1 = fma(w1, v4, a4_1);
+        if (TM > 4u) { a4_1 = fma(w1, v4, a4_1); }
         if (TM > 8u) { a4_2 = fma(w2, v4, a4_2); }
         if (TM > 8u) { a4_3 = fma(w3, v4, a4_3); }
       }
@@ -2118,7 +2144,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok5 = yok && xx5 >= 0 && xx5 < ow;
         let v5 = vec4<f32>(ld_x(rb + xx5, ok5));
         a5_0 = fma(w0, v5, a5_0);
-        a5_1 = fma(w1, v5, a5_1);
+        if (TM > 4u) { a5_1 = fma(w1, v5, a5_1); }
         if (TM > 8u) { a5_2 = fma(w2, v5, a5_2); }
         if (TM > 8u) { a5_3 = fma(w3, v5, a5_3); }
       }
@@ -2129,7 +2155,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok6 = yok && xx6 >= 0 && xx6 < ow;
         let v6 = vec4<f32>(ld_x(rb + xx6, ok6));
         a6_0 = fma(w0, v6, a6_0);
-        a6_1 = fma(w1, v6, a6_1);
+        if (TM > 4u) { a6_1 = fma(w1, v6, a6_1); }
         if (TM > 8u) { a6_2 = fma(w2, v6, a6_2); }
         if (TM > 8u) { a6_3 = fma(w3, v6, a6_3); }
       }
@@ -2140,7 +2166,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok7 = yok && xx7 >= 0 && xx7 < ow;
         let v7 = vec4<f32>(ld_x(rb + xx7, ok7));
         a7_0 = fma(w0, v7, a7_0);
-        a7_1 = fma(w1, v7, a7_1);
+        if (TM > 4u) { a7_1 = fma(w1, v7, a7_1); }
         if (TM > 8u) { a7_2 = fma(w2, v7, a7_2); }
         if (TM > 8u) { a7_3 = fma(w3, v7, a7_3); }
       }
@@ -2151,7 +2177,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok8 = yok && xx8 >= 0 && xx8 < ow;
         let v8 = vec4<f32>(ld_x(rb + xx8, ok8));
         a8_0 = fma(w0, v8, a8_0);
-        a8_1 = fma(w1, v8, a8_1);
+        if (TM > 4u) { a8_1 = fma(w1, v8, a8_1); }
         if (TM > 8u) { a8_2 = fma(w2, v8, a8_2); }
         if (TM > 8u) { a8_3 = fma(w3, v8, a8_3); }
       }
@@ -2162,7 +2188,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok9 = yok && xx9 >= 0 && xx9 < ow;
         let v9 = vec4<f32>(ld_x(rb + xx9, ok9));
         a9_0 = fma(w0, v9, a9_0);
-        a9_1 = fma(w1, v9, a9_1);
+        if (TM > 4u) { a9_1 = fma(w1, v9, a9_1); }
         if (TM > 8u) { a9_2 = fma(w2, v9, a9_2); }
         if (TM > 8u) { a9_3 = fma(w3, v9, a9_3); }
       }
@@ -2173,7 +2199,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok10 = yok && xx10 >= 0 && xx10 < ow;
         let v10 = vec4<f32>(ld_x(rb + xx10, ok10));
         a10_0 = fma(w0, v10, a10_0);
-        a10_1 = fma(w1, v10, a10_1);
+        if (TM > 4u) { a10_1 = fma(w1, v10, a10_1); }
         if (TM > 8u) { a10_2 = fma(w2, v10, a10_2); }
         if (TM > 8u) { a10_3 = fma(w3, v10, a10_3); }
       }
@@ -2184,7 +2210,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok11 = yok && xx11 >= 0 && xx11 < ow;
         let v11 = vec4<f32>(ld_x(rb + xx11, ok11));
         a11_0 = fma(w0, v11, a11_0);
-        a11_1 = fma(w1, v11, a11_1);
+        if (TM > 4u) { a11_1 = fma(w1, v11, a11_1); }
         if (TM > 8u) { a11_2 = fma(w2, v11, a11_2); }
         if (TM > 8u) { a11_3 = fma(w3, v11, a11_3); }
       }
@@ -2195,7 +2221,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok12 = yok && xx12 >= 0 && xx12 < ow;
         let v12 = vec4<f32>(ld_x(rb + xx12, ok12));
         a12_0 = fma(w0, v12, a12_0);
-        a12_1 = fma(w1, v12, a12_1);
+        if (TM > 4u) { a12_1 = fma(w1, v12, a12_1); }
         if (TM > 8u) { a12_2 = fma(w2, v12, a12_2); }
         if (TM > 8u) { a12_3 = fma(w3, v12, a12_3); }
       }
@@ -2206,7 +2232,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok13 = yok && xx13 >= 0 && xx13 < ow;
         let v13 = vec4<f32>(ld_x(rb + xx13, ok13));
         a13_0 = fma(w0, v13, a13_0);
-        a13_1 = fma(w1, v13, a13_1);
+        if (TM > 4u) { a13_1 = fma(w1, v13, a13_1); }
         if (TM > 8u) { a13_2 = fma(w2, v13, a13_2); }
         if (TM > 8u) { a13_3 = fma(w3, v13, a13_3); }
       }
@@ -2217,7 +2243,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok14 = yok && xx14 >= 0 && xx14 < ow;
         let v14 = vec4<f32>(ld_x(rb + xx14, ok14));
         a14_0 = fma(w0, v14, a14_0);
-        a14_1 = fma(w1, v14, a14_1);
+        if (TM > 4u) { a14_1 = fma(w1, v14, a14_1); }
         if (TM > 8u) { a14_2 = fma(w2, v14, a14_2); }
         if (TM > 8u) { a14_3 = fma(w3, v14, a14_3); }
       }
@@ -2228,7 +2254,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ok15 = yok && xx15 >= 0 && xx15 < ow;
         let v15 = vec4<f32>(ld_x(rb + xx15, ok15));
         a15_0 = fma(w0, v15, a15_0);
-        a15_1 = fma(w1, v15, a15_1);
+        if (TM > 4u) { a15_1 = fma(w1, v15, a15_1); }
         if (TM > 8u) { a15_2 = fma(w2, v15, a15_2); }
         if (TM > 8u) { a15_3 = fma(w3, v15, a15_3); }
       }

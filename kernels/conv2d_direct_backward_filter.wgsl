@@ -5,11 +5,15 @@
 // The window holds the output gradient transposed to [pixel][channel]. A thread owns TN
 // consecutive columns n and TM channels (groups = 1).
 override TN: u32 = 8u; // output columns per thread: 4, 8 or 16
-override TM: u32 = 8u; // output channels per thread: 8 or 16
+override TM: u32 = 8u; // output channels per thread: 4, 8 or 16
 override WG: u32 = 64u; // threads per workgroup
 // Thread order: column blocks per workgroup (false) or channel tiles fastest (true: fills the SIMD
 // lanes of CPU adapters when there are few columns, e.g. 1×1 maps).
 override MFAST: bool = false;
+// Lanes over channel tiles with the column thread uniform per workgroup (overrides MFAST): B is
+// then read at one address per workgroup (a scalar load and broadcast on CPU adapters instead of
+// a gather), A gathered — for few columns and many channels.
+override MUNI: bool = false;
 // Rows of 3 taps (kernel width 3, stride and dilation 1 along x): TN + 2 loads serve 3·TN taps.
 override ROW3: bool = false;
 // Read A from the storage binding `wts` instead of the uniform window `wt`.
@@ -54,7 +58,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var mt: u32;
   var n: u32;
   var valid: bool;
-  if (MFAST) {
+  if (MUNI) {
+    let mblocks = (p.mtiles + WG - 1u) / WG;
+    n = gw / mblocks;
+    let m = (gw - n * mblocks) * WG + lid;
+    valid = n < p.nthreads && m < p.mtiles;
+    mt = min(m, p.mtiles - 1u);
+  } else if (MFAST) {
     let gidx = gw * WG + lid;
     mt = gidx % p.mtiles;
     n = gidx / p.mtiles;
@@ -390,7 +400,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let sx = i32(ox * p.sw);
     let pb = xb + sy * wi + sx;
     let w0 = vec4<f32>(wld(ti + mo + 0u * p.ams), wld(ti + mo + 1u * p.ams), wld(ti + mo + 2u * p.ams), wld(ti + mo + 3u * p.ams));
-    let w1 = vec4<f32>(wld(ti + mo + 4u * p.ams), wld(ti + mo + 5u * p.ams), wld(ti + mo + 6u * p.ams), wld(ti + mo + 7u * p.ams));
+    var w1 = vec4<f32>();
+    if (TM > 4u) { w1 = vec4<f32>(wld(ti + mo + 4u * p.ams), wld(ti + mo + 5u * p.ams), wld(ti + mo + 6u * p.ams), wld(ti + mo + 7u * p.ams)); }
     var w2 = vec4<f32>();
     if (TM > 8u) { w2 = vec4<f32>(wld(ti + mo + 8u * p.ams), wld(ti + mo + 9u * p.ams), wld(ti + mo + 10u * p.ams), wld(ti + mo + 11u * p.ams)); }
     var w3 = vec4<f32>();
@@ -401,7 +412,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok0 = cv0 && iy0 >= 0 && iy0 < hi && ix0 >= 0 && ix0 < wi;
       let v0 = vec4<f32>(select(0.0, x[u32(select(0, pb + off0, ok0))], ok0));
       a0_0 = fma(w0, v0, a0_0);
-      a0_1 = fma(w1, v0, a0_1);
+      if (TM > 4u) { a0_1 = fma(w1, v0, a0_1); }
       if (TM > 8u) { a0_2 = fma(w2, v0, a0_2); }
       if (TM > 8u) { a0_3 = fma(w3, v0, a0_3); }
     }
@@ -411,7 +422,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok1 = cv1 && iy1 >= 0 && iy1 < hi && ix1 >= 0 && ix1 < wi;
       let v1 = vec4<f32>(select(0.0, x[u32(select(0, pb + off1, ok1))], ok1));
       a1_0 = fma(w0, v1, a1_0);
-      a1_1 = fma(w1, v1, a1_1);
+      if (TM > 4u) { a1_1 = fma(w1, v1, a1_1); }
       if (TM > 8u) { a1_2 = fma(w2, v1, a1_2); }
       if (TM > 8u) { a1_3 = fma(w3, v1, a1_3); }
     }
@@ -421,7 +432,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok2 = cv2 && iy2 >= 0 && iy2 < hi && ix2 >= 0 && ix2 < wi;
       let v2 = vec4<f32>(select(0.0, x[u32(select(0, pb + off2, ok2))], ok2));
       a2_0 = fma(w0, v2, a2_0);
-      a2_1 = fma(w1, v2, a2_1);
+      if (TM > 4u) { a2_1 = fma(w1, v2, a2_1); }
       if (TM > 8u) { a2_2 = fma(w2, v2, a2_2); }
       if (TM > 8u) { a2_3 = fma(w3, v2, a2_3); }
     }
@@ -431,7 +442,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok3 = cv3 && iy3 >= 0 && iy3 < hi && ix3 >= 0 && ix3 < wi;
       let v3 = vec4<f32>(select(0.0, x[u32(select(0, pb + off3, ok3))], ok3));
       a3_0 = fma(w0, v3, a3_0);
-      a3_1 = fma(w1, v3, a3_1);
+      if (TM > 4u) { a3_1 = fma(w1, v3, a3_1); }
       if (TM > 8u) { a3_2 = fma(w2, v3, a3_2); }
       if (TM > 8u) { a3_3 = fma(w3, v3, a3_3); }
     }
@@ -442,7 +453,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok4 = cv4 && iy4 >= 0 && iy4 < hi && ix4 >= 0 && ix4 < wi;
       let v4 = vec4<f32>(select(0.0, x[u32(select(0, pb + off4, ok4))], ok4));
       a4_0 = fma(w0, v4, a4_0);
-      a4_1 = fma(w1, v4, a4_1);
+      if (TM > 4u) { a4_1 = fma(w1, v4, a4_1); }
       if (TM > 8u) { a4_2 = fma(w2, v4, a4_2); }
       if (TM > 8u) { a4_3 = fma(w3, v4, a4_3); }
     }
@@ -454,7 +465,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok5 = cv5 && iy5 >= 0 && iy5 < hi && ix5 >= 0 && ix5 < wi;
       let v5 = vec4<f32>(select(0.0, x[u32(select(0, pb + off5, ok5))], ok5));
       a5_0 = fma(w0, v5, a5_0);
-      a5_1 = fma(w1, v5, a5_1);
+      if (TM > 4u) { a5_1 = fma(w1, v5, a5_1); }
       if (TM > 8u) { a5_2 = fma(w2, v5, a5_2); }
       if (TM > 8u) { a5_3 = fma(w3, v5, a5_3); }
     }
@@ -466,7 +477,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok6 = cv6 && iy6 >= 0 && iy6 < hi && ix6 >= 0 && ix6 < wi;
       let v6 = vec4<f32>(select(0.0, x[u32(select(0, pb + off6, ok6))], ok6));
       a6_0 = fma(w0, v6, a6_0);
-      a6_1 = fma(w1, v6, a6_1);
+      if (TM > 4u) { a6_1 = fma(w1, v6, a6_1); }
       if (TM > 8u) { a6_2 = fma(w2, v6, a6_2); }
       if (TM > 8u) { a6_3 = fma(w3, v6, a6_3); }
     }
@@ -478,7 +489,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok7 = cv7 && iy7 >= 0 && iy7 < hi && ix7 >= 0 && ix7 < wi;
       let v7 = vec4<f32>(select(0.0, x[u32(select(0, pb + off7, ok7))], ok7));
       a7_0 = fma(w0, v7, a7_0);
-      a7_1 = fma(w1, v7, a7_1);
+      if (TM > 4u) { a7_1 = fma(w1, v7, a7_1); }
       if (TM > 8u) { a7_2 = fma(w2, v7, a7_2); }
       if (TM > 8u) { a7_3 = fma(w3, v7, a7_3); }
     }
@@ -490,7 +501,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok8 = cv8 && iy8 >= 0 && iy8 < hi && ix8 >= 0 && ix8 < wi;
       let v8 = vec4<f32>(select(0.0, x[u32(select(0, pb + off8, ok8))], ok8));
       a8_0 = fma(w0, v8, a8_0);
-      a8_1 = fma(w1, v8, a8_1);
+      if (TM > 4u) { a8_1 = fma(w1, v8, a8_1); }
       if (TM > 8u) { a8_2 = fma(w2, v8, a8_2); }
       if (TM > 8u) { a8_3 = fma(w3, v8, a8_3); }
     }
@@ -502,7 +513,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok9 = cv9 && iy9 >= 0 && iy9 < hi && ix9 >= 0 && ix9 < wi;
       let v9 = vec4<f32>(select(0.0, x[u32(select(0, pb + off9, ok9))], ok9));
       a9_0 = fma(w0, v9, a9_0);
-      a9_1 = fma(w1, v9, a9_1);
+      if (TM > 4u) { a9_1 = fma(w1, v9, a9_1); }
       if (TM > 8u) { a9_2 = fma(w2, v9, a9_2); }
       if (TM > 8u) { a9_3 = fma(w3, v9, a9_3); }
     }
@@ -514,7 +525,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok10 = cv10 && iy10 >= 0 && iy10 < hi && ix10 >= 0 && ix10 < wi;
       let v10 = vec4<f32>(select(0.0, x[u32(select(0, pb + off10, ok10))], ok10));
       a10_0 = fma(w0, v10, a10_0);
-      a10_1 = fma(w1, v10, a10_1);
+      if (TM > 4u) { a10_1 = fma(w1, v10, a10_1); }
       if (TM > 8u) { a10_2 = fma(w2, v10, a10_2); }
       if (TM > 8u) { a10_3 = fma(w3, v10, a10_3); }
     }
@@ -526,7 +537,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok11 = cv11 && iy11 >= 0 && iy11 < hi && ix11 >= 0 && ix11 < wi;
       let v11 = vec4<f32>(select(0.0, x[u32(select(0, pb + off11, ok11))], ok11));
       a11_0 = fma(w0, v11, a11_0);
-      a11_1 = fma(w1, v11, a11_1);
+      if (TM > 4u) { a11_1 = fma(w1, v11, a11_1); }
       if (TM > 8u) { a11_2 = fma(w2, v11, a11_2); }
       if (TM > 8u) { a11_3 = fma(w3, v11, a11_3); }
     }
@@ -538,7 +549,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok12 = cv12 && iy12 >= 0 && iy12 < hi && ix12 >= 0 && ix12 < wi;
       let v12 = vec4<f32>(select(0.0, x[u32(select(0, pb + off12, ok12))], ok12));
       a12_0 = fma(w0, v12, a12_0);
-      a12_1 = fma(w1, v12, a12_1);
+      if (TM > 4u) { a12_1 = fma(w1, v12, a12_1); }
       if (TM > 8u) { a12_2 = fma(w2, v12, a12_2); }
       if (TM > 8u) { a12_3 = fma(w3, v12, a12_3); }
     }
@@ -550,7 +561,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok13 = cv13 && iy13 >= 0 && iy13 < hi && ix13 >= 0 && ix13 < wi;
       let v13 = vec4<f32>(select(0.0, x[u32(select(0, pb + off13, ok13))], ok13));
       a13_0 = fma(w0, v13, a13_0);
-      a13_1 = fma(w1, v13, a13_1);
+      if (TM > 4u) { a13_1 = fma(w1, v13, a13_1); }
       if (TM > 8u) { a13_2 = fma(w2, v13, a13_2); }
       if (TM > 8u) { a13_3 = fma(w3, v13, a13_3); }
     }
@@ -562,7 +573,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok14 = cv14 && iy14 >= 0 && iy14 < hi && ix14 >= 0 && ix14 < wi;
       let v14 = vec4<f32>(select(0.0, x[u32(select(0, pb + off14, ok14))], ok14));
       a14_0 = fma(w0, v14, a14_0);
-      a14_1 = fma(w1, v14, a14_1);
+      if (TM > 4u) { a14_1 = fma(w1, v14, a14_1); }
       if (TM > 8u) { a14_2 = fma(w2, v14, a14_2); }
       if (TM > 8u) { a14_3 = fma(w3, v14, a14_3); }
     }
@@ -574,7 +585,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ok15 = cv15 && iy15 >= 0 && iy15 < hi && ix15 >= 0 && ix15 < wi;
       let v15 = vec4<f32>(select(0.0, x[u32(select(0, pb + off15, ok15))], ok15));
       a15_0 = fma(w0, v15, a15_0);
-      a15_1 = fma(w1, v15, a15_1);
+      if (TM > 4u) { a15_1 = fma(w1, v15, a15_1); }
       if (TM > 8u) { a15_2 = fma(w2, v15, a15_2); }
       if (TM > 8u) { a15_3 = fma(w3, v15, a15_3); }
     }

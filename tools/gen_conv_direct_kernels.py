@@ -40,11 +40,15 @@ fn wld(i: u32) -> f32 {
 }"""
 
 OVERRIDES = """override TN: u32 = 8u; // output columns per thread: 4, 8 or 16
-override TM: u32 = 8u; // output channels per thread: 8 or 16
+override TM: u32 = 8u; // output channels per thread: 4, 8 or 16
 override WG: u32 = 64u; // threads per workgroup
 // Thread order: column blocks per workgroup (false) or channel tiles fastest (true: fills the SIMD
 // lanes of CPU adapters when there are few columns, e.g. 1×1 maps).
 override MFAST: bool = false;
+// Lanes over channel tiles with the column thread uniform per workgroup (overrides MFAST): B is
+// then read at one address per workgroup (a scalar load and broadcast on CPU adapters instead of
+// a gather), A gathered — for few columns and many channels.
+override MUNI: bool = false;
 // Rows of 3 taps (kernel width 3, stride and dilation 1 along x): TN + 2 loads serve 3·TN taps.
 override ROW3: bool = false;
 // Read A from the storage binding `wts` instead of the uniform window `wt`.
@@ -57,7 +61,13 @@ PREAMBLE = """  let gw = wg_index(wid, nwg);
   var mt: u32;
   var n: u32;
   var valid: bool;
-  if (MFAST) {
+  if (MUNI) {
+    let mblocks = (p.mtiles + WG - 1u) / WG;
+    n = gw / mblocks;
+    let m = (gw - n * mblocks) * WG + lid;
+    valid = n < p.nthreads && m < p.mtiles;
+    mt = min(m, p.mtiles - 1u);
+  } else if (MFAST) {
     let gidx = gw * WG + lid;
     mt = gidx % p.mtiles;
     n = gidx / p.mtiles;
@@ -77,7 +87,7 @@ def col_guard(j):
 
 
 def q_guard(q):
-    return "TM > 8u" if q >= 2 else None
+    return "TM > 8u" if q >= 2 else ("TM > 4u" if q == 1 else None)
 
 
 def guarded(cond, text, indent):
@@ -445,7 +455,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var mt: u32;
   var n: u32;
   var valid: bool;
-  if (MFAST) {
+  if (MUNI) {
+    let mblocks = (p.mtiles + WG - 1u) / WG;
+    n = gw / mblocks;
+    let m = (gw - n * mblocks) * WG + lid;
+    valid = wgok && n < P.nthreads && m < p.mtiles;
+    mt = min(m, p.mtiles - 1u);
+  } else if (MFAST) {
     let gidx = gw * WG + lid;
     mt = gidx % p.mtiles;
     n = gidx / p.mtiles;

@@ -157,6 +157,9 @@ export function runDirect(
   v: Extract<ConvVariant, { kind: "direct" }>,
 ): RawTensor | null {
   const gpu = getGpu();
+  // a pointwise convolution is a GEMM over each image's pixels: as one row, column blocks of TN
+  // are never cut short by the end of a row
+  if (isPointwise(g) && g.h > 1) g = { ...g, h: 1, w: g.h * g.w, oh: 1, ow: g.oh * g.ow };
   const gm = gemmOf(g, mode);
   const khw = g.kh * g.kw, ohw = g.oh * g.ow;
   const { tn, tm, wg } = v;
@@ -300,6 +303,7 @@ export function runDirect(
     TM: tm,
     WG: wg,
     MFAST: v.mfast ? 1 : 0,
+    MUNI: v.muni ? 1 : 0,
     ASSB: v.ssbo ? 1 : 0,
     ...(mode === "backwardFilter" ? {} : { ROW3: row3 ? 1 : 0, INB: isPointwise(g) ? 1 : 0 }),
   };
@@ -324,7 +328,7 @@ export function runDirect(
       : Math.ceil(gm.n / tn);
     if (nthreads <= 0) continue;
     const ntiles = Math.ceil(nthreads / wg);
-    const workgroups = v.mfast ? Math.ceil((mtiles * nthreads) / wg) : mtiles * ntiles;
+    const workgroups = lanesWorkgroups(v, mtiles, nthreads);
     const params = [
       ...base,
       stp.k0,
@@ -375,6 +379,17 @@ export function runDirect(
     }
   }
   return out;
+}
+
+/** Workgroups of a direct-kernel dispatch over `mtiles` channel tiles × `nthreads` column threads. */
+function lanesWorkgroups(
+  v: Extract<ConvVariant, { kind: "direct" }>,
+  mtiles: number,
+  nthreads: number,
+): number {
+  if (v.muni) return nthreads * Math.ceil(mtiles / v.wg);
+  if (v.mfast) return Math.ceil((mtiles * nthreads) / v.wg);
+  return mtiles * Math.ceil(nthreads / v.wg);
 }
 
 /** Uniform windows one input-gradient dispatch reads (`NWIN` of the kernel). */
@@ -446,7 +461,7 @@ function inputGradientDispatches(
         }
         const nthreads = g.batch * q.ny * Math.ceil(q.nx / tn);
         const ntiles = Math.ceil(nthreads / wg);
-        const nwg = v.mfast ? Math.ceil((mtiles * nthreads) / wg) : mtiles * ntiles;
+        const nwg = lanesWorkgroups(v, mtiles, nthreads);
         phaseParams.push(
           q.py,
           q.px,

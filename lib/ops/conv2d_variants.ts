@@ -88,7 +88,18 @@ export type ConvVariant =
     /** The tile is fixed in the kernel (unrolled files): the sizes are not passed as overrides. */
     fixed?: boolean;
   }
-  | { kind: "direct"; tn: 4 | 8 | 16; tm: 8 | 16; wg: number; mfast?: boolean; ssbo?: boolean };
+  | {
+    kind: "direct";
+    tn: 4 | 8 | 16;
+    tm: 4 | 8 | 16;
+    wg: number;
+    /** Lanes over channel tiles first (`m`). */
+    mfast?: boolean;
+    /** Lanes over channel tiles, the column thread uniform per workgroup (`u`). */
+    muni?: boolean;
+    /** A read from its own storage buffer (`s`). */
+    ssbo?: boolean;
+  };
 
 function tiled(WM: number, WN: number, TM: number, TN: number, BK: number): ConvVariant {
   return { kind: "tiled", spec: CONV2D, overrides: { WM, WN, TM, TN, BK } };
@@ -96,7 +107,8 @@ function tiled(WM: number, WN: number, TM: number, TN: number, BK: number): Conv
 
 /**
  * The variants, by name: `t{BM}x{BN}r{TM}x{TN}k{BK}` (tiled; each satisfies the kernel's
- * constraints), `u…` (tiled with the tile loops unrolled, for GPUs) and `d{TN}x{TM}w{WG}` (direct). All pass the same tests.
+ * constraints), `u…` (tiled with the tile loops unrolled, for GPUs) and `d{TN}x{TM}w{WG}` (direct; suffixes `m`, `u`,
+ * `s`: the lane order and A operand of {@linkcode ConvVariant}). All pass the same tests.
  */
 export const CONV2D_VARIANTS: Readonly<Record<string, ConvVariant>> = {
   t64x64r4x4k16: tiled(16, 16, 4, 4, 16),
@@ -138,6 +150,10 @@ export const CONV2D_VARIANTS: Readonly<Record<string, ConvVariant>> = {
   d4x8w8ms: { kind: "direct", tn: 4, tm: 8, wg: 8, mfast: true, ssbo: true },
   d8x8w16m: { kind: "direct", tn: 8, tm: 8, wg: 16, mfast: true },
   d8x8w8m: { kind: "direct", tn: 8, tm: 8, wg: 8, mfast: true },
+  d4x4w8us: { kind: "direct", tn: 4, tm: 4, wg: 8, muni: true, ssbo: true },
+  d16x8w8us: { kind: "direct", tn: 16, tm: 8, wg: 8, muni: true, ssbo: true },
+  d8x8w8us: { kind: "direct", tn: 8, tm: 8, wg: 8, muni: true, ssbo: true },
+  d8x8w8u: { kind: "direct", tn: 8, tm: 8, wg: 8, muni: true },
 };
 
 /** The tuning key of a convolution's shape class. */

@@ -135,7 +135,7 @@ const CASES: { name: string; geo: Geo }[] = [
 gpuTest(
   "direct conv2d variants match a float64 reference on multi-window, packed and multi-phase shapes",
   async (gpu) => {
-    const variants = ["d8x8w32m", "d4x8w8ms", "d16x8w16m", "d8x16w32m"];
+    const variants = ["d8x8w32m", "d4x8w8ms", "d16x8w16m", "d8x16w32m", "d4x4w8us", "d8x8w8u"];
     for (const c of CASES) {
       const g = c.geo;
       const xh = random(size(g.x), 1), wh = random(size(g.w), 2);
