@@ -57,6 +57,20 @@ export {
 export { KernelError, type KernelSpec } from "./lib/gpu/kernel.ts";
 export { type DType, type HostArray, RawTensor } from "./lib/gpu/raw_tensor.ts";
 export type { PoolStats } from "./lib/gpu/pool.ts";
+// per-adapter kernel tuning: time the conv2d variants for a shape class, keep and reuse the choice
+export {
+  type Conv2dGeometry,
+  type ConvMode,
+  tuneConv2d,
+  type TuneConv2dOptions,
+} from "./lib/ops/conv2d.ts";
+export {
+  clearTuning,
+  exportTuning,
+  importTuning,
+  loadTuningCache,
+  saveTuningCache,
+} from "./lib/ops/tuning.ts";
 
 // ---- tensors and autograd ----------------------------------------------------------------------
 export { type GradNode, keep, Tensor, type TensorOptions, tidy } from "./lib/autograd/tensor.ts";

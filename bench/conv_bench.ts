@@ -134,7 +134,7 @@ export async function timeIt(
     for (let r = 0; r < reps; r++) fn();
     await sync();
     const t = performance.now() - t0;
-    if (t >= minMs / 3 || reps >= 4096) {
+    if ((t >= minMs / 3 && reps >= 4) || reps >= 4096) {
       best = Math.min(best, t / reps);
       if (++batches === 3) return best;
     } else {reps = Math.min(
@@ -152,7 +152,8 @@ export interface Timed {
 
 /**
  * Ms per call of each of `items`, measured in alternation: after a warm-up and a batch size per
- * item (back-to-back calls between two idle points, grown until a batch lasts `minMs / 3`), the
+ * item (back-to-back calls between two idle points, grown until a batch lasts `minMs / 3` and has
+ * at least 4 calls), the
  * items take turns for `rounds` rounds of one batch each and each keeps its best batch. On a
  * shared machine a burst of load then hits both sides of a comparison alike.
  */
@@ -174,7 +175,9 @@ export async function timeInterleaved(
     let n = 1;
     for (;;) {
       const t = await batch(it, n);
-      if (t >= minMs / 3 || n >= 4096) {
+      // at least 4 calls: one slow first batch (a hiccup) must not fix the size at 1, where the
+      // ~10 ms synchronisation would be counted once per call
+      if ((t >= minMs / 3 && n >= 4) || n >= 4096) {
         best.push(t / n);
         break;
       }

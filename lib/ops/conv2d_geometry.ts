@@ -20,9 +20,13 @@ export const MODE_CODE: Record<ConvMode, number> = {
 
 /** Geometry options shared by the forward and backward functions. */
 export interface Conv2dGeometry {
+  /** Stride, one value or [y, x] (default 1). */
   stride?: number | [number, number];
+  /** Zero padding on each side, one value or [y, x] (default 0). */
   padding?: number | [number, number];
+  /** Dilation, one value or [y, x] (default 1). */
   dilation?: number | [number, number];
+  /** Channel groups (default 1). */
   groups?: number;
 }
 

@@ -104,8 +104,8 @@ export interface TuneOptions {
  * Times `run(candidate)` for every candidate and records the fastest for `key`; returns it with
  * each candidate's best ms per run. Each candidate gets one warm-up run (pipeline compiles) and a
  * batch size (back-to-back runs between two GPU idle points, grown until a batch lasts
- * `minBatchMs`). Then the candidates are timed in interleaved rounds — one batch each per round —
- * so that a burst of load on a shared machine hits every candidate alike rather than one, and the
+ * `minBatchMs` and has at least 4 runs). Then the candidates are timed in interleaved rounds —
+ * one batch each per round — so that a burst of load on a shared machine hits every candidate alike rather than one, and the
  * `finalists` best are timed in as many rounds again before the choice. `run` must only record
  * GPU work and release what it creates.
  */
@@ -133,7 +133,9 @@ export async function tune(
     let n = 1;
     for (;;) {
       const el = await batch(c, n);
-      if (el >= minMs || n >= 1024) {
+      // at least 4 runs: one slow first batch must not fix the size at 1 (the synchronisation
+      // would then be counted once per run)
+      if ((el >= minMs && n >= 4) || n >= 1024) {
         ms[c] = el / n;
         break;
       }
