@@ -105,9 +105,9 @@ export interface TuneOptions {
  * each candidate's best ms per run. Each candidate gets one warm-up run (pipeline compiles) and a
  * batch size (back-to-back runs between two GPU idle points, grown until a batch lasts
  * `minBatchMs` and has at least 4 runs). Then the candidates are timed in interleaved rounds —
- * one batch each per round — so that a burst of load on a shared machine hits every candidate alike rather than one, and the
- * `finalists` best are timed in as many rounds again before the choice. `run` must only record
- * GPU work and release what it creates.
+ * one batch each per round — so that a burst of load on a shared machine hits every candidate
+ * alike rather than one, and the `finalists` best are timed in as many rounds again before the
+ * choice. `run` must only record GPU work and release what it creates.
  */
 export async function tune(
   key: string,
