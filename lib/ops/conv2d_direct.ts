@@ -313,7 +313,7 @@ export function runDirect(
     size: WINDOW_FLOATS * 4,
   });
   if (mode === "backwardData") {
-    inputGradientDispatches(g, out, steps, v, overrides, row3, [b, out, a], windowAt, base, {
+    inputGradientDispatches(g, out, steps, v, overrides, row3, [b, a], windowAt, base, {
       amul,
       ams,
       aoc,
@@ -410,7 +410,7 @@ function inputGradientDispatches(
   v: Extract<ConvVariant, { kind: "direct" }>,
   overrides: Record<string, number>,
   row3: boolean,
-  [dy, _out, a]: RawTensor[],
+  [dy, a]: RawTensor[],
   windowAt: (slot: number) => { buffer: GPUBuffer; offset: number; size: number },
   base: number[],
   layout: { amul: number; ams: number; aoc: number },
