@@ -57,29 +57,35 @@ override ASSB: bool = false;
 // checks (columns past a row end read neighbours or clamped addresses, and are never stored).
 override INB: bool = false;"""
 
+def lane_map(ph, ok, mt0_note):
+    """Channel tile mt, column thread n and `valid` of this lane, per lane order (MUNI, MFAST or
+    column threads first); `ph` holds the column threads and tiles (`p` or a phase `P`), `ok` is an
+    extra condition of validity."""
+    return f"""  if (MUNI) {{
+    let mblocks = (p.mtiles + WG - 1u) / WG;
+    n = gw / mblocks;
+    let m = (gw - n * mblocks) * WG + lid;
+    valid = {ok}n < {ph}.nthreads && m < p.mtiles;
+    mt = min(m, p.mtiles - 1u);
+  }} else if (MFAST) {{
+    let gidx = gw * WG + lid;
+    mt = gidx % p.mtiles;
+    n = gidx / p.mtiles;
+    valid = {ok}n < {ph}.nthreads;
+  }} else {{
+    let t = min(gw, p.mtiles * {ph}.ntiles - 1u);
+    mt = t / {ph}.ntiles;
+    n = (t - mt * {ph}.ntiles) * WG + lid;
+    valid = {ok}n < {ph}.nthreads && gw < p.mtiles * {ph}.ntiles;
+  }}
+  let mt0 = mt * TM; // channel offset within the {mt0_note}'s channel group"""
+
+
 PREAMBLE = """  let gw = wg_index(wid, nwg);
   var mt: u32;
   var n: u32;
   var valid: bool;
-  if (MUNI) {
-    let mblocks = (p.mtiles + WG - 1u) / WG;
-    n = gw / mblocks;
-    let m = (gw - n * mblocks) * WG + lid;
-    valid = n < p.nthreads && m < p.mtiles;
-    mt = min(m, p.mtiles - 1u);
-  } else if (MFAST) {
-    let gidx = gw * WG + lid;
-    mt = gidx % p.mtiles;
-    n = gidx / p.mtiles;
-    valid = n < p.nthreads;
-  } else {
-    let t = min(gw, p.mtiles * p.ntiles - 1u);
-    mt = t / p.ntiles;
-    n = (t - mt * p.ntiles) * WG + lid;
-    valid = n < p.nthreads && gw < p.mtiles * p.ntiles;
-  }
-  let mt0 = mt * TM; // channel offset within the window's channel group"""
-
+""" + lane_map("p", "", "window")
 
 
 def col_guard(j):
@@ -455,24 +461,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var mt: u32;
   var n: u32;
   var valid: bool;
-  if (MUNI) {
-    let mblocks = (p.mtiles + WG - 1u) / WG;
-    n = gw / mblocks;
-    let m = (gw - n * mblocks) * WG + lid;
-    valid = wgok && n < P.nthreads && m < p.mtiles;
-    mt = min(m, p.mtiles - 1u);
-  } else if (MFAST) {
-    let gidx = gw * WG + lid;
-    mt = gidx % p.mtiles;
-    n = gidx / p.mtiles;
-    valid = wgok && n < P.nthreads;
-  } else {
-    let t = min(gw, p.mtiles * P.ntiles - 1u);
-    mt = t / P.ntiles;
-    n = (t - mt * P.ntiles) * WG + lid;
-    valid = wgok && n < P.nthreads && gw < p.mtiles * P.ntiles;
-  }
-  let mt0 = mt * TM; // channel offset within the dispatch's channel group
+""" + lane_map("P", "wgok && ", "dispatch") + """
   let nxt = (P.nx + TN - 1u) / TN;
   let nn = min(n, P.nthreads - 1u);
   let bi = nn / (P.ny * nxt);
