@@ -57,6 +57,7 @@ override ASSB: bool = false;
 // checks (columns past a row end read neighbours or clamped addresses, and are never stored).
 override INB: bool = false;"""
 
+
 def lane_map(ph, ok, mt0_note):
     """Channel tile mt, column thread n and `valid` of this lane, per lane order (MUNI, MFAST or
     column threads first); `ph` holds the column threads and tiles (`p` or a phase `P`), `ok` is an
