@@ -97,7 +97,8 @@ export function fallbackShapes(): ConvShape[] {
   ];
 }
 
-function rand(n: number, seed: number): Float32Array {
+/** `n` pseudo-random values in [-0.5, 0.5) from a seeded LCG (the same data every run). */
+export function rand(n: number, seed: number): Float32Array {
   const a = new Float32Array(n);
   let s = seed >>> 0;
   for (let i = 0; i < n; i++) {
@@ -116,32 +117,15 @@ function flopsOf(sh: ConvShape): number {
 }
 
 /**
- * Ms per call of `fn` between two GPU idle points after a warm-up (pipeline compiles).
- * Repetitions are recorded back to back and synchronised once, their number grown until a batch
- * takes at least `minMs / 3` (so the ~10 ms latency of one synchronisation on lavapipe is
- * amortised); the best of three such batches is returned (shared machines are noisy).
+ * Ms per call of `fn` between two GPU idle points after a warm-up (pipeline compiles): the best of
+ * three batches sized as in {@linkcode timeInterleaved} (shared machines are noisy).
  */
 export async function timeIt(
   fn: () => void,
   sync: () => Promise<void>,
   minMs: number,
 ): Promise<number> {
-  fn();
-  await sync();
-  let reps = 1, best = Infinity, batches = 0;
-  for (;;) {
-    const t0 = performance.now();
-    for (let r = 0; r < reps; r++) fn();
-    await sync();
-    const t = performance.now() - t0;
-    if ((t >= minMs / 3 && reps >= 4) || reps >= 4096) {
-      best = Math.min(best, t / reps);
-      if (++batches === 3) return best;
-    } else {reps = Math.min(
-        4096,
-        Math.max(reps * 2, Math.ceil((reps * minMs) / 3 / Math.max(t, 1e-3))),
-      );}
-  }
+  return (await timeInterleaved([{ fn, sync }], minMs, 2))[0];
 }
 
 /** A timed function and the wait for its GPU work. */

@@ -15,17 +15,7 @@ import { getGpu, initGpu } from "../lib/gpu/runtime.ts";
 import { gemm, tuneConv2d } from "../lib/ops/conv2d.ts";
 import { matmul } from "../lib/ops/matmul.ts";
 import type { BenchRecord } from "./_types.ts";
-import { timeIt } from "./conv_bench.ts";
-
-function rand(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 4294967296 - 0.5;
-  }
-  return a;
-}
+import { rand, timeIt } from "./conv_bench.ts";
 
 /** Runs the benchmark: [M, K] · [K, N] at several sizes; ratios are ours / tfjs. */
 export async function run(opts: { fallback: boolean; tune?: boolean }): Promise<BenchRecord[]> {
