@@ -9,6 +9,10 @@
 //   labels (background = num_classes), label_weights, bbox_targets (DeltaXYWH-encoded, or the gt
 //   box when REG_DECODED), bbox_weights, assign = (gt_inds, max_overlaps bits), per-image counts of
 //   positives and negatives (atomics).
+// FUSED = false is the composable MaxIoUAssigner stage: only assign and counts are written (the
+// target outputs are bound to sinks). Boxes are shared (box_stride 0) or per image.
+override FUSED: bool = true;
+
 struct Params {
   n_img: u32, num_anchors: u32, max_gt: u32, wg_per_img: u32,
   gt_off: u32, label_off: u32, count_off: u32, num_classes: u32,
@@ -16,6 +20,7 @@ struct Params {
   pos_weight: f32, eps: f32, one: f32, opts: u32,
   means: vec4<f32>,
   stds: vec4<f32>,
+  box_stride: u32, _q0: u32, _q1: u32, _q2: u32,
 }
 // opts bits: 1 match_low_quality, 2 gt_max_assign_all, 4 reg_decoded_bbox
 
@@ -38,6 +43,12 @@ var<workgroup> n_pos: atomic<u32>;
 var<workgroup> n_neg: atomic<u32>;
 
 fn fence(x: f32) -> f32 { return x * p.one; }
+
+// -inf built at run time (WGSL forbids infinities in constant expressions)
+fn neg_inf() -> f32 {
+  var b = 0xff800000u;
+  return bitcast<f32>(b);
+}
 
 // Correctly rounded x / y (WGSL's `/` may be 2.5 ulp off, and fma may not be fused): starting from
 // x / y, step to a neighbour while the exact quotient lies beyond the midpoint towards it. A
@@ -109,12 +120,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var box = vec4<f32>(0.0);
   if (live) {
     f = flags[t];
-    box = anchors[j];
+    box = anchors[n * p.box_stride + j];
   }
   let k = pack[p.count_off + n];
   let low_quality = (p.opts & 1u) != 0u;
   let assign_all = (p.opts & 2u) != 0u;
-  var best = bitcast<f32>(0xff800000u);
+  var best = neg_inf();
   var arg = 0u;
   var lq = 0u;
   for (var t0 = 0u; t0 < k; t0 += 256u) {
@@ -157,7 +168,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (lq > 0u) { gi = i32(lq); }
     }
   }
-  if (live) {
+  if (live && !FUSED) {
+    if (gi > 0) { atomicAdd(&n_pos, 1u); } else if (gi == 0) { atomicAdd(&n_neg, 1u); }
+    assign[t] = vec2<i32>(gi, bitcast<i32>(maxo));
+  }
+  if (live && FUSED) {
     var label = i32(p.num_classes);
     var lw = 0.0;
     var bt = vec4<f32>(0.0);

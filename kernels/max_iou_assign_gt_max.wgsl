@@ -5,12 +5,13 @@
 //   PASS 1: thread s reduces its chunks in order into gt_best[s] = (max IoU bits, argmax)
 // Anchors with flag 0 (outside) do not take part; flag 2 (ignore region) anchors count with IoU -1,
 // as mmdetection's masked overlap column. A gt without any inside anchor gets -inf (no low-quality
-// match). Padding gts (g >= count[n]) are skipped.
+// match). Padding gts (g >= count[n]) are skipped. Boxes are shared by all images (box_stride 0:
+// anchors) or per image (box_stride = boxes per image: proposals), at anchors[n * box_stride + j].
 override PASS: u32 = 0u;
 
 struct Params {
   n_img: u32, num_anchors: u32, max_gt: u32, chunk: u32,
-  nchunks: u32, gt_off: u32, count_off: u32, _p0: u32,
+  nchunks: u32, gt_off: u32, count_off: u32, box_stride: u32,
   eps: f32, one: f32, _p1: u32, _p2: u32,
 }
 
@@ -22,12 +23,17 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> gt_best: array<vec2<u32>>;
 @group(0) @binding(5) var<uniform> p: Params;
 
-const NEG_INF: u32 = 0xff800000u;
 
 var<workgroup> best_v: array<f32, 256>;
 var<workgroup> best_i: array<u32, 256>;
 
 fn fence(x: f32) -> f32 { return x * p.one; }
+
+// -inf built at run time (WGSL forbids infinities in constant expressions)
+fn neg_inf() -> f32 {
+  var b = 0xff800000u;
+  return bitcast<f32>(b);
+}
 
 // Correctly rounded x / y (WGSL's `/` may be 2.5 ulp off, and fma may not be fused): starting from
 // x / y, step to a neighbour while the exact quotient lies beyond the midpoint towards it. A
@@ -79,7 +85,7 @@ fn better(v: f32, i: u32, w: f32, k: u32) -> bool {
 
 fn reduce_chunks(s: u32) {
   if (s >= p.n_img * p.max_gt) { return; }
-  var v = bitcast<f32>(NEG_INF);
+  var v = neg_inf();
   var i = 0xffffffffu;
   for (var c = 0u; c < p.nchunks; c++) {
     let q = part[s * p.nchunks + c];
@@ -101,7 +107,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (s >= p.n_img * p.max_gt) { return; }
   let n = s / p.max_gt;
   let g = s % p.max_gt;
-  var v = bitcast<f32>(NEG_INF);
+  var v = neg_inf();
   var i = 0xffffffffu;
   if (g < pack[p.count_off + n]) {
     let gt = pack_box(p.gt_off + s * 4u);
@@ -110,7 +116,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let f = flags[n * p.num_anchors + j];
       if (f == 0u) { continue; }
       var o = -1.0;
-      if (f == 1u) { o = iou(gt, anchors[j]); }
+      if (f == 1u) { o = iou(gt, anchors[n * p.box_stride + j]); }
       if (better(o, j, v, i)) { v = o; i = j; }
     }
   }

@@ -29,6 +29,8 @@ export * from "./bbox/assigners/max_iou_assigner.ts";
 export * from "./bbox/samplers/base_sampler.ts";
 export * from "./bbox/samplers/sampling_result.ts";
 export * from "./bbox/samplers/pseudo_sampler.ts";
+export * from "./bbox/samplers/random_sampler.ts";
+export * from "./bbox/gpu_stages.ts";
 export * from "./post_processing/nms.ts";
 export * from "./post_processing/bbox_nms.ts";
 export * from "./utils/misc.ts";

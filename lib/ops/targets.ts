@@ -22,7 +22,7 @@ export const MAX_IOU_GT_MAX: KernelSpec = {
 export const MAX_IOU_ASSIGN: KernelSpec = {
   name: "max_iou_assign",
   source: assignSrc,
-  params: "uuuuuuuufffffffu" + "ffffffff",
+  params: "uuuuuuuufffffffu" + "ffffffff" + "uuuu",
 };
 /** `kernels/anchor_targets.wgsl`. */
 export const ANCHOR_TARGETS: KernelSpec = {
@@ -204,23 +204,7 @@ export function assignTargets(
   const means = opts.targetMeans ?? [0, 0, 0, 0], stds = opts.targetStds ?? [1, 1, 1, 1];
   const gpu = getGpu();
   // 1. per gt: best IoU over inside anchors and its first anchor
-  const nchunks = Math.max(1, Math.ceil(A / GT_MAX_CHUNK));
-  const part = gpu.empty([N * G * nchunks, 2], "u32", "gt_max_part");
-  const gtBest = gpu.empty([N * G, 2], "u32", "gt_best");
-  const gmParams = [N, A, G, GT_MAX_CHUNK, nchunks, lay.gtOff, lay.countOff, 0, 1e-6, 1, 0, 0];
-  const gmBind = [anchors, flags, pack.data, part, gtBest];
-  gpu.dispatch(MAX_IOU_GT_MAX, {
-    bindings: gmBind,
-    params: gmParams,
-    overrides: { PASS: 0 },
-    workgroups: N * G * nchunks,
-  });
-  gpu.dispatch(MAX_IOU_GT_MAX, {
-    bindings: gmBind,
-    params: gmParams,
-    overrides: { PASS: 1 },
-    workgroups: Math.ceil((N * G) / 256),
-  });
+  const gtBest = gtMaxStage(anchors, flags, pack, A, 0);
   // 2. assign, sample and encode, anchor by anchor
   const out: AnchorTargetsRaw = {
     labels: gpu.empty([N, A], "i32", "labels"),
@@ -267,16 +251,69 @@ export function assignTargets(
       opt,
       ...means,
       ...stds,
+      0,
+      0,
+      0,
+      0,
     ],
+    overrides: { FUSED: 1 },
     workgroups: N * wpi,
   });
   // 3. normalisers
-  gpu.dispatch(ANCHOR_TARGETS, {
-    bindings: [out.counts, out.numTotalPos, out.numTotalNeg],
-    params: [N, 0, 0, 0],
-    workgroups: 1,
-  });
-  part.release();
+  targetNormalisersInto(out.counts, out.numTotalPos, out.numTotalNeg);
   gtBest.release();
   return out;
+}
+
+/**
+ * `num_total_pos` / `num_total_neg` (Σ over images of max(#pos, 1), max(#neg, 1)) of per-image
+ * counts `[N, 2]` u32, written into two `[]` f32 tensors on the GPU.
+ */
+export function targetNormalisersInto(
+  counts: RawTensor,
+  numTotalPos: RawTensor,
+  numTotalNeg: RawTensor,
+): void {
+  getGpu().dispatch(ANCHOR_TARGETS, {
+    bindings: [counts, numTotalPos, numTotalNeg],
+    params: [counts.size / 2, 0, 0, 0],
+    workgroups: 1,
+  });
+}
+
+/**
+ * The per-gt half of `MaxIoUAssigner`: for every gt of every image its best IoU over the
+ * candidate boxes (flag ≠ 0; flag 2 counts as IoU −1) and the first box reaching it.
+ *
+ * @param boxes `[B, 4]` shared (`stride` 0) or `[N, B, 4]` per image (`stride` B).
+ * @returns `[N · maxGt, 2]` u32: f32 bits of the best IoU (−inf without candidates), its box.
+ */
+export function gtMaxStage(
+  boxes: RawTensor,
+  flags: RawTensor,
+  pack: { data: RawTensor; layout: TargetPackLayout },
+  B: number,
+  stride: number,
+): RawTensor {
+  const lay = pack.layout, N = lay.numImages, G = lay.maxGt;
+  const gpu = getGpu();
+  const nchunks = Math.max(1, Math.ceil(B / GT_MAX_CHUNK));
+  const part = gpu.empty([N * G * nchunks, 2], "u32", "gt_max_part");
+  const gtBest = gpu.empty([N * G, 2], "u32", "gt_best");
+  const gmParams = [N, B, G, GT_MAX_CHUNK, nchunks, lay.gtOff, lay.countOff, stride, 1e-6, 1, 0, 0];
+  const gmBind = [boxes, flags, pack.data, part, gtBest];
+  gpu.dispatch(MAX_IOU_GT_MAX, {
+    bindings: gmBind,
+    params: gmParams,
+    overrides: { PASS: 0 },
+    workgroups: N * G * nchunks,
+  });
+  gpu.dispatch(MAX_IOU_GT_MAX, {
+    bindings: gmBind,
+    params: gmParams,
+    overrides: { PASS: 1 },
+    workgroups: Math.ceil((N * G) / 256),
+  });
+  part.release();
+  return gtBest;
 }

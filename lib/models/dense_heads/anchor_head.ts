@@ -9,13 +9,14 @@
 import * as F from "../../autograd/functional.ts";
 import { noGrad } from "../../autograd/tape.ts";
 import { type Tensor, tidy } from "../../autograd/tensor.ts";
-import { ANCHOR_GENERATORS, BBOX_ASSIGNERS, BBOX_CODERS } from "../../core/mod.ts";
+import { ANCHOR_GENERATORS, BBOX_ASSIGNERS, BBOX_CODERS, BBOX_SAMPLERS } from "../../core/mod.ts";
 import type { AnchorGenerator, FeatmapSize } from "../../core/anchor/anchor_generator.ts";
-import type { MaxIoUAssigner } from "../../core/bbox/assigners/max_iou_assigner.ts";
 import {
   DeltaXYWHBBoxCoder,
   LegacyDeltaXYWHBBoxCoder,
 } from "../../core/bbox/coders/delta_xywh_bbox_coder.ts";
+import type { GpuAssigner, GpuSampler } from "../../core/bbox/gpu_stages.ts";
+import { stepSeed } from "../../core/bbox/samplers/random_sampler.ts";
 import { multiApply } from "../../core/utils/misc.ts";
 import { Conv2d } from "../../nn/conv.ts";
 import { normalInit } from "../../nn/init.ts";
@@ -32,6 +33,7 @@ import {
   type AnchorSet,
   type BatchTargets,
   decodeDeltasDifferentiable,
+  fusedTargetsApply,
   getTargetsGpu,
   type LevelTargets,
   targetSettingsOf,
@@ -64,8 +66,9 @@ export interface AnchorHeadCfg {
    */
   anchor_generator?: TypedCfg;
   /**
-   * Box coder config; only `DeltaXYWHBBoxCoder` without `add_ctr_clamp` is supported (default,
-   * `clip_border: true`).
+   * Box coder config: `DeltaXYWHBBoxCoder` (default, `clip_border: true`) or
+   * `LegacyDeltaXYWHBBoxCoder` for training targets; test-time decoding on the GPU supports
+   * `DeltaXYWHBBoxCoder` without `add_ctr_clamp`.
    */
   bbox_coder?: TypedCfg;
   /**
@@ -157,8 +160,28 @@ export class AnchorHead extends Module {
   readonly trainCfg: AnchorHeadTrainCfg | null;
   /** Test config, or null. */
   readonly testCfg: AnchorHeadTestCfg | null;
-  /** The `MaxIoUAssigner` built from `train_cfg.assigner`, or null without a train config. */
-  readonly assigner: MaxIoUAssigner | null = null;
+  /** The assigner built from `train_cfg.assigner`, or null without a train config. */
+  readonly assigner:
+    | (GpuAssigner & { ignoreIofThr?: number; ignoreWrtCandidates?: boolean })
+    | null = null;
+  /**
+   * The sampler: `train_cfg.sampler` when sampling, else (focal-style losses, or no sampler key)
+   * `PseudoSampler`, as mmdetection; null without a train config.
+   */
+  readonly sampler: GpuSampler | null = null;
+  /**
+   * Use the fused MaxIoU + Pseudo + DeltaXYWH target kernel when the strategies are exactly those
+   * (identical targets; see `deno task bench targets`). Default false: the composed stages.
+   */
+  fusedTargets = false;
+  /**
+   * The sampling step: the random samplers' seed of a step is `stepSeed(samplerSeed, step)`.
+   * `setTrainIter` sets it from the runner's iteration (so a resumed run draws as the original);
+   * otherwise it counts `getTargets` calls.
+   */
+  samplingStep = 0;
+  /** Base seed of the random samplers (default 0). */
+  samplerSeed = 0;
   /** The config the head was built from (subclasses read their own keys in `initLayers`). */
   protected readonly cfg: AnchorHeadCfg;
   /** Called with the one-per-image warning about dropped degenerate gts (default `console.warn`). */
@@ -200,12 +223,19 @@ export class AnchorHead extends Module {
     const coder = BBOX_CODERS.build(
       cfg.bbox_coder ?? { type: "DeltaXYWHBBoxCoder", clip_border: true },
     );
+    if (!(coder instanceof DeltaXYWHBBoxCoder)) {
+      throw new RangeError(
+        `Cannot build ${new.target.name}: bbox_coder must be "DeltaXYWHBBoxCoder" or "LegacyDeltaXYWHBBoxCoder", got ${
+          JSON.stringify(cfg.bbox_coder)
+        }`,
+      );
+    }
     if (
-      !(coder instanceof DeltaXYWHBBoxCoder) || coder instanceof LegacyDeltaXYWHBBoxCoder ||
-      coder.addCtrClamp
+      (cfg.reg_decoded_bbox ?? false) &&
+      (coder instanceof LegacyDeltaXYWHBBoxCoder || coder.addCtrClamp)
     ) {
       throw new RangeError(
-        `Cannot build ${new.target.name}: the GPU head supports bbox_coder "DeltaXYWHBBoxCoder" without add_ctr_clamp, got ${
+        `Cannot build ${new.target.name}: reg_decoded_bbox decodes with DeltaXYWHBBoxCoder without add_ctr_clamp, got ${
           JSON.stringify(cfg.bbox_coder)
         }`,
       );
@@ -220,18 +250,23 @@ export class AnchorHead extends Module {
     this.testCfg = cfg.test_cfg ?? null;
     if (this.trainCfg) {
       const a = this.trainCfg.assigner;
-      if (a?.type !== "MaxIoUAssigner") {
+      const assigner = BBOX_ASSIGNERS.build(a) as unknown as GpuAssigner;
+      if (typeof assigner.assignGpu !== "function") {
         throw new RangeError(
-          `Cannot build ${new.target.name}: train_cfg.assigner "${a?.type}" is not supported on the GPU: use "MaxIoUAssigner"`,
+          `Cannot build ${new.target.name}: train_cfg.assigner "${a?.type}" has no GPU stage: use "MaxIoUAssigner"`,
         );
       }
-      this.assigner = BBOX_ASSIGNERS.build(a) as MaxIoUAssigner;
-      const sampler = this.sampling ? this.trainCfg.sampler : undefined;
-      if (sampler && sampler.type !== "PseudoSampler") {
+      this.assigner = assigner;
+      const sc = this.sampling && this.trainCfg.sampler
+        ? this.trainCfg.sampler
+        : { type: "PseudoSampler" };
+      const sampler = BBOX_SAMPLERS.build(sc) as unknown as GpuSampler;
+      if (typeof sampler.sampleGpu !== "function") {
         throw new RangeError(
-          `Cannot build ${new.target.name}: train_cfg.sampler "${sampler.type}" is not supported: use "PseudoSampler" or a focal loss`,
+          `Cannot build ${new.target.name}: train_cfg.sampler "${sc.type}" has no GPU stage: use "PseudoSampler" or "RandomSampler"`,
         );
       }
+      this.sampler = sampler;
     }
     this.initLayers();
     this.initWeights();
@@ -293,19 +328,34 @@ export class AnchorHead extends Module {
     gtBboxesIgnore: readonly (Float32Array | null)[] | null = null,
     gtLabels: readonly Int32Array[] | null = null,
   ): BatchTargets {
-    const a = this.assigner, t = this.trainCfg;
-    if (!a || !t) {
+    const a = this.assigner, t = this.trainCfg, sampler = this.sampler;
+    if (!a || !t || !sampler) {
       throw new ReferenceError(
         `Cannot compute targets: ${this.constructor.name} was built without train_cfg`,
       );
     }
+    const strategies = { assigner: a, sampler, coder: this.bboxCoder };
+    const st = {
+      ...strategies,
+      fused: this.fusedTargets && fusedTargetsApply(strategies),
+      seed: stepSeed(this.samplerSeed, this.samplingStep++),
+    };
     return getTargetsGpu(
       set,
       this.anchorGenerator,
       { gtBboxes, gtLabels, imgMetas, gtBboxesIgnore },
       targetSettingsOf(this, a, t),
       this.warn,
+      st,
     );
+  }
+
+  /**
+   * Sets the sampling step from the runner's iteration (`iter`, completed iterations), so that the
+   * random draws of a step depend only on the seed and the iteration (identical on resume).
+   */
+  setTrainIter(iter: number): void {
+    this.samplingStep = iter;
   }
 
   /**
@@ -402,6 +452,14 @@ export class AnchorHead extends Module {
 
   /** Test settings from `cfg` or `test_cfg`. */
   inferenceSettings(cfg?: AnchorHeadTestCfg | null): InferenceSettings {
+    const c = this.bboxCoder;
+    if (c instanceof LegacyDeltaXYWHBBoxCoder || c.addCtrClamp) {
+      throw new RangeError(
+        `Cannot decode boxes on the GPU: ${this.constructor.name}'s bbox_coder (${
+          c instanceof LegacyDeltaXYWHBBoxCoder ? "LegacyDeltaXYWHBBoxCoder" : "add_ctr_clamp"
+        }) is supported for training targets only; use DeltaXYWHBBoxCoder without add_ctr_clamp at test time`,
+      );
+    }
     return inferenceSettingsOf(this, cfg ?? this.testCfg ?? {});
   }
 

@@ -1,9 +1,10 @@
 /**
  * The anchor and target half of `AnchorHead` (mmdetection's `get_anchors` / `get_targets`), on the
  * GPU for the whole batch: anchors uploaded once per feature-map size set and cached, valid flags
- * from each image's `pad_shape` by a kernel, ground truths uploaded in one step pack, and
- * `MaxIoUAssigner` + `PseudoSampler` + box encoding in a few kernels, with `num_total_pos` kept on
- * the GPU. Nothing here reads back.
+ * from each image's `pad_shape` by a kernel, ground truths uploaded in one step pack, then the
+ * head's assigner, sampler and coder composed as GPU stages (`lib/core/bbox/gpu_stages.ts`) — or,
+ * for `MaxIoUAssigner` + `PseudoSampler` + `DeltaXYWHBBoxCoder` when asked, the fused kernel —
+ * with `num_total_pos` kept on the GPU. Nothing here reads back.
  *
  * @module
  */
@@ -15,8 +16,24 @@ import { getGpu } from "../../gpu/runtime.ts";
 import type { RawTensor } from "../../gpu/raw_tensor.ts";
 import { anchorFlags, levelTable } from "../../ops/bbox.ts";
 import { slice } from "../../ops/copy.ts";
-import { assignTargets, type AssignTargetsOptions, packTargetInputs } from "../../ops/targets.ts";
-import type { MaxIoUAssigner } from "../../core/bbox/assigners/max_iou_assigner.ts";
+import {
+  assignTargets,
+  type AssignTargetsOptions,
+  packTargetInputs,
+  targetNormalisersInto,
+} from "../../ops/targets.ts";
+import { MaxIoUAssigner } from "../../core/bbox/assigners/max_iou_assigner.ts";
+import {
+  denseTargetsGpu,
+  type GpuAssigner,
+  type GpuCoder,
+  type GpuSampler,
+} from "../../core/bbox/gpu_stages.ts";
+import { PseudoSampler } from "../../core/bbox/samplers/pseudo_sampler.ts";
+import {
+  DeltaXYWHBBoxCoder,
+  LegacyDeltaXYWHBBoxCoder,
+} from "../../core/bbox/coders/delta_xywh_bbox_coder.ts";
 import type { TypedCfg } from "../../utils/registry.ts";
 import type { ImgMeta } from "../detectors/base.ts";
 
@@ -120,9 +137,12 @@ function imageName(meta: ImgMeta, i: number): string {
 
 /** `train_cfg` of anchor heads (mmdetection keys). */
 export interface AnchorHeadTrainCfg {
-  /** Assigner config; the GPU head supports `MaxIoUAssigner` only. */
+  /** Assigner config (any `BBOX_ASSIGNERS` entry with a GPU stage, e.g. `MaxIoUAssigner`). */
   assigner: TypedCfg;
-  /** Sampler config; only `PseudoSampler` is supported (and unused with focal-style losses). */
+  /**
+   * Sampler config (`PseudoSampler`, `RandomSampler`); unused with focal-style losses, which
+   * always use `PseudoSampler` (mmdetection's rule). Default `PseudoSampler`.
+   */
   sampler?: TypedCfg;
   /** −1 (default): valid flags only. */
   allowed_border?: number;
@@ -139,6 +159,26 @@ export interface TargetSettings extends AssignTargetsOptions {
   /** `MaxIoUAssigner.ignore_iof_thr` (≤ 0: ignore boxes unused). */
   ignoreIofThr: number;
   ignoreWrtCandidates: boolean;
+}
+
+/** The strategies `getTargetsGpu` composes. */
+export interface TargetStrategies {
+  assigner: GpuAssigner & { ignoreIofThr?: number; ignoreWrtCandidates?: boolean };
+  sampler: GpuSampler;
+  coder: GpuCoder;
+  /** Use the fused MaxIoU + Pseudo + DeltaXYWH kernel (only valid for exactly those). */
+  fused: boolean;
+  /** u32 seed of this step's random sampling. */
+  seed: number;
+}
+
+/**
+ * Whether the fused kernel implements these strategies exactly: `MaxIoUAssigner`, `PseudoSampler`
+ * and the (non-legacy) `DeltaXYWHBBoxCoder`.
+ */
+export function fusedTargetsApply(st: Omit<TargetStrategies, "fused" | "seed">): boolean {
+  return st.assigner instanceof MaxIoUAssigner && st.sampler instanceof PseudoSampler &&
+    st.coder instanceof DeltaXYWHBBoxCoder && !(st.coder instanceof LegacyDeltaXYWHBBoxCoder);
 }
 
 /** Targets of all anchors of all images (`[N, A]`, `[N, A, 4]`), as tensors without gradients. */
@@ -159,8 +199,10 @@ export interface BatchTargets {
   bboxWeights: Tensor;
   /** `[N, A, 2]` i32: `gt_inds` and the f32 bits of `max_overlaps`. */
   assign: Tensor;
-  /** `[N, 2]` u32: positives and negatives per image. */
+  /** `[N, 2]` u32: sampled positives and negatives per image. */
   counts: Tensor;
+  /** `[N, A]` u32: 0 unused, 1 sampled positive, 2 sampled negative (composed path; null when fused). */
+  sampled: Tensor | null;
   /** `[N, A]` u32 anchor flags (0 outside, 1 inside, 2 ignore region). */
   flags: Tensor;
   /** `[]` f32 Σ max(#pos, 1) and Σ max(#neg, 1). */
@@ -188,6 +230,7 @@ export function getTargetsGpu(
   },
   s: TargetSettings,
   warn: (message: string) => void = console.warn,
+  st: TargetStrategies | null = null,
 ): BatchTargets {
   const N = data.imgMetas.length;
   if (data.gtBboxes.length !== N || (data.gtLabels && data.gtLabels.length !== N)) {
@@ -250,19 +293,54 @@ export function getTargetsGpu(
     ignoreIofThr: useIgnore ? s.ignoreIofThr : -1,
     ignoreWrtCandidates: s.ignoreWrtCandidates,
   });
-  const t = assignTargets(set.anchors.raw, flags, pack, s);
-  pack.data.release();
   const w = (r: RawTensor) => new Tensor(r);
+  if (!st || st.fused) {
+    if (st && !fusedTargetsApply(st)) {
+      throw new RangeError(
+        "Cannot build targets with the fused kernel: it implements MaxIoUAssigner + PseudoSampler + DeltaXYWHBBoxCoder only; set fused targets off",
+      );
+    }
+    const t = assignTargets(set.anchors.raw, flags, pack, s);
+    pack.data.release();
+    return {
+      labels: w(t.labels),
+      labelWeights: w(t.labelWeights),
+      bboxTargets: w(t.bboxTargets),
+      bboxWeights: w(t.bboxWeights),
+      assign: w(t.assign),
+      counts: w(t.counts),
+      sampled: null,
+      flags: w(flags),
+      numTotalPos: w(t.numTotalPos),
+      numTotalNeg: w(t.numTotalNeg),
+    };
+  }
+  const gts = {
+    pack: w(pack.data),
+    layout: pack.layout,
+    gtCounts: boxes.map((b) => b.length / 4),
+  };
+  const input = { boxes: set.anchors, flags: w(flags), gts };
+  const a = st.assigner.assignGpu(input);
+  const smp = st.sampler.sampleGpu(a, { input, seed: st.seed });
+  const t = denseTargetsGpu(smp, gts, st.coder, {
+    numClasses: s.numClasses,
+    posWeight: s.posWeight,
+    regDecoded: s.regDecodedBbox,
+  });
+  const numTotalPos = gpu.empty([], "f32", "num_total_pos");
+  const numTotalNeg = gpu.empty([], "f32", "num_total_neg");
+  targetNormalisersInto(smp.counts.raw, numTotalPos, numTotalNeg);
+  if (smp.counts !== a.counts) a.counts.dispose();
+  gts.pack.dispose();
   return {
-    labels: w(t.labels),
-    labelWeights: w(t.labelWeights),
-    bboxTargets: w(t.bboxTargets),
-    bboxWeights: w(t.bboxWeights),
-    assign: w(t.assign),
-    counts: w(t.counts),
-    flags: w(flags),
-    numTotalPos: w(t.numTotalPos),
-    numTotalNeg: w(t.numTotalNeg),
+    ...t,
+    assign: smp.assign,
+    counts: smp.counts,
+    sampled: smp.sampled,
+    flags: input.flags,
+    numTotalPos: w(numTotalPos),
+    numTotalNeg: w(numTotalNeg),
   };
 }
 
@@ -321,24 +399,24 @@ export function decodeDeltasDifferentiable(
   return F.concat([F.sub(gx, hw), F.sub(gy, hh), F.add(gx, hw), F.add(gy, hh)], 1);
 }
 
-/** The target settings of a head: its `MaxIoUAssigner`, `train_cfg` and coder. */
+/** The target settings of a head: its assigner's keys, `train_cfg` and coder. */
 export function targetSettingsOf(
   head: {
     numClasses: number;
     regDecodedBbox: boolean;
     bboxCoder: { means: ArrayLike<number>; stds: ArrayLike<number> };
   },
-  a: MaxIoUAssigner,
+  a: Partial<MaxIoUAssigner>,
   t: AnchorHeadTrainCfg,
 ): TargetSettings {
   return {
-    posIouThr: a.posIouThr,
-    negIouThr: a.negIouThr,
+    posIouThr: a.posIouThr ?? 0,
+    negIouThr: a.negIouThr ?? 0,
     minPosIou: a.minPosIou,
     gtMaxAssignAll: a.gtMaxAssignAll,
     matchLowQuality: a.matchLowQuality,
-    ignoreIofThr: a.ignoreIofThr,
-    ignoreWrtCandidates: a.ignoreWrtCandidates,
+    ignoreIofThr: a.ignoreIofThr ?? -1,
+    ignoreWrtCandidates: a.ignoreWrtCandidates ?? true,
     allowedBorder: t.allowed_border ?? -1,
     posWeight: t.pos_weight ?? -1,
     numClasses: head.numClasses,

@@ -268,17 +268,31 @@ gpuTest(
     };
     assert.throws(
       () => buildHead({ ...base, assigner: { type: "ATSSAssigner", topk: 9 } }),
-      /"ATSSAssigner" is not supported/,
+      /ATSSAssigner/,
     );
     assert.throws(() =>
       buildHead(base, {
         loss_cls: { type: "CrossEntropyLoss", use_sigmoid: true },
         train_cfg: { assigner: base.assigner, sampler: { type: "RandomSampler", num: 256 } },
-      }), /"RandomSampler" is not supported/);
+      }), /RandomSampler: "pos_fraction" must lie in \[0, 1\]/);
     assert.throws(
-      () => buildHead(base, { bbox_coder: { type: "LegacyDeltaXYWHBBoxCoder" } }),
-      /DeltaXYWHBBoxCoder/,
+      () => buildHead(base, { bbox_coder: { type: "TBLRBBoxCoder" } }),
+      /TBLRBBoxCoder/,
     );
+    // the legacy coder and add_ctr_clamp build targets, but GPU decoding refuses them
+    for (
+      const coder of [{ type: "LegacyDeltaXYWHBBoxCoder" }, {
+        type: "DeltaXYWHBBoxCoder",
+        add_ctr_clamp: true,
+      }]
+    ) {
+      const h = buildHead(base, { bbox_coder: coder });
+      assert.throws(
+        () => h.inferenceSettings(),
+        /use DeltaXYWHBBoxCoder without add_ctr_clamp at test time/,
+      );
+      h.dispose();
+    }
     assert.throws(
       () => buildHead({ ...base, num_classes: 0 }),
       /num_classes must be a positive integer/,

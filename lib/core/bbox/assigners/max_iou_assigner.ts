@@ -7,7 +7,10 @@
  *
  * @module
  */
+import { Tensor } from "../../../autograd/tensor.ts";
+import { boxFlags, maxIoUAssignStage } from "../../../ops/target_stages.ts";
 import { BBOX_ASSIGNERS } from "../../registry.ts";
+import type { AssignInputGpu, AssignResultGpu, GpuAssigner, GtBatchGpu } from "../gpu_stages.ts";
 import { bboxOverlaps } from "../iou.ts";
 import type { AssignResult } from "./assign_result.ts";
 import type { AssignInputs, BaseAssigner } from "./base_assigner.ts";
@@ -52,7 +55,7 @@ export interface MaxIoUAssignerCfg {
  * // r.gtInds: [1, 0]
  * ```
  */
-export class MaxIoUAssigner implements BaseAssigner {
+export class MaxIoUAssigner implements BaseAssigner, GpuAssigner {
   /** `pos_iou_thr`. */
   readonly posIouThr: number;
   /** `neg_iou_thr`: a number or `[lo, hi]`. */
@@ -95,6 +98,41 @@ export class MaxIoUAssigner implements BaseAssigner {
     this.ignoreIofThr = cfg.ignore_iof_thr ?? -1;
     this.ignoreWrtCandidates = cfg.ignore_wrt_candidates ?? true;
     this.matchLowQuality = cfg.match_low_quality ?? true;
+  }
+
+  /**
+   * The GPU assignment of every image of a batch (`lib/ops/target_stages.ts`), equal to `assign`
+   * per image: boxes with flag 0 are left out (`gt_inds` −1), flag 2 (ignore region, see
+   * {@linkcode MaxIoUAssigner.candidateFlagsGpu}) boxes get IoU −1 with every gt. No readback.
+   */
+  assignGpu(input: AssignInputGpu): AssignResultGpu {
+    const r = maxIoUAssignStage(
+      input.boxes.raw,
+      input.flags.raw,
+      { data: input.gts.pack.raw, layout: input.gts.layout },
+      {
+        posIouThr: this.posIouThr,
+        negIouThr: this.negIouThr,
+        minPosIou: this.minPosIou,
+        gtMaxAssignAll: this.gtMaxAssignAll,
+        matchLowQuality: this.matchLowQuality,
+      },
+    );
+    return { assign: new Tensor(r.assign), counts: new Tensor(r.counts) };
+  }
+
+  /**
+   * Candidate flags of per-image boxes (proposals) `[N, B, 4]` with `valid` `[N, B]` (u32 or f32,
+   * non-zero for real rows): 0 padding, 1 candidate, 2 inside an ignore box of `gts` by this
+   * assigner's `ignore_iof_thr` / `ignore_wrt_candidates` (mmdetection's step 0).
+   */
+  candidateFlagsGpu(boxes: Tensor, valid: Tensor, gts: GtBatchGpu): Tensor {
+    return new Tensor(
+      boxFlags(boxes.raw, valid.raw, { data: gts.pack.raw, layout: gts.layout }, {
+        ignoreIofThr: this.ignoreIofThr,
+        ignoreWrtCandidates: this.ignoreWrtCandidates,
+      }),
+    );
   }
 
   /** Computes IoU(gt, boxes), masks ignore regions, and assigns (spec §2.5 steps 0–6). */

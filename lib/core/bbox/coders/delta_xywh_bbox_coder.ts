@@ -7,6 +7,7 @@
  * @module
  */
 import { BBOX_CODERS } from "../../registry.ts";
+import type { GpuCoder, GpuEncoding } from "../gpu_stages.ts";
 import { type BaseBBoxCoder, checkCoderInputs, type DecodeOptions } from "./base_bbox_coder.ts";
 
 const f = Math.fround;
@@ -47,7 +48,7 @@ function vec4(v: number[] | undefined, fallback: number, key: string): Float32Ar
  * // t: [0.5, 0.5, 0, ln 2]
  * ```
  */
-export class DeltaXYWHBBoxCoder implements BaseBBoxCoder {
+export class DeltaXYWHBBoxCoder implements BaseBBoxCoder, GpuCoder {
   /** `target_means` as float32. */
   readonly means: Float32Array;
   /** `target_stds` as float32. */
@@ -71,6 +72,15 @@ export class DeltaXYWHBBoxCoder implements BaseBBoxCoder {
   /** Width/height offset added to `x2 − x1` (0 in v2, 1 in the legacy coder). */
   protected get sizeOffset(): number {
     return 0;
+  }
+
+  /** What the GPU target builder needs to apply this coder's `encode` (`bbox_targets.wgsl`). */
+  gpuEncoding(): GpuEncoding {
+    return {
+      kind: this.sizeOffset === 1 ? "legacy" : "delta",
+      means: Array.from(this.means),
+      stds: Array.from(this.stds),
+    };
   }
 
   encode(bboxes: Float32Array, gtBboxes: Float32Array): Float32Array {

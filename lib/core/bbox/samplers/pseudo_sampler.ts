@@ -3,7 +3,15 @@
  *
  * @module
  */
+import { Tensor } from "../../../autograd/tensor.ts";
+import { pseudoSampleStage } from "../../../ops/target_stages.ts";
 import { BBOX_SAMPLERS } from "../../registry.ts";
+import type {
+  AssignResultGpu,
+  GpuSampler,
+  SampleContextGpu,
+  SamplingResultGpu,
+} from "../gpu_stages.ts";
 import type { AssignResult } from "../assigners/assign_result.ts";
 import type { BaseSampler } from "./base_sampler.ts";
 import { makeSamplingResult, type SamplingResult } from "./sampling_result.ts";
@@ -22,9 +30,22 @@ import { makeSamplingResult, type SamplingResult } from "./sampling_result.ts";
  * // r.posInds: [1], r.negInds: [0]
  * ```
  */
-export class PseudoSampler implements BaseSampler {
+export class PseudoSampler implements BaseSampler, GpuSampler {
   /** Config accepted for registry builds; no keys are used. */
   constructor(_cfg: { type?: string } = {}) {}
+
+  /** The GPU sampling of a batch: every positive and every negative (no readback). */
+  sampleGpu(a: AssignResultGpu, ctx: SampleContextGpu): SamplingResultGpu {
+    const r = pseudoSampleStage(a.assign.raw, a.counts.raw);
+    return {
+      boxes: ctx.input.boxes,
+      assign: a.assign,
+      sampled: new Tensor(r.sampled),
+      counts: new Tensor(r.counts),
+      numGtRows: 0,
+      capacity: a.assign.shape[1],
+    };
+  }
 
   /** Positives: `gtInds > 0`; negatives: `gtInds == 0`. */
   sample(
