@@ -22,3 +22,5 @@ export * from "./detectors/retinanet.ts";
 export * from "./losses/mod.ts";
 export * from "./dense_heads/anchor_head.ts";
 export * from "./dense_heads/retina_head.ts";
+export * from "./dense_heads/rpn_head.ts";
+export * from "./detectors/rpn.ts";

@@ -83,7 +83,7 @@ export interface InferenceSettings {
 }
 
 /** Decoded candidate rows of a batch: boxes `[N, K, 4]`, scores `[N, K, S]`, labels `[N, K]` (v2.18). */
-interface Candidates {
+export interface Candidates {
   boxes: RawTensor;
   scores: RawTensor;
   labels: RawTensor | null;
@@ -111,14 +111,17 @@ function metaTable(metas: readonly ImgMeta[], flipBack: boolean): Float32Array {
   return out;
 }
 
-/** Stage 1: per level scores, top-k and decoding, all images at once, no readback. */
-function selectCandidates(
+/**
+ * Stage 1: per level scores, top-k and decoding, all images at once, no readback. `levelK` gets
+ * the candidates each level contributes per image (in order).
+ */
+export function selectCandidates(
   cls: readonly Tensor[],
   reg: readonly Tensor[],
   set: AnchorSet,
   metas: readonly ImgMeta[],
   s: InferenceSettings,
-  opts: { rescale: boolean; flipBack: boolean },
+  opts: { rescale: boolean; flipBack: boolean; levelK?: number[] },
 ): Candidates {
   const gpu = getGpu();
   const N = cls[0].shape[0], C = s.numClasses, A = s.numAnchors, L = cls.length;
@@ -152,6 +155,7 @@ function selectCandidates(
   vals.release();
   const ks = Array.from({ length: L }, (_, l) => top.counts[l * N]);
   const K = ks.reduce((a, b) => a + b, 0);
+  opts.levelK?.push(...ks);
   const out: Candidates = {
     boxes: gpu.empty([N, K, 4], "f32", "cand_boxes"),
     scores: gpu.empty([N, K, S], "f32", "cand_scores"),
