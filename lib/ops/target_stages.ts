@@ -195,10 +195,17 @@ export function pseudoSampleStage(assign: RawTensor, counts: RawTensor): SampleS
     counts: gpu.empty([N, 2], "u32", "sample_counts"),
   };
   gpu.copy(counts, 0, out.counts, 0, N * 8);
-  const dummy = gpu.empty([4], "u32", "sampler_dummy");
-  const a = { assign, avail: counts, hist: dummy, hist2: dummy, sel: dummy };
-  samplerDispatch(0, a, out, [N, B, 0, 0, -1, 0, 0, 0], Math.ceil((N * B) / 256));
-  dummy.release();
+  // a writable binding may not alias another: one sink per unused output
+  const [hist, hist2, sel, cnt] = [0, 1, 2, 3].map(() => gpu.empty([4], "u32", "sampler_sink"));
+  const a = { assign, avail: counts, hist, hist2, sel };
+  samplerDispatch(
+    0,
+    a,
+    { sampled: out.sampled, counts: cnt },
+    [N, B, 0, 0, -1, 0, 0, 0],
+    Math.ceil((N * B) / 256),
+  );
+  for (const t of [hist, hist2, sel, cnt]) t.release();
   return out;
 }
 
@@ -290,15 +297,15 @@ export function addGtAsProposals(
   gtAssign.release();
   const counts = gpu.zeros([N, 2], "u32", "assign_counts");
   const dummy = gpu.empty([4], "u32", "sampler_dummy");
-  const sink = gpu.empty([4], "u32", "sampler_sink");
+  const sinks = [0, 1, 2, 3].map(() => gpu.empty([4], "u32", "sampler_sink"));
   gpu.dispatch(BBOX_SAMPLER, {
-    bindings: [outAssign, dummy, dummy, dummy, dummy, sink, counts],
+    bindings: [outAssign, dummy, ...sinks, counts],
     params: [N, E, 0, 0, -1, 0, 0, 0],
     overrides: { PASS: 6 },
     workgroups: Math.ceil((N * E) / 256),
   });
   dummy.release();
-  sink.release();
+  for (const t of sinks) t.release();
   return { boxes: outBoxes, assign: outAssign, counts };
 }
 

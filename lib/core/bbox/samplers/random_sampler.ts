@@ -80,7 +80,8 @@ export interface RandomSampleData {
   image?: number;
   /**
    * Gt rows the GPU batch reserves before the boxes (its largest gt count) when adding gts: box
-   * `r` is keyed as index `gtSlots + r`, gt `g` as `g` (default k, i.e. no padding).
+   * `r` is keyed as index `gtSlots + r`, gt `g` as `g` (default k, i.e. no padding; also when
+   * the image has no gts).
    */
   gtSlots?: number;
 }
@@ -154,7 +155,9 @@ export class RandomSampler implements BaseSampler, GpuSampler {
     let gtInds = assignResult.gtInds, labels = assignResult.labels;
     let maxOverlaps = assignResult.maxOverlaps;
     let gtFlags = new Uint8Array(gtInds.length);
-    let keyIndex = (r: number) => r;
+    // the GPU batch keys box r as index gtSlots + r after the padded gt rows
+    const slots = this.addGtAsProposals ? data.gtSlots ?? k : 0;
+    let keyIndex = (r: number) => slots + r;
     if (this.addGtAsProposals && k > 0) {
       const cat = new Float32Array(gtBboxes.length + bboxes.length);
       cat.set(gtBboxes);
@@ -172,7 +175,6 @@ export class RandomSampler implements BaseSampler, GpuSampler {
         labels = Int32Array.from([...gl, ...labels]);
       }
       gtFlags = Uint8Array.from([...new Array(k).fill(1), ...gtFlags]);
-      const slots = data.gtSlots ?? k;
       keyIndex = (r) => (r < k ? r : slots + (r - k));
     }
     const choose = (cat: 0 | 1, want: number): Int32Array => {
