@@ -1,4 +1,6 @@
-import { assert, assertClose } from "../../_assert.ts";
+import { assert, assertClose, type FixtureArray, loadFixture } from "../../_assert.ts";
+import * as F from "../../../lib/autograd/functional.ts";
+import { backward } from "../../../lib/autograd/tape.ts";
 import { gpuTest } from "../../_gpu.ts";
 import { Rng } from "../../_reference/rng.ts";
 import { Tensor, tidy } from "../../../lib/autograd/tensor.ts";
@@ -265,6 +267,115 @@ gpuTest(
       assert.equal(s.posInds.length + s.negInds.length, 32);
     }
     for (const x of Object.values(t)) x?.dispose?.();
+    head.dispose();
+  },
+);
+
+type RpnFixture = {
+  in_channels: number;
+  feat_channels: number;
+  strides: number[];
+  scales: number[];
+  ratios: number[];
+  num: number;
+  pos_fraction: number;
+  sampling_step: number;
+  img_shape: number[];
+  pad_shapes: number[][];
+  params: Record<string, FixtureArray>;
+  feats: FixtureArray[];
+  gt_bboxes: FixtureArray[];
+  cls_scores: FixtureArray[];
+  bbox_preds: FixtureArray[];
+  num_total_samples: number;
+  loss_cls: number[];
+  loss_bbox: number[];
+  grad_cls_scores: FixtureArray[];
+  grad_bbox_preds: FixtureArray[];
+  grad_params: Record<string, FixtureArray>;
+};
+
+gpuTest(
+  "RPNHead forward, loss and gradients equal the plain-PyTorch mmdetection v2.25 RPN (sampler's choice fed in), no readback",
+  async (gpu) => {
+    const fx = await loadFixture<RpnFixture>("models/rpn_head_loss.json");
+    const head = buildRpn({
+      in_channels: fx.in_channels,
+      feat_channels: fx.feat_channels,
+      anchor_generator: {
+        type: "AnchorGenerator",
+        scales: fx.scales,
+        ratios: fx.ratios,
+        strides: fx.strides,
+      },
+      train_cfg: {
+        assigner: {
+          type: "MaxIoUAssigner",
+          pos_iou_thr: 0.7,
+          neg_iou_thr: 0.3,
+          min_pos_iou: 0.3,
+          match_low_quality: true,
+          ignore_iof_thr: -1,
+        },
+        sampler: {
+          type: "RandomSampler",
+          num: fx.num,
+          pos_fraction: fx.pos_fraction,
+          neg_pos_ub: -1,
+          add_gt_as_proposals: false,
+        },
+        allowed_border: -1,
+        pos_weight: -1,
+      },
+    });
+    const sd: Record<string, { dtype: "f32"; shape: number[]; data: Float32Array<ArrayBuffer> }> =
+      {};
+    for (const [k, v] of Object.entries(fx.params)) {
+      sd[k] = { dtype: "f32", shape: v.shape, data: Float32Array.from(v.data) };
+    }
+    head.loadStateDict(sd);
+    head.setTrainIter(fx.sampling_step);
+    const metas: ImgMeta[] = fx.pad_shapes.map((p, i) => ({
+      img_shape: [...fx.img_shape, 3],
+      pad_shape: [...p, 3],
+      filename: `img${i}.jpg`,
+    }));
+    const before = gpu.stats().readbacks;
+    const out = tidy(() => {
+      const feats = fx.feats.map((a) => Tensor.from(a.data, a.shape));
+      const [cls, reg] = head.forward(feats);
+      const l = head.lossRpn(
+        cls,
+        reg,
+        fx.gt_bboxes.map((b) => Float32Array.from(b.data)),
+        metas,
+      );
+      backward([...l.loss_rpn_cls, ...l.loss_rpn_bbox].reduce((a, b) => F.add(a, b)));
+      return { l, cls, reg };
+    });
+    assert.equal(gpu.stats().readbacks, before, "forward, loss and backward must not read back");
+    for (let lv = 0; lv < fx.strides.length; lv++) {
+      assertClose(await out.cls[lv].toArray(), fx.cls_scores[lv].data, { rtol: 1e-5, atol: 1e-6 });
+      assertClose(await out.reg[lv].toArray(), fx.bbox_preds[lv].data, { rtol: 1e-5, atol: 1e-6 });
+      assertClose(await out.l.loss_rpn_cls[lv].item(), fx.loss_cls[lv], {
+        rtol: 1e-5,
+        msg: `loss_rpn_cls level ${lv}`,
+      });
+      assertClose(await out.l.loss_rpn_bbox[lv].item(), fx.loss_bbox[lv], {
+        rtol: 1e-5,
+        msg: `loss_rpn_bbox level ${lv}`,
+      });
+    }
+    for (const [name, p] of head.namedParameters()) {
+      assertClose(await p.grad!.toArray(), fx.grad_params[name].data, {
+        rtol: 1e-4,
+        atol: 1e-7,
+        msg: `grad ${name}`,
+      });
+    }
+    for (const t of [...out.cls, ...out.reg, ...out.l.loss_rpn_cls, ...out.l.loss_rpn_bbox]) {
+      t.dispose();
+    }
     head.dispose();
   },
 );
