@@ -69,7 +69,9 @@ export function distParams(cfg: Config): DistParams {
     if (d[k] === undefined || d[k] === null) return undefined;
     if (typeof d[k] !== "number" || !((d[k] as number) > 0)) {
       throw new ConfigError(
-        `Invalid dist_params.${k} ${JSON.stringify(d[k])} in "${cfg.filename}": expected a positive number`,
+        `Invalid dist_params.${k} ${
+          JSON.stringify(d[k])
+        } in "${cfg.filename}": expected a positive number`,
       );
     }
     return d[k] as number;

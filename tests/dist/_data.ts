@@ -32,8 +32,12 @@ function render(
     for (let y = y1; y < y2; y++) {
       for (let x = x1; x < x2; x++) {
         const u = (x + 0.5 - cx) / rx, v = (y + 0.5 - cy) / ry;
-        const inside = o.label === 0 ? true : o.label === 1 ? u * u + v * v <= 1 : v >= 2 * Math.abs(u) - 1;
-        if (inside) for (let c = 0; c < 3; c++) data[(y * w + x) * 3 + c] = o.color[c];
+        const inside = o.label === 0
+          ? true
+          : o.label === 1
+          ? u * u + v * v <= 1
+          : v >= 2 * Math.abs(u) - 1;
+        if (inside) { for (let c = 0; c < 3; c++) data[(y * w + x) * 3 + c] = o.color[c]; }
       }
     }
   }
@@ -69,7 +73,10 @@ async function writeSplit(
       });
     }
   }
-  await Deno.writeTextFile(join(root, "annotations", `instances_${split}.json`), JSON.stringify(coco));
+  await Deno.writeTextFile(
+    join(root, "annotations", `instances_${split}.json`),
+    JSON.stringify(coco),
+  );
 }
 
 /** Writes the dataset into `root` (once) and returns `root`. */
@@ -126,6 +133,6 @@ export function distCfgOptions(root: string, samplesPerGpu: number, maxEpochs: n
     `runner.max_epochs=${maxEpochs}`,
     "checkpoint_config.max_keep_ckpts=-1",
     "evaluation.save_best=None",
-    "seed=0",
+    "+seed=0",
   ];
 }

@@ -59,3 +59,19 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "dist: a collective that outlives the timeout aborts the whole job, naming it",
+  ignore: MPI_SKIP !== null,
+  fn: async () => {
+    const t0 = Date.now();
+    const r = await mpirunDeno(2, new URL("./_stall_main.ts", import.meta.url).pathname, [], {
+      timeoutMs: 30_000,
+    });
+    const took = (Date.now() - t0) / 1000;
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /rank 0: barrier did not complete within 1 s/, r.stderr);
+    assert.doesNotMatch(r.stdout, /unreachable/);
+    assert.ok(took < 20, `the job ended after ${took} s`);
+  },
+});

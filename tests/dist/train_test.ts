@@ -119,7 +119,8 @@ Deno.test({
         ...cfgOpts,
       ]);
       assert.equal(tb.code, 0, report(tb));
-      const ja = JSON.parse(await Deno.readTextFile(ra)), jb = JSON.parse(await Deno.readTextFile(rb));
+      const ja = JSON.parse(await Deno.readTextFile(ra)),
+        jb = JSON.parse(await Deno.readTextFile(rb));
       assert.equal(ja.results.length, 5);
       assert.deepStrictEqual(jb, ja, "the gathered detections equal one process's");
       const dets = ja.results.flat().reduce((n: number, c: number[][]) => n + c.length, 0);
