@@ -227,7 +227,10 @@ export class DistributedRunnerModel implements RunnerModel {
   }
 
   /** The wrapped `valStep` (no gradients). */
-  valStep(data: unknown, optimizer: Optimizer | undefined) {
+  valStep(
+    data: unknown,
+    optimizer: Optimizer | undefined,
+  ): Promise<TrainStepOutput> | TrainStepOutput {
     if (!this.module.valStep) throw new TypeError("The wrapped model has no valStep()");
     return this.module.valStep(data, optimizer);
   }

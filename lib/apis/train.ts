@@ -33,12 +33,7 @@ import {
 import { buildModel, buildSplit, dataSection, loaderSettings, loadWeights } from "./common.ts";
 import { singleGpuTest } from "./test.ts";
 import { broadcastBytes, getDistInfo } from "../dist/dist.ts";
-import {
-  broadcastModel,
-  distParams,
-  DistributedRunnerModel,
-  multiGpuTest,
-} from "./distributed.ts";
+import { broadcastModel, distParams, DistributedRunnerModel, multiGpuTest } from "./distributed.ts";
 
 /** What `trainDetector` receives besides the config (mmdet's `train_detector` arguments). */
 export interface TrainDetectorOptions {

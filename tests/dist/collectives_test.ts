@@ -1,16 +1,15 @@
 import { assert } from "../_assert.ts";
 
-const assertEquals: (a: unknown, b: unknown, msg?: string) => void = assert.deepStrictEqual;
 import { DistUnavailableError, getDistInfo, initDist } from "../../lib/dist/mod.ts";
 import { allReduce } from "../../lib/dist/mod.ts";
 import { jsonLines, MPI_SKIP, mpirunDeno } from "./_mpirun.ts";
 
 Deno.test("dist: without a launcher the collectives are those of a world of one", async () => {
   const info = await initDist({ launcher: "none" });
-  assertEquals([info.rank, info.worldSize, info.launcher], [0, 1, "none"]);
+  assert.deepStrictEqual([info.rank, info.worldSize, info.launcher], [0, 1, "none"]);
   const a = new Float32Array([1, 2]);
-  assertEquals(Array.from(await allReduce(a, "mean")), [1, 2]);
-  assertEquals(getDistInfo().worldSize, 1);
+  assert.deepStrictEqual(Array.from(await allReduce(a, "mean")), [1, 2]);
+  assert.deepStrictEqual(getDistInfo().worldSize, 1);
 });
 
 Deno.test("dist: a missing MPI library names the packages to install", async () => {
@@ -43,19 +42,19 @@ Deno.test({
   ignore: MPI_SKIP !== null,
   fn: async () => {
     const r = await mpirunDeno(3, new URL("./_collectives_main.ts", import.meta.url).pathname);
-    assertEquals(r.code, 0, r.stderr);
+    assert.deepStrictEqual(r.code, 0, r.stderr);
     const outs = jsonLines<Out>(r.stdout).sort((a, b) => a.rank - b.rank);
-    assertEquals(outs.map((o) => o.rank), [0, 1, 2]);
+    assert.deepStrictEqual(outs.map((o) => o.rank), [0, 1, 2]);
     for (const o of outs) {
-      assertEquals([o.worldSize, o.localSize], [3, 3]);
-      assertEquals(o.localRank, o.rank);
+      assert.deepStrictEqual([o.worldSize, o.localSize], [3, 3]);
+      assert.deepStrictEqual(o.localRank, o.rank);
       // sum over ranks of rank*1000 + i = 3000 + 3i
-      assertEquals(o.a, [3000, 3003, 3000 + 3 * 999]);
-      assertEquals(o.m, [2, 2]); // mean of 1,2,3 and of 0,2,4
-      assertEquals(o.b, [7, 8, 9]);
-      assertEquals(o.bb, "hello from 0");
-      assertEquals(o.g, [[10], [11, 11], [12, 12, 12]]);
-      assertEquals(o.j.map((x) => x.tag), ["r0", "r1", "r2"]);
+      assert.deepStrictEqual(o.a, [3000, 3003, 3000 + 3 * 999]);
+      assert.deepStrictEqual(o.m, [2, 2]); // mean of 1,2,3 and of 0,2,4
+      assert.deepStrictEqual(o.b, [7, 8, 9]);
+      assert.deepStrictEqual(o.bb, "hello from 0");
+      assert.deepStrictEqual(o.g, [[10], [11, 11], [12, 12, 12]]);
+      assert.deepStrictEqual(o.j.map((x) => x.tag), ["r0", "r1", "r2"]);
     }
   },
 });
