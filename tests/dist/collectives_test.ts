@@ -3,6 +3,7 @@ import { assert } from "../_assert.ts";
 import { DistUnavailableError, getDistInfo, initDist } from "../../lib/dist/mod.ts";
 import { allReduce } from "../../lib/dist/mod.ts";
 import { jsonLines, MPI_SKIP, mpirunDeno } from "./_mpirun.ts";
+import { hasAdapter } from "../_gpu.ts";
 
 Deno.test("dist: without a launcher the collectives are those of a world of one", async () => {
   const info = await initDist({ launcher: "none" });
@@ -72,5 +73,43 @@ Deno.test({
     assert.match(r.stderr, /rank 0: barrier did not complete within 1 s/, r.stderr);
     assert.doesNotMatch(r.stdout, /unreachable/);
     assert.ok(took < 20, `the job ended after ${took} s`);
+  },
+});
+
+interface ReducerOut {
+  rank: number;
+  buckets: number[];
+  readbacks: number;
+  frozenGrad: boolean;
+  grads: number[][];
+}
+
+Deno.test({
+  name: "dist: GradientAllReducer averages gradients in buckets, one readback per bucket",
+  ignore: MPI_SKIP !== null || !hasAdapter,
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "wgdet-reducer-" });
+    const r = await mpirunDeno(2, new URL("./_reducer_main.ts", import.meta.url).pathname, [dir]);
+    assert.equal(r.code, 0, r.stderr);
+    const outs: ReducerOut[] = [0, 1].map((k) =>
+      JSON.parse(Deno.readTextFileSync(`${dir}/rank${k}.json`))
+    );
+    await Deno.remove(dir, { recursive: true });
+    assert.equal(outs.length, 2);
+    const sizes = [3, 700, 64, 1, 1500, 33];
+    for (const o of outs) {
+      // last parameters first, at most 1000 floats a bucket unless one is larger:
+      // [33], [1500], [1, 64, 700, 3]
+      assert.deepStrictEqual(o.buckets, [33, 1500, 768]);
+      assert.equal(o.readbacks, 3);
+      assert.ok(o.frozenGrad, "parameters without requiresGrad are left alone");
+      sizes.forEach((n, k) => {
+        const want = Array.from({ length: n }, (_, i) =>
+          // mean over ranks 1 and 2 of (r+1)(k+1)(i+1); parameter 2 is zero on rank 1
+          k === 2 ? (k + 1) * (i + 1) / 2 : 1.5 * (k + 1) * (i + 1));
+        assert.deepStrictEqual(o.grads[k], want, `parameter ${k} on rank ${o.rank}`);
+      });
+    }
   },
 });
