@@ -64,7 +64,8 @@ export function describeError(e: unknown, debug = false): { code: number; text: 
     return { code: EXIT_USAGE, text: `error: ${err.message}${stack}` };
   }
   const firstLine = err.message.split("\n")[0];
-  const usage = err instanceof ConfigError || err instanceof Deno.errors.NotFound ||
+  const usage = err instanceof ConfigError || err.name === "DistUnavailableError" ||
+    err instanceof Deno.errors.NotFound ||
     err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable;
   const prefix = usage || err.name === "Error" ? "error" : `error: ${err.name}`;
   const hint = debug ? "" : " (set WGDET_DEBUG=1 for details)";
