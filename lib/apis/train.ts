@@ -186,8 +186,13 @@ export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Pr
       shuffle: false,
       dist: shard,
     });
-    const evalCfg = asRecord(cfg.dict.evaluation) ?? { interval: 1, metric: "bbox" };
-    if (dist.rank !== 0) evalCfg.save_best = null; // rank 0 keeps the best checkpoint
+    const evalCfg = { ...(asRecord(cfg.dict.evaluation) ?? { interval: 1, metric: "bbox" }) };
+    if (distributed) {
+      // DistEvalHook's collection options: results are always gathered over MPI (gpu_collect)
+      delete evalCfg.gpu_collect;
+      delete evalCfg.tmpdir;
+      if (dist.rank !== 0) evalCfg.save_best = null; // rank 0 keeps the best checkpoint
+    }
     const vl = valLoader;
     runner.registerHook(
       new EvalHook({
