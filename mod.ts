@@ -311,3 +311,37 @@ export type { CfgDict, CfgValue } from "./lib/config/config.ts";
 export type { ApplyCfgOptionsOptions } from "./lib/config/cfg_options.ts";
 export type { DumpOptions } from "./lib/config/dump.ts";
 export type { SingleGpuTestOptions } from "./lib/apis/test.ts";
+
+// ---- data-parallel training on MPI (lib/dist, lib/apis/distributed.ts) ----
+export {
+  abortDist,
+  allGather,
+  allGatherJson,
+  allReduce,
+  barrier,
+  broadcast,
+  broadcastBytes,
+  DistError,
+  type DistInfo,
+  DistUnavailableError,
+  finalizeDist,
+  getDistInfo,
+  initDist,
+  type InitDistOptions,
+  isMainProcess,
+  type Launcher,
+} from "./lib/dist/mod.ts";
+export {
+  broadcastModel,
+  type DistParams,
+  distParams,
+  DistributedRunnerModel,
+  GradientAllReducer,
+  type GradientAllReducerOptions,
+  multiGpuTest,
+} from "./lib/apis/distributed.ts";
+export {
+  distributedGroupSamplerIndices,
+  distributedGroupSamplerLength,
+  distributedSamplerIndices,
+} from "./lib/datasets/dist_samplers.ts";

@@ -15,6 +15,8 @@ import { initGpu } from "../gpu/runtime.ts";
 import type { BaseDetector, BboxResult, ImgMeta } from "../models/detectors/base.ts";
 import { buildModel, buildSplit, loaderSettings, loadWeights } from "./common.ts";
 import { drawDetections } from "./visualize.ts";
+import { broadcastBytes, getDistInfo } from "../dist/dist.ts";
+import { multiGpuTest } from "./distributed.ts";
 
 /** Options of {@linkcode singleGpuTest}. */
 export interface SingleGpuTestOptions {
@@ -73,7 +75,10 @@ export async function testDetector(
   checkpoint: string,
   opts: TestDetectorOptions = {},
 ): Promise<Record<string, number | string>> {
-  const log = opts.log ?? ((l: string) => console.log(l));
+  // under a launcher each rank tests its shard; rank 0 evaluates and writes (multi_gpu_test)
+  const dist = getDistInfo();
+  const distributed = dist.worldSize > 1;
+  const log = dist.rank !== 0 ? () => {} : opts.log ?? ((l: string) => console.log(l));
   await initGpu();
   const dataset: DetDataset = buildSplit(cfg, "test");
   const det = buildModel(cfg);
@@ -84,8 +89,18 @@ export async function testDetector(
       samples_per_gpu: samples,
       workers_per_gpu: workers,
       shuffle: false,
+      dist: distributed ? { rank: dist.rank, world_size: dist.worldSize } : undefined,
     });
-    const results = await singleGpuTest(det, loader);
+    const results = distributed
+      ? await multiGpuTest(det, loader)
+      : await singleGpuTest(det, loader);
+    if (distributed) return await shareMetrics(dist.rank === 0 ? await finish(results) : null);
+    return await finish(results);
+  } finally {
+    det.dispose();
+  }
+
+  async function finish(results: BboxResult[]): Promise<Record<string, number | string>> {
     if (opts.out) {
       const json = results.map((perClass) => perClass.map((a) => Array.from(a)));
       await Deno.writeTextFile(
@@ -108,9 +123,18 @@ export async function testDetector(
         .join(", "),
     );
     return metrics;
-  } finally {
-    det.dispose();
   }
+}
+
+/** Rank 0's metrics on every rank. */
+async function shareMetrics(
+  mine: Record<string, number | string> | null,
+): Promise<Record<string, number | string>> {
+  const bytes = await broadcastBytes(
+    mine ? new TextEncoder().encode(JSON.stringify(mine)) : null,
+    0,
+  );
+  return JSON.parse(new TextDecoder().decode(bytes));
 }
 
 async function showResults(

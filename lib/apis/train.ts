@@ -32,6 +32,8 @@ import {
 } from "./adapters.ts";
 import { buildModel, buildSplit, dataSection, loaderSettings, loadWeights } from "./common.ts";
 import { singleGpuTest } from "./test.ts";
+import { broadcastBytes, getDistInfo } from "../dist/dist.ts";
+import { broadcastModel, distParams, DistributedRunnerModel, multiGpuTest } from "./distributed.ts";
 
 /** What `trainDetector` receives besides the config (mmdet's `train_detector` arguments). */
 export interface TrainDetectorOptions {
@@ -80,7 +82,14 @@ export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Pr
   const gpu = await initGpu();
   installScalarReader();
   const seed = opts.seed ?? (typeof cfg.dict.seed === "number" ? cfg.dict.seed : 0);
+  // data-parallel under a launcher (lib/cli initialised lib/dist): rank 0 logs and checkpoints
+  const dist = getDistInfo();
+  const distributed = dist.worldSize > 1;
+  const shard = distributed ? { rank: dist.rank, world_size: dist.worldSize } : undefined;
   const logger = opts.logger ?? new RunnerLogger({});
+  if (distributed) {
+    logger.info(`Distributed: rank ${dist.rank} of ${dist.worldSize} (${dist.library ?? "MPI"})`);
+  }
   logger.info(
     `GPU: ${gpu.info.adapterName}${gpu.info.isFallbackAdapter ? " (software adapter)" : ""}`,
   );
@@ -95,6 +104,7 @@ export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Pr
       workers_per_gpu: workers,
       shuffle: true,
       seed,
+      dist: shard,
     }),
   ];
   if (workflow.length === 2 && workflow[1][0] === "val") {
@@ -114,12 +124,14 @@ export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Pr
         workers_per_gpu: workers,
         shuffle: true,
         seed,
+        dist: shard,
       }),
     );
   }
 
   // 2. model and optimizer
   const det = buildModel(cfg, seed);
+  if (distributed) await broadcastModel(det);
   const optCfg = asRecord(cfg.dict.optimizer);
   if (!optCfg) throw new ConfigError(`Config "${cfg.filename}" has no "optimizer"`);
   const optimizer = buildOptimizer(det, optCfg);
@@ -133,9 +145,14 @@ export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Pr
     runnerCfg = { type: "EpochBasedRunner", max_epochs: cfg.dict.total_epochs };
   }
   const runner = RUNNERS.build(runnerCfg as TypedCfg, {
-    model: new DetectorRunnerModel(det),
+    model: distributed
+      ? new DistributedRunnerModel(new DetectorRunnerModel(det), det.namedParameters(), {
+        bucketCapMb: distParams(cfg).bucketCapMb,
+      })
+      : new DetectorRunnerModel(det),
     optimizer,
-    work_dir: opts.workDir,
+    // mmcv's master_only: the other ranks write no logs and no checkpoints
+    work_dir: dist.rank === 0 ? opts.workDir : undefined,
     logger,
     meta: opts.meta ?? {},
     memory_mb: peakMemoryMb,
@@ -147,13 +164,14 @@ export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Pr
   runner.registerTrainingHooks({
     lr_config: asRecord(cfg.dict.lr_config),
     optimizer_config: asRecord(cfg.dict.optimizer_config) ?? {},
-    checkpoint_config: {
+    checkpoint_config: dist.rank !== 0 ? null : {
       ...ckptCfg,
       meta: { ...(asRecord(ckptCfg.meta) ?? {}), CLASSES: trainSet.CLASSES },
     },
     log_config: asRecord(cfg.dict.log_config) as { interval?: number } | null,
     momentum_config: asRecord(cfg.dict.momentum_config),
     custom_hooks_config: (cfg.dict.custom_hooks ?? null) as never,
+    ...(dist.rank !== 0 ? { progress_bar: false } : {}),
   });
   runner.registerHook(new MemoryScopeHook("open"), "HIGHEST");
   runner.registerHook(new MemoryScopeHook("close"), "LOWEST");
@@ -166,8 +184,15 @@ export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Pr
       samples_per_gpu: vs.samples,
       workers_per_gpu: vs.workers,
       shuffle: false,
+      dist: shard,
     });
-    const evalCfg = asRecord(cfg.dict.evaluation) ?? { interval: 1, metric: "bbox" };
+    const evalCfg = { ...(asRecord(cfg.dict.evaluation) ?? { interval: 1, metric: "bbox" }) };
+    if (distributed) {
+      // DistEvalHook's collection options: results are always gathered over MPI (gpu_collect)
+      delete evalCfg.gpu_collect;
+      delete evalCfg.tmpdir;
+      if (dist.rank !== 0) evalCfg.save_best = null; // rank 0 keeps the best checkpoint
+    }
     const vl = valLoader;
     runner.registerHook(
       new EvalHook({
@@ -175,12 +200,23 @@ export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Pr
         by_epoch: runnerCfg.type !== "IterBasedRunner",
         eval_iter_num: vl.len(),
         evaluate: async (_r, kwargs) => {
-          const results = await singleGpuTest(det, vl);
+          const results = distributed ? await multiGpuTest(det, vl) : await singleGpuTest(det, vl);
           det.train();
           if (!valSet.evaluate) {
             throw new RangeError("Cannot evaluate: the val dataset has no evaluate()");
           }
-          return valSet.evaluate(results, { ...kwargs, logger: (l: string) => logger.info(l) });
+          if (!distributed) {
+            return valSet.evaluate(results, { ...kwargs, logger: (l: string) => logger.info(l) });
+          }
+          // rank 0 evaluates the gathered results and shares the metrics (DistEvalHook)
+          const mine = dist.rank === 0
+            ? valSet.evaluate(results, { ...kwargs, logger: (l: string) => logger.info(l) })
+            : null;
+          const bytes = await broadcastBytes(
+            mine ? new TextEncoder().encode(JSON.stringify(mine)) : null,
+            0,
+          );
+          return JSON.parse(new TextDecoder().decode(bytes));
         },
       }),
       "LOW",
@@ -192,6 +228,14 @@ export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Pr
     const latest = await findLatestCheckpoint(opts.workDir);
     if (latest) cfg.dict.resume_from = latest;
     else logger.info(`auto_resume: no checkpoint in ${opts.workDir}, starting from scratch`);
+  }
+  if (distributed) {
+    // every rank resumes from the checkpoint rank 0 chose (auto_resume may race a writer)
+    const mine = typeof cfg.dict.resume_from === "string" ? cfg.dict.resume_from : "";
+    const chosen = new TextDecoder().decode(
+      await broadcastBytes(new TextEncoder().encode(mine), 0),
+    );
+    cfg.dict.resume_from = chosen || null;
   }
   if (typeof cfg.dict.resume_from === "string" && cfg.dict.resume_from) {
     await runner.resume(cfg.dict.resume_from);

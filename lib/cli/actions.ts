@@ -33,6 +33,8 @@ export interface TrainCliOptions {
   seed?: number;
   /** False with `--no-validate`. */
   validate?: boolean;
+  /** `--launcher`: `"mpi"` joins a data-parallel job (lib/dist); default `"none"`. */
+  launcher?: "none" | "mpi";
 }
 
 /** What `trainDetector` receives besides the config (mmdet's `train_detector` arguments). */
@@ -193,6 +195,7 @@ export async function trainCommand(
   apis: ApiLoader = defaultApiLoader,
 ): Promise<void> {
   const cfg = await loadCommandConfig(configPath ?? DEFAULT_TRAIN_CONFIG, opts.cfgOptions ?? []);
+  const isMain = await joinLauncher(cfg, opts.launcher);
   const workDir = resolveWorkDir(cfg, opts.workDir);
   cfg.dict.work_dir = workDir;
   if (opts.resumeFrom) cfg.dict.resume_from = opts.resumeFrom;
@@ -202,15 +205,20 @@ export async function trainCommand(
   await Deno.mkdir(workDir, { recursive: true });
   const timestamp = formatTimestamp();
   const logFile = join(workDir, `${timestamp}.log`);
-  const logger = new RunnerLogger({ logFile, level: String(cfg.dict.log_level ?? "INFO") });
+  // ranks other than 0 log errors only, to the console (mmdet's get_root_logger)
+  const logger = isMain
+    ? new RunnerLogger({ logFile, level: String(cfg.dict.log_level ?? "INFO") })
+    : new RunnerLogger({ level: "ERROR" });
   const envInfo =
     `wgdet ${VERSION}, Deno ${Deno.version.deno}, V8 ${Deno.version.v8}, ${Deno.build.os}-${Deno.build.arch}`;
   logger.info(`Environment info: ${envInfo}`);
-  await ensureSyntheticData(cfg, (m) => logger.info(m));
+  await mainFirst(isMain, () => ensureSyntheticData(cfg, (m) => logger.info(m)));
   // the dumped config is complete (work_dir, seed, synthetic data_root) and reloads as is
   const text = dumpConfig(cfg);
-  await Deno.writeTextFile(join(workDir, `${cfg.name}.ts`), text);
-  await Deno.writeTextFile(logFile, `Config:\n${text}\n`, { append: true });
+  if (isMain) {
+    await Deno.writeTextFile(join(workDir, `${cfg.name}.ts`), text);
+    await Deno.writeTextFile(logFile, `Config:\n${text}\n`, { append: true });
+  }
   const train = await apis("train");
   const meta = {
     env_info: envInfo,
@@ -226,6 +234,7 @@ export async function trainCommand(
     logger,
     meta,
   });
+  if (!isMain) return;
   const plot = await plotWorkDir(workDir).catch((e) => {
     logger.warn(`Cannot draw the training plot: ${(e as Error).message}`);
     return undefined;
@@ -242,7 +251,13 @@ export async function trainCommand(
 export async function testCommand(
   configPath: string,
   checkpoint: string,
-  opts: { eval?: string[]; out?: string; showDir?: string; cfgOptions?: string[] },
+  opts: {
+    eval?: string[];
+    out?: string;
+    showDir?: string;
+    cfgOptions?: string[];
+    launcher?: "none" | "mpi";
+  },
   apis: ApiLoader = defaultApiLoader,
 ): Promise<void> {
   if (opts.out && !opts.out.endsWith(".json")) {
@@ -252,7 +267,8 @@ export async function testCommand(
     throw new ConfigError("Nothing to do: give at least one of --eval, --out or --show-dir");
   }
   const cfg = await loadCommandConfig(configPath, opts.cfgOptions ?? []);
-  await ensureSyntheticData(cfg);
+  const isMain = await joinLauncher(cfg, opts.launcher);
+  await mainFirst(isMain, () => ensureSyntheticData(cfg));
   const test = await apis("test");
   await test.testDetector(cfg, checkpoint, {
     eval: opts.eval,
@@ -278,4 +294,24 @@ export async function inferCommand(
   await Deno.mkdir(outDir, { recursive: true });
   const infer = await apis("infer");
   await infer.inferImages(cfg, checkpoint, images, { outDir, scoreThr: opts.scoreThr ?? 0.3 });
+}
+
+/**
+ * `--launcher mpi`: joins the MPI job (`dist_params` is read only then: `timeout`, `backend`,
+ * `bucket_cap_mb`). Returns whether this process is rank 0 (always true without a launcher).
+ */
+async function joinLauncher(cfg: Config, launcher: "none" | "mpi" | undefined): Promise<boolean> {
+  if (!launcher || launcher === "none") return true;
+  const { initDist } = await import("../dist/dist.ts");
+  const { distParams } = await import("../apis/distributed.ts");
+  const info = await initDist({ launcher, timeout: distParams(cfg).timeout });
+  return info.rank === 0;
+}
+
+/** Runs `f` on rank 0 first, then (after a barrier) on the other ranks (shared data caches). */
+async function mainFirst(isMain: boolean, f: () => Promise<unknown>): Promise<void> {
+  const { barrier } = await import("../dist/dist.ts");
+  if (isMain) await f();
+  await barrier();
+  if (!isMain) await f();
 }

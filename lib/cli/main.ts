@@ -13,6 +13,7 @@
  * @module
  */
 import { shutdownGpu } from "../gpu/runtime.ts";
+import { abortDist, finalizeDist, getDistInfo } from "../dist/dist.ts";
 import { Command, CommanderError, InvalidArgumentError } from "../deps.ts";
 import { ConfigError, GpuUnavailableError } from "../utils/errors.ts";
 import { VERSION } from "../utils/version.ts";
@@ -44,6 +45,13 @@ function parseFloatArg(v: string): number {
   return n;
 }
 
+function parseLauncher(v: string): "none" | "mpi" {
+  if (v !== "none" && v !== "mpi") {
+    throw new InvalidArgumentError(`expected "none" or "mpi", got "${v}"`);
+  }
+  return v;
+}
+
 function collect(v: string, prev: string[] = []): string[] {
   return [...prev, v];
 }
@@ -56,7 +64,8 @@ export function describeError(e: unknown, debug = false): { code: number; text: 
     return { code: EXIT_USAGE, text: `error: ${err.message}${stack}` };
   }
   const firstLine = err.message.split("\n")[0];
-  const usage = err instanceof ConfigError || err instanceof Deno.errors.NotFound ||
+  const usage = err instanceof ConfigError || err.name === "DistUnavailableError" ||
+    err instanceof Deno.errors.NotFound ||
     err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable;
   const prefix = usage || err.name === "Error" ? "error" : `error: ${err.name}`;
   const hint = debug ? "" : " (set WGDET_DEBUG=1 for details)";
@@ -98,6 +107,11 @@ export function buildProgram(apis: ApiLoader = defaultApiLoader) {
     )
     .option("--seed <int>", "random seed", parseInteger)
     .option("--no-validate", "do not evaluate checkpoints during training")
+    .option(
+      "--launcher <launcher>",
+      'job launcher: "none" (one process) or "mpi" (data-parallel under mpirun/srun --mpi)',
+      parseLauncher,
+    )
     .exitOverride()
     .action(async (config, o) => {
       await trainCommand(config, {
@@ -108,6 +122,7 @@ export function buildProgram(apis: ApiLoader = defaultApiLoader) {
         cfgOptions: o.cfgOptions,
         seed: o.seed,
         validate: o.validate,
+        launcher: o.launcher,
       }, apis);
     });
 
@@ -119,9 +134,15 @@ export function buildProgram(apis: ApiLoader = defaultApiLoader) {
     .option("--out <file>", "write the raw detections to this .json file")
     .option("--show-dir <dir>", "write images with the detections drawn")
     .option("--cfg-options <key=value...>", "override config keys", collect)
+    .option(
+      "--launcher <launcher>",
+      'job launcher: "none" or "mpi" (each rank tests a shard, rank 0 evaluates)',
+      parseLauncher,
+    )
     .exitOverride()
     .action(async (config, checkpoint, o) => {
       await testCommand(config, checkpoint, {
+        launcher: o.launcher,
         eval: o.eval,
         out: o.out,
         showDir: o.showDir,
@@ -173,6 +194,12 @@ export async function main(argv: string[], opts: MainOptions = {}): Promise<numb
         : EXIT_USAGE;
     }
     const { code, text } = describeError(e, debug);
+    const dist = getDistInfo();
+    if (dist.worldSize > 1) {
+      // end the whole job now rather than leave the other ranks waiting in a collective
+      console.error(`rank ${dist.rank}: ${text}`);
+      abortDist(code);
+    }
     console.error(text);
     return code;
   }
@@ -182,5 +209,6 @@ if (import.meta.main) {
   const code = await main(Deno.args);
   // destroy the device before exiting rather than in V8's exit finalizers (see Gpu.shutdown)
   await shutdownGpu().catch(() => {});
+  finalizeDist(); // MPI_Finalize under a launcher
   Deno.exit(code);
 }

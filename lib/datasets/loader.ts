@@ -10,6 +10,12 @@ import { collate } from "./collate.ts";
 import { sampleRng } from "./custom.ts";
 import type { DetDataset } from "./dataset_wrappers.ts";
 import { groupSamplerIndices, groupSamplerLength } from "./samplers.ts";
+import {
+  distributedGroupSamplerIndices,
+  distributedGroupSamplerLength,
+  distributedSamplerIndices,
+  distributedSamplerLength,
+} from "./dist_samplers.ts";
 import type { Batch } from "./types.ts";
 
 /** Options of {@link buildDataloader} (mmdet's `build_dataloader` keywords). */
@@ -32,6 +38,11 @@ export interface DataloaderOptions {
   imports?: string[];
   /** Value of the collate padding (default 0). */
   pad_value?: number;
+  /**
+   * Data-parallel sharding (mmdet's `dist=True`): this rank reads its share through
+   * `DistributedGroupSampler` (shuffle) or the unshuffled `DistributedSampler` (test).
+   */
+  dist?: { rank: number; world_size: number };
 }
 
 /** A serialised error crossing the worker boundary. */
@@ -125,6 +136,8 @@ export class DataLoader implements AsyncIterable<Batch> {
   readonly imports: string[];
   /** Collate padding value. */
   readonly padValue: number;
+  /** This rank's share of a data-parallel run, or null for the whole dataset. */
+  readonly dist: { rank: number; world_size: number } | null;
   #epoch = 0;
   #workers: WorkerHandle[] | null = null;
   #starting: Promise<WorkerHandle[]> | null = null;
@@ -154,6 +167,10 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.persistentWorkers = opts.persistent_workers ?? false;
     this.imports = opts.imports ?? [];
     this.padValue = opts.pad_value ?? 0;
+    this.dist = opts.dist && opts.dist.world_size > 1 ? { ...opts.dist } : null;
+    if (this.dist && this.dropLast) {
+      throw new RangeError("drop_last is not supported with a distributed sampler");
+    }
   }
 
   /** The epoch the next iteration will run (advances after each iteration). */
@@ -168,6 +185,13 @@ export class DataLoader implements AsyncIterable<Batch> {
 
   /** Number of batches per epoch. */
   len(): number {
+    if (this.dist) {
+      const ws = this.dist.world_size;
+      const n = this.shuffle
+        ? distributedGroupSamplerLength(this.dataset.flag, this.samplesPerGpu, ws)
+        : distributedSamplerLength(this.dataset.length, ws);
+      return Math.ceil(n / this.samplesPerGpu);
+    }
     if (this.shuffle) {
       return groupSamplerLength(this.dataset.flag, this.samplesPerGpu) / this.samplesPerGpu;
     }
@@ -178,7 +202,18 @@ export class DataLoader implements AsyncIterable<Batch> {
   /** The dataset indices of each batch of `epoch`. */
   batchIndices(epoch: number): number[][] {
     let order: number[];
-    if (this.shuffle) {
+    if (this.dist) {
+      const { rank, world_size: ws } = this.dist;
+      order = this.shuffle
+        ? distributedGroupSamplerIndices(
+          this.dataset.flag,
+          this.samplesPerGpu,
+          ws,
+          rank,
+          new Rng(hashSeed(this.seed, epoch, 0x5a4)),
+        )
+        : distributedSamplerIndices(this.dataset.length, ws, rank);
+    } else if (this.shuffle) {
       order = groupSamplerIndices(
         this.dataset.flag,
         this.samplesPerGpu,
@@ -232,9 +267,11 @@ export class DataLoader implements AsyncIterable<Batch> {
   async *#iterate(): AsyncGenerator<Batch> {
     const epoch = this.#epoch++;
     const batches = this.batchIndices(epoch);
+    // a rank's samples sit at positions rank·len·B.. of the job's epoch (its augmentation draws)
+    const base = this.dist ? this.dist.rank * this.len() * this.samplesPerGpu : 0;
     if (this.numWorkers === 0) {
       for (let b = 0; b < batches.length; b++) {
-        yield this.#localBatch(batches[b], epoch, b * this.samplesPerGpu);
+        yield this.#localBatch(batches[b], epoch, base + b * this.samplesPerGpu);
       }
       return;
     }
@@ -249,7 +286,7 @@ export class DataLoader implements AsyncIterable<Batch> {
           indices: batches[b],
           epoch,
           seed: this.seed,
-          firstPosition: b * this.samplesPerGpu,
+          firstPosition: base + b * this.samplesPerGpu,
           padValue: this.padValue,
         });
         p.catch(() => {}); // awaited below; avoid an unhandled rejection if the epoch stops early

@@ -5,6 +5,7 @@ import { assert } from "../_assert.ts";
 const LAYERS = [
   "deps.ts",
   "utils",
+  "dist",
   "gpu",
   "ops",
   "autograd",
