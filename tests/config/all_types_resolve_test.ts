@@ -29,6 +29,8 @@ const BY_KEY: Record<string, Lookup> = {
   backbone: models.BACKBONES,
   neck: models.NECKS,
   bbox_head: models.HEADS,
+  rpn_head: models.HEADS,
+  roi_head: models.HEADS,
   anchor_generator: core.ANCHOR_GENERATORS,
   bbox_coder: core.BBOX_CODERS,
   assigner: core.BBOX_ASSIGNERS,

@@ -14,7 +14,7 @@ Deno.test("lib/core/mod.ts registers every core component under mmdetection's na
     "SSDAnchorGenerator",
   ]);
   assert.deepEqual(BBOX_ASSIGNERS.keys(), ["MaxIoUAssigner"]);
-  assert.deepEqual(BBOX_SAMPLERS.keys(), ["PseudoSampler"]);
+  assert.deepEqual(BBOX_SAMPLERS.keys().sort(), ["PseudoSampler", "RandomSampler"]);
   assert.deepEqual(BBOX_CODERS.keys().sort(), ["DeltaXYWHBBoxCoder", "LegacyDeltaXYWHBBoxCoder"]);
   assert.deepEqual(IOU_CALCULATORS.keys(), ["BboxOverlaps2D"]);
   assert.throws(
