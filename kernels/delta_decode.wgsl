@@ -3,7 +3,10 @@
 // r * C + c (MODE 1) comes from the top-k result (sel[perm[seg_off + n * k + j]].y). Writes
 //   boxes[n, k_off + j]  DeltaXYWH decode (means/stds, dw/dh clamped to +-max_ratio), clipped to
 //                        img_shape (CLIP), optionally flipped back (FLIP 1 horizontal, 2 vertical,
-//                        3 diagonal) and divided by scale_factor (RESCALE)
+//                        3 diagonal) and divided by scale_factor (RESCALE).
+//                        coder 0: DeltaXYWHBBoxCoder; 2: with add_ctr_clamp (centre shift clamped
+//                        to +-ctr_clamp px, dw/dh clamped from above only); 1: the legacy coder
+//                        (widths x2 - x1 + 1, clipped to [0, w - 1] x [0, h - 1])
 //   scores[n, k_off + j, c] for all C classes (MODE 0) or the pair's score (MODE 1)
 //   labels[n, k_off + j] the pair's class (MODE 1)
 // imeta per image (8 f32): img_h, img_w, sx, sy, sx2, sy2, flip code, -
@@ -14,7 +17,7 @@ struct Params {
   N: u32, HW: u32, A: u32, C: u32,
   k: u32, k_tot: u32, k_off: u32, seg_off: u32,
   start: u32, rescale: u32, clip: u32, one: f32,
-  max_ratio: f32, _p0: u32, _p1: u32, _p2: u32,
+  max_ratio: f32, coder: u32, ctr_clamp: f32, _p2: u32,
   means: vec4<f32>,
   stds: vec4<f32>,
 }
@@ -56,18 +59,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let an = anchors[p.start + r];
   let px = (an.x + an.z) * 0.5;
   let py = (an.y + an.w) * 0.5;
-  let pw = an.z - an.x;
-  let ph = an.w - an.y;
-  let dw = clamp(d.z, -p.max_ratio, p.max_ratio);
-  let dh = clamp(d.w, -p.max_ratio, p.max_ratio);
-  let gx = px + fence(pw * d.x);
-  let gy = py + fence(ph * d.y);
+  let legacy = p.coder == 1u;
+  let size_off = select(0.0, 1.0, legacy);
+  let pw = fence(an.z - an.x) + size_off;
+  let ph = fence(an.w - an.y) + size_off;
+  var dw = clamp(d.z, -p.max_ratio, p.max_ratio);
+  var dh = clamp(d.w, -p.max_ratio, p.max_ratio);
+  var sx = fence(pw * d.x);
+  var sy = fence(ph * d.y);
+  if (p.coder == 2u) {
+    sx = clamp(sx, -p.ctr_clamp, p.ctr_clamp);
+    sy = clamp(sy, -p.ctr_clamp, p.ctr_clamp);
+    dw = min(d.z, p.max_ratio);
+    dh = min(d.w, p.max_ratio);
+  }
+  let gx = px + sx;
+  let gy = py + sy;
   let hw = fence(pw * exp(dw)) * 0.5;
   let hh = fence(ph * exp(dh)) * 0.5;
   var b = vec4<f32>(gx - hw, gy - hh, gx + hw, gy + hh);
   let m = 8u * n;
   if (p.clip != 0u) {
-    b = clamp(b, vec4<f32>(0.0), vec4<f32>(imeta[m + 1u], imeta[m], imeta[m + 1u], imeta[m]));
+    let edge = select(0.0, 1.0, legacy);
+    let hi = vec4<f32>(imeta[m + 1u], imeta[m], imeta[m + 1u], imeta[m]) - vec4<f32>(edge);
+    b = clamp(b, vec4<f32>(0.0), hi);
   }
   let flip = u32(imeta[m + 6u]);
   if ((flip & 1u) != 0u) { b = vec4<f32>(imeta[m + 1u] - b.z, b.y, imeta[m + 1u] - b.x, b.w); }

@@ -35,7 +35,7 @@ export const ANCHOR_SCORES: KernelSpec = {
 export const DELTA_DECODE: KernelSpec = {
   name: "delta_decode",
   source: decodeSrc,
-  params: "uuuuuuuuuuuffuuu" + "ffffffff",
+  params: "uuuuuuuuuuuffufu" + "ffffffff",
 };
 
 /** Overlap measure: intersection over union, over the first box's area, or generalised IoU. */
@@ -229,10 +229,20 @@ export interface DecodeSelectedOptions {
   stds: readonly number[];
   /** Default 16/1000. */
   whRatioClip?: number;
+  /**
+   * `"delta"` (default) `DeltaXYWHBBoxCoder`; `"ctr_clamp"` with `add_ctr_clamp` (needs `ctrClamp`);
+   * `"legacy"` `LegacyDeltaXYWHBBoxCoder` (+1 widths, clipped to `[0, w − 1]`, `[0, h − 1]`).
+   */
+  coder?: "delta" | "ctr_clamp" | "legacy";
+  /** `ctr_clamp` in pixels (default 32). */
+  ctrClamp?: number;
 }
 
+const CODER_KIND = { delta: 0, legacy: 1, ctr_clamp: 2 } as const;
+
 /**
- * Decodes one level's selected anchors (`DeltaXYWHBBoxCoder.decode`, clipped to `img_shape`,
+ * Decodes one level's selected anchors (`DeltaXYWHBBoxCoder.decode` or its `add_ctr_clamp` and
+ * legacy variants, see `DecodeSelectedOptions.coder`; clipped to `img_shape`,
  * flipped back and divided by `scale_factor` as the per-image `meta` `[N, 8]` says) and writes
  * their boxes `[N, K, 4]`, scores `[N, K, S]` and, for pairs, labels `[N, K]`.
  */
@@ -277,8 +287,8 @@ export function decodeSelectedInto(
       o.clip ? 1 : 0,
       1,
       maxRatio,
-      0,
-      0,
+      CODER_KIND[o.coder ?? "delta"],
+      o.ctrClamp ?? 32,
       0,
       ...o.means,
       ...o.stds,

@@ -66,9 +66,9 @@ export interface AnchorHeadCfg {
    */
   anchor_generator?: TypedCfg;
   /**
-   * Box coder config: `DeltaXYWHBBoxCoder` (default, `clip_border: true`) or
-   * `LegacyDeltaXYWHBBoxCoder` for training targets; test-time decoding on the GPU supports
-   * `DeltaXYWHBBoxCoder` without `add_ctr_clamp`.
+   * Box coder config: `DeltaXYWHBBoxCoder` (default, `clip_border: true`; `add_ctr_clamp` and
+   * `ctr_clamp` honoured) or `LegacyDeltaXYWHBBoxCoder`, for training targets and for test-time
+   * decoding on the GPU.
    */
   bbox_coder?: TypedCfg;
   /**
@@ -452,14 +452,6 @@ export class AnchorHead extends Module {
 
   /** Test settings from `cfg` or `test_cfg`. */
   inferenceSettings(cfg?: AnchorHeadTestCfg | null): InferenceSettings {
-    const c = this.bboxCoder;
-    if (c instanceof LegacyDeltaXYWHBBoxCoder || c.addCtrClamp) {
-      throw new RangeError(
-        `Cannot decode boxes on the GPU: ${this.constructor.name}'s bbox_coder (${
-          c instanceof LegacyDeltaXYWHBBoxCoder ? "LegacyDeltaXYWHBBoxCoder" : "add_ctr_clamp"
-        }) is supported for training targets only; use DeltaXYWHBBoxCoder without add_ctr_clamp at test time`,
-      );
-    }
     return inferenceSettingsOf(this, cfg ?? this.testCfg ?? {});
   }
 

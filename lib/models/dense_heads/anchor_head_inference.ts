@@ -80,6 +80,10 @@ export interface InferenceSettings {
   stds: number[];
   /** Whether decoded boxes are clipped to `img_shape`. */
   clipBorder: boolean;
+  /** The coder's decoding: plain DeltaXYWH, with `add_ctr_clamp`, or the legacy (+1) one. */
+  coder: "delta" | "ctr_clamp" | "legacy";
+  /** `ctr_clamp` in pixels (used with `coder: "ctr_clamp"`). */
+  ctrClamp: number;
 }
 
 /** Decoded candidate rows of a batch: boxes `[N, K, 4]`, scores `[N, K, S]`, labels `[N, K]` (v2.18). */
@@ -184,6 +188,8 @@ export function selectCandidates(
         start: set.levelStarts[l],
         rescale: opts.rescale,
         clip: s.clipBorder,
+        coder: s.coder,
+        ctrClamp: s.ctrClamp,
         pairs,
         sigmoid: s.useSigmoid,
         means: s.means,
@@ -307,11 +313,20 @@ export function inferenceSettingsOf(
     numClasses: number;
     useSigmoidCls: boolean;
     numAnchors: number;
-    bboxCoder: { means: ArrayLike<number>; stds: ArrayLike<number>; clipBorder: boolean };
+    bboxCoder: {
+      means: ArrayLike<number>;
+      stds: ArrayLike<number>;
+      clipBorder: boolean;
+      addCtrClamp?: boolean;
+      ctrClamp?: number;
+      gpuEncoding?(): { kind: "delta" | "legacy" };
+    };
   },
   c: AnchorHeadTestCfg,
 ): InferenceSettings {
   const rule = c.topk_rule ?? "v2.11";
+  // the legacy coder clips to [0, w - 1] x [0, h - 1] whenever max_shape is given (always at test)
+  const legacy = head.bboxCoder.gpuEncoding?.().kind === "legacy";
   if (rule !== "v2.11" && rule !== "v2.18") {
     throw new RangeError(
       `Cannot decode boxes: test_cfg.topk_rule "${rule}" is not one of "v2.11", "v2.18"`,
@@ -330,6 +345,8 @@ export function inferenceSettingsOf(
     topkRule: rule,
     means: Array.from(head.bboxCoder.means),
     stds: Array.from(head.bboxCoder.stds),
-    clipBorder: head.bboxCoder.clipBorder,
+    clipBorder: legacy || head.bboxCoder.clipBorder,
+    coder: legacy ? "legacy" : head.bboxCoder.addCtrClamp ? "ctr_clamp" : "delta",
+    ctrClamp: head.bboxCoder.ctrClamp ?? 32,
   };
 }

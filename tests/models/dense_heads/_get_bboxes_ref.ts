@@ -56,6 +56,8 @@ export interface RefCfg {
   scaleFactor: number[] | null;
   /** Map boxes back from a horizontally flipped image (before dividing by `scaleFactor`). */
   flip?: boolean;
+  /** The box coder whose CPU `decode` is the reference (default `DeltaXYWHBBoxCoder({})`). */
+  coder?: DeltaXYWHBBoxCoder;
 }
 
 /** Pre-NMS candidates: boxes `[k, 4]`, and scores `[k, C + 1]` (v2.11) or scores/labels `[k]` (v2.18). */
@@ -68,7 +70,7 @@ export interface RefCandidates {
 /** Per-level top-k and decoding of one image (mmdetection's `get_bboxes` before NMS). */
 export function candidatesRef(levels: RefLevel[], cfg: RefCfg): RefCandidates {
   const C = cfg.numClasses, A = cfg.numAnchors;
-  const coder = new DeltaXYWHBBoxCoder({});
+  const coder = cfg.coder ?? new DeltaXYWHBBoxCoder({});
   const boxes: number[] = [], scores: number[] = [], labels: number[] = [];
   for (const lv of levels) {
     const sc = rowsOf(lv.cls, A, C, lv.H, lv.W).map(sigmoid32);
