@@ -14,6 +14,8 @@ import { Tensor, tidy } from "../../autograd/tensor.ts";
 import type { FeatmapSize } from "../../core/anchor/anchor_generator.ts";
 import { getGpu } from "../../gpu/runtime.ts";
 import { Conv2d } from "../../nn/conv.ts";
+import { ConvModule } from "../../nn/conv_module.ts";
+import { ModuleList } from "../../nn/module.ts";
 import { normalInit } from "../../nn/init.ts";
 import { rpnProposals } from "../../ops/proposals.ts";
 import type { TypedCfg } from "../../utils/registry.ts";
@@ -81,8 +83,12 @@ const RPN_ANCHORS: TypedCfg = {
  * ```
  */
 export class RPNHead extends AnchorHead {
-  /** `rpn_conv`: 3×3, `in_channels` → `feat_channels`, followed by ReLU. */
-  declare rpnConv: Conv2d;
+  /**
+   * `rpn_conv`: 3×3, `in_channels` → `feat_channels`, followed by ReLU; with `num_convs > 1`
+   * mmdetection's `nn.Sequential` of `num_convs` 3×3 `ConvModule`s (conv + ReLU, keys
+   * `rpn_conv.0.conv.weight`, …).
+   */
+  declare rpnConv: Conv2d | ModuleList<ConvModule>;
   /** `rpn_cls`: 1×1 → `A · cls_out_channels`. */
   declare rpnCls: Conv2d;
   /** `rpn_reg`: 1×1 → `A · 4`. */
@@ -92,9 +98,12 @@ export class RPNHead extends AnchorHead {
 
   /** Builds the head (one class; anchors default to scales [8], ratios [0.5, 1, 2], strides 4..64). */
   constructor(cfg: RPNHeadCfg) {
-    if ((cfg.num_convs ?? 1) !== 1) {
+    const numConvs = cfg.num_convs ?? 1;
+    if (!Number.isInteger(numConvs) || numConvs < 1) {
       throw new RangeError(
-        `Cannot build RPNHead: num_convs ${cfg.num_convs} is not supported: use 1 (mmdetection's default)`,
+        `Cannot build RPNHead: num_convs must be a positive integer, got ${
+          JSON.stringify(cfg.num_convs)
+        }`,
       );
     }
     const testCfg = cfg.test_cfg ?? null;
@@ -109,14 +118,26 @@ export class RPNHead extends AnchorHead {
 
   /** `rpn_conv`, `rpn_cls`, `rpn_reg`. */
   override initLayers(): void {
+    const numConvs = (this.cfg as RPNHeadCfg).num_convs ?? 1;
     this.rpnConv = this.registerModule(
       "rpn_conv",
-      new Conv2d({
-        inChannels: this.inChannels,
-        outChannels: this.featChannels,
-        kernelSize: 3,
-        padding: 1,
-      }),
+      numConvs === 1
+        ? new Conv2d({
+          inChannels: this.inChannels,
+          outChannels: this.featChannels,
+          kernelSize: 3,
+          padding: 1,
+        })
+        : new ModuleList(
+          Array.from({ length: numConvs }, (_, i) =>
+            new ConvModule({
+              inChannels: i === 0 ? this.inChannels : this.featChannels,
+              outChannels: this.featChannels,
+              kernelSize: 3,
+              padding: 1,
+              init: false,
+            })),
+        ),
     );
     this.rpnCls = this.registerModule(
       "rpn_cls",
@@ -138,12 +159,19 @@ export class RPNHead extends AnchorHead {
 
   /** mmdetection v2.25: `Normal(std=0.01)` on every `Conv2d`, bias 0. */
   override initWeights(): void {
-    for (const m of [this.rpnConv, this.rpnCls, this.rpnReg]) normalInit(m, { std: 0.01 });
+    const convs = this.rpnConv instanceof ModuleList
+      ? this.rpnConv.items.map((m) => m.conv)
+      : [this.rpnConv];
+    for (const m of [...convs, this.rpnCls, this.rpnReg]) normalInit(m, { std: 0.01 });
   }
 
   /** One level: `relu(rpn_conv(x))` → `[rpn_cls, rpn_reg]`. */
   override forwardSingle(x: Tensor): [Tensor, Tensor] {
-    const h = this.rpnConv.forward(x, "relu");
+    let h = x;
+    if (this.rpnConv instanceof ModuleList) {
+      // ConvModule (conv + ReLU) per layer; mmdetection's extra F.relu after them is the identity
+      for (const m of this.rpnConv.items) h = m.forward(h);
+    } else h = this.rpnConv.forward(x, "relu");
     return [this.rpnCls.forward(h), this.rpnReg.forward(h)];
   }
 
