@@ -130,7 +130,10 @@ export function buildProgram(apis: ApiLoader = defaultApiLoader) {
     .description("Evaluate a checkpoint on the config's test set")
     .argument("<config>", "config file")
     .argument("<checkpoint>", "checkpoint (.safetensors, a work dir, or its latest pointer)")
-    .option("--eval <metrics...>", 'metrics to compute, e.g. "bbox" (COCO) or "mAP" (VOC)')
+    .option(
+      "--eval <metrics...>",
+      'metrics: "bbox" (COCO), "mAP" (VOC), "proposal_fast" / "proposal" (RPN recall, COCO), "recall" (VOC)',
+    )
     .option("--out <file>", "write the raw detections to this .json file")
     .option("--show-dir <dir>", "write images with the detections drawn")
     .option("--cfg-options <key=value...>", "override config keys", collect)

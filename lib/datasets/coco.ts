@@ -5,8 +5,21 @@
  * @module
  */
 import { DataError } from "../utils/errors.ts";
-import type { BboxResult, CocoAnnotation, CocoJson } from "../evaluation/coco_eval.ts";
-import { CustomDataset, type DatasetCfg, type EvaluateOptions, readTextFile } from "./custom.ts";
+import {
+  type BboxResult,
+  type CocoAnnotation,
+  type CocoJson,
+  evaluateCoco,
+  formatFixed,
+} from "../evaluation/coco_eval.ts";
+import { evalRecalls, RECALL_IOU_THRS } from "../evaluation/recall.ts";
+import {
+  CustomDataset,
+  type DatasetCfg,
+  type EvaluateOptions,
+  proposalRows,
+  readTextFile,
+} from "./custom.ts";
 import { DATASETS } from "./registry.ts";
 import type { AnnInfo, DataInfo } from "./types.ts";
 
@@ -360,6 +373,89 @@ export class CocoDataset extends CustomDataset {
     this.imgIds = valid.map((i) => this.imgIds[i]);
   }
 
+  /**
+   * mmdetection's `proposal_fast`: `eval_recalls` against every non-crowd, non-ignored annotation
+   * of each image (`[x, y, x + w, y + h]`), IoU 0.50:0.05:0.95 (or `iou_thrs`), `AR@{num}` the mean
+   * recall over the thresholds for each of `proposal_nums` (default 100, 300, 1000).
+   */
+  fastEvalRecall(results: BboxResult[], opts: EvaluateOptions = {}): Record<string, number> {
+    const byImage = new Map<number, number[]>();
+    for (const a of this.coco.annotations) {
+      if ((a as { ignore?: unknown }).ignore || a.iscrowd) continue;
+      const [x, y, w, h] = a.bbox;
+      const list = byImage.get(a.image_id) ?? [];
+      list.push(x, y, x + w, y + h);
+      byImage.set(a.image_id, list);
+    }
+    const gts = this.imgIds.map((id) => Float32Array.from(byImage.get(id) ?? []));
+    const r = evalRecalls(gts, results.map(proposalRows), 5, {
+      proposalNums: opts.proposal_nums ?? [100, 300, 1000],
+      iouThrs: opts.iou_thrs ?? RECALL_IOU_THRS,
+    });
+    const out: Record<string, number> = {};
+    const lines: string[] = [];
+    r.proposalNums.forEach((n, i) => {
+      out[`AR@${n}`] = r.ar[i];
+      lines.push(`AR@${n}\t${r.ar[i].toFixed(4)}`);
+    });
+    (opts.logger ?? console.log)(lines.join("\n"));
+    return out;
+  }
+
+  /**
+   * mmdetection's `proposal`: pycocotools on the proposals (category 1, `useCats=0`, `maxDets` =
+   * `proposal_nums`), reporting `AR@100`, `AR@300`, `AR@1000`, `AR_s@1000`, `AR_m@1000`,
+   * `AR_l@1000` (the summary's recall entries, named after `proposal_nums`).
+   */
+  evaluateProposals(
+    results: BboxResult[],
+    opts: EvaluateOptions = {},
+  ): Record<string, number> {
+    const nums = opts.proposal_nums ?? [100, 300, 1000];
+    if (nums.length !== 3) {
+      throw new RangeError(
+        `Cannot evaluate metric "proposal": proposal_nums must hold 3 counts (pycocotools' summary), got ${
+          JSON.stringify(nums)
+        }`,
+      );
+    }
+    const cat = this.catIds[0];
+    const dets = results.flatMap((res, i) => {
+      const rows = proposalRows(res);
+      const out = [];
+      for (let j = 0; j + 5 <= rows.length; j += 5) {
+        const [x1, y1, x2, y2, score] = rows.subarray(j, j + 5);
+        out.push({
+          image_id: this.imgIds[i],
+          bbox: [x1, y1, x2 - x1, y2 - y1], // float64 differences, as mmdet's xyxy2xywh
+          score,
+          category_id: cat,
+        });
+      }
+      return out;
+    });
+    const res = evaluateCoco(this.coco, dets, {
+      imgIds: this.imgIds,
+      catIds: this.catIds,
+      maxDets: nums,
+      iouThrs: opts.iou_thrs ?? undefined,
+      useCats: false,
+    });
+    (opts.logger ?? console.log)(res.lines.join("\n"));
+    const [a, b, c] = [...nums].sort((x, y) => x - y);
+    const out: Record<string, number> = {};
+    const items: [string, number][] = [
+      [`AR@${a}`, 6],
+      [`AR@${b}`, 7],
+      [`AR@${c}`, 8],
+      [`AR_s@${c}`, 9],
+      [`AR_m@${c}`, 10],
+      [`AR_l@${c}`, 11],
+    ];
+    for (const [k, i] of items) out[k] = Number(formatFixed(res.stats[i], 3));
+    return out;
+  }
+
   /** COCO box metrics (metric "bbox", default) or VOC-style "mAP". */
   override evaluate(
     results: BboxResult[],
@@ -375,9 +471,13 @@ export class CocoDataset extends CustomDataset {
           this.evaluateCocoStyle(results, this.coco, this.imgIds, this.catIds, opts),
         );
       } else if (m === "mAP") Object.assign(out, this.evaluateMap(results, opts, "area", false));
-      else {throw new RangeError(
-          `Cannot evaluate metric "${m}": CocoDataset supports "bbox" and "mAP"`,
-        );}
+      else if (m === "proposal_fast") Object.assign(out, this.fastEvalRecall(results, opts));
+      else if (m === "proposal") Object.assign(out, this.evaluateProposals(results, opts));
+      else {
+        throw new RangeError(
+          `Cannot evaluate metric "${m}": CocoDataset supports "bbox", "proposal", "proposal_fast" and "mAP"`,
+        );
+      }
     }
     return out;
   }

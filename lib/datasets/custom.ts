@@ -17,6 +17,7 @@ import {
   resultsToCocoJson,
 } from "../evaluation/coco_eval.ts";
 import { evalMap, formatMapSummary } from "../evaluation/voc_eval.ts";
+import { evalRecalls, formatRecallSummary } from "../evaluation/recall.ts";
 import { Compose } from "./pipelines/compose.ts";
 // registers every built-in transform, so that a dataset's pipeline configs always build
 import "./pipelines/mod.ts";
@@ -457,8 +458,37 @@ export class CustomDataset {
             opts,
           ),
         );
-      } else throw new RangeError(`Cannot evaluate metric "${metric}": use "mAP" or "bbox"`);
+      } else if (metric === "recall") Object.assign(out, this.evaluateRecall(results, opts, false));
+      else {
+        throw new RangeError(`Cannot evaluate metric "${metric}": use "mAP", "bbox" or "recall"`);
+      }
     }
+    return out;
+  }
+
+  /**
+   * mmdetection's `recall` metric of Custom/VOC datasets: `eval_recalls` of the results (proposals,
+   * or every class's detections pooled) against each image's non-ignored gts at `iou_thr`(s):
+   * `recall@{num}@{iou}` and, with several thresholds, `AR@{num}`.
+   */
+  protected evaluateRecall(
+    results: BboxResult[],
+    opts: EvaluateOptions,
+    legacy: boolean,
+  ): Record<string, number> {
+    const gts = Array.from({ length: this.length }, (_, i) => this.getAnnInfo(i).bboxes);
+    const thrs = Array.isArray(opts.iou_thr) ? opts.iou_thr : [opts.iou_thr ?? 0.5];
+    const r = evalRecalls(gts, results.map(proposalRows), 5, {
+      proposalNums: opts.proposal_nums ?? [100, 300, 1000],
+      iouThrs: thrs,
+      useLegacyCoordinate: legacy,
+    });
+    (opts.logger ?? console.log)(formatRecallSummary(r));
+    const out: Record<string, number> = {};
+    r.proposalNums.forEach((n, i) =>
+      r.iouThrs.forEach((t, j) => (out[`recall@${n}@${t}`] = r.recalls[i][j]))
+    );
+    if (r.iouThrs.length > 1) r.proposalNums.forEach((n, i) => (out[`AR@${n}`] = r.ar[i]));
     return out;
   }
 
@@ -525,6 +555,22 @@ export class CustomDataset {
     }
     return mmdetCocoMetrics(res.stats, "bbox");
   }
+}
+
+/**
+ * The `[k, 5]` rows of one image's result for recall: an RPN's proposals (one array), or the
+ * detections of every class concatenated.
+ */
+export function proposalRows(result: BboxResult): Float32Array {
+  if (result.length === 1) return Float32Array.from(result[0]);
+  const n = result.reduce((s, c) => s + c.length, 0);
+  const out = new Float32Array(n);
+  let o = 0;
+  for (const c of result) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
 }
 
 /** The per-sample generator the loader uses: independent of worker count and draw order. */

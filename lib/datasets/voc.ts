@@ -58,13 +58,14 @@ export class VOCDataset extends XMLDataset {
     }
   }
 
-  /** "mAP" (default; 11-point for 2007, legacy `+1` coordinates) or COCO-style "bbox". */
+  /** "mAP" (default; 11-point for 2007, legacy `+1` coordinates), "recall" (legacy) or COCO-style "bbox". */
   override evaluate(results: BboxResult[], opts: EvaluateOptions = {}): Record<string, number | string> {
     this.checkResults(results);
     const metrics = Array.isArray(opts.metric) ? opts.metric : [opts.metric ?? "mAP"];
     const out: Record<string, number | string> = {};
     for (const m of metrics) {
       if (m === "mAP") Object.assign(out, this.evaluateMap(results, opts, this.year === 2007 ? "11points" : "area", true));
+      else if (m === "recall") Object.assign(out, this.evaluateRecall(results, opts, true));
       else Object.assign(out, super.evaluate(results, { ...opts, metric: m }));
     }
     return out;

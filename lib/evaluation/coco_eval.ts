@@ -94,6 +94,12 @@ export interface CocoEvalOptions {
   iouThrs?: number[];
   /** Also return per-category AP (IoU 0.50:0.95, area all, the largest maxDets), as mmdet's `classwise`. */
   classwise?: boolean;
+  /**
+   * pycocotools' `params.useCats` (default true). With false, each image's ground truth and
+   * detections of all categories are pooled (in category order) and matched regardless of class,
+   * as mmdetection's `proposal` metric evaluates proposals; the result has one category, id −1.
+   */
+  useCats?: boolean;
 }
 
 /** Output of {@link evaluateCoco}. */
@@ -234,12 +240,16 @@ export function evaluateCoco(
   const gtCatIds = new Set(gt.categories.map((c) => c.id));
   const imgIds = [...new Set(opts.imgIds ?? gtImgIds)].sort((a, b) => a - b);
   const catIds = [...new Set(opts.catIds ?? gtCatIds)].sort((a, b) => a - b);
+  const useCats = opts.useCats ?? true;
+  if (!useCats && opts.classwise) {
+    throw new RangeError("Cannot evaluate: classwise needs useCats (per-category AP)");
+  }
   const maxDets = [...(opts.maxDets ?? [1, 10, 100])].sort((a, b) => a - b);
   const iouThrs = opts.iouThrs ? [...opts.iouThrs] : [...COCO_IOU_THRS];
   const recThrs = [...COCO_REC_THRS];
   const T = iouThrs.length,
     R = recThrs.length,
-    K = catIds.length,
+    K = useCats ? catIds.length : 1,
     A = AREA_RNG.length,
     M = maxDets.length;
   const I = imgIds.length;
@@ -248,7 +258,7 @@ export function evaluateCoco(
   // 1. group gt and detections per (image, category), keeping file order within a group
   const imgIndex = new Map(imgIds.map((id, i) => [id, i]));
   const catIndex = new Map(catIds.map((id, k) => [id, k]));
-  const gts = new Map<number, Gt[]>(), dts = new Map<number, Dt[]>();
+  let gts = new Map<number, Gt[]>(), dts = new Map<number, Dt[]>();
   const key = (i: number, k: number) => k * I + i;
   for (const [n, a] of gt.annotations.entries()) {
     const i = imgIndex.get(a.image_id), k = catIndex.get(a.category_id);
@@ -280,6 +290,20 @@ export function evaluateCoco(
     const list = dts.get(key(i, k)) ?? [];
     list.push({ id: n + 1, bbox, area: bbox[2] * bbox[3], score: d.score });
     dts.set(key(i, k), list);
+  }
+
+  if (!useCats) {
+    // pycocotools with useCats=0: per image, the lists of every category of catIds, in that order
+    const pool = <X>(m: Map<number, X[]>): Map<number, X[]> => {
+      const out = new Map<number, X[]>();
+      for (let i = 0; i < I; i++) {
+        const list = catIds.flatMap((_, k) => m.get(key(i, k)) ?? []);
+        if (list.length) out.set(key(i, 0), list);
+      }
+      return out;
+    };
+    gts = pool(gts);
+    dts = pool(dts);
   }
 
   // 2. evaluate each (category, area range, image), detections sorted by score (stable)
@@ -401,7 +425,7 @@ export function evaluateCoco(
 
   const params = {
     imgIds,
-    catIds,
+    catIds: useCats ? catIds : [-1],
     iouThrs,
     recThrs,
     maxDets,

@@ -30,3 +30,10 @@ export {
   formatMapSummary,
   type MapAnnotation,
 } from "./voc_eval.ts";
+export {
+  evalRecalls,
+  type EvalRecallsOptions,
+  type EvalRecallsResult,
+  formatRecallSummary,
+  RECALL_IOU_THRS,
+} from "./recall.ts";
