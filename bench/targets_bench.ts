@@ -116,13 +116,30 @@ export async function run(opts: { fallback: boolean }): Promise<BenchRecord[]> {
 
   const targets = () =>
     tidy(() => void head.getTargets(head.getAnchors(sizes), gts, metas, null, labels));
-  await median(1, targets);
+  // composed GPU stages (the default) against the fused MaxIoU + Pseudo + DeltaXYWH kernel,
+  // interleaved in one run so both see the same machine load
+  const timed = async (fused: boolean) => {
+    head.fusedTargets = fused;
+    await median(1, targets);
+    return await median(1, targets);
+  };
+  const composedT: number[] = [], fusedT: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    composedT.push(await timed(false));
+    fusedT.push(await timed(true));
+  }
+  head.fusedTargets = false;
+  const mid = (a: number[]) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
   const readbacks = gpu.stats().readbacks;
   out.push({
-    name: "anchor targets (flags + assign + encode)",
-    value: await median(runs, targets),
+    name: "anchor targets (flags + assign + encode), composed stages",
+    value: mid(composedT),
     unit: "ms",
-    notes: note,
+    peer: "fused kernel (head.fusedTargets)",
+    peerValue: mid(fusedT),
+    ratio: mid(composedT) / mid(fusedT),
+    notes:
+      `${note}; interleaved, median of ${runs} each; identical targets (tests/models/dense_heads/fused_targets_test.ts)`,
   });
   const step = () =>
     tidy(() => {
