@@ -24,3 +24,6 @@ export * from "./dense_heads/anchor_head.ts";
 export * from "./dense_heads/retina_head.ts";
 export * from "./dense_heads/rpn_head.ts";
 export * from "./detectors/rpn.ts";
+export * from "./backbones/ssd_vgg.ts";
+export * from "./necks/ssd_neck.ts";
+export * from "./dense_heads/ssd_head.ts";

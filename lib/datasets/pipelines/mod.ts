@@ -24,3 +24,13 @@ export {
   type ResizeCfg,
   type Scale,
 } from "./transforms.ts";
+export {
+  bgrToHsv,
+  Expand,
+  type ExpandCfg,
+  hsvToBgr,
+  MinIoURandomCrop,
+  type MinIoURandomCropCfg,
+  PhotoMetricDistortion,
+  type PhotoMetricDistortionCfg,
+} from "./ssd_transforms.ts";

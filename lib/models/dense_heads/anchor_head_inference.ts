@@ -58,6 +58,8 @@ export interface InferenceSettings {
   useSigmoid: boolean;
   /** Anchors per feature-map cell. */
   numAnchors: number;
+  /** Anchors per cell of each level when they differ (SSD); absent: `numAnchors` everywhere. */
+  levelNumAnchors?: number[];
   /** ≤ 0: no top-k. */
   nmsPre: number;
   /** Scores must be `>` this (strict). */
@@ -135,7 +137,7 @@ export function selectCandidates(
   const vals = gpu.empty([N, pairs ? Atot * C : Atot], "f32", "test_scores");
   cls.forEach((c, l) => {
     levelScoresInto(c.raw, vals, {
-      numAnchors: A,
+      numAnchors: s.levelNumAnchors?.[l] ?? A,
       numClasses: C,
       rows: Atot,
       start: set.levelStarts[l],
@@ -180,7 +182,7 @@ export function selectCandidates(
       },
       { boxes: out.boxes, scores: out.scores, labels: labelSink },
       {
-        numAnchors: A,
+        numAnchors: s.levelNumAnchors?.[l] ?? A,
         numClasses: C,
         k: ks[l],
         kOff,

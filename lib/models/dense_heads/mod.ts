@@ -9,3 +9,4 @@ export * from "./anchor_head_targets.ts";
 export * from "./anchor_head_inference.ts";
 export * from "./retina_head.ts";
 export * from "./rpn_head.ts";
+export * from "./ssd_head.ts";
