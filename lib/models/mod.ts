@@ -24,3 +24,7 @@ export * from "./dense_heads/anchor_head.ts";
 export * from "./dense_heads/retina_head.ts";
 export * from "./dense_heads/rpn_head.ts";
 export * from "./detectors/rpn.ts";
+export * from "./roi_heads/roi_extractors/single_level_roi_extractor.ts";
+export * from "./roi_heads/bbox_heads/convfc_bbox_head.ts";
+export * from "./roi_heads/standard_roi_head.ts";
+export * from "./detectors/two_stage.ts";
