@@ -13,13 +13,19 @@ Usage: /usr/bin/python3 tools/gen_roi_head_fixtures.py
 """
 import json
 import os
+import sys
 
 import torch
 import torch.nn.functional as F
 from torchvision.ops import roi_align
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_rpn_fixtures import bbox_overlaps, choose, encode, step_seed  # noqa: E402
+
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "models",
                    "roi_head.json")
+OUT_TRAIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "models",
+                         "roi_head_train.json")
 
 
 def arr(t, dtype="f32"):
@@ -126,5 +132,139 @@ def main():
     print("wrote", OUT, os.path.getsize(OUT), "bytes; levels", lv.tolist(), out["losses"])
 
 
+def forward_train_case():
+    """StandardRoIHead.forward_train on fixed proposals: MaxIoUAssigner(0.5, 0.5, min_pos 0.5,
+    match_low_quality False), gts added as proposals, RandomSampler(num 32, pos_fraction 0.25) with
+    wgdet's seeded draw (the RoI head's seed stepSeed(1, 0); wgdet keys gt g as g and proposal r as
+    G + r, G the batch's largest gt count), DeltaXYWHBBoxCoder(stds 0.1, 0.1, 0.2, 0.2) targets in
+    float32, bbox2roi (positives then negatives per image), then the box loss as above."""
+    g = torch.Generator().manual_seed(77)
+    N, Cin, C, FC, size = 2, 2, 3, 16, 128
+    strides, finest, M = [4, 8, 16, 32], 7.0, 40
+    num, pos_fraction = 32, 0.25
+    seed = step_seed(1, 0)
+    feats = [f32(torch.randn(N, Cin, size // s, size // s, generator=g, dtype=torch.float64)).requires_grad_(True)
+             for s in strides]
+    gts = [torch.tensor([[10, 12, 60, 70], [70, 20, 120, 64], [30, 80, 90, 124]], dtype=torch.float32),
+           torch.tensor([[20, 30, 100, 110]], dtype=torch.float32)]
+    glabels = [torch.tensor([0, 2, 1]), torch.tensor([1])]
+    counts = [M, 27]
+    props = torch.zeros(N, M, 5, dtype=torch.float32)
+    valid = torch.zeros(N, M, dtype=torch.float32)
+    for n in range(N):
+        k = gts[n].shape[0]
+        for i in range(counts[n]):
+            if i % 2 == 0:  # jittered copies of a gt: a mix of positives and negatives
+                b = gts[n][(i // 2) % k]
+                w, h = b[2] - b[0], b[3] - b[1]
+                j = (torch.rand(4, generator=g) - 0.5) * torch.stack([w, h, w, h]) * 0.6
+                box = b + j
+            else:  # random boxes
+                xy = torch.rand(2, generator=g) * (size - 24)
+                wh = 8 + torch.rand(2, generator=g) * 60
+                box = torch.cat([xy, xy + wh])
+            box = box.clamp(0, size)
+            if box[2] - box[0] < 2 or box[3] - box[1] < 2:
+                box = torch.tensor([5.0, 5.0, 30.0, 30.0])
+            props[n, i, :4] = box
+            props[n, i, 4] = 1.0 - i / 100.0
+            valid[n, i] = 1
+    G = max(t.shape[0] for t in gts)
+    rois, labels, tgts, npos = [], [], [], []
+    for n in range(N):
+        b = props[n, :counts[n], :4]
+        gt, gl = gts[n], glabels[n]
+        k = gt.shape[0]
+        ov = bbox_overlaps(gt, b)  # [k, m] float32
+        mx, am = ov.max(dim=0)
+        gi = torch.full((b.shape[0],), -1, dtype=torch.long)
+        gi[(mx >= 0) & (mx < 0.5)] = 0
+        pm = mx >= 0.5
+        gi[pm] = am[pm] + 1
+        # add_gt_as_proposals
+        allb = torch.cat([gt, b])
+        gi = torch.cat([torch.arange(1, k + 1), gi])
+        key_index = torch.cat([torch.arange(k), G + torch.arange(b.shape[0])])
+        pos_g = (gi > 0).nonzero().squeeze(1)
+        neg_g = (gi == 0).nonzero().squeeze(1)
+
+        def pick(gal, want, cat):
+            if gal.numel() <= want:
+                return gal
+            keys = torch.tensor([__import__("gen_rpn_fixtures").sampler_key(seed, n, cat, int(key_index[j]))
+                                 for j in gal.tolist()])
+            return gal[torch.argsort(keys)[:want]].sort().values
+
+        pos = pick(pos_g, int(num * pos_fraction), 0)
+        neg = pick(neg_g, num - pos.numel(), 1)
+        pb, nb = allb[pos], allb[neg]
+        t = encode(pb, gt[gi[pos] - 1])
+        t = t / torch.tensor([0.1, 0.1, 0.2, 0.2])
+        for bb in torch.cat([pb, nb]):
+            rois.append([float(n)] + bb.tolist())
+        labels += gl[gi[pos] - 1].tolist() + [C] * neg.numel()
+        tgts.append(torch.cat([t, torch.zeros(neg.numel(), 4)]))
+        npos.append(pos.numel())
+    rois = f32(torch.tensor(rois, dtype=torch.float64))
+    lab = torch.tensor(labels)
+    tgt = f32(torch.cat(tgts).to(torch.float64))
+    R = rois.shape[0]
+    posm = lab < C
+    bw = posm[:, None].to(torch.float64).expand(R, 4)
+    D = Cin * 49
+    params = {
+        "shared_fcs.0.weight": f32(torch.randn(FC, D, generator=g, dtype=torch.float64) * 0.1),
+        "shared_fcs.0.bias": f32(torch.randn(FC, generator=g, dtype=torch.float64) * 0.1),
+        "shared_fcs.1.weight": f32(torch.randn(FC, FC, generator=g, dtype=torch.float64) * 0.3),
+        "shared_fcs.1.bias": f32(torch.randn(FC, generator=g, dtype=torch.float64) * 0.1),
+        "fc_cls.weight": f32(torch.randn(C + 1, FC, generator=g, dtype=torch.float64) * 0.3),
+        "fc_cls.bias": f32(torch.randn(C + 1, generator=g, dtype=torch.float64) * 0.1),
+        "fc_reg.weight": f32(torch.randn(4 * C, FC, generator=g, dtype=torch.float64) * 0.3),
+        "fc_reg.bias": f32(torch.randn(4 * C, generator=g, dtype=torch.float64) * 0.1),
+    }
+    for p_ in params.values():
+        p_.requires_grad_(True)
+    scale = torch.sqrt((rois[:, 3] - rois[:, 1]) * (rois[:, 4] - rois[:, 2]))
+    lv = torch.floor(torch.log2(scale / finest + 1e-6)).clamp(min=0, max=len(strides) - 1).long()
+    pooled = torch.zeros(R, Cin, 7, 7, dtype=torch.float64)
+    for i, st in enumerate(strides):
+        inds = (lv == i).nonzero().squeeze(1)
+        if inds.numel():
+            pooled[inds] = roi_align(feats[i], rois[inds], (7, 7), spatial_scale=1.0 / st, sampling_ratio=0,
+                                     aligned=True)
+    h = pooled.flatten(1)
+    h = F.relu(F.linear(h, params["shared_fcs.0.weight"], params["shared_fcs.0.bias"]))
+    h = F.relu(F.linear(h, params["shared_fcs.1.weight"], params["shared_fcs.1.bias"]))
+    cls = F.linear(h, params["fc_cls.weight"], params["fc_cls.bias"])
+    reg = F.linear(h, params["fc_reg.weight"], params["fc_reg.bias"])
+    loss_cls = F.cross_entropy(cls, lab, reduction="sum") / max(R, 1)
+    acc = (cls.argmax(1) == lab).double().sum() * 100.0 / R
+    pred = reg.view(R, -1, 4)[posm, lab[posm]]
+    loss_bbox = (torch.abs(pred - tgt[posm]) * bw[posm]).sum() / R
+    (loss_cls + loss_bbox).backward()
+    arrays = {"proposals": arr(props), "valid": arr(valid), "rois": arr(rois), "labels": arr(lab, "i32"),
+              "levels": arr(lv, "i32")}
+    for n in range(N):
+        arrays[f"gt_bboxes{n}"] = arr(gts[n])
+        arrays[f"gt_labels{n}"] = arr(glabels[n], "i32")
+    for i, f in enumerate(feats):
+        arrays[f"x{i}"] = arr(f)
+        arrays[f"gx{i}"] = arr(f.grad)
+    for name, p_ in params.items():
+        arrays[name] = arr(p_)
+        arrays["grad." + name] = arr(p_.grad)
+    out = {"generator": "tools/gen_roi_head_fixtures.py (forward_train_case)", "torch": torch.__version__,
+           "cfg": {"num_classes": C, "in_channels": Cin, "fc_out_channels": FC, "featmap_strides": strides,
+                   "finest_scale": finest, "num": num, "pos_fraction": pos_fraction, "num_pos": npos},
+           "losses": {"loss_cls": float(loss_cls), "loss_bbox": float(loss_bbox), "acc": float(acc)},
+           "arrays": arrays}
+    with open(OUT_TRAIN, "w") as fh:
+        json.dump(out, fh, separators=(",", ":"))
+        fh.write("\n")
+    print("wrote", OUT_TRAIN, os.path.getsize(OUT_TRAIN), "bytes; rois", R, "positives", npos, "levels",
+          torch.bincount(lv, minlength=4).tolist(), out["losses"])
+
+
 if __name__ == "__main__":
     main()
+    forward_train_case()

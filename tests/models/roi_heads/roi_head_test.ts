@@ -9,6 +9,7 @@ import "../../../lib/models/mod.ts";
 import { HEADS } from "../../../lib/models/registry.ts";
 import type { ConvFCBBoxHead } from "../../../lib/models/roi_heads/bbox_heads/convfc_bbox_head.ts";
 import type { SingleRoIExtractor } from "../../../lib/models/roi_heads/roi_extractors/single_level_roi_extractor.ts";
+import type { StandardRoIHead } from "../../../lib/models/roi_heads/standard_roi_head.ts";
 
 interface Fx {
   cfg: {
@@ -145,5 +146,102 @@ gpuTest(
       assertClose(await r.gx[l].toArray(), A[`gx${l}`].data, { ...tol, msg: `grad x${l}` });
     }
     head.dispose();
+  },
+);
+
+const fxTrain = await loadFixture<Fx & { cfg: { num: number; pos_fraction: number } }>(
+  "models/roi_head_train.json",
+);
+
+gpuTest(
+  "StandardRoIHead.forwardTrain on fixed proposals (GPU MaxIoUAssigner 0.5/0.5, gts added, RandomSampler 0.25 draw, targets, RoIAlign, loss) equals plain PyTorch mmdet, no readback",
+  async (gpu) => {
+    const { cfg, arrays: A } = fxTrain;
+    const t = (a: FixtureArray, requiresGrad = false) =>
+      Tensor.from(a.data, a.shape, { requiresGrad, dtype: a.dtype === "i32" ? "i32" : "f32" });
+    const roiHead = HEADS.build({
+      type: "StandardRoIHead",
+      bbox_roi_extractor: {
+        type: "SingleRoIExtractor",
+        roi_layer: { type: "RoIAlign", output_size: 7, sampling_ratio: 0 },
+        out_channels: cfg.in_channels,
+        featmap_strides: cfg.featmap_strides,
+        finest_scale: cfg.finest_scale,
+      },
+      bbox_head: {
+        type: "Shared2FCBBoxHead",
+        in_channels: cfg.in_channels,
+        fc_out_channels: cfg.fc_out_channels,
+        roi_feat_size: 7,
+        num_classes: cfg.num_classes,
+        bbox_coder: {
+          type: "DeltaXYWHBBoxCoder",
+          target_means: [0, 0, 0, 0],
+          target_stds: [0.1, 0.1, 0.2, 0.2],
+        },
+        loss_cls: { type: "CrossEntropyLoss", use_sigmoid: false, loss_weight: 1.0 },
+        loss_bbox: { type: "L1Loss", loss_weight: 1.0 },
+      },
+      train_cfg: {
+        assigner: {
+          type: "MaxIoUAssigner",
+          pos_iou_thr: 0.5,
+          neg_iou_thr: 0.5,
+          min_pos_iou: 0.5,
+          match_low_quality: false,
+          ignore_iof_thr: -1,
+        },
+        sampler: {
+          type: "RandomSampler",
+          num: cfg.num,
+          pos_fraction: cfg.pos_fraction,
+          neg_pos_ub: -1,
+          add_gt_as_proposals: true,
+        },
+        pos_weight: -1,
+        debug: false,
+      },
+    }) as unknown as StandardRoIHead;
+    const head = roiHead.bboxHead;
+    for (const [name, p] of head.stateTensors()) assignTensor(p, Float32Array.from(A[name].data));
+    const params = [...head.stateTensors().entries()];
+    const N = 2;
+    const gtBboxes = [0, 1].map((n) => Float32Array.from(A[`gt_bboxes${n}`].data));
+    const gtLabels = [0, 1].map((n) => Int32Array.from(A[`gt_labels${n}`].data));
+    const before = gpu.stats().readbacks;
+    const r = tidy(() => {
+      const xs = [0, 1, 2, 3].map((l) => t(A[`x${l}`], true));
+      const proposals = {
+        proposals: t(A.proposals),
+        valid: t(A.valid),
+        counts: Tensor.zeros([N], { dtype: "u32" }),
+        capacity: A.valid.shape[1],
+      };
+      const l = roiHead.forwardTrain(xs, [], proposals, gtBboxes, gtLabels, null) as Record<
+        string,
+        Tensor
+      >;
+      backward(F.add(l.loss_cls, l.loss_bbox));
+      return { l, gx: xs.map((x) => x.grad!) };
+    });
+    assert.equal(gpu.stats().readbacks, before, "no readback in forwardTrain and backward");
+    assert.deepEqual(Object.keys(r.l), ["loss_cls", "acc", "loss_bbox"]);
+    const tol = { rtol: 1e-4, atol: 1e-5 };
+    assertClose([await r.l.loss_cls.item()], [fxTrain.losses.loss_cls], {
+      ...tol,
+      msg: "loss_cls",
+    });
+    assertClose([await r.l.loss_bbox.item()], [fxTrain.losses.loss_bbox], {
+      ...tol,
+      msg: "loss_bbox",
+    });
+    assertClose([await r.l.acc.item()], [fxTrain.losses.acc], { ...tol, msg: "acc" });
+    for (const [name, p] of params) {
+      assertClose(await p.grad!.toArray(), A[`grad.${name}`].data, { ...tol, msg: `grad ${name}` });
+    }
+    for (let l = 0; l < 4; l++) {
+      assertClose(await r.gx[l].toArray(), A[`gx${l}`].data, { ...tol, msg: `grad x${l}` });
+    }
+    roiHead.dispose();
   },
 );
