@@ -140,6 +140,56 @@ gpuTest(
 );
 
 gpuTest(
+  "Faster R-CNN (tiny shapes config) trains with images without gts: loss_bbox 0 when no image has one, finite otherwise",
+  async () => {
+    setSeed(1);
+    const det = buildDetector(model as TypedCfg) as FasterRCNN;
+    det.train();
+    const img = images(2);
+    const run = async (gtBboxes: Float32Array[], gtLabels: Int32Array[]) => {
+      const logVars = tidy(() => {
+        const o = det.trainStep({
+          img,
+          img_metas: metas(2),
+          gt_bboxes: gtBboxes,
+          gt_labels: gtLabels,
+        });
+        backward(o.loss);
+        return o.log_vars;
+      });
+      const v: Record<string, number> = {};
+      for (const [k, t] of Object.entries(logVars)) {
+        v[k] = await t.item();
+        t.dispose();
+      }
+      for (const [n, p] of det.namedParameters()) {
+        if (!p.grad) continue;
+        assert.ok((await p.grad.toArray()).every(Number.isFinite), `${n} gradient is finite`);
+        p.grad.dispose();
+        p.grad = null;
+      }
+      return v;
+    };
+    const none = await run([new Float32Array(0), new Float32Array(0)], [
+      new Int32Array(0),
+      new Int32Array(0),
+    ]);
+    assert.ok(
+      none.loss_cls > 0 && none.loss_bbox === 0 && none.loss_rpn_bbox === 0,
+      JSON.stringify(none),
+    );
+    const one = await run([Float32Array.of(8, 10, 40, 44), new Float32Array(0)], [
+      Int32Array.of(1),
+      new Int32Array(0),
+    ]);
+    for (const [k, x] of Object.entries(one)) assert.ok(Number.isFinite(x), `${k} = ${x}`);
+    assert.ok(one.loss_bbox > 0, JSON.stringify(one));
+    img.dispose();
+    det.dispose();
+  },
+);
+
+gpuTest(
   "Faster R-CNN (tiny shapes config) test pass returns per-class [m, 5] detections per image",
   async () => {
     setSeed(0);
