@@ -159,6 +159,13 @@ export {
 } from "./lib/models/detectors/base.ts";
 export { SingleStageDetector } from "./lib/models/detectors/single_stage.ts";
 export { RetinaNet } from "./lib/models/detectors/retinanet.ts";
+// two-stage detection (Faster R-CNN)
+export { FasterRCNN, TwoStageDetector } from "./lib/models/detectors/two_stage.ts";
+export { StandardRoIHead } from "./lib/models/roi_heads/standard_roi_head.ts";
+export { Shared2FCBBoxHead } from "./lib/models/roi_heads/bbox_heads/convfc_bbox_head.ts";
+export { SingleRoIExtractor } from "./lib/models/roi_heads/roi_extractors/single_level_roi_extractor.ts";
+export { Linear } from "./lib/nn/linear.ts";
+export { roiAlign, roiAlignLevels } from "./lib/autograd/roi_align.ts";
 
 // ---- evaluation and datasets -------------------------------------------------------------------
 /** COCO-style (pycocotools semantics) and VOC-style mAP. */

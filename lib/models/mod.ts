@@ -27,3 +27,7 @@ export * from "./detectors/rpn.ts";
 export * from "./backbones/ssd_vgg.ts";
 export * from "./necks/ssd_neck.ts";
 export * from "./dense_heads/ssd_head.ts";
+export * from "./roi_heads/roi_extractors/single_level_roi_extractor.ts";
+export * from "./roi_heads/bbox_heads/convfc_bbox_head.ts";
+export * from "./roi_heads/standard_roi_head.ts";
+export * from "./detectors/two_stage.ts";

@@ -10,3 +10,4 @@ export * from "./conv.ts";
 export * from "./norm.ts";
 export * from "./layers.ts";
 export * from "./conv_module.ts";
+export * from "./linear.ts";

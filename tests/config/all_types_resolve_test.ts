@@ -31,6 +31,9 @@ const BY_KEY: Record<string, Lookup> = {
   bbox_head: models.HEADS,
   rpn_head: models.HEADS,
   roi_head: models.HEADS,
+  // mmdet's ROI_EXTRACTORS is an alias of MODELS (HEADS here); RoIAlign is the mmcv op it builds
+  bbox_roi_extractor: models.HEADS,
+  roi_layer: names("RoI layers", ["RoIAlign"]),
   anchor_generator: core.ANCHOR_GENERATORS,
   bbox_coder: core.BBOX_CODERS,
   assigner: core.BBOX_ASSIGNERS,

@@ -1,0 +1,106 @@
+// RoIAlign backward without atomics: one thread per input element dx[n, c, y, x] gathers from
+// every RoI of image n (and, with p.level >= 0, of that pyramid level) whose samples touch it.
+// Bilinear weights factor into a y part and an x part (a sample outside the image contributes 0
+// in both), so a RoI's contribution is sum_ph sum_pw dy[k, c, ph, pw] * Ay[ph] * Ax[pw] / count,
+// with Ay[ph] the summed y weights at row y of bin row ph's samples (Ax likewise). The sum runs
+// in a fixed order: the result is deterministic.
+struct Params {
+  k: u32, c: u32, h: u32, w: u32,
+  oh: u32, ow: u32, n: u32, sampling: i32,
+  aligned: u32, scale: f32, level: i32, num_levels: u32,
+  finest: f32, _p0: u32, _p1: u32, _p2: u32,
+}
+
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> rois: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+fn roi_level(r: u32) -> i32 {
+  let s = sqrt((rois[r * 5u + 3u] - rois[r * 5u + 1u]) * (rois[r * 5u + 4u] - rois[r * 5u + 2u]));
+  let l = i32(floor(log2(s / p.finest + 1e-6)));
+  return clamp(l, 0, i32(p.num_levels) - 1);
+}
+
+// Summed weight that pixel index q (of n) gets from the g samples at s + (j + 0.5) * b / g.
+fn axis_weight(q: i32, n: u32, s: f32, b: f32, g: i32) -> f32 {
+  let N = f32(n);
+  var acc = 0.0;
+  for (var j = 0; j < g; j = j + 1) {
+    var v = s + (f32(j) + 0.5) * b / f32(g);
+    if (v < -1.0 || v > N) { continue; }
+    v = max(v, 0.0);
+    var lo = i32(v);
+    var hi: i32;
+    if (lo >= i32(n) - 1) { lo = i32(n) - 1; hi = lo; v = f32(lo); } else { hi = lo + 1; }
+    let l = v - f32(lo);
+    if (lo == q) { acc = acc + (1.0 - l); }
+    if (hi == q) { acc = acc + l; }
+  }
+  return acc;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = wg_index(wid, nwg) * 256u + lid;
+  let hw = p.h * p.w;
+  if (i >= p.n * p.c * hw) { return; }
+  let n = i / (p.c * hw);
+  let rem = i - n * p.c * hw;
+  let c = rem / hw;
+  let q = rem - c * hw;
+  let qy = i32(q / p.w);
+  let qx = i32(q - u32(qy) * p.w);
+  let off = select(0.0, 0.5, p.aligned != 0u);
+  var ax: array<f32, 32>;
+  var acc = 0.0;
+  for (var r = 0u; r < p.k; r = r + 1u) {
+    if (i32(rois[r * 5u]) != i32(n)) { continue; }
+    if (p.level >= 0 && roi_level(r) != p.level) { continue; }
+    let sx = rois[r * 5u + 1u] * p.scale - off;
+    let sy = rois[r * 5u + 2u] * p.scale - off;
+    var rw = rois[r * 5u + 3u] * p.scale - off - sx;
+    var rh = rois[r * 5u + 4u] * p.scale - off - sy;
+    if (p.aligned == 0u) { rw = max(rw, 1.0); rh = max(rh, 1.0); }
+    // cull: samples lie between s and s + extent (extent < 0 for reversed RoIs with a fixed
+    // sampling_ratio); a pixel gets weight only within one of them (clamping moves samples below
+    // 0 to 0 and above n - 1 to n - 1)
+    let fy = f32(qy);
+    let fx = f32(qx);
+    let y_lo = min(sy, sy + rh);
+    let x_lo = min(sx, sx + rw);
+    if (fy < min(floor(max(y_lo, 0.0)), f32(p.h) - 1.0) - 1.0 || fy > max(sy, sy + rh) + 1.0) {
+      continue;
+    }
+    if (fx < min(floor(max(x_lo, 0.0)), f32(p.w) - 1.0) - 1.0 || fx > max(sx, sx + rw) + 1.0) {
+      continue;
+    }
+    let bh = rh / f32(p.oh);
+    let bw = rw / f32(p.ow);
+    var gy = p.sampling;
+    var gx = p.sampling;
+    if (p.sampling <= 0) { gy = i32(ceil(rh / f32(p.oh))); gx = i32(ceil(rw / f32(p.ow))); }
+    if (gy <= 0 || gx <= 0) { continue; }
+    let cnt = f32(max(gy * gx, 1));
+    var any_x = false;
+    for (var pw = 0u; pw < p.ow; pw = pw + 1u) {
+      ax[pw] = axis_weight(qx, p.w, sx + f32(pw) * bw, bw, gx);
+      any_x = any_x || ax[pw] != 0.0;
+    }
+    if (!any_x) { continue; }
+    let dbase = (r * p.c + c) * p.oh * p.ow;
+    var part = 0.0;
+    for (var ph = 0u; ph < p.oh; ph = ph + 1u) {
+      let ay = axis_weight(qy, p.h, sy + f32(ph) * bh, bh, gy);
+      if (ay == 0.0) { continue; }
+      var row = 0.0;
+      for (var pw = 0u; pw < p.ow; pw = pw + 1u) {
+        row = row + dy[dbase + ph * p.ow + pw] * ax[pw];
+      }
+      part = part + ay * row;
+    }
+    acc = acc + part / cnt;
+  }
+  dx[i] = acc;
+}
