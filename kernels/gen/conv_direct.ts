@@ -220,7 +220,9 @@ function row3Body(
     L.push(decl(d.e(i), indent, `e${i}`, `vec4<f32>(${loadExpr(i)})`));
   }
   for (const kx of range(3)) {
-    for (const q of range(MAX_TMV)) L.push(decl(d.q(q), indent, `w${kx}_${q}`, wvec(weightBase(kx), q, fn)));
+    for (const q of range(MAX_TMV)) {
+      L.push(decl(d.q(q), indent, `w${kx}_${q}`, wvec(weightBase(kx), q, fn)));
+    }
   }
   for (const j of range(MAX_TN)) {
     const cg = d.col(j);
@@ -381,7 +383,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         (i) =>
           `select(0.0, x[u32(select(0, rb + x0 + ${i}, yok && x0 + ${i} >= 0 && x0 + ${i} < wi))], yok && x0 + ${i} >= 0 && x0 + ${i} < wi)`,
         (kx) => `ti + ${kx}u * p.amul`,
-      ) + `
+      ) +
+      `
     ti += 3u * p.amul;
     ky += 1u;
     let wrap = ky == p.kh;
@@ -420,7 +423,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   return join(body) + "\n";
 }
 
-const BD_PARAMS = `// One stride phase (py, px): input rows iy = py + jy·sh (jy < ny), columns ix = px + jx·sw
+const BD_PARAMS =
+  `// One stride phase (py, px): input rows iy = py + jy·sh (jy < ny), columns ix = px + jx·sw
 // (jx < nx); the taps that reach the output (first, count; later ones step by the stride) and the
 // output offset the first reaches; its column threads, column tiles and workgroups (workgroup i
 // of the dispatch runs phase i mod nph: the phases' costs differ, and interleaving them spreads

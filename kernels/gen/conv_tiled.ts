@@ -79,7 +79,9 @@ export function renderTiled(t: TiledDims, convSrc: string, header: string = TILE
   const [decls, fns] = helpers(convSrc);
   const L: string[] = [];
   const A = (s: string) => L.push(s);
-  A(header + `// Implicit-GEMM 2-D convolution with a fixed ${BM}×${BN} tile (${WM}×${WN} threads, ${TM}×${TN} outputs per
+  A(
+    header +
+      `// Implicit-GEMM 2-D convolution with a fixed ${BM}×${BN} tile (${WM}×${WN} threads, ${TM}×${TN} outputs per
 // thread, K-slices of ${BK}), every tile loop unrolled: the same computation as kernels/conv2d.wgsl
 // (see there for MODE, the bindings, split-K and the epilogue), written for GPUs where constant
 // workgroup-memory offsets and register-resident accumulators matter.
@@ -123,7 +125,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let a_row = m0 + la_m;
   let a_ok = a_row < p.m;
   let col = col_info(g, n0 + lb_n);
-`);
+`,
+  );
   for (let i = 0; i < TM; i++) for (let j = 0; j < TN; j++) A(`  var c${i}_${j} = 0.0;`);
   A(`  for (var k0 = kbeg; k0 < kend; k0 = k0 + ${BK}u) {`);
   for (let r = 0; r < RA; r++) {
