@@ -16,7 +16,7 @@ if (unknown.length) {
   Deno.exit(2);
 }
 
-const files = renderAll(await Deno.readTextFile(new URL("kernels/conv2d.wgsl", root)));
+const files = renderAll();
 const problems: string[] = [];
 for (const [path, text] of files) {
   let old: string | null = null;

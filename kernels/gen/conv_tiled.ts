@@ -6,8 +6,9 @@
  *
  * That unrolling is what made the same GEMM algorithm ~10× faster on NVIDIA through naga
  * (`shared/gpu/README.md`): dynamic indices into arrays cost bounds clamps and keep values out of
- * registers. The im2col helpers (load_a, col_info, load_b, out_index) are copied verbatim from
- * `kernels/conv2d.wgsl`, so both kernels compute the same thing and pass the same tests.
+ * registers. The im2col helpers (load_a, col_info, load_b, out_index) are those of
+ * `kernels/conv2d.wgsl` (`kernels/_conv2d_gemm.wgsl`, included by both), so both kernels compute
+ * the same thing and pass the same tests.
  *
  * @module
  */
@@ -41,42 +42,25 @@ export function tiledStem(t: TiledDims): string {
   return `conv2d_tiled_${t.wm * t.tm}x${t.wn * t.tn}`;
 }
 
-function helpers(convSrc: string): [string, string] {
-  const at = (s: string) => {
-    const i = convSrc.indexOf(s);
-    if (i < 0) throw new Error(`conv_tiled: kernels/conv2d.wgsl has no "${s}"`);
-    return i;
-  };
-  const a = at("struct Params {");
-  const b = at("var<workgroup> As");
-  const c = at("// Element (row m, column k) of A");
-  const d = at("@compute");
-  return [
-    convSrc.slice(a, b).trimEnd() + "\n",
-    convSrc.slice(c, d).trimEnd() + "\n",
-  ];
-}
-
 /**
- * The WGSL of one unrolled tile shape; `convSrc` is `kernels/conv2d.wgsl` (its `Params` and im2col
- * helpers are copied). `header` replaces the first (GENERATED) line.
+ * The WGSL of one unrolled tile shape. Its `Params`, bindings and im2col helpers are those of
+ * `kernels/conv2d.wgsl` (`//#include _conv2d_gemm.wgsl`). `header` replaces the first (GENERATED)
+ * line.
  *
  * @example
  * ```ts
  * import { renderTiled, TILED_VARIANTS } from "./conv_tiled.ts";
- * const conv = await Deno.readTextFile(new URL("../conv2d.wgsl", import.meta.url));
- * const src = renderTiled(TILED_VARIANTS[0], conv);
+ * const src = renderTiled(TILED_VARIANTS[0]);
  * if (!src.includes("const TM = 4u;")) throw new Error("wrong tile");
  * ```
  */
-export function renderTiled(t: TiledDims, convSrc: string, header: string = TILED_HEADER): string {
+export function renderTiled(t: TiledDims, header: string = TILED_HEADER): string {
   const { wm: WM, wn: WN, tm: TM, tn: TN, bk: BK } = t;
   const BM = WM * TM, BN = WN * TN, NT = WM * WN;
   if (NT % BM !== 0 || NT % BN !== 0) {
     throw new RangeError(`conv_tiled: ${WM}×${WN} threads must divide the ${BM}×${BN} tile`);
   }
   const RA = BK * BM / NT, RB = BK * BN / NT; // elements each thread stages per K-slice
-  const [decls, fns] = helpers(convSrc);
   const L: string[] = [];
   const A = (s: string) => L.push(s);
   A(
@@ -96,11 +80,12 @@ const TM = ${TM}u;
 const TN = ${TN}u;
 const BK = ${BK}u;
 
-` + decls + `
+//#include _conv2d_gemm.wgsl
+//#include _conv2d_tiled_store.wgsl
+
 var<workgroup> As: array<f32, ${BK * BM}>; // [BK][BM]
 var<workgroup> Bs: array<f32, ${BK * BN}>; // [BK][BN]
 
-` + fns + `
 @compute @workgroup_size(${WN}, ${WM})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_id) lid3: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -158,20 +143,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   A("}");
-  A(`
-// Writes one output: a split-K partial, or the value with the epilogue applied.
-fn store(g: u32, s: u32, m: u32, n: u32, acc: f32) {
-  if (m >= p.m || n >= p.n) { return; }
-  let o = out_index(g, m, n);
-  if (p.splits > 1u) {
-    c[s * p.total + o.x] = acc;
-    return;
-  }
-  var v = acc;
-  if (BIAS) { v = v + bias[o.y]; }
-  if (AFFINE) { v = fma(v, scale[o.y], shift[o.y]); }
-  if (RELU) { v = max(v, 0.0); }
-  c[o.x] = v;
-}`);
   return L.join("\n") + "\n";
 }

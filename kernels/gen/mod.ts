@@ -64,13 +64,10 @@ function indexModule(stems: string[]): string {
   return lines.join("\n");
 }
 
-/**
- * Renders every generated file: path relative to the repository root → contents. `convSrc` is
- * `kernels/conv2d.wgsl` (the tiled kernels copy its helpers).
- */
-export function renderAll(convSrc: string): Map<string, string> {
+/** Renders every generated file: path relative to the repository root → contents. */
+export function renderAll(): Map<string, string> {
   const out = new Map<string, string>();
-  for (const t of TILED_VARIANTS) out.set(`kernels/${tiledStem(t)}.wgsl`, renderTiled(t, convSrc));
+  for (const t of TILED_VARIANTS) out.set(`kernels/${tiledStem(t)}.wgsl`, renderTiled(t));
   const stems: string[] = [];
   for (const { tn, tm } of DIRECT_SIZES) {
     for (const k of Object.keys(DIRECT_STEMS) as DirectKernel[]) {
