@@ -136,73 +136,7 @@ const GENERIC_OF: Record<string, HookMethod> = {
  *
  * @example
  * ```ts
- * import { Hook } from "./hook.ts";
- * import type { LogBuffer } from "./log_buffer.ts";
-import type { RunnerLogger } from "./logger.ts";
-import type { Optimizer, RunnerDataLoader, RunnerModel, TrainStepOutput } from "./types.ts";
-
-/** Options of `runner.saveCheckpoint()`. */
-export interface SaveCheckpointCall {
-  /** File name template with `{}` for the epoch/iteration, e.g. `epoch_{}.safetensors`. */
-  filenameTmpl?: string;
-  /** Also save the optimizer state (default true). */
-  saveOptimizer?: boolean;
-  /** Extra meta merged over `runner.meta`. */
-  meta?: Record<string, unknown>;
-  /** Point `latest` at the new checkpoint (default true). */
-  createSymlink?: boolean;
-}
-
-/**
- * What a hook sees of the runner (as mmcv's hooks see `runner`): `Runner` implements it, and
- * hooks depend on this interface, not on the runner classes (no import cycle).
- */
-export interface Runner {
-  /** The model being trained. */
-  model: RunnerModel;
-  /** Its optimizer. */
-  optimizer: Optimizer | undefined;
-  /** Folder for logs and checkpoints. */
-  workDir: string | undefined;
-  /** Where log lines go. */
-  logger: RunnerLogger;
-  /** Saved in checkpoints and as the JSON log's first line; `hook_msgs` lives here. */
-  meta: Record<string, unknown>;
-  /** `YYYYMMDD_HHMMSS`; names the `.log` and `.log.json` files. */
-  timestamp: string | undefined;
-  /** `"train"` or `"val"` while a phase runs. */
-  mode: string | undefined;
-  /** Completed epochs (0-based index of the running epoch). */
-  epoch: number;
-  /** Global iteration (0-based during an iteration). */
-  iter: number;
-  /** Iteration within the epoch. */
-  innerIter: number;
-  /** Epochs to train. */
-  maxEpochs: number | undefined;
-  /** Iterations to train. */
-  maxIters: number | undefined;
-  /** The loader of the running phase. */
-  dataLoader: RunnerDataLoader | undefined;
-  /** What the last `trainStep`/`valStep` returned. */
-  outputs: TrainStepOutput | undefined;
-  /** Logged values of the current epoch. */
-  readonly logBuffer: LogBuffer;
-  /** Peak GPU memory in MB, when the GPU runtime provides it. */
-  memoryMb: (() => number) | undefined;
-  /** The registered hooks in call order. */
-  readonly hooks: readonly Hook[];
-  /** Registers `hook` with `priority`. */
-  registerHook(hook: Hook, priority?: number | string): void;
-  /** Calls `stage` on every hook in order. */
-  callHook(stage: HookStage): Promise<void>;
-  /** The learning rate of each parameter group. */
-  currentLr(): number[];
-  /** Throws when a logged loss of the epoch is not finite. */
-  assertFiniteLosses(): Promise<void>;
-  /** Saves a checkpoint into `outDir`; returns its path. */
-  saveCheckpoint(outDir: string, opts?: SaveCheckpointCall): Promise<string>;
-}
+ * import { Hook, type Runner } from "./hook.ts";
  * class PrintEpochHook extends Hook {
  *   override afterTrainEpoch(runner: Runner): void {
  *     console.log(`finished epoch ${runner.epoch + 1}`);
