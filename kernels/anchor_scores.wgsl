@@ -12,11 +12,7 @@ struct Params { N: u32, HW: u32, A: u32, C: u32, rows: u32, start: u32, score_th
 @group(0) @binding(1) var<storage, read_write> vals: array<f32>;
 @group(0) @binding(2) var<uniform> p: Params;
 
-fn sigmoid(x: f32) -> f32 {
-  if (x >= 0.0) { return 1.0 / (1.0 + exp(-x)); }
-  let e = exp(x);
-  return e / (1.0 + e);
-}
+//#include _sigmoid.wgsl
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

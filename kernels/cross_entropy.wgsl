@@ -10,9 +10,10 @@ override CW: bool = false;
 override DENOM_BUF: bool = false;
 override REDUCE: u32 = 1u;
 override GRAD: bool = true;
+const ITEMS: u32 = 1u; // loss terms per thread
 
 struct Params {
-  M: u32, C: u32, HW: u32, A: u32,
+  total: u32, C: u32, HW: u32, A: u32,
   ignore_index: i32, lw: f32, denom: f32, avg_eps: f32,
 }
 
@@ -25,8 +26,6 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> grad_out: array<f32>;
 @group(0) @binding(7) var<uniform> p: Params;
 
-var<workgroup> part: array<f32, 256>;
-
 // memory index of element (row i, class c) of pred
 fn at(i: u32, c: u32) -> u32 {
   if (LAYOUT == 0u) { return i * p.C + c; }
@@ -37,7 +36,8 @@ fn at(i: u32, c: u32) -> u32 {
   return ((n * p.A + a) * p.C + c) * p.HW + s;
 }
 
-fn row(i: u32, denom: f32) -> f32 {
+// one loss term (the entry point is _loss_main.wgsl's)
+fn loss_term(i: u32, denom: f32) -> f32 {
   let y = labels[i];
   let valid = y != p.ignore_index && y >= 0 && u32(y) < p.C;
   var m = pred[at(i, 0u)];
@@ -64,24 +64,4 @@ fn row(i: u32, denom: f32) -> f32 {
   return loss * w;
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let wg = wg_index(wid, nwg);
-  var denom = 1.0;
-  if (REDUCE != 0u) {
-    denom = p.denom;
-    if (DENOM_BUF) { denom = avg[0] + p.avg_eps; }
-  }
-  let i = wg * 256u + lid;
-  var acc = 0.0;
-  if (i < p.M) { acc = row(i, denom); }
-  if (REDUCE == 0u) { return; }
-  part[lid] = acc;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
-    if (lid < s) { part[lid] += part[lid + s]; }
-    workgroupBarrier();
-  }
-  if (lid == 0u) { loss_out[wg] = part[0]; }
-}
+//#include _loss_main.wgsl

@@ -33,13 +33,9 @@ struct Params {
 @group(0) @binding(8) var<storage, read_write> labels: array<i32>;
 @group(0) @binding(9) var<uniform> p: Params;
 
-fn fence(x: f32) -> f32 { return x * p.one; }
+//#include _fence.wgsl
 
-fn sigmoid(x: f32) -> f32 {
-  if (x >= 0.0) { return 1.0 / (1.0 + exp(-x)); }
-  let e = exp(x);
-  return e / (1.0 + e);
-}
+//#include _sigmoid.wgsl
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

@@ -38,8 +38,6 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> grad_out: array<f32>;
 @group(0) @binding(7) var<uniform> p: Params;
 
-var<workgroup> part: array<f32, 256>;
-
 // ln(1 + v) for v >= 0, accurate for tiny v
 fn log1p_pos(v: f32) -> f32 {
   let u = 1.0 + v;
@@ -65,7 +63,8 @@ fn row_class(e: u32) -> vec2<u32> {
   return vec2<u32>((n * p.HW + s) * p.A + ch / p.C, ch % p.C);
 }
 
-fn one(e: u32, denom: f32) -> f32 {
+// one loss term (the entry point is _loss_main.wgsl's)
+fn loss_term(e: u32, denom: f32) -> f32 {
   let rc = row_class(e);
   let x = pred[e];
   var y: f32;
@@ -107,26 +106,4 @@ fn one(e: u32, denom: f32) -> f32 {
   return loss * w;
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let wg = wg_index(wid, nwg);
-  var denom = 1.0;
-  if (REDUCE != 0u) {
-    denom = p.denom;
-    if (DENOM_BUF) { denom = avg[0] + p.avg_eps; }
-  }
-  var acc = 0.0;
-  for (var k = 0u; k < ITEMS; k++) {
-    let e = (wg * ITEMS + k) * 256u + lid;
-    if (e < p.total) { acc += one(e, denom); }
-  }
-  if (REDUCE == 0u) { return; }
-  part[lid] = acc;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
-    if (lid < s) { part[lid] += part[lid + s]; }
-    workgroupBarrier();
-  }
-  if (lid == 0u) { loss_out[wg] = part[0]; }
-}
+//#include _loss_main.wgsl

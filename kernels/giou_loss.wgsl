@@ -9,8 +9,9 @@ override WKIND: u32 = 0u;
 override DENOM_BUF: bool = false;
 override REDUCE: u32 = 1u;
 override GRAD: bool = true;
+const ITEMS: u32 = 1u; // loss terms per thread
 
-struct Params { M: u32, eps: f32, lw: f32, denom: f32, avg_eps: f32, _p0: u32, _p1: u32, _p2: u32 }
+struct Params { total: u32, eps: f32, lw: f32, denom: f32, avg_eps: f32, _p0: u32, _p1: u32, _p2: u32 }
 
 @group(0) @binding(0) var<storage, read> pred: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> tgt: array<vec4<f32>>;
@@ -20,13 +21,12 @@ struct Params { M: u32, eps: f32, lw: f32, denom: f32, avg_eps: f32, _p0: u32, _
 @group(0) @binding(5) var<storage, read_write> grad_out: array<vec4<f32>>;
 @group(0) @binding(6) var<uniform> p: Params;
 
-var<workgroup> part: array<f32, 256>;
-
 // d max(a, b) / da with PyTorch's tie rule
 fn dmax(a: f32, b: f32) -> f32 { return select(select(0.0, 1.0, a > b), 0.5, a == b); }
 fn dmin(a: f32, b: f32) -> f32 { return select(select(0.0, 1.0, a < b), 0.5, a == b); }
 
-fn row(i: u32, denom: f32) -> f32 {
+// one loss term (the entry point is _loss_main.wgsl's)
+fn loss_term(i: u32, denom: f32) -> f32 {
   let b = pred[i];
   let t = tgt[i];
   var w = 1.0;
@@ -77,24 +77,4 @@ fn row(i: u32, denom: f32) -> f32 {
   return loss;
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let wg = wg_index(wid, nwg);
-  var denom = 1.0;
-  if (REDUCE != 0u) {
-    denom = p.denom;
-    if (DENOM_BUF) { denom = avg[0] + p.avg_eps; }
-  }
-  let i = wg * 256u + lid;
-  var acc = 0.0;
-  if (i < p.M) { acc = row(i, denom); }
-  if (REDUCE == 0u) { return; }
-  part[lid] = acc;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
-    if (lid < s) { part[lid] += part[lid + s]; }
-    workgroupBarrier();
-  }
-  if (lid == 0u) { loss_out[wg] = part[0]; }
-}
+//#include _loss_main.wgsl

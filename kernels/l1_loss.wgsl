@@ -26,8 +26,6 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> grad_out: array<f32>;
 @group(0) @binding(6) var<uniform> p: Params;
 
-var<workgroup> part: array<f32, 256>;
-
 // index of pred element e in row layout [M, K]
 fn row_index(e: u32) -> u32 {
   if (LAYOUT == 0u) { return e; }
@@ -39,7 +37,8 @@ fn row_index(e: u32) -> u32 {
   return ((n * p.HW + s) * p.A + ch / p.K) * p.K + ch % p.K;
 }
 
-fn one(e: u32, denom: f32) -> f32 {
+// one loss term (the entry point is _loss_main.wgsl's)
+fn loss_term(e: u32, denom: f32) -> f32 {
   let ri = row_index(e);
   let d = pred[e] - tgt[ri];
   var w = 1.0;
@@ -62,26 +61,4 @@ fn one(e: u32, denom: f32) -> f32 {
   return loss * w;
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let wg = wg_index(wid, nwg);
-  var denom = 1.0;
-  if (REDUCE != 0u) {
-    denom = p.denom;
-    if (DENOM_BUF) { denom = avg[0] + p.avg_eps; }
-  }
-  var acc = 0.0;
-  for (var k = 0u; k < ITEMS; k++) {
-    let e = (wg * ITEMS + k) * 256u + lid;
-    if (e < p.total) { acc += one(e, denom); }
-  }
-  if (REDUCE == 0u) { return; }
-  part[lid] = acc;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
-    if (lid < s) { part[lid] += part[lid + s]; }
-    workgroupBarrier();
-  }
-  if (lid == 0u) { loss_out[wg] = part[0]; }
-}
+//#include _loss_main.wgsl

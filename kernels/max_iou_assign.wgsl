@@ -42,55 +42,13 @@ var<workgroup> t_best: array<vec2<u32>, 256>;
 var<workgroup> n_pos: atomic<u32>;
 var<workgroup> n_neg: atomic<u32>;
 
-fn fence(x: f32) -> f32 { return x * p.one; }
+//#include _iou.wgsl
+//#include _box.wgsl
 
 // -inf built at run time (WGSL forbids infinities in constant expressions)
 fn neg_inf() -> f32 {
   var b = 0xff800000u;
   return bitcast<f32>(b);
-}
-
-// Correctly rounded x / y (WGSL's `/` may be 2.5 ulp off, and fma may not be fused): starting from
-// x / y, step to a neighbour while the exact quotient lies beyond the midpoint towards it. A
-// midpoint test compares integers, Mx·2^t with (2·Mq ± 1)·My, whose difference is small enough to
-// be exact in wrapping 32-bit arithmetic. (An exact quotient never falls on a midpoint.)
-fn div_rn(x: f32, y: f32) -> f32 {
-  var q = x / y;
-  let bx = bitcast<u32>(abs(x));
-  let by = bitcast<u32>(y);
-  let ex = i32(bx >> 23u);
-  let ey = i32((by >> 23u) & 0xffu);
-  if (ex == 0 || ex == 255 || ey == 0 || ey == 255 || (by >> 31u) != 0u || !(abs(q) < 3.0e38)) { return q; }
-  let mx = (bx & 0x7fffffu) | 0x800000u;
-  let my = (by & 0x7fffffu) | 0x800000u;
-  var a = abs(q);
-  for (var it = 0; it < 4; it++) {
-    let bq = bitcast<u32>(a);
-    let eq = i32(bq >> 23u);
-    let t = ex - eq - ey + 151;
-    if (eq == 0 || t < 1 || t > 30) { break; }
-    let mq = (bq & 0x7fffffu) | 0x800000u;
-    if (bitcast<i32>((mx << u32(t)) - (2u * mq + 1u) * my) > 0) { a = bitcast<f32>(bq + 1u); continue; }
-    var below = bitcast<i32>((mx << u32(t)) - (2u * mq - 1u) * my) < 0;
-    if (mq == 0x800000u) { below = bitcast<i32>((mx << u32(t + 1)) - (4u * mq - 1u) * my) < 0; }
-    if (below) { a = bitcast<f32>(bq - 1u); continue; }
-    break;
-  }
-  return select(a, -a, x < 0.0);
-}
-
-fn iou(u: vec4<f32>, v: vec4<f32>) -> f32 {
-  let area_u = fence((u.z - u.x) * (u.w - u.y));
-  let area_v = fence((v.z - v.x) * (v.w - v.y));
-  let w = max(min(u.z, v.z) - max(u.x, v.x), 0.0);
-  let h = max(min(u.w, v.w) - max(u.y, v.y), 0.0);
-  let inter = fence(w * h);
-  return div_rn(inter, max((area_u + area_v) - inter, p.eps));
-}
-
-fn pack_box(at: u32) -> vec4<f32> {
-  return vec4<f32>(bitcast<f32>(pack[at]), bitcast<f32>(pack[at + 1u]), bitcast<f32>(pack[at + 2u]),
-                   bitcast<f32>(pack[at + 3u]));
 }
 
 // DeltaXYWHBBoxCoder.encode (v2, spec §2.7)

@@ -23,12 +23,7 @@ struct Params { N: u32, K: u32, S: u32, C: u32, score_thr: f32, _p0: u32, _p1: u
 @group(0) @binding(9) var<storage, read_write> cand_key: array<vec2<u32>>;
 @group(0) @binding(10) var<uniform> p: Params;
 
-fn desc_key(v: f32) -> u32 {
-  var b = bitcast<u32>(v);
-  if (b == 0x80000000u) { b = 0u; }
-  let ord = select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
-  return ~ord;
-}
+//#include _sort_key.wgsl
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

@@ -36,12 +36,7 @@ var<workgroup> removed: array<u32, 2048>;
 var<workgroup> kept_n: u32;
 var<workgroup> n_valid: u32;
 
-fn desc_key(v: f32) -> u32 {
-  var b = bitcast<u32>(v);
-  if (b == 0x80000000u) { b = 0u; }
-  let ord = select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
-  return ~ord;
-}
+//#include _sort_key.wgsl
 
 // order-preserving map of f32 to u32 (and back)
 fn ord_bits(v: f32) -> u32 {

@@ -13,9 +13,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> dst: array<u32>;
 @group(0) @binding(2) var<uniform> p: Params;
 
-fn dim(arr: array<vec4<u32>, 2>, d: u32) -> u32 {
-  return arr[d / 4u][d % 4u];
-}
+//#include _dims.wgsl
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

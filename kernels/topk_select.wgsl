@@ -28,13 +28,7 @@ struct Params { word: u32, shift: u32, num_tiles: u32, num_segs: u32, keep_order
 var<workgroup> lh: array<atomic<u32>, 256>;
 var<workgroup> scan: array<u32, 256>;
 
-// larger values get smaller keys; -0 == +0
-fn desc_key(v: f32) -> u32 {
-  var b = bitcast<u32>(v);
-  if (b == 0x80000000u) { b = 0u; }
-  let ord = select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
-  return ~ord;
-}
+//#include _sort_key.wgsl
 
 fn matches(s: u32, hi: u32, lo: u32) -> bool {
   return (hi & state[8u * s]) == state[8u * s + 1u] && (lo & state[8u * s + 2u]) == state[8u * s + 3u];

@@ -27,7 +27,7 @@ import type { Optimizer, RunnerModel, StateDict, TrainStepOutput } from "../runn
 import type { Config } from "../config/config.ts";
 import { isDict } from "../config/config.ts";
 import { ConfigError } from "../utils/errors.ts";
-import { singleGpuTest, type SingleGpuTestOptions } from "./test.ts";
+import { singleGpuTest, type SingleGpuTestOptions } from "./single_gpu_test.ts";
 
 /** The `dist_params` of a config, read when a launcher is given. */
 export interface DistParams {

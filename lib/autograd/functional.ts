@@ -11,10 +11,11 @@ import * as cp from "../ops/copy.ts";
 import * as rd from "../ops/reduce.ts";
 import * as mm from "../ops/matmul.ts";
 import * as ga from "../ops/gather.ts";
-import { record, tapeOps } from "./tape.ts";
+import { record } from "./tape.ts";
 import { Tensor } from "./tensor.ts";
-// The gradient table registers itself; importing it here makes every primitive differentiable.
-import "./gradients.ts";
+// The gradient table registers itself and computes with these primitives (given to it below):
+// importing it here makes every primitive differentiable.
+import { providePrimitives } from "./gradients.ts";
 
 export { Tensor };
 
@@ -216,6 +217,23 @@ export function matmul(a: Tensor, b: Tensor, opts: mm.MatmulOptions = {}): Tenso
   });
 }
 
-tapeOps.add = (a, b) => add(a, b);
-tapeOps.ones = (s) => ones(s);
-tapeOps.clone = (a) => clone(a);
+providePrimitives({
+  add,
+  addScalar,
+  broadcastTo,
+  cast,
+  div,
+  equal,
+  full,
+  greater,
+  matmul,
+  mul,
+  mulScalar,
+  neg,
+  permute,
+  powScalar,
+  reshape,
+  slice,
+  sub,
+  sum,
+});

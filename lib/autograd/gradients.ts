@@ -7,9 +7,42 @@
 import { getGpu } from "../gpu/runtime.ts";
 import { scatterAddInto } from "../ops/gather.ts";
 import { copyInto } from "../ops/copy.ts";
-import * as F from "./functional.ts";
+import type { MatmulOptions } from "../ops/matmul.ts";
 import { registerGradient } from "./tape.ts";
 import { Tensor } from "./tensor.ts";
+
+/**
+ * The primitives of `functional.ts` the gradients are computed with. `functional.ts` imports this
+ * module and provides them ({@linkcode providePrimitives}), so neither imports the other twice
+ * round (no import cycle).
+ */
+export interface Primitives {
+  add(a: Tensor, b: Tensor): Tensor;
+  addScalar(x: Tensor, s: number): Tensor;
+  broadcastTo(x: Tensor, shape: readonly number[]): Tensor;
+  cast(x: Tensor, dtype: "f32" | "i32" | "u32"): Tensor;
+  div(a: Tensor, b: Tensor): Tensor;
+  equal(a: Tensor, b: Tensor): Tensor;
+  full(shape: readonly number[], value: number, dtype?: "f32" | "i32" | "u32"): Tensor;
+  greater(a: Tensor, b: Tensor): Tensor;
+  matmul(a: Tensor, b: Tensor, opts?: MatmulOptions): Tensor;
+  mul(a: Tensor, b: Tensor): Tensor;
+  mulScalar(x: Tensor, s: number): Tensor;
+  neg(x: Tensor): Tensor;
+  permute(x: Tensor, dims: readonly number[]): Tensor;
+  powScalar(x: Tensor, p: number): Tensor;
+  reshape(x: Tensor, shape: readonly number[]): Tensor;
+  slice(x: Tensor, starts: readonly number[], ends: readonly number[]): Tensor;
+  sub(a: Tensor, b: Tensor): Tensor;
+  sum(x: Tensor, axes?: number | readonly number[], keepdim?: boolean): Tensor;
+}
+
+const F = {} as Primitives;
+
+/** Called once by `functional.ts` with its primitives (the gradient entries compute with them). */
+export function providePrimitives(p: Primitives): void {
+  Object.assign(F, p);
+}
 
 /** Sums `g` down to `shape` (undoes broadcasting). */
 export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {

@@ -7,7 +7,8 @@
  */
 import { getGpu } from "../gpu/runtime.ts";
 import { fmtShape } from "../gpu/raw_tensor.ts";
-import type { GradNode, Tensor } from "./tensor.ts";
+import * as ew from "../ops/elementwise.ts";
+import { type GradNode, Tensor } from "./tensor.ts";
 
 /** A gradient entry: from the output gradient to one gradient (or null) per input. */
 export type GradFn = (gradOut: Tensor, node: GradNode, out: Tensor) => (Tensor | null)[];
@@ -59,22 +60,17 @@ export function record(
   return out;
 }
 
-/** Injected by `functional.ts` to avoid an import cycle: elementwise add and a ones tensor. */
-export const tapeOps: {
-  add: (a: Tensor, b: Tensor) => Tensor;
-  ones: (shape: readonly number[]) => Tensor;
-  clone: (a: Tensor) => Tensor;
-} = {
-  add: () => {
-    throw new ReferenceError("Cannot run backward: lib/autograd/functional.ts was not loaded");
-  },
-  ones: () => {
-    throw new ReferenceError("Cannot run backward: lib/autograd/functional.ts was not loaded");
-  },
-  clone: () => {
-    throw new ReferenceError("Cannot run backward: lib/autograd/functional.ts was not loaded");
-  },
-};
+// The three operations backward itself needs, on raw kernels (recording is off during backward,
+// so these equal functional.ts's add, ones and clone without importing it).
+function addT(a: Tensor, b: Tensor): Tensor {
+  return new Tensor(ew.binary(a.raw, b.raw, "add"));
+}
+function onesT(shape: readonly number[]): Tensor {
+  return new Tensor(ew.full(shape, 1));
+}
+function cloneT(a: Tensor): Tensor {
+  return new Tensor(ew.unary(a.raw, "copy"));
+}
 
 /**
  * Back-propagates from `root` (a scalar unless `gradRoot` is given) and accumulates gradients into
@@ -122,7 +118,7 @@ export function backward(
     // 2. seed
     const grads = new Map<Tensor, Tensor>();
     const owned = new Set<Tensor>(); // gradients already stored on a leaf: never share one
-    grads.set(root, gradRoot ?? tapeOps.ones(root.shape));
+    grads.set(root, gradRoot ?? onesT(root.shape));
     // 3. reverse walk
     for (let k = order.length - 1; k >= 0; k--) {
       const t = order[k];
@@ -132,10 +128,10 @@ export function backward(
         // leaf: accumulate into .grad
         if (t.grad?.disposed) t.grad = null;
         if (t.grad) {
-          const sum = tapeOps.add(t.grad, g);
+          const sum = addT(t.grad, g);
           t.grad.dispose();
           t.grad = sum;
-        } else t.grad = owned.has(g) || g === gradRoot ? tapeOps.clone(g) : g;
+        } else t.grad = owned.has(g) || g === gradRoot ? cloneT(g) : g;
         owned.add(t.grad);
         gpu.keep(t.grad.raw);
         continue;
@@ -165,7 +161,7 @@ export function backward(
           );
         }
         const acc = grads.get(x);
-        grads.set(x, acc ? tapeOps.add(acc, gx) : gx);
+        grads.set(x, acc ? addT(acc, gx) : gx);
       }
       if (!opts.retainGraph) grads.delete(t);
     }

@@ -35,6 +35,8 @@ export interface RuntimeStats extends PoolStats {
   readbacks: number;
   /** Compiled pipelines in the cache. */
   pipelines: number;
+  /** Compiled shader modules (distinct kernel sources) in the cache. */
+  shaderModules: number;
   /** Dispatches that reused a cached bind group instead of creating one. */
   bindGroupHits: number;
 }
@@ -452,6 +454,7 @@ export class Gpu {
       ...this.pool.stats(),
       ...this.#counters,
       pipelines: this.pipelines.size,
+      shaderModules: this.pipelines.modules,
       bindGroupHits: this.#bindGroupHits,
     };
   }

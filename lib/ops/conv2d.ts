@@ -5,7 +5,7 @@
  *   the forward pass with a fused epilogue (bias, per-channel scale/shift, ReLU), the input
  *   gradient (backward data) and the weight gradient (backward filter), with split-K partial sums
  *   reduced by `conv2d_epilogue.wgsl` instead of float atomics;
- * - `kernels/conv2d_direct*.wgsl` — register-blocked "direct" kernels for CPU adapters such as
+ * - `kernels/direct/conv2d_direct*.wgsl` — register-blocked "direct" kernels for CPU adapters such as
  *   lavapipe, where every load is a per-lane gather: TN columns × TM channels per thread, the A
  *   operand read from 64 KiB uniform windows (copied or packed by `conv2d_pack.wgsl`) or from its
  *   own storage buffer for small problems, rows of 3 taps sharing their loads, stride phases of
@@ -57,9 +57,6 @@ export {
 } from "./conv2d_geometry.ts";
 export {
   CONV2D,
-  CONV2D_DIRECT,
-  CONV2D_DIRECT_BACKWARD_DATA,
-  CONV2D_DIRECT_BACKWARD_FILTER,
   CONV2D_EPILOGUE,
   CONV2D_PACK,
   CONV2D_TILED_128,
@@ -69,6 +66,8 @@ export {
   type ConvVariant,
   defaultCandidates,
   defaultVariant,
+  directKernel,
+  type DirectKernelName,
   variantApplies,
 } from "./conv2d_variants.ts";
 

@@ -1,5 +1,5 @@
 /**
- * The "direct" convolution kernels (`kernels/conv2d_direct*.wgsl`) for CPU adapters such as
+ * The "direct" convolution kernels (`kernels/direct/*.wgsl`, one file per TN × TM size) for CPU adapters such as
  * lavapipe: the A operand staged in 64 KiB uniform windows (plain copies, or packed by
  * `conv2d_pack.wgsl`) or read from its own storage buffer, the taps of each stride phase of the
  * input gradient, and the dispatches ({@linkcode runDirect}).
@@ -17,13 +17,7 @@ import {
   isPointwise,
   MODE_CODE,
 } from "./conv2d_geometry.ts";
-import {
-  CONV2D_DIRECT,
-  CONV2D_DIRECT_BACKWARD_DATA,
-  CONV2D_DIRECT_BACKWARD_FILTER,
-  CONV2D_PACK,
-  type ConvVariant,
-} from "./conv2d_variants.ts";
+import { CONV2D_PACK, type ConvVariant, directKernel } from "./conv2d_variants.ts";
 
 /** A fused per-channel epilogue, `act((y + bias)·scale + shift)`, each part optional. */
 export interface EpilogueArgs {
@@ -298,9 +292,8 @@ export function runDirect(
   const out = gpu.empty(outShape, "f32", `conv2d_${mode}`);
   const dummy = b;
   const base = geometryParams(g);
+  // TN and TM are constants of the kernel file (kernels/direct/*_{TN}x{TM}.wgsl)
   const overrides = {
-    TN: tn,
-    TM: tm,
     WG: wg,
     MFAST: v.mfast ? 1 : 0,
     MUNI: v.muni ? 1 : 0,
@@ -358,7 +351,7 @@ export function runDirect(
       0,
     ];
     if (mode === "forward") {
-      gpu.dispatch(CONV2D_DIRECT, {
+      gpu.dispatch(directKernel("conv2d_direct", tn, tm), {
         bindings: [b, ep.bias ?? dummy, ep.scale ?? dummy, ep.shift ?? dummy, out, window, a],
         params,
         overrides: {
@@ -370,7 +363,7 @@ export function runDirect(
         workgroups,
       });
     } else {
-      gpu.dispatch(CONV2D_DIRECT_BACKWARD_FILTER, {
+      gpu.dispatch(directKernel("conv2d_direct_backward_filter", tn, tm), {
         bindings: [b, out, window, a],
         params,
         overrides,
@@ -484,7 +477,7 @@ function inputGradientDispatches(
       }
       const windows = chunk.map((st) => windowAt(st.slot));
       while (windows.length < MAX_WINDOWS) windows.push(windows[0]);
-      gpu.dispatch(CONV2D_DIRECT_BACKWARD_DATA, {
+      gpu.dispatch(directKernel("conv2d_direct_backward_data", v.tn, v.tm), {
         bindings: [dy, out, windows[0], a, windows[1], windows[2], windows[3]],
         params: [
           ...base,

@@ -9,11 +9,7 @@
  */
 import convSrc from "../../kernels/conv2d.wgsl" with { type: "text" };
 import epilogueSrc from "../../kernels/conv2d_epilogue.wgsl" with { type: "text" };
-import directSrc from "../../kernels/conv2d_direct.wgsl" with { type: "text" };
-import directDataSrc from "../../kernels/conv2d_direct_backward_data.wgsl" with { type: "text" };
-import directFilterSrc from "../../kernels/conv2d_direct_backward_filter.wgsl" with {
-  type: "text",
-};
+import { DIRECT_SOURCES } from "../../kernels/direct/mod.ts";
 import packSrc from "../../kernels/conv2d_pack.wgsl" with { type: "text" };
 import tiled64Src from "../../kernels/conv2d_tiled_64x64.wgsl" with { type: "text" };
 import tiled128Src from "../../kernels/conv2d_tiled_128x128.wgsl" with { type: "text" };
@@ -34,24 +30,39 @@ export const CONV2D_EPILOGUE: KernelSpec = {
 /** The `Params` layout of the forward and filter-gradient direct kernels. */
 const DIRECT_PARAMS = "u".repeat(36) + "iiuu";
 
-/** `kernels/conv2d_direct.wgsl` (forward). */
-export const CONV2D_DIRECT: KernelSpec = {
-  name: "conv2d_direct",
-  source: directSrc,
-  params: DIRECT_PARAMS,
-};
-/** `kernels/conv2d_direct_backward_data.wgsl`: its `Params` and 4 stride phases. */
-export const CONV2D_DIRECT_BACKWARD_DATA: KernelSpec = {
-  name: "conv2d_direct_backward_data",
-  source: directDataSrc,
-  params: "u".repeat(28) + ("u".repeat(8) + "iiuu" + "uuuu").repeat(4),
-};
-/** `kernels/conv2d_direct_backward_filter.wgsl`. */
-export const CONV2D_DIRECT_BACKWARD_FILTER: KernelSpec = {
-  name: "conv2d_direct_backward_filter",
-  source: directFilterSrc,
-  params: DIRECT_PARAMS,
-};
+/** The `Params` layout of each direct kernel (the input gradient has 4 stride phases). */
+const DIRECT_KERNEL_PARAMS = {
+  conv2d_direct: DIRECT_PARAMS,
+  conv2d_direct_backward_data: "u".repeat(28) + ("u".repeat(8) + "iiuu" + "uuuu").repeat(4),
+  conv2d_direct_backward_filter: DIRECT_PARAMS,
+} as const;
+
+/** A kernel of the direct family: forward, input gradient or filter gradient. */
+export type DirectKernelName = keyof typeof DIRECT_KERNEL_PARAMS;
+
+const directSpecs = new Map<string, KernelSpec>();
+
+/**
+ * The direct kernel `name` rendered for `tn` columns × `tm` channels per thread
+ * (`kernels/direct/{name}_{tn}x{tm}.wgsl`, written by `deno task gen:kernels`).
+ *
+ * @throws {RangeError} When no such size was rendered (add it to `kernels/gen/mod.ts`).
+ */
+export function directKernel(name: DirectKernelName, tn: number, tm: number): KernelSpec {
+  const stem = `${name}_${tn}x${tm}`;
+  let spec = directSpecs.get(stem);
+  if (spec) return spec;
+  const source = DIRECT_SOURCES[stem];
+  if (source === undefined) {
+    throw new RangeError(
+      `No direct conv kernel kernels/direct/${stem}.wgsl: add { tn: ${tn}, tm: ${tm} } to ` +
+        "DIRECT_SIZES in kernels/gen/mod.ts and run deno task gen:kernels",
+    );
+  }
+  spec = { name: stem, source, params: DIRECT_KERNEL_PARAMS[name] };
+  directSpecs.set(stem, spec);
+  return spec;
+}
 /** `kernels/conv2d_tiled_64x64.wgsl` (unrolled 64×64 tiles). */
 export const CONV2D_TILED_64: KernelSpec = {
   name: "conv2d_tiled_64x64",
@@ -75,7 +86,7 @@ export const CONV2D_PACK: KernelSpec = {
  * A variant of the convolution kernels:
  * - `tiled`: the implicit GEMM of `conv2d.wgsl`, workgroup-memory tiles of (WM·TM)×(WN·TN), K-slices
  *   of BK (GPUs);
- * - `direct`: `conv2d_direct*.wgsl`, TN columns × TM channels per thread from registers, the A
+ * - `direct`: `kernels/direct/conv2d_direct*_{TN}x{TM}.wgsl`, TN columns × TM channels per thread from registers, the A
  *   operand in uniform-buffer windows, no workgroup memory (CPU adapters such as lavapipe, where
  *   every load is a per-lane gather). Only for groups = 1 (and, for the input gradient, dilation 1
  *   along a strided axis); other shapes use the size heuristic's tiled variant.

@@ -8,17 +8,24 @@ import binarySrc from "../../kernels/binary.wgsl" with { type: "text" };
 import fillSrc from "../../kernels/fill.wgsl" with { type: "text" };
 import castSrc from "../../kernels/cast.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/kernel.ts";
+import { defineKernel, kernelParams } from "../gpu/kernel_params.ts";
 import { getGpu } from "../gpu/runtime.ts";
 import { type DType, fmtShape, type RawTensor, stridesOf } from "../gpu/raw_tensor.ts";
 
+const UNARY_PARAMS = kernelParams([["n", "u32"], ["alpha", "f32"], ["beta", "f32"], [
+  "_pad",
+  "u32",
+]]);
 /** `kernels/unary.wgsl`. */
-export const UNARY: KernelSpec = { name: "unary", source: unarySrc, params: "uffu" };
+export const UNARY: KernelSpec = defineKernel("unary", unarySrc, UNARY_PARAMS, ["x", "y"]);
 /** `kernels/binary.wgsl`. */
 export const BINARY: KernelSpec = { name: "binary", source: binarySrc, params: "u".repeat(28) };
+const FILL_PARAMS = kernelParams([["n", "u32"], ["bits", "u32"], ["_p0", "u32"], ["_p1", "u32"]]);
 /** `kernels/fill.wgsl`. */
-export const FILL: KernelSpec = { name: "fill", source: fillSrc, params: "uuuu" };
+export const FILL: KernelSpec = defineKernel("fill", fillSrc, FILL_PARAMS, ["y"]);
+const CAST_PARAMS = kernelParams([["n", "u32"], ["_p0", "u32"], ["_p1", "u32"], ["_p2", "u32"]]);
 /** `kernels/cast.wgsl`. */
-export const CAST: KernelSpec = { name: "cast", source: castSrc, params: "uuuu" };
+export const CAST: KernelSpec = defineKernel("cast", castSrc, CAST_PARAMS, ["x", "y"]);
 
 /** Unary function codes of `kernels/unary.wgsl` (the `OP` override). */
 export const UnaryOp = {
@@ -77,7 +84,7 @@ export function unary(x: RawTensor, op: UnaryOpName, alpha = 0, beta = 0): RawTe
   const y = gpu.empty(x.shape, "f32", op);
   gpu.dispatch(UNARY, {
     bindings: [x, y],
-    params: [x.size, alpha, beta, 0],
+    params: UNARY_PARAMS.pack({ n: x.size, alpha, beta }),
     overrides: { OP: UnaryOp[op] },
     workgroups: Math.ceil(x.size / 256),
   });
@@ -157,7 +164,7 @@ export function fillInto(t: RawTensor, value: number): void {
   else u32view[0] = value;
   getGpu().dispatch(FILL, {
     bindings: [t],
-    params: [t.size, u32view[0], 0, 0],
+    params: FILL_PARAMS.pack({ n: t.size, bits: u32view[0] }),
     workgroups: Math.ceil(t.size / 256),
   });
 }
@@ -185,7 +192,7 @@ export function cast(x: RawTensor, dtype: DType): RawTensor {
   const y = gpu.empty(x.shape, dtype, `cast_${dtype}`);
   gpu.dispatch(CAST, {
     bindings: [x, y],
-    params: [x.size, 0, 0, 0],
+    params: CAST_PARAMS.pack({ n: x.size }),
     overrides: { MODE: CAST_MODE[`${x.dtype}>${dtype}`] },
     workgroups: Math.ceil(x.size / 256),
   });

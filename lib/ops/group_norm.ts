@@ -7,19 +7,51 @@
 import statsSrc from "../../kernels/group_norm_stats.wgsl" with { type: "text" };
 import gnSrc from "../../kernels/group_norm.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/kernel.ts";
+import { defineKernel, kernelParams } from "../gpu/kernel_params.ts";
 import { getGpu } from "../gpu/runtime.ts";
 import { fmtShape, type RawTensor, shapeSize } from "../gpu/raw_tensor.ts";
 import { channelSums } from "./batch_norm.ts";
 import { checkBindingSize } from "./conv2d.ts";
 
+const STATS_PARAMS = kernelParams([
+  ["rows", "u32"],
+  ["len", "u32"],
+  ["hw", "u32"],
+  ["groups", "u32"],
+  ["cg", "u32"],
+  ["eps", "f32"],
+  ["_p0", "u32"],
+  ["_p1", "u32"],
+]);
 /** `kernels/group_norm_stats.wgsl`. */
-export const GROUP_NORM_STATS: KernelSpec = {
-  name: "group_norm_stats",
-  source: statsSrc,
-  params: "uuuuufuu",
-};
+export const GROUP_NORM_STATS: KernelSpec = defineKernel(
+  "group_norm_stats",
+  statsSrc,
+  STATS_PARAMS,
+  [
+    "x",
+    "dy",
+    "weight",
+    "stats_in",
+    "out",
+  ],
+);
+const GN_PARAMS = kernelParams([
+  ["total", "u32"],
+  ["len", "u32"],
+  ["hw", "u32"],
+  ["channels", "u32"],
+]);
 /** `kernels/group_norm.wgsl`. */
-export const GROUP_NORM: KernelSpec = { name: "group_norm", source: gnSrc, params: "uuuu" };
+export const GROUP_NORM: KernelSpec = defineKernel("group_norm", gnSrc, GN_PARAMS, [
+  "x",
+  "dy",
+  "stats",
+  "sums",
+  "weight",
+  "bias",
+  "out",
+]);
 
 interface GnDims {
   n: number;
@@ -82,14 +114,14 @@ export function groupNormForward(
   const stats = gpu.empty([d.rows, 2], "f32", "group_norm_stats");
   gpu.dispatch(GROUP_NORM_STATS, {
     bindings: [x, x, x, x, stats],
-    params: [d.rows, d.len, d.hw, groups, d.cg, eps, 0, 0],
+    params: STATS_PARAMS.pack({ rows: d.rows, len: d.len, hw: d.hw, groups, cg: d.cg, eps }),
     overrides: { MODE: 0, HAS_W: 0 },
     workgroups: d.rows,
   });
   const y = gpu.empty(x.shape, "f32", "group_norm");
   gpu.dispatch(GROUP_NORM, {
     bindings: [x, x, stats, stats, weight ?? x, bias ?? x, y],
-    params: [x.size, d.len, d.hw, d.c],
+    params: GN_PARAMS.pack({ total: x.size, len: d.len, hw: d.hw, channels: d.c }),
     overrides: { MODE: 0, HAS_W: weight ? 1 : 0, HAS_B: bias ? 1 : 0 },
     workgroups: Math.ceil(x.size / 256),
   });
@@ -119,14 +151,14 @@ export function groupNormBackward(
     const sums = gpu.empty([d.rows, 2], "f32", "group_norm_sums");
     gpu.dispatch(GROUP_NORM_STATS, {
       bindings: [x, dy, weight ?? x, stats, sums],
-      params: [d.rows, d.len, d.hw, groups, d.cg, 0, 0, 0],
+      params: STATS_PARAMS.pack({ rows: d.rows, len: d.len, hw: d.hw, groups, cg: d.cg, eps: 0 }),
       overrides: { MODE: 1, HAS_W: weight ? 1 : 0 },
       workgroups: d.rows,
     });
     dx = gpu.empty(x.shape, "f32", "group_norm_dx");
     gpu.dispatch(GROUP_NORM, {
       bindings: [x, dy, stats, sums, weight ?? x, x, dx],
-      params: [x.size, d.len, d.hw, d.c],
+      params: GN_PARAMS.pack({ total: x.size, len: d.len, hw: d.hw, channels: d.c }),
       overrides: { MODE: 1, HAS_W: weight ? 1 : 0, HAS_B: 0 },
       workgroups: Math.ceil(x.size / 256),
     });
@@ -136,7 +168,7 @@ export function groupNormBackward(
     const t = gpu.empty(x.shape, "f32", "group_norm_dyxhat");
     gpu.dispatch(GROUP_NORM, {
       bindings: [x, dy, stats, stats, x, x, t],
-      params: [x.size, d.len, d.hw, d.c],
+      params: GN_PARAMS.pack({ total: x.size, len: d.len, hw: d.hw, channels: d.c }),
       overrides: { MODE: 2, HAS_W: 0, HAS_B: 0 },
       workgroups: Math.ceil(x.size / 256),
     });

@@ -6,16 +6,42 @@
  */
 import interpSrc from "../../kernels/interpolate.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/kernel.ts";
+import { defineKernel, kernelParams } from "../gpu/kernel_params.ts";
 import { getGpu } from "../gpu/runtime.ts";
 import { fmtShape, type RawTensor } from "../gpu/raw_tensor.ts";
 import { checkBindingSize } from "./conv2d.ts";
 
+const INTERPOLATE_PARAMS = kernelParams([
+  ["planes", "u32"],
+  ["ih", "u32"],
+  ["iw", "u32"],
+  ["oh", "u32"],
+  ["ow", "u32"],
+  ["scale_h", "f32"],
+  ["scale_w", "f32"],
+  ["_p0", "u32"],
+]);
 /** `kernels/interpolate.wgsl`. */
-export const INTERPOLATE: KernelSpec = {
-  name: "interpolate",
-  source: interpSrc,
-  params: "uuuuuffu",
-};
+export const INTERPOLATE: KernelSpec = defineKernel("interpolate", interpSrc, INTERPOLATE_PARAMS, [
+  "src",
+  "dst",
+]);
+
+/** The `Params` of a resize of [n, c, h, w] with plan `pl`. */
+function interpolateParams(
+  [n, c, h, w]: readonly number[],
+  pl: { oh: number; ow: number; scaleH: number; scaleW: number },
+): number[] {
+  return INTERPOLATE_PARAMS.pack({
+    planes: n * c,
+    ih: h,
+    iw: w,
+    oh: pl.oh,
+    ow: pl.ow,
+    scale_h: pl.scaleH,
+    scale_w: pl.scaleW,
+  });
+}
 
 /** Options of {@linkcode interpolateNearestForward}: exactly one of `size` and `scaleFactor`. */
 export interface InterpolateOptions {
@@ -72,13 +98,13 @@ export function interpolateNearestForward(x: RawTensor, opts: InterpolateOptions
       `Cannot interpolate tensor "${x.label}": dtype is ${x.dtype}, expected f32`,
     );
   }
-  const [n, c, h, w] = x.shape;
+  const [n, c] = x.shape;
   checkBindingSize("interpolateNearest", "output", [n, c, pl.oh, pl.ow]);
   const gpu = getGpu();
   const y = gpu.empty([n, c, pl.oh, pl.ow], "f32", "interpolate");
   gpu.dispatch(INTERPOLATE, {
     bindings: [x, y],
-    params: [n * c, h, w, pl.oh, pl.ow, pl.scaleH, pl.scaleW, 0],
+    params: interpolateParams(x.shape, pl),
     overrides: { MODE: 0 },
     workgroups: Math.ceil(y.size / 256),
   });
@@ -92,7 +118,7 @@ export function interpolateNearestBackward(
   opts: InterpolateOptions,
 ): RawTensor {
   const pl = interpolatePlan(xShape, opts);
-  const [n, c, h, w] = xShape;
+  const [n, c] = xShape;
   if (
     dy.shape.length !== 4 || dy.shape[0] !== n || dy.shape[1] !== c || dy.shape[2] !== pl.oh ||
     dy.shape[3] !== pl.ow
@@ -107,7 +133,7 @@ export function interpolateNearestBackward(
   const dx = gpu.empty(xShape, "f32", "interpolate_dx");
   gpu.dispatch(INTERPOLATE, {
     bindings: [dy, dx],
-    params: [n * c, h, w, pl.oh, pl.ow, pl.scaleH, pl.scaleW, 0],
+    params: interpolateParams(xShape, pl),
     overrides: { MODE: 1 },
     workgroups: Math.ceil(dx.size / 256),
   });

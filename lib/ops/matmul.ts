@@ -6,12 +6,32 @@
  */
 import matmulSrc from "../../kernels/matmul.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/kernel.ts";
+import { defineKernel, kernelParams } from "../gpu/kernel_params.ts";
 import { getGpu } from "../gpu/runtime.ts";
 import { fmtShape, type RawTensor } from "../gpu/raw_tensor.ts";
 import { gemm } from "./conv2d.ts";
 
+const MATMUL_PARAMS = kernelParams([
+  ["m", "u32"],
+  ["n", "u32"],
+  ["k", "u32"],
+  ["batch", "u32"],
+  ["sab", "u32"],
+  ["sam", "u32"],
+  ["sak", "u32"],
+  ["sbb", "u32"],
+  ["sbk", "u32"],
+  ["sbn", "u32"],
+  ["_p0", "u32"],
+  ["_p1", "u32"],
+]);
 /** `kernels/matmul.wgsl`. */
-export const MATMUL: KernelSpec = { name: "matmul", source: matmulSrc, params: "u".repeat(12) };
+export const MATMUL: KernelSpec = defineKernel(
+  "matmul",
+  matmulSrc,
+  MATMUL_PARAMS,
+  ["a", "bm", "c"],
+);
 
 /** Products with at least this many multiply-adds use the tuned GEMM path. */
 export const GEMM_MIN_WORK = 64 * 64 * 64;
@@ -77,7 +97,7 @@ export function matmul(a: RawTensor, b: RawTensor, opts: MatmulOptions = {}): Ra
   const [sbk, sbn] = opts.transB ? [1, bc] : [bc, 1];
   gpu.dispatch(MATMUL, {
     bindings: [a, b, c],
-    params: [M, N, K, batch, sab, sam, sak, sbb, sbk, sbn, 0, 0],
+    params: MATMUL_PARAMS.pack({ m: M, n: N, k: K, batch, sab, sam, sak, sbb, sbk, sbn }),
     workgroups: [Math.ceil(N / 64), Math.ceil(M / 64), batch],
   });
   return c;

@@ -7,13 +7,22 @@
 import { NonFiniteLossError } from "../utils/errors.ts";
 import { join } from "node:path";
 import { type Checkpoint, loadCheckpoint, saveCheckpoint, updateLatest } from "./checkpoint.ts";
-import { Hook, HOOK_STAGES, type HookStage, stageMethod } from "./hook.ts";
+import {
+  Hook,
+  HOOK_STAGES,
+  type HookStage,
+  type Runner,
+  type SaveCheckpointCall,
+  stageMethod,
+} from "./hook.ts";
 import { LogBuffer } from "./log_buffer.ts";
 import { RunnerLogger } from "./logger.ts";
 import { getPriority, priorityName } from "./priority.ts";
 import { HOOKS } from "./registry.ts";
 import type { Optimizer, RunnerDataLoader, RunnerModel, TrainStepOutput } from "./types.ts";
 import "./hooks/mod.ts";
+
+export type { SaveCheckpointCall } from "./hook.ts";
 
 /** Constructor config of a runner (`cfg.runner` plus what `train_detector` passes). */
 export interface RunnerCfg {
@@ -71,7 +80,7 @@ function title(s: string): string {
 }
 
 /** Base class of the epoch- and iteration-based runners. */
-export abstract class BaseRunner {
+export abstract class BaseRunner implements Runner {
   /** The model being trained. */
   model: RunnerModel;
   /** Its optimizer. */
@@ -371,16 +380,4 @@ export abstract class BaseRunner {
     if ("log_vars" in out) this.logBuffer.update(out.log_vars, out.num_samples ?? 1, this.iter);
     this.outputs = out;
   }
-}
-
-/** Options of `runner.saveCheckpoint()`. */
-export interface SaveCheckpointCall {
-  /** File name template with `{}` for the epoch/iteration, e.g. `epoch_{}.safetensors`. */
-  filenameTmpl?: string;
-  /** Also save the optimizer state (default true). */
-  saveOptimizer?: boolean;
-  /** Extra meta merged over `runner.meta`. */
-  meta?: Record<string, unknown>;
-  /** Point `latest` at the new checkpoint (default true). */
-  createSymlink?: boolean;
 }

@@ -5,7 +5,72 @@
  *
  * @module
  */
-import type { BaseRunner } from "./base_runner.ts";
+import type { LogBuffer } from "./log_buffer.ts";
+import type { RunnerLogger } from "./logger.ts";
+import type { Optimizer, RunnerDataLoader, RunnerModel, TrainStepOutput } from "./types.ts";
+
+/** Options of `runner.saveCheckpoint()`. */
+export interface SaveCheckpointCall {
+  /** File name template with `{}` for the epoch/iteration, e.g. `epoch_{}.safetensors`. */
+  filenameTmpl?: string;
+  /** Also save the optimizer state (default true). */
+  saveOptimizer?: boolean;
+  /** Extra meta merged over `runner.meta`. */
+  meta?: Record<string, unknown>;
+  /** Point `latest` at the new checkpoint (default true). */
+  createSymlink?: boolean;
+}
+
+/**
+ * What a hook sees of the runner (as mmcv's hooks see `runner`): `Runner` implements it, and
+ * hooks depend on this interface, not on the runner classes (no import cycle).
+ */
+export interface Runner {
+  /** The model being trained. */
+  model: RunnerModel;
+  /** Its optimizer. */
+  optimizer: Optimizer | undefined;
+  /** Folder for logs and checkpoints. */
+  workDir: string | undefined;
+  /** Where log lines go. */
+  logger: RunnerLogger;
+  /** Saved in checkpoints and as the JSON log's first line; `hook_msgs` lives here. */
+  meta: Record<string, unknown>;
+  /** `YYYYMMDD_HHMMSS`; names the `.log` and `.log.json` files. */
+  timestamp: string | undefined;
+  /** `"train"` or `"val"` while a phase runs. */
+  mode: string | undefined;
+  /** Completed epochs (0-based index of the running epoch). */
+  epoch: number;
+  /** Global iteration (0-based during an iteration). */
+  iter: number;
+  /** Iteration within the epoch. */
+  innerIter: number;
+  /** Epochs to train. */
+  maxEpochs: number | undefined;
+  /** Iterations to train. */
+  maxIters: number | undefined;
+  /** The loader of the running phase. */
+  dataLoader: RunnerDataLoader | undefined;
+  /** What the last `trainStep`/`valStep` returned. */
+  outputs: TrainStepOutput | undefined;
+  /** Logged values of the current epoch. */
+  readonly logBuffer: LogBuffer;
+  /** Peak GPU memory in MB, when the GPU runtime provides it. */
+  memoryMb: (() => number) | undefined;
+  /** The registered hooks in call order. */
+  readonly hooks: readonly Hook[];
+  /** Registers `hook` with `priority`. */
+  registerHook(hook: Hook, priority?: number | string): void;
+  /** Calls `stage` on every hook in order. */
+  callHook(stage: HookStage): Promise<void>;
+  /** The learning rate of each parameter group. */
+  currentLr(): number[];
+  /** Throws when a logged loss of the epoch is not finite. */
+  assertFiniteLosses(): Promise<void>;
+  /** Saves a checkpoint into `outDir`; returns its path. */
+  saveCheckpoint(outDir: string, opts?: SaveCheckpointCall): Promise<string>;
+}
 
 /** The runner stages in the order mmcv lists them. */
 export const HOOK_STAGES = [
@@ -71,10 +136,9 @@ const GENERIC_OF: Record<string, HookMethod> = {
  *
  * @example
  * ```ts
- * import { Hook } from "./hook.ts";
- * import type { BaseRunner } from "./base_runner.ts";
+ * import { Hook, type Runner } from "./hook.ts";
  * class PrintEpochHook extends Hook {
- *   override afterTrainEpoch(runner: BaseRunner): void {
+ *   override afterTrainEpoch(runner: Runner): void {
  *     console.log(`finished epoch ${runner.epoch + 1}`);
  *   }
  * }
@@ -85,90 +149,90 @@ export class Hook {
   priority = 50;
 
   /** Called once before the first workflow phase. No-op by default. */
-  beforeRun(_runner: BaseRunner): HookResult {}
+  beforeRun(_runner: Runner): HookResult {}
   /** Called once after the run ends. No-op by default. */
-  afterRun(_runner: BaseRunner): HookResult {}
+  afterRun(_runner: Runner): HookResult {}
   /**
    * Called before every train and val epoch unless the specific stage is overridden. No-op by
    * default.
    */
-  beforeEpoch(_runner: BaseRunner): HookResult {}
+  beforeEpoch(_runner: Runner): HookResult {}
   /**
    * Called after every train and val epoch unless the specific stage is overridden. No-op by
    * default.
    */
-  afterEpoch(_runner: BaseRunner): HookResult {}
+  afterEpoch(_runner: Runner): HookResult {}
   /**
    * Called before every train and val iteration unless the specific stage is overridden. No-op by
    * default.
    */
-  beforeIter(_runner: BaseRunner): HookResult {}
+  beforeIter(_runner: Runner): HookResult {}
   /**
    * Called after every train and val iteration unless the specific stage is overridden. No-op by
    * default.
    */
-  afterIter(_runner: BaseRunner): HookResult {}
+  afterIter(_runner: Runner): HookResult {}
 
   /** Called before each train epoch; defaults to `beforeEpoch`. */
-  beforeTrainEpoch(runner: BaseRunner): HookResult {
+  beforeTrainEpoch(runner: Runner): HookResult {
     return this.beforeEpoch(runner);
   }
   /** Called before each val epoch; defaults to `beforeEpoch`. */
-  beforeValEpoch(runner: BaseRunner): HookResult {
+  beforeValEpoch(runner: Runner): HookResult {
     return this.beforeEpoch(runner);
   }
   /** Called after each train epoch; defaults to `afterEpoch`. */
-  afterTrainEpoch(runner: BaseRunner): HookResult {
+  afterTrainEpoch(runner: Runner): HookResult {
     return this.afterEpoch(runner);
   }
   /** Called after each val epoch; defaults to `afterEpoch`. */
-  afterValEpoch(runner: BaseRunner): HookResult {
+  afterValEpoch(runner: Runner): HookResult {
     return this.afterEpoch(runner);
   }
   /** Called before each train iteration; defaults to `beforeIter`. */
-  beforeTrainIter(runner: BaseRunner): HookResult {
+  beforeTrainIter(runner: Runner): HookResult {
     return this.beforeIter(runner);
   }
   /** Called before each val iteration; defaults to `beforeIter`. */
-  beforeValIter(runner: BaseRunner): HookResult {
+  beforeValIter(runner: Runner): HookResult {
     return this.beforeIter(runner);
   }
   /** Called after each train iteration (`OptimizerHook` steps here); defaults to `afterIter`. */
-  afterTrainIter(runner: BaseRunner): HookResult {
+  afterTrainIter(runner: Runner): HookResult {
     return this.afterIter(runner);
   }
   /** Called after each val iteration; defaults to `afterIter`. */
-  afterValIter(runner: BaseRunner): HookResult {
+  afterValIter(runner: Runner): HookResult {
     return this.afterIter(runner);
   }
 
   /** True after every `n`-th epoch: `(epoch + 1) % n === 0` (false for n ≤ 0). */
-  everyNEpochs(runner: BaseRunner, n: number): boolean {
+  everyNEpochs(runner: Runner, n: number): boolean {
     return n > 0 ? (runner.epoch + 1) % n === 0 : false;
   }
 
   /** True after every `n`-th iteration within the epoch. */
-  everyNInnerIters(runner: BaseRunner, n: number): boolean {
+  everyNInnerIters(runner: Runner, n: number): boolean {
     return n > 0 ? (runner.innerIter + 1) % n === 0 : false;
   }
 
   /** True after every `n`-th global iteration. */
-  everyNIters(runner: BaseRunner, n: number): boolean {
+  everyNIters(runner: Runner, n: number): boolean {
     return n > 0 ? (runner.iter + 1) % n === 0 : false;
   }
 
   /** True at the last iteration of the current epoch's loader. */
-  endOfEpoch(runner: BaseRunner): boolean {
+  endOfEpoch(runner: Runner): boolean {
     return runner.innerIter + 1 === (runner.dataLoader?.length ?? -1);
   }
 
   /** True during the last epoch. */
-  isLastEpoch(runner: BaseRunner): boolean {
+  isLastEpoch(runner: Runner): boolean {
     return runner.epoch + 1 === runner.maxEpochs;
   }
 
   /** True at the last global iteration. */
-  isLastIter(runner: BaseRunner): boolean {
+  isLastIter(runner: Runner): boolean {
     return runner.iter + 1 === runner.maxIters;
   }
 

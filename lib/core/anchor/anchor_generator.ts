@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ANCHOR_GENERATORS } from "../registry.ts";
+import { Registry } from "../../utils/registry.ts";
 
 const f = Math.fround;
 
@@ -344,6 +344,12 @@ export class LegacyAnchorGenerator extends AnchorGenerator {
     return out;
   }
 }
+
+/**
+ * Anchor generators (`AnchorGenerator`, `LegacyAnchorGenerator`, `SSDAnchorGenerator`); also
+ * exported by `lib/core/registry.ts`.
+ */
+export const ANCHOR_GENERATORS: Registry<AnchorGenerator> = new Registry("ANCHOR_GENERATORS");
 
 ANCHOR_GENERATORS.register("AnchorGenerator", AnchorGenerator);
 ANCHOR_GENERATORS.register("LegacyAnchorGenerator", LegacyAnchorGenerator);

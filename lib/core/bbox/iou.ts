@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { IOU_CALCULATORS } from "../registry.ts";
+import { Registry } from "../../utils/registry.ts";
 
 const f = Math.fround;
 
@@ -103,5 +103,8 @@ export class BboxOverlaps2D {
     return bboxOverlaps(a, b, opts);
   }
 }
+
+/** IoU calculators (`BboxOverlaps2D`); also exported by `lib/core/registry.ts`. */
+export const IOU_CALCULATORS: Registry<BboxOverlaps2D> = new Registry("IOU_CALCULATORS");
 
 IOU_CALCULATORS.register("BboxOverlaps2D", BboxOverlaps2D);

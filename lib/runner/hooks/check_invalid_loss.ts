@@ -6,8 +6,7 @@
  *
  * @module
  */
-import type { BaseRunner } from "../base_runner.ts";
-import { Hook } from "../hook.ts";
+import { Hook, type Runner } from "../hook.ts";
 import { HOOKS } from "../registry.ts";
 
 /** Checks losses for NaN/Inf every `interval` iterations (default 50). */
@@ -25,19 +24,19 @@ export class CheckInvalidLossHook extends Hook {
    * Every `interval` iterations and at the epoch's last iteration: throws `NonFiniteLossError` if a
    * logged loss is not finite.
    */
-  override async afterTrainIter(runner: BaseRunner): Promise<void> {
+  override async afterTrainIter(runner: Runner): Promise<void> {
     if (this.everyNIters(runner, this.interval) || this.endOfEpoch(runner)) {
       await runner.assertFiniteLosses();
     }
   }
 
   /** Throws `NonFiniteLossError` if a loss logged during the epoch is not finite. */
-  override async afterTrainEpoch(runner: BaseRunner): Promise<void> {
+  override async afterTrainEpoch(runner: Runner): Promise<void> {
     await runner.assertFiniteLosses();
   }
 
   /** Throws `NonFiniteLossError` if a loss logged since the last check is not finite. */
-  override async afterRun(runner: BaseRunner): Promise<void> {
+  override async afterRun(runner: Runner): Promise<void> {
     await runner.assertFiniteLosses();
   }
 }

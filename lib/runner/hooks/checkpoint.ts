@@ -6,9 +6,8 @@
  * @module
  */
 import { join } from "node:path";
-import type { BaseRunner } from "../base_runner.ts";
 import { removeCheckpoint } from "../checkpoint.ts";
-import { Hook } from "../hook.ts";
+import { Hook, type Runner } from "../hook.ts";
 import { HOOKS } from "../registry.ts";
 
 /** `checkpoint_config` keys. */
@@ -64,7 +63,7 @@ export class CheckpointHook extends Hook {
   }
 
   /** Resolves the output folder (throws `TypeError` when there is none) and logs it. */
-  override beforeRun(runner: BaseRunner): void {
+  override beforeRun(runner: Runner): void {
     this.outDir ??= runner.workDir;
     if (!this.outDir) {
       throw new TypeError("CheckpointHook: set a work_dir or checkpoint_config.out_dir");
@@ -73,7 +72,7 @@ export class CheckpointHook extends Hook {
   }
 
   /** By epoch: saves when due or at the last epoch (with `saveLast`). */
-  override async afterTrainEpoch(runner: BaseRunner): Promise<void> {
+  override async afterTrainEpoch(runner: Runner): Promise<void> {
     if (!this.byEpoch) return;
     if (this.everyNEpochs(runner, this.interval) || (this.saveLast && this.isLastEpoch(runner))) {
       runner.logger.info(`Saving checkpoint at ${runner.epoch + 1} epochs`);
@@ -82,7 +81,7 @@ export class CheckpointHook extends Hook {
   }
 
   /** By iteration: saves when due or at the last iteration (with `saveLast`). */
-  override async afterTrainIter(runner: BaseRunner): Promise<void> {
+  override async afterTrainIter(runner: Runner): Promise<void> {
     if (this.byEpoch) return;
     if (this.everyNIters(runner, this.interval) || (this.saveLast && this.isLastIter(runner))) {
       runner.logger.info(`Saving checkpoint at ${runner.iter + 1} iterations`);
@@ -90,7 +89,7 @@ export class CheckpointHook extends Hook {
     }
   }
 
-  async #save(runner: BaseRunner): Promise<void> {
+  async #save(runner: Runner): Promise<void> {
     await runner.assertFiniteLosses();
     const tmpl = this.filenameTmpl ??
       (this.byEpoch ? "epoch_{}.safetensors" : "iter_{}.safetensors");
@@ -109,7 +108,7 @@ export class CheckpointHook extends Hook {
    * current number in steps of `interval` and stops at the first gap, which keeps one extra file
    * after a `save_last` checkpoint; listing the folder does not.)
    */
-  async #removeOld(runner: BaseRunner, tmpl: string): Promise<void> {
+  async #removeOld(runner: Runner, tmpl: string): Promise<void> {
     if (!tmpl.includes("{}")) return;
     const current = this.byEpoch ? runner.epoch + 1 : runner.iter + 1;
     const [pre, post] = tmpl.split("{}");

@@ -6,15 +6,14 @@
  *
  * @module
  */
-import type { BaseRunner } from "../base_runner.ts";
 import { removeCheckpoint } from "../checkpoint.ts";
-import { Hook } from "../hook.ts";
+import { Hook, type Runner } from "../hook.ts";
 import { HOOKS } from "../registry.ts";
 import type { EvalResults } from "../types.ts";
 
 /** Runs the evaluation; `evalKwargs` are the other `evaluation` config keys (e.g. `metric`). */
 export type EvaluateFn = (
-  runner: BaseRunner,
+  runner: Runner,
   evalKwargs: Record<string, unknown>,
 ) => Promise<EvalResults>;
 
@@ -123,7 +122,7 @@ export class EvalHook extends Hook {
   }
 
   /** With `save_best`, restores the best checkpoint path from `runner.meta.hook_msgs`. */
-  override beforeRun(runner: BaseRunner): void {
+  override beforeRun(runner: Runner): void {
     if (this.saveBest !== null) {
       const msgs = (runner.meta.hook_msgs ??= {}) as Record<string, unknown>;
       this.bestCkptPath = msgs.best_ckpt as string | undefined;
@@ -131,7 +130,7 @@ export class EvalHook extends Hook {
   }
 
   /** By epoch, on the first train epoch: evaluates once when resuming at or past `start`. */
-  override async beforeTrainEpoch(runner: BaseRunner): Promise<void> {
+  override async beforeTrainEpoch(runner: Runner): Promise<void> {
     // evaluate once before training when resuming past `start`
     if (!(this.byEpoch && this.#initialFlag)) return;
     if (this.start !== null && runner.epoch >= this.start) await this.afterTrainEpoch(runner);
@@ -141,24 +140,24 @@ export class EvalHook extends Hook {
   /**
    * By iteration, on the first train iteration: evaluates once when resuming at or past `start`.
    */
-  override async beforeTrainIter(runner: BaseRunner): Promise<void> {
+  override async beforeTrainIter(runner: Runner): Promise<void> {
     if (this.byEpoch || !this.#initialFlag) return;
     if (this.start !== null && runner.iter >= this.start) await this.afterTrainIter(runner);
     this.#initialFlag = false;
   }
 
   /** By epoch: evaluates when due, logs the metrics and keeps the best checkpoint. */
-  override async afterTrainEpoch(runner: BaseRunner): Promise<void> {
+  override async afterTrainEpoch(runner: Runner): Promise<void> {
     if (this.byEpoch && this.shouldEvaluate(runner)) await this.#doEvaluate(runner);
   }
 
   /** By iteration: evaluates when due, logs the metrics and keeps the best checkpoint. */
-  override async afterTrainIter(runner: BaseRunner): Promise<void> {
+  override async afterTrainIter(runner: Runner): Promise<void> {
     if (!this.byEpoch && this.shouldEvaluate(runner)) await this.#doEvaluate(runner);
   }
 
   /** Whether this epoch/iteration is due (interval counted from `start` when given). */
-  shouldEvaluate(runner: BaseRunner): boolean {
+  shouldEvaluate(runner: Runner): boolean {
     const current = this.byEpoch ? runner.epoch : runner.iter;
     if (this.start === null) {
       return this.byEpoch
@@ -169,7 +168,7 @@ export class EvalHook extends Hook {
     return (current + 1 - this.start) % this.interval === 0;
   }
 
-  async #doEvaluate(runner: BaseRunner): Promise<void> {
+  async #doEvaluate(runner: Runner): Promise<void> {
     const results = await this.evaluateFn(runner, this.evalKwargs);
     const out = runner.logBuffer.output;
     if (this.evalIterNum !== undefined) out.eval_iter_num = this.evalIterNum;
@@ -196,7 +195,7 @@ export class EvalHook extends Hook {
     await this.#saveBest(runner, score);
   }
 
-  async #saveBest(runner: BaseRunner, score: number): Promise<void> {
+  async #saveBest(runner: Runner, score: number): Promise<void> {
     const [curType, curTime] = this.byEpoch
       ? ["epoch", runner.epoch + 1]
       : ["iter", runner.iter + 1];

@@ -4,8 +4,7 @@
  *
  * @module
  */
-import type { BaseRunner } from "../base_runner.ts";
-import { Hook } from "../hook.ts";
+import { Hook, type Runner } from "../hook.ts";
 import { HOOKS } from "../registry.ts";
 
 /** Times iterations into the log buffer with count 1. */
@@ -18,17 +17,17 @@ export class IterTimerHook extends Hook {
   }
 
   /** Starts the clock. */
-  override beforeEpoch(_runner: BaseRunner): void {
+  override beforeEpoch(_runner: Runner): void {
     this.#t = performance.now();
   }
 
   /** Logs `data_time`: seconds since the previous iteration ended (waiting for the batch). */
-  override beforeIter(runner: BaseRunner): void {
+  override beforeIter(runner: Runner): void {
     runner.logBuffer.update({ data_time: (performance.now() - this.#t) / 1000 }, 1, runner.iter);
   }
 
   /** Logs `time`: seconds of the whole iteration, and restarts the clock. */
-  override afterIter(runner: BaseRunner): void {
+  override afterIter(runner: Runner): void {
     const now = performance.now();
     runner.logBuffer.update({ time: (now - this.#t) / 1000 }, 1, runner.iter);
     this.#t = now;

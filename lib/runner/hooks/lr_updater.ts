@@ -5,8 +5,7 @@
  *
  * @module
  */
-import type { BaseRunner } from "../base_runner.ts";
-import { Hook } from "../hook.ts";
+import { Hook, type Runner } from "../hook.ts";
 import { annealingCos, polyLr, stepLr, type WarmupKind, warmupLr } from "../lr.ts";
 import { HOOKS } from "../registry.ts";
 
@@ -84,10 +83,10 @@ export abstract class LrUpdaterHook extends Hook {
   }
 
   /** The regular lr of a group at the runner's current epoch or iteration. */
-  abstract getLr(runner: BaseRunner, baseLr: number): number;
+  abstract getLr(runner: Runner, baseLr: number): number;
 
   /** The regular lr of every param group at the runner's current epoch or iteration. */
-  getRegularLr(runner: BaseRunner): number[] {
+  getRegularLr(runner: Runner): number[] {
     return this.baseLr.map((b) => this.getLr(runner, b));
   }
 
@@ -98,12 +97,12 @@ export abstract class LrUpdaterHook extends Hook {
     );
   }
 
-  #setLr(runner: BaseRunner, lrs: number[]): void {
+  #setLr(runner: Runner, lrs: number[]): void {
     runner.optimizer?.paramGroups.forEach((g, i) => (g.lr = lrs[i]));
   }
 
   /** Records each group's `initial_lr` (set to its `lr` when missing) as the base lr. */
-  override beforeRun(runner: BaseRunner): void {
+  override beforeRun(runner: Runner): void {
     const groups = runner.optimizer?.paramGroups ?? [];
     for (const g of groups) g.initial_lr ??= g.lr;
     this.baseLr = groups.map((g) => g.initial_lr!);
@@ -111,7 +110,7 @@ export abstract class LrUpdaterHook extends Hook {
   }
 
   /** Resolves epoch-based warmup length; by epoch, sets each group's regular lr. */
-  override beforeTrainEpoch(runner: BaseRunner): void {
+  override beforeTrainEpoch(runner: Runner): void {
     if (this.warmupIters === undefined) {
       this.warmupIters = this.warmupEpochs! * (runner.dataLoader?.length ?? 0);
     }
@@ -124,7 +123,7 @@ export abstract class LrUpdaterHook extends Hook {
    * Sets each group's lr for this iteration: warmup while `iter < warmupIters`, else the regular
    * lr.
    */
-  override beforeTrainIter(runner: BaseRunner): void {
+  override beforeTrainIter(runner: Runner): void {
     const cur = runner.iter;
     if (!this.byEpoch) {
       this.regularLr = this.getRegularLr(runner);
@@ -141,7 +140,7 @@ export abstract class LrUpdaterHook extends Hook {
 /** `policy: "fixed"`: the base lr (warmup still applies). */
 export class FixedLrUpdaterHook extends LrUpdaterHook {
   /** The base lr, unchanged. */
-  getLr(_runner: BaseRunner, baseLr: number): number {
+  getLr(_runner: Runner, baseLr: number): number {
     return baseLr;
   }
 }
@@ -177,7 +176,7 @@ export class StepLrUpdaterHook extends LrUpdaterHook {
   }
 
   /** `baseLr · gamma^k`, k the number of milestones passed, floored at `minLr`. */
-  getLr(runner: BaseRunner, baseLr: number): number {
+  getLr(runner: Runner, baseLr: number): number {
     return stepLr(
       baseLr,
       this.byEpoch ? runner.epoch : runner.iter,
@@ -209,7 +208,7 @@ export class CosineAnnealingLrUpdaterHook extends LrUpdaterHook {
   }
 
   /** Cosine-annealed lr at progress `epoch/maxEpochs` (or `iter/maxIters`). */
-  getLr(runner: BaseRunner, baseLr: number): number {
+  getLr(runner: Runner, baseLr: number): number {
     const [progress, max] = this.byEpoch
       ? [runner.epoch, runner.maxEpochs!]
       : [runner.iter, runner.maxIters!];
@@ -233,7 +232,7 @@ export class PolyLrUpdaterHook extends LrUpdaterHook {
   }
 
   /** Polynomially decayed lr at progress `epoch/maxEpochs` (or `iter/maxIters`). */
-  getLr(runner: BaseRunner, baseLr: number): number {
+  getLr(runner: Runner, baseLr: number): number {
     const [progress, max] = this.byEpoch
       ? [runner.epoch, runner.maxEpochs!]
       : [runner.iter, runner.maxIters!];

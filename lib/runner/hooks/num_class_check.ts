@@ -5,8 +5,7 @@
  * @module
  */
 import { ConfigError } from "../../utils/errors.ts";
-import type { BaseRunner } from "../base_runner.ts";
-import { Hook } from "../hook.ts";
+import { Hook, type Runner } from "../hook.ts";
 import { HOOKS } from "../registry.ts";
 
 const EXEMPT = new Set(["RPNHead", "VGG", "FusedSemanticHead", "GARPNHead"]);
@@ -18,7 +17,7 @@ export class NumClassCheckHook extends Hook {
     super();
   }
 
-  #check(runner: BaseRunner): void {
+  #check(runner: Runner): void {
     const dataset = runner.dataLoader?.dataset;
     const dsName = (dataset as object | undefined)?.constructor?.name ?? "dataset";
     const classes = dataset?.CLASSES;
@@ -49,12 +48,12 @@ export class NumClassCheckHook extends Hook {
   }
 
   /** Checks class counts against `dataset.CLASSES`; throws `ConfigError` on a mismatch. */
-  override beforeTrainEpoch(runner: BaseRunner): void {
+  override beforeTrainEpoch(runner: Runner): void {
     this.#check(runner);
   }
 
   /** Checks class counts against `dataset.CLASSES`; throws `ConfigError` on a mismatch. */
-  override beforeValEpoch(runner: BaseRunner): void {
+  override beforeValEpoch(runner: Runner): void {
     this.#check(runner);
   }
 }

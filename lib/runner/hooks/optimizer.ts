@@ -4,8 +4,7 @@
  *
  * @module
  */
-import type { BaseRunner } from "../base_runner.ts";
-import { Hook } from "../hook.ts";
+import { Hook, type Runner } from "../hook.ts";
 import { HOOKS } from "../registry.ts";
 
 /** `optimizer_config` keys. */
@@ -37,7 +36,7 @@ export class OptimizerHook extends Hook {
    * Zeroes the gradients, back-propagates `runner.outputs.loss`, clips if configured (logging
    * `grad_norm`) and steps the optimizer.
    */
-  override async afterTrainIter(runner: BaseRunner): Promise<void> {
+  override async afterTrainIter(runner: Runner): Promise<void> {
     const opt = runner.optimizer;
     if (!opt) throw new TypeError("OptimizerHook: the runner has no optimizer");
     const loss = runner.outputs?.loss;

@@ -6,8 +6,7 @@
  */
 import process from "node:process";
 import { cliProgress } from "../../deps.ts";
-import type { BaseRunner } from "../base_runner.ts";
-import { Hook } from "../hook.ts";
+import { Hook, type Runner } from "../hook.ts";
 import { HOOKS } from "../registry.ts";
 
 /** Shows `epoch n [█████░░░] 120/400` while training. */
@@ -25,7 +24,7 @@ export class ProgressBarHook extends Hook {
   }
 
   /** Opens the epoch's bar and routes log lines above it. */
-  override beforeTrainEpoch(runner: BaseRunner): void {
+  override beforeTrainEpoch(runner: Runner): void {
     if (!this.enabled) return;
     this.#multi = new cliProgress.MultiBar({
       format: " epoch {epoch} [{bar}] {value}/{total} | eta {eta_formatted}",
@@ -41,21 +40,21 @@ export class ProgressBarHook extends Hook {
   }
 
   /** Advances the bar by one iteration. */
-  override afterTrainIter(_runner: BaseRunner): void {
+  override afterTrainIter(_runner: Runner): void {
     this.#bar?.increment();
   }
 
   /** Closes the bar and restores the console sink. */
-  override afterTrainEpoch(runner: BaseRunner): void {
+  override afterTrainEpoch(runner: Runner): void {
     this.#close(runner);
   }
 
   /** Closes the bar if still open and restores the console sink. */
-  override afterRun(runner: BaseRunner): void {
+  override afterRun(runner: Runner): void {
     this.#close(runner);
   }
 
-  #close(runner: BaseRunner): void {
+  #close(runner: Runner): void {
     if (!this.#multi) return;
     this.#multi.update(); // flush lines logged since the last redraw; stop() drops them
     this.#multi.stop();

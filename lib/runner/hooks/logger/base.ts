@@ -4,8 +4,7 @@
  *
  * @module
  */
-import type { BaseRunner } from "../../base_runner.ts";
-import { Hook } from "../../hook.ts";
+import { Hook, type Runner } from "../../hook.ts";
 
 /** Common logger options (`log_config` passes `interval`). */
 export interface LoggerHookCfg {
@@ -45,27 +44,27 @@ export abstract class LoggerHook extends Hook {
   }
 
   /** Writes one record from `runner.logBuffer.output`. */
-  abstract log(runner: BaseRunner): void | Promise<void>;
+  abstract log(runner: Runner): void | Promise<void>;
 
   /** `"train"` while training with timing in the output, else `"val"`. */
-  getMode(runner: BaseRunner): string {
+  getMode(runner: Runner): string {
     if (runner.mode === "train") return "time" in runner.logBuffer.output ? "train" : "val";
     if (runner.mode === "val") return "val";
     throw new RangeError(`Cannot log in runner mode "${runner.mode}": expected "train" or "val"`);
   }
 
   /** 1-based epoch: `epoch + 1` while training, `epoch` in a val phase (already incremented). */
-  getEpoch(runner: BaseRunner): number {
+  getEpoch(runner: Runner): number {
     return runner.mode === "train" ? runner.epoch + 1 : runner.epoch;
   }
 
   /** 1-based iteration: within the epoch when `byEpoch && inner`, else global. */
-  getIter(runner: BaseRunner, inner = false): number {
+  getIter(runner: Runner, inner = false): number {
     return this.byEpoch && inner ? runner.innerIter + 1 : runner.iter + 1;
   }
 
   /** Sets `resetFlag` on the last registered logger hook. */
-  override beforeRun(runner: BaseRunner): void {
+  override beforeRun(runner: Runner): void {
     for (let i = runner.hooks.length - 1; i >= 0; i--) {
       const h = runner.hooks[i];
       if (h instanceof LoggerHook) {
@@ -76,12 +75,12 @@ export abstract class LoggerHook extends Hook {
   }
 
   /** Clears the log buffer. */
-  override beforeEpoch(runner: BaseRunner): void {
+  override beforeEpoch(runner: Runner): void {
     runner.logBuffer.clear();
   }
 
   /** Averages the buffer over `interval` when due, then logs if the output is ready. */
-  override async afterTrainIter(runner: BaseRunner): Promise<void> {
+  override async afterTrainIter(runner: Runner): Promise<void> {
     const due = this.byEpoch
       ? this.everyNInnerIters(runner, this.interval)
       : this.everyNIters(runner, this.interval);
@@ -93,18 +92,18 @@ export abstract class LoggerHook extends Hook {
   }
 
   /** Logs pending output (e.g. evaluation results) after a train epoch. */
-  override async afterTrainEpoch(runner: BaseRunner): Promise<void> {
+  override async afterTrainEpoch(runner: Runner): Promise<void> {
     if (runner.logBuffer.ready) await this.#emit(runner);
   }
 
   /** Averages the whole val epoch and logs it. */
-  override async afterValEpoch(runner: BaseRunner): Promise<void> {
+  override async afterValEpoch(runner: Runner): Promise<void> {
     await runner.logBuffer.resolve();
     runner.logBuffer.average();
     await this.#emit(runner);
   }
 
-  async #emit(runner: BaseRunner): Promise<void> {
+  async #emit(runner: Runner): Promise<void> {
     await this.log(runner);
     if (this.resetFlag) runner.logBuffer.clearOutput();
   }

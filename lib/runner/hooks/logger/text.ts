@@ -7,8 +7,8 @@
  *
  * @module
  */
+import type { Runner } from "../../hook.ts";
 import { join } from "node:path";
-import type { BaseRunner } from "../../base_runner.ts";
 import { formatExp } from "../../lr.ts";
 import { HOOKS } from "../../registry.ts";
 import { LoggerHook, type LoggerHookCfg } from "./base.ts";
@@ -92,7 +92,7 @@ export class TextLoggerHook extends LoggerHook {
    * Sets up `{timestamp}.log.json` and `{timestamp}.log` in the work dir and writes the run meta as
    * the first JSON record.
    */
-  override beforeRun(runner: BaseRunner): void {
+  override beforeRun(runner: Runner): void {
     super.beforeRun(runner);
     this.#startIter = runner.iter;
     if (runner.workDir) {
@@ -104,7 +104,7 @@ export class TextLoggerHook extends LoggerHook {
   }
 
   /** Writes the current output as a text line (with lr, memory and ETA) and a JSON record. */
-  log(runner: BaseRunner): void {
+  log(runner: Runner): void {
     const out = runner.logBuffer.output;
     let iter: number;
     if ("eval_iter_num" in out) {
@@ -122,7 +122,7 @@ export class TextLoggerHook extends LoggerHook {
     this.#dump(rec);
   }
 
-  #logInfo(rec: LogRecord, runner: BaseRunner): void {
+  #logInfo(rec: LogRecord, runner: Runner): void {
     const meta = runner.meta as { exp_name?: string };
     if (
       meta.exp_name && (this.everyNIters(runner, this.intervalExpName) || this.endOfEpoch(runner))
