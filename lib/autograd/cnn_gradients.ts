@@ -18,10 +18,7 @@ import { Tensor } from "./tensor.ts";
 /** `g · (y > 0)`, or `g` itself (a new view) when `relu` is false. */
 function reluMask(g: RawTensor, y: RawTensor, relu: boolean): RawTensor {
   if (!relu) return g;
-  const m = ew.unary(y, "stepGt", 0);
-  const r = ew.binary(g, m, "mul");
-  m.release();
-  return r;
+  return ew.reluGrad(g, y);
 }
 
 function wrap(t: RawTensor | null): Tensor | null {
