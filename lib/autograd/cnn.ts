@@ -61,6 +61,8 @@ export interface BatchNormOptions {
   eps?: number;
   /** Fused activation after the affine transform (default "none"). */
   act?: "none" | "relu";
+  /** The module's `num_batches_tracked` (one i32), incremented on the GPU in training mode. */
+  numBatchesTracked?: Tensor;
 }
 
 /**
@@ -87,6 +89,7 @@ export function batchNorm2d(
       momentum: opts.momentum,
       eps: opts.eps,
       act: opts.act,
+      numBatchesTracked: opts.numBatchesTracked?.raw,
     },
   );
   const out = new Tensor(y);

@@ -9,7 +9,6 @@
 import { affineChannel, batchNorm2d, groupNorm } from "../autograd/cnn.ts";
 import * as F from "../autograd/functional.ts";
 import { Tensor } from "../autograd/tensor.ts";
-import { getGpu } from "../gpu/runtime.ts";
 import { Module } from "./module.ts";
 
 /** Options of {@linkcode BatchNorm2d}. */
@@ -124,19 +123,11 @@ export class BatchNorm2d extends Module {
         momentum: this.momentum,
         eps: this.eps,
         act,
+        // incremented by the statistics kernel itself (no extra dispatch or copy)
+        numBatchesTracked: this.buffer("num_batches_tracked"),
       },
     );
-    this.#countBatch();
     return y;
-  }
-
-  #countBatch(): void {
-    const n = this.buffer("num_batches_tracked");
-    const f = F.cast(n, "f32");
-    const f1 = F.addScalar(f, 1);
-    const i = F.cast(f1, "i32");
-    getGpu().copy(i.raw, 0, n.raw, 0, 4);
-    for (const t of [f, f1, i]) t.dispose();
   }
 }
 
