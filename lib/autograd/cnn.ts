@@ -113,6 +113,7 @@ export function groupNorm(
   weight: Tensor | null,
   bias: Tensor | null,
   eps = 1e-5,
+  act: "none" | "relu" = "none",
 ): Tensor {
   const { y, stats } = gn.groupNormForward(
     x.raw,
@@ -120,12 +121,14 @@ export function groupNorm(
     weight?.raw ?? null,
     bias?.raw ?? null,
     eps,
+    act,
   );
   const statsT = new Tensor(stats);
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   const r = record("groupNorm", inputs, new Tensor(y), {
     stats: statsT,
     groups: numGroups,
+    relu: act === "relu",
     hasWeight: !!weight,
     hasBias: !!bias,
   });

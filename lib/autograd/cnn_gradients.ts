@@ -56,7 +56,7 @@ registerGradient("batchNorm2d", (g, n, out) => {
   return res;
 });
 
-registerGradient("groupNorm", (g, n) => {
+registerGradient("groupNorm", (g, n, out) => {
   const [x] = n.inputs;
   const w = n.ctx.hasWeight ? n.inputs[1] : null;
   const b = n.ctx.hasBias ? n.inputs[n.inputs.length - 1] : null;
@@ -71,6 +71,7 @@ registerGradient("groupNorm", (g, n) => {
       dw: !!w?.requiresGrad,
       db: !!b?.requiresGrad,
     },
+    n.ctx.relu ? out.raw : null,
   );
   const res = [wrap(r.dx)];
   if (w) res.push(wrap(r.dw));

@@ -185,10 +185,9 @@ export class GroupNorm extends Module {
     return this.optionalParam("bias");
   }
 
-  /** `x` `[N, C, H, W]` → same shape; `act: "relu"` applies a ReLU after. */
+  /** `x` `[N, C, H, W]` → same shape; `act: "relu"` fuses a ReLU into the normalisation. */
   forward(x: Tensor, act: "none" | "relu" = "none"): Tensor {
-    const y = groupNorm(x, this.numGroups, this.weight, this.bias, this.eps);
-    return act === "relu" ? F.relu(y) : y;
+    return groupNorm(x, this.numGroups, this.weight, this.bias, this.eps, act);
   }
 }
 
