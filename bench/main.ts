@@ -6,6 +6,32 @@
 import { runSuites, type Suite } from "./_run.ts";
 
 const args = [...Deno.args];
+if (args.includes("--help") || args.includes("-h")) {
+  const suites: string[] = [];
+  for await (const e of Deno.readDir(new URL("./", import.meta.url))) {
+    if (e.isFile && e.name.endsWith("_bench.ts")) suites.push(e.name.replace("_bench.ts", ""));
+  }
+  console.log(`deno task bench [FILTER...] [--out FILE]
+
+Runs the benchmark suites bench/*_bench.ts (all, or those whose name contains a FILTER), prints a
+table and writes every record as JSON to bench/results/<date>-<adapter>.json (or FILE).
+
+Suites: ${suites.sort().join(", ")}
+
+On a software (fallback) adapter the suites use scaled-down shapes. Peer figures (PyTorch on this
+machine, tfjs-backend-webgpu) are taken in the same run when available; a missing peer leaves its
+column empty. Environment: WGDET_BENCH_ITERS (train suite steps, default 30), WGDET_PYTHON (the
+python3 with torch for the PyTorch peer).
+
+Related: deno task profile CONFIG (per-kernel-family time of one training step).`);
+  Deno.exit(0);
+}
+for (const a of args) {
+  if (a.startsWith("-") && a !== "--out") {
+    console.error(`deno task bench: unknown option ${a} (see deno task bench --help)`);
+    Deno.exit(2);
+  }
+}
 let outPath: string | undefined;
 const oi = args.indexOf("--out");
 if (oi >= 0) {

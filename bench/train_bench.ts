@@ -13,6 +13,7 @@ import { buildOptimizer } from "../lib/runner/optimizers/builder.ts";
 import { skipInit } from "../lib/nn/init.ts";
 import type { BenchRecord } from "./_types.ts";
 import { runTorchPeer } from "./_peer.ts";
+import process from "node:process";
 
 function fakeBatch(n: number, h: number, w: number, gts: number) {
   const img = new Float32Array(n * 3 * h * w);
@@ -45,6 +46,20 @@ function fakeBatch(n: number, h: number, w: number, gts: number) {
   return { img, shape: [n, 3, h, w], metas, boxes, labels };
 }
 
+/** Median, min and max of `xs`. */
+function spread(xs: number[]): { median: number; min: number; max: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return {
+    median: s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2,
+    min: s[0],
+    max: s[s.length - 1],
+  };
+}
+
+/** Warm-up steps before timing (pipelines compiled, pool filled, bind groups cached). */
+const WARMUP = 3;
+
 async function timeModel(
   name: string,
   det: BaseDetector,
@@ -70,29 +85,73 @@ async function timeModel(
       opt.step();
     });
   };
-  step(); // warm up: pipelines, pool
+  for (let i = 0; i < WARMUP; i++) step();
   await gpu.sync();
   gpu.pool.resetPeak();
   const s0 = gpu.stats();
-  const t0 = performance.now();
-  for (let i = 0; i < iters; i++) step();
-  await gpu.sync();
-  const ms = (performance.now() - t0) / iters;
+  // each step is timed on its own (record, then wait for the GPU): the median is robust to the
+  // other processes sharing the CPU, which the mean of a batch of steps is not
+  const wall: number[] = [], host: number[] = [], cpu: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    step();
+    const t1 = performance.now();
+    await gpu.sync();
+    const t2 = performance.now();
+    const c1 = process.cpuUsage(c0);
+    wall.push(t2 - t0);
+    host.push(t1 - t0);
+    cpu.push((c1.user + c1.system) / 1000);
+  }
   const s1 = gpu.stats();
-  const dispatches = (s1.dispatches - s0.dispatches) / iters;
+  const per = (k: "dispatches" | "copies" | "clears" | "submits") => (s1[k] - s0[k]) / iters;
+  const w = spread(wall);
+  const n = batch.shape[0];
+  records.push({
+    name: `${name} train iteration`,
+    value: w.median,
+    unit: "ms",
+    notes: `median of ${iters} steps after ${WARMUP} warm-up; min ${w.min.toFixed(1)}, max ${
+      w.max.toFixed(1)
+    }`,
+  });
+  records.push({ name: `${name} train iteration min`, value: w.min, unit: "ms" });
+  records.push({ name: `${name} train iteration max`, value: w.max, unit: "ms" });
+  records.push({
+    name: `${name} train host recording`,
+    value: spread(host).median,
+    unit: "ms",
+    notes: "median time to record one step (before the GPU wait)",
+  });
+  records.push({
+    name: `${name} train process CPU time`,
+    value: spread(cpu).median,
+    unit: "ms",
+    notes: "user + system CPU of the whole process per step (a software adapter's work included)",
+  });
   records.push({
     name: `${name} train dispatches per iteration`,
-    value: dispatches,
+    value: per("dispatches"),
+    unit: "count",
+  });
+  records.push({ name: `${name} train copies per iteration`, value: per("copies"), unit: "count" });
+  records.push({ name: `${name} train clears per iteration`, value: per("clears"), unit: "count" });
+  records.push({
+    name: `${name} train submits per iteration`,
+    value: per("submits"),
     unit: "count",
   });
   records.push({
     name: `${name} train bind groups reused`,
-    value: (100 * (s1.bindGroupHits - s0.bindGroupHits)) / iters / dispatches,
+    value: (100 * (s1.bindGroupHits - s0.bindGroupHits)) / iters / per("dispatches"),
     unit: "%",
   });
-  const n = batch.shape[0];
-  records.push({ name: `${name} train iteration`, value: ms, unit: "ms" });
-  records.push({ name: `${name} train throughput`, value: (n * 1000) / ms, unit: "images/s" });
+  records.push({
+    name: `${name} train throughput`,
+    value: (n * 1000) / w.median,
+    unit: "images/s",
+  });
   records.push({
     name: `${name} train peak GPU memory`,
     value: gpu.stats().peakBytesLive / 2 ** 20,
@@ -112,15 +171,37 @@ async function timeModel(
     img.dispose();
   };
   await infer();
-  const t1 = performance.now();
-  for (let i = 0; i < iters; i++) await infer();
+  const inf: number[] = [];
+  for (let i = 0; i < Math.min(iters, 10); i++) {
+    const t1 = performance.now();
+    await infer();
+    inf.push(performance.now() - t1);
+  }
+  const f = spread(inf);
   records.push({
     name: `${name} inference (1 image, with NMS)`,
-    value: (performance.now() - t1) / iters,
+    value: f.median,
     unit: "ms",
+    notes: `median of ${inf.length}; min ${f.min.toFixed(1)}, max ${f.max.toFixed(1)}`,
   });
   opt.zeroGrad();
   (opt as { dispose?: () => void }).dispose?.();
+}
+
+/** Number of parameter elements of `det`. */
+function paramCount(det: BaseDetector): number {
+  let n = 0;
+  for (const t of det.parameters()) n += t.size;
+  return n;
+}
+
+/** Iterations of the tiny train bench: `WGDET_BENCH_ITERS` or 30. */
+function tinyIters(): number {
+  const v = Number(Deno.env.get("WGDET_BENCH_ITERS") ?? 30);
+  if (!Number.isInteger(v) || v < 1) {
+    throw new RangeError(`WGDET_BENCH_ITERS must be a positive integer, got ${v}`);
+  }
+  return v;
 }
 
 export async function run(opts: { fallback: boolean }): Promise<BenchRecord[]> {
@@ -129,14 +210,34 @@ export async function run(opts: { fallback: boolean }): Promise<BenchRecord[]> {
     new URL("../configs/retinanet/retinanet_tiny_shapes.ts", import.meta.url),
   );
   const det = buildModel(tiny, 0);
-  await timeModel(
-    "tiny RetinaNet (R-18/16, batch 8, 128×128)",
-    det,
-    fakeBatch(8, 128, 128, 4),
-    opts.fallback ? 5 : 20,
-    records,
-  );
+  const tinyName = "tiny RetinaNet (R-18/16, batch 8, 128×128)";
+  const iters = tinyIters();
+  await timeModel(tinyName, det, fakeBatch(8, 128, 128, 4), iters, records);
+  const params = paramCount(det);
   det.dispose();
+  // the same network in plain PyTorch on this machine's CPU, in the same run
+  const peer = await runTorchPeer([
+    "tiny",
+    "--batch",
+    "8",
+    "--size",
+    "128",
+    "--iters",
+    String(iters),
+    "--device",
+    "cpu",
+  ]);
+  if (peer) {
+    const r = records.find((r) => r.name === `${tinyName} train iteration`)!;
+    Object.assign(r, {
+      peer: `PyTorch ${peer.torch} CPU (${peer.threads} threads)`,
+      peerValue: peer.train_ms,
+      ratio: r.value / peer.train_ms,
+      notes: `${r.notes}; params wgdet ${params}, PyTorch ${peer.params}; PyTorch min ${
+        peer.train_ms_min.toFixed(1)
+      }, max ${peer.train_ms_max.toFixed(1)}`,
+    });
+  }
   if (!opts.fallback) {
     const r50 = await loadConfig(
       new URL("../configs/retinanet/retinanet_r50_fpn_1x_coco.ts", import.meta.url),

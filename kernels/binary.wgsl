@@ -1,7 +1,8 @@
 // out = a OP b with NumPy broadcasting on f32. Shapes and strides (0 on broadcast dimensions)
 // come in Params; when BCAST is 0 both inputs have the output's shape and are read linearly.
 //  OP: 0 add  1 sub  2 mul  3 div  4 max  5 min  6 pow  7 (a > b)  8 (a == b)  9 (a >= b)
-//      10 (a < b)
+//      10 (a < b)  11 (b > 0 ? a : 0), the ReLU gradient mask (PyTorch's threshold_backward: 0
+//      where b ≤ 0, even when a is not finite)
 override OP: u32 = 0u;
 override BCAST: u32 = 1u;
 
@@ -53,7 +54,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     case 7u: { r = select(0.0, 1.0, x > y); }
     case 8u: { r = select(0.0, 1.0, x == y); }
     case 9u: { r = select(0.0, 1.0, x >= y); }
-    default: { r = select(0.0, 1.0, x < y); }
+    case 10u: { r = select(0.0, 1.0, x < y); }
+    default: { r = select(0.0, x, y > 0.0); }
   }
   o[i] = r;
 }

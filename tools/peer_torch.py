@@ -7,6 +7,12 @@ own measurements, on the same machine, so that each ratio compares figures taken
   python3 tools/peer_torch.py train [--batch 2] [--height 800] [--width 1216] [--iters 10]
       torchvision's retinanet_resnet50_fpn: ms per training step (forward, losses, backward,
       SGD step) and ms per single-image inference, FP32 with TF32 off, plus peak memory.
+  python3 tools/peer_torch.py tiny [--batch 8] [--size 128] [--iters 30] [--threads 0]
+      the tiny config's network (configs/retinanet/retinanet_tiny_shapes.ts: ResNet-18 at 1/4
+      width, 32-channel FPN on P3-P5, 2-conv GN head, 3 classes, 9 anchors) written in plain
+      PyTorch with the same parameter count, trained with the same losses (max-IoU assignment,
+      sigmoid focal loss, L1 on deltas) and SGD: median/min/max ms per step over `--iters` steps
+      after 3 warm-up steps, on the CPU unless CUDA is there (`--device cpu` forces the CPU).
   python3 tools/peer_torch.py conv --shapes '[[n,c,h,w,o,k,stride,pad], ...]' [--iters 20]
       cuDNN conv2d forward, backward-data, backward-filter and forward+backward in ms per shape.
 
@@ -137,6 +143,162 @@ def conv(args):
     }
 
 
+def tiny(args):
+    import math
+
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    dev = torch.device(args.device) if args.device else device()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    setup(dev)
+
+    def bn_conv(cin, cout, k, s, p):
+        return nn.Sequential(nn.Conv2d(cin, cout, k, s, p, bias=False), nn.BatchNorm2d(cout))
+
+    class Basic(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.c1 = bn_conv(cin, cout, 3, stride, 1)
+            self.c2 = bn_conv(cout, cout, 3, 1, 1)
+            self.down = bn_conv(cin, cout, 1, stride, 0) if stride != 1 or cin != cout else None
+
+        def forward(self, x):
+            idt = self.down(x) if self.down is not None else x
+            return F.relu(self.c2(F.relu(self.c1(x))) + idt)
+
+    class Tiny(nn.Module):
+        def __init__(self, num_classes=3, anchors=9):
+            super().__init__()
+            b = 16
+            self.stem = bn_conv(3, b, 7, 2, 3)
+            stages, cin = [], b
+            for i, c in enumerate([b, 2 * b, 4 * b, 8 * b]):
+                stages.append(nn.Sequential(Basic(cin, c, 1 if i == 0 else 2), Basic(c, c, 1)))
+                cin = c
+            self.stages = nn.ModuleList(stages)
+            self.lat = nn.ModuleList([nn.Conv2d(c, 32, 1) for c in [2 * b, 4 * b, 8 * b]])
+            self.fpn = nn.ModuleList([nn.Conv2d(32, 32, 3, 1, 1) for _ in range(3)])
+
+            def tower():
+                layers, c = [], 32
+                for _ in range(2):
+                    layers += [nn.Conv2d(c, 64, 3, 1, 1, bias=False), nn.GroupNorm(32, 64),
+                               nn.ReLU()]
+                    c = 64
+                return nn.Sequential(*layers)
+
+            self.cls_t, self.reg_t = tower(), tower()
+            self.cls = nn.Conv2d(64, anchors * num_classes, 3, 1, 1)
+            self.reg = nn.Conv2d(64, anchors * 4, 3, 1, 1)
+            self.num_classes = num_classes
+
+        def forward(self, x):
+            x = F.max_pool2d(F.relu(self.stem(x)), 3, 2, 1)
+            feats = []
+            for s in self.stages:
+                x = s(x)
+                feats.append(x)
+            lat = [l(f) for l, f in zip(self.lat, feats[1:])]
+            for i in range(len(lat) - 1, 0, -1):
+                lat[i - 1] = lat[i - 1] + F.interpolate(lat[i], size=lat[i - 1].shape[2:])
+            outs = [f(l) for f, l in zip(self.fpn, lat)]
+            n = x.shape[0]
+            cls = [self.cls(self.cls_t(o)).permute(0, 2, 3, 1).reshape(n, -1, self.num_classes)
+                   for o in outs]
+            reg = [self.reg(self.reg_t(o)).permute(0, 2, 3, 1).reshape(n, -1, 4) for o in outs]
+            return torch.cat(cls, 1), torch.cat(reg, 1)
+
+    model = Tiny().to(dev)
+    params = sum(p.numel() for p in model.parameters())
+    # anchors: octave_base_scale 2, 3 scales per octave, ratios 0.5/1/2, strides 8/16/32
+    anchors = []
+    for stride in (8, 16, 32):
+        base = []
+        for r in (0.5, 1.0, 2.0):
+            for k in range(3):
+                size = stride * 2 * 2 ** (k / 3)
+                hr = math.sqrt(r)
+                w, h = size / hr, size * hr
+                base.append([-w / 2, -h / 2, w / 2, h / 2])
+        base = torch.tensor(base)
+        fs = args.size // stride
+        ys, xs = torch.meshgrid(torch.arange(fs) * stride, torch.arange(fs) * stride,
+                                indexing="ij")
+        shift = torch.stack([xs, ys, xs, ys], -1).reshape(-1, 1, 4).float()
+        anchors.append((shift + base[None]).reshape(-1, 4))
+    anchors = torch.cat(anchors).to(dev)
+    g = torch.Generator().manual_seed(0)
+    img = (torch.rand(args.batch, 3, args.size, args.size, generator=g) * 2 - 1).to(dev)
+    gts = []
+    for _ in range(args.batch):
+        bx = []
+        for i in range(4):
+            x, y = (i * 37) % (args.size - 40), (i * 53) % (args.size - 40)
+            sz = 16 + (i * 13) % (args.size // 2)
+            bx.append([x, y, min(args.size, x + sz), min(args.size, y + sz)])
+        gts.append((torch.tensor(bx, dtype=torch.float32, device=dev),
+                    torch.tensor([i % 3 for i in range(4)], device=dev)))
+    opt = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9, weight_decay=1e-4)
+
+    def encode(a, t):
+        aw, ah = a[:, 2] - a[:, 0], a[:, 3] - a[:, 1]
+        ax, ay = a[:, 0] + aw / 2, a[:, 1] + ah / 2
+        tw, th = t[:, 2] - t[:, 0], t[:, 3] - t[:, 1]
+        tx, ty = t[:, 0] + tw / 2, t[:, 1] + th / 2
+        return torch.stack([(tx - ax) / aw, (ty - ay) / ah, torch.log(tw / aw),
+                            torch.log(th / ah)], 1)
+
+    def step():
+        from torchvision.ops import box_iou, sigmoid_focal_loss
+
+        cls, reg = model(img)
+        loss_cls, loss_reg, npos = 0.0, 0.0, 0
+        for b, (boxes, labels) in enumerate(gts):
+            with torch.no_grad():
+                iou = box_iou(anchors, boxes)
+                mx, arg = iou.max(1)
+                pos, neg = mx >= 0.5, mx < 0.4
+                tgt = torch.zeros_like(cls[b])
+                tgt[pos, labels[arg[pos]]] = 1.0
+            valid = pos | neg
+            loss_cls = loss_cls + sigmoid_focal_loss(cls[b][valid], tgt[valid], 0.25, 2.0,
+                                                     reduction="sum")
+            if pos.any():
+                loss_reg = loss_reg + (reg[b][pos] - encode(anchors[pos], boxes[arg[pos]])
+                                       ).abs().sum()
+            npos += int(pos.sum())
+        loss = (loss_cls + loss_reg) / max(1, npos)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    model.train()
+    for _ in range(3):
+        step()
+    sync(dev)
+    times = []
+    for _ in range(args.iters):
+        t0 = time.perf_counter()
+        step()
+        sync(dev)
+        times.append((time.perf_counter() - t0) * 1000.0)
+    times.sort()
+    return {
+        "device": torch.cuda.get_device_name() if dev.type == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "params": params,
+        "train_ms": times[len(times) // 2],
+        "train_ms_min": times[0],
+        "train_ms_max": times[-1],
+        "iters": args.iters,
+        "batch": args.batch,
+        "size": args.size,
+    }
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -145,11 +307,17 @@ def main():
     t.add_argument("--height", type=int, default=800)
     t.add_argument("--width", type=int, default=1216)
     t.add_argument("--iters", type=int, default=10)
+    y = sub.add_parser("tiny")
+    y.add_argument("--batch", type=int, default=8)
+    y.add_argument("--size", type=int, default=128)
+    y.add_argument("--iters", type=int, default=30)
+    y.add_argument("--threads", type=int, default=0)
+    y.add_argument("--device", default="")
     c = sub.add_parser("conv")
     c.add_argument("--shapes", required=True)
     c.add_argument("--iters", type=int, default=20)
     args = p.parse_args()
-    res = train(args) if args.cmd == "train" else conv(args)
+    res = {"train": train, "tiny": tiny, "conv": conv}[args.cmd](args)
     json.dump(res, sys.stdout)
     sys.stdout.write("\n")
 

@@ -61,6 +61,8 @@ export interface BatchNormOptions {
   eps?: number;
   /** Fused activation after the affine transform (default "none"). */
   act?: "none" | "relu";
+  /** The module's `num_batches_tracked` (one i32), incremented on the GPU in training mode. */
+  numBatchesTracked?: Tensor;
 }
 
 /**
@@ -87,6 +89,7 @@ export function batchNorm2d(
       momentum: opts.momentum,
       eps: opts.eps,
       act: opts.act,
+      numBatchesTracked: opts.numBatchesTracked?.raw,
     },
   );
   const out = new Tensor(y);
@@ -110,6 +113,7 @@ export function groupNorm(
   weight: Tensor | null,
   bias: Tensor | null,
   eps = 1e-5,
+  act: "none" | "relu" = "none",
 ): Tensor {
   const { y, stats } = gn.groupNormForward(
     x.raw,
@@ -117,12 +121,14 @@ export function groupNorm(
     weight?.raw ?? null,
     bias?.raw ?? null,
     eps,
+    act,
   );
   const statsT = new Tensor(stats);
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   const r = record("groupNorm", inputs, new Tensor(y), {
     stats: statsT,
     groups: numGroups,
+    relu: act === "relu",
     hasWeight: !!weight,
     hasBias: !!bias,
   });

@@ -18,10 +18,7 @@ import { Tensor } from "./tensor.ts";
 /** `g · (y > 0)`, or `g` itself (a new view) when `relu` is false. */
 function reluMask(g: RawTensor, y: RawTensor, relu: boolean): RawTensor {
   if (!relu) return g;
-  const m = ew.unary(y, "stepGt", 0);
-  const r = ew.binary(g, m, "mul");
-  m.release();
-  return r;
+  return ew.reluGrad(g, y);
 }
 
 function wrap(t: RawTensor | null): Tensor | null {
@@ -59,7 +56,7 @@ registerGradient("batchNorm2d", (g, n, out) => {
   return res;
 });
 
-registerGradient("groupNorm", (g, n) => {
+registerGradient("groupNorm", (g, n, out) => {
   const [x] = n.inputs;
   const w = n.ctx.hasWeight ? n.inputs[1] : null;
   const b = n.ctx.hasBias ? n.inputs[n.inputs.length - 1] : null;
@@ -74,6 +71,7 @@ registerGradient("groupNorm", (g, n) => {
       dw: !!w?.requiresGrad,
       db: !!b?.requiresGrad,
     },
+    n.ctx.relu ? out.raw : null,
   );
   const res = [wrap(r.dx)];
   if (w) res.push(wrap(r.dw));

@@ -8,6 +8,7 @@ import { getGpu } from "../gpu/runtime.ts";
 import { scatterAddInto } from "../ops/gather.ts";
 import { copyInto } from "../ops/copy.ts";
 import type { MatmulOptions } from "../ops/matmul.ts";
+import { reluGrad } from "../ops/elementwise.ts";
 import { registerGradient } from "./tape.ts";
 import { Tensor } from "./tensor.ts";
 
@@ -103,7 +104,7 @@ registerGradient("exp", (g, _n, out) => [F.mul(g, out)]);
 registerGradient("log", (g, n) => [F.div(g, n.inputs[0])]);
 registerGradient("sigmoid", (g, _n, out) => [F.mul(g, F.mul(out, F.addScalar(F.neg(out), 1)))]);
 // relu: the gradient at exactly 0 is 0, as PyTorch's threshold_backward.
-registerGradient("relu", (g, n) => [F.mul(g, F.greater(n.inputs[0], F.full([], 0)))]);
+registerGradient("relu", (g, n) => [new Tensor(reluGrad(g.raw, n.inputs[0].raw))]);
 registerGradient("abs", (g, n) => {
   const x = n.inputs[0];
   const zero = F.full([], 0);

@@ -33,6 +33,10 @@ export interface RuntimeStats extends PoolStats {
   submits: number;
   /** GPU → CPU buffer reads. */
   readbacks: number;
+  /** Buffer-to-buffer copies recorded (`copy`; readback staging copies not included). */
+  copies: number;
+  /** Buffer clears recorded (`clear`). */
+  clears: number;
   /** Compiled pipelines in the cache. */
   pipelines: number;
   /** Compiled shader modules (distinct kernel sources) in the cache. */
@@ -105,7 +109,7 @@ export class Gpu {
   #epoch = 0;
   #pending = 0;
   #scopes: Set<RawTensor>[] = [];
-  #counters = { dispatches: 0, submits: 0, readbacks: 0 };
+  #counters = { dispatches: 0, submits: 0, readbacks: 0, copies: 0, clears: 0 };
   #lost: string | null = null;
   #bindGroups = new Map<string, GPUBindGroup>();
   #ids = new WeakMap<object, number>();
@@ -356,6 +360,7 @@ export class Gpu {
     src.pooled.epoch = this.#epoch;
     dst.pooled.epoch = this.#epoch;
     this.#enc().copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
+    this.#counters.copies++;
     this.#pending++;
   }
 
@@ -365,6 +370,7 @@ export class Gpu {
     t.pooled.epoch = this.#epoch;
     const bytes = Math.min(t.pooled.size, Math.max(16, Math.ceil(t.byteLength / 16) * 16));
     this.#enc().clearBuffer(t.buffer, 0, bytes);
+    this.#counters.clears++;
     this.#pending++;
   }
 

@@ -9,7 +9,6 @@
 import { affineChannel, batchNorm2d, groupNorm } from "../autograd/cnn.ts";
 import * as F from "../autograd/functional.ts";
 import { Tensor } from "../autograd/tensor.ts";
-import { getGpu } from "../gpu/runtime.ts";
 import { Module } from "./module.ts";
 
 /** Options of {@linkcode BatchNorm2d}. */
@@ -124,19 +123,11 @@ export class BatchNorm2d extends Module {
         momentum: this.momentum,
         eps: this.eps,
         act,
+        // incremented by the statistics kernel itself (no extra dispatch or copy)
+        numBatchesTracked: this.buffer("num_batches_tracked"),
       },
     );
-    this.#countBatch();
     return y;
-  }
-
-  #countBatch(): void {
-    const n = this.buffer("num_batches_tracked");
-    const f = F.cast(n, "f32");
-    const f1 = F.addScalar(f, 1);
-    const i = F.cast(f1, "i32");
-    getGpu().copy(i.raw, 0, n.raw, 0, 4);
-    for (const t of [f, f1, i]) t.dispose();
   }
 }
 
@@ -194,10 +185,9 @@ export class GroupNorm extends Module {
     return this.optionalParam("bias");
   }
 
-  /** `x` `[N, C, H, W]` → same shape; `act: "relu"` applies a ReLU after. */
+  /** `x` `[N, C, H, W]` → same shape; `act: "relu"` fuses a ReLU into the normalisation. */
   forward(x: Tensor, act: "none" | "relu" = "none"): Tensor {
-    const y = groupNorm(x, this.numGroups, this.weight, this.bias, this.eps);
-    return act === "relu" ? F.relu(y) : y;
+    return groupNorm(x, this.numGroups, this.weight, this.bias, this.eps, act);
   }
 }
 

@@ -1,18 +1,21 @@
 /**
  * BatchNorm over NCHW tensors (`kernels/batch_norm_*.wgsl`) and per-channel sums: training mode
- * normalises with the batch statistics (biased variance, two-pass) and updates the running
- * statistics in place (unbiased variance, as PyTorch); eval mode uses the running statistics.
- * Normalisation itself is the per-channel affine epilogue of `conv2d_epilogue.wgsl`.
+ * normalises with the batch statistics (biased variance) and updates the running statistics in
+ * place (unbiased variance, as PyTorch); eval mode uses the running statistics. Forward: one pass
+ * of per-chunk shifted moments, then one pass that merges them (Chan et al.), writes the saved
+ * statistics and applies the affine transform and the optional ReLU. Backward: one pass of
+ * per-chunk Σdy, Σdy·(x − mean), then one pass for dx, grad_w and grad_b.
  *
  * @module
  */
 import statsSrc from "../../kernels/batch_norm_stats.wgsl" with { type: "text" };
-import finalizeSrc from "../../kernels/batch_norm_finalize.wgsl" with { type: "text" };
+import momentsSrc from "../../kernels/batch_norm_moments.wgsl" with { type: "text" };
+import applySrc from "../../kernels/batch_norm_apply.wgsl" with { type: "text" };
 import backwardSrc from "../../kernels/batch_norm_backward.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/kernel.ts";
 import { getGpu } from "../gpu/runtime.ts";
 import { fmtShape, type RawTensor, shapeSize } from "../gpu/raw_tensor.ts";
-import { channelAffine, checkBindingSize } from "./conv2d.ts";
+import { checkBindingSize } from "./conv2d.ts";
 import { reduceRows } from "./reduce.ts";
 
 /** `kernels/batch_norm_stats.wgsl`. */
@@ -21,18 +24,65 @@ export const BATCH_NORM_STATS: KernelSpec = {
   source: statsSrc,
   params: "uuuuufuu",
 };
-/** `kernels/batch_norm_finalize.wgsl`. */
-export const BATCH_NORM_FINALIZE: KernelSpec = {
-  name: "batch_norm_finalize",
-  source: finalizeSrc,
-  params: "ufff",
+/** `kernels/batch_norm_moments.wgsl`. */
+export const BATCH_NORM_MOMENTS: KernelSpec = {
+  name: "batch_norm_moments",
+  source: momentsSrc,
+  params: "uuuuuuuu",
+};
+/** `kernels/batch_norm_apply.wgsl`. */
+export const BATCH_NORM_APPLY: KernelSpec = {
+  name: "batch_norm_apply",
+  source: applySrc,
+  params: "uuuuuuuuffff",
 };
 /** `kernels/batch_norm_backward.wgsl`. */
 export const BATCH_NORM_BACKWARD: KernelSpec = {
   name: "batch_norm_backward",
   source: backwardSrc,
-  params: "uuuu",
+  params: "uuuuuuuuffff",
 };
+
+/** How the BatchNorm kernels split each channel's N·HW values into workgroups. */
+export interface BnChunking {
+  /** Workgroups per channel. */
+  nchunks: number;
+  /** Segments per (n, c) plane (> 1: each chunk is one segment of one plane). */
+  segs: number;
+  /** Pixels per segment. */
+  segLen: number;
+  /** Whole planes per chunk (when segs is 1). */
+  planes: number;
+  /** Threads per workgroup. */
+  wg: number;
+}
+
+/**
+ * The per-adapter reduction shape: on a software adapter few large workgroups of 64 threads that
+ * each add up long serial runs (a tree reduction costs a fixed 15–30 µs per workgroup there); on a
+ * GPU more, smaller chunks of 256 threads, for parallelism.
+ */
+export function bnChunking(n: number, hw: number, fallback: boolean): BnChunking {
+  const target = fallback ? 16384 : 4096;
+  const wg = fallback ? 64 : 256;
+  if (hw >= target && hw > 0) {
+    const segs = Math.ceil(hw / target);
+    const segLen = Math.ceil(hw / segs);
+    return {
+      nchunks: n * Math.ceil(hw / segLen),
+      segs: Math.ceil(hw / segLen),
+      segLen,
+      planes: 1,
+      wg,
+    };
+  }
+  const planes = Math.max(1, Math.min(n, Math.floor(target / Math.max(hw, 1))));
+  return { nchunks: Math.ceil(n / planes), segs: 1, segLen: hw, planes, wg };
+}
+
+function chunkParams(n: number, c: number, hw: number, k: BnChunking): number[] {
+  return [n, c, hw, k.nchunks, k.segs, k.segLen, k.planes, 0];
+}
 
 const CHUNK = 4096;
 
@@ -97,6 +147,8 @@ export interface BatchNormForwardOptions {
   momentum?: number;
   eps?: number;
   act?: "none" | "relu";
+  /** The module's `num_batches_tracked` (one i32): incremented on the GPU in training mode. */
+  numBatchesTracked?: RawTensor;
 }
 
 /** The result of {@linkcode batchNormForward}. */
@@ -160,8 +212,11 @@ export function batchNormForward(
   checkBindingSize("batchNorm2d", "input", x.shape);
   const count = x.size / c;
   const gpu = getGpu();
+  const hw = shapeSize(x.shape.slice(2));
+  const k = bnChunking(n, hw, gpu.info.isFallbackAdapter);
+  const grid: [number, number, number] = [k.nchunks, c, 1];
   const saved = gpu.empty([4, c], "f32", "batch_norm_saved");
-  let s1: RawTensor | null = null, s2: RawTensor | null = null;
+  let part: RawTensor | null = null;
   if (opts.training) {
     if (count <= 1) {
       throw new RangeError(
@@ -170,29 +225,36 @@ export function batchNormForward(
         }: expected more than 1 value per channel`,
       );
     }
-    s1 = channelSums(x, "sum");
-    s2 = channelSums(x, "centeredSquares", { sums: s1, count });
+    const nbt = opts.numBatchesTracked ?? null;
+    if (nbt && (nbt.dtype !== "i32" || nbt.size !== 1)) {
+      throw new TypeError(
+        `Cannot run batchNorm2d: num_batches_tracked has shape ${
+          fmtShape(nbt.shape)
+        } ${nbt.dtype}, expected one i32`,
+      );
+    }
+    part = gpu.empty([c * k.nchunks * 3], "f32", "bn_moments");
+    gpu.dispatch(BATCH_NORM_MOMENTS, {
+      bindings: [x, x, x, part, nbt ?? saved],
+      params: chunkParams(n, c, hw, k),
+      overrides: { MODE: 0, WG: k.wg, HAS_COUNT: nbt ? 1 : 0 },
+      workgroups: grid,
+    });
   }
-  gpu.dispatch(BATCH_NORM_FINALIZE, {
-    bindings: [s1 ?? x, s2 ?? x, weight ?? x, bias ?? x, x, runningMean, runningVar, saved],
-    params: [c, count, opts.eps ?? 1e-5, opts.momentum ?? 0.1],
+  const y = gpu.empty(x.shape, "f32", "batch_norm");
+  gpu.dispatch(BATCH_NORM_APPLY, {
+    bindings: [x, part ?? x, weight ?? x, bias ?? x, runningMean, runningVar, saved, y],
+    params: [...chunkParams(n, c, hw, k), opts.eps ?? 1e-5, opts.momentum ?? 0.1, 0, 0],
     overrides: {
       MODE: opts.training ? 0 : 1,
-      UPDATE: 1,
+      WG: k.wg,
       HAS_W: weight ? 1 : 0,
       HAS_B: bias ? 1 : 0,
+      RELU: opts.act === "relu" ? 1 : 0,
     },
-    workgroups: Math.ceil(c / 64),
+    workgroups: grid,
   });
-  s1?.release();
-  s2?.release();
-  // Rows 2 and 3 of `saved` are the scale and shift; copy them out to bind them as vectors.
-  const sc = gpu.empty([c], "f32", "bn_scale"), sh = gpu.empty([c], "f32", "bn_shift");
-  gpu.copy(saved, 8 * c, sc, 0, 4 * c);
-  gpu.copy(saved, 12 * c, sh, 0, 4 * c);
-  const y = channelAffine(x, sc, sh, { act: opts.act });
-  sc.release();
-  sh.release();
+  part?.release();
   return { y, saved };
 }
 
@@ -215,44 +277,44 @@ export function batchNormBackward(
   opts: { training: boolean; needDx?: boolean; needDw?: boolean; needDb?: boolean },
 ): BatchNormGrads {
   const gpu = getGpu();
-  const c = x.shape[1];
+  const [n, c] = x.shape;
   const count = x.size / c;
   const hw = shapeSize(x.shape.slice(2));
-  const sdy = channelSums(dy, "sum");
-  // Σ dy·(x − mean) with the saved mean (row 0 of `saved`) as the "sums" and a count of 1.
-  const mean = gpu.empty([c], "f32", "bn_mean");
-  gpu.copy(saved, 0, mean, 0, 4 * c);
-  const sdyxc = channelSums(dy, "dot", { y: x, sums: mean, count: 1 });
-  mean.release();
-  const coef = gpu.empty([5, c], "f32", "bn_coef");
-  const d1 = gpu.empty([1], "f32", "bn_dummy"), d2 = gpu.empty([1], "f32", "bn_dummy");
-  gpu.dispatch(BATCH_NORM_FINALIZE, {
-    bindings: [sdy, sdyxc, weight ?? sdy, sdy, saved, d1, d2, coef],
-    params: [c, count, 0, 0],
-    overrides: { MODE: 2, TRAIN: opts.training ? 1 : 0, HAS_W: weight ? 1 : 0, HAS_B: 0 },
-    workgroups: Math.ceil(c / 64),
+  const k = bnChunking(n, hw, gpu.info.isFallbackAdapter);
+  const grid: [number, number, number] = [k.nchunks, c, 1];
+  const needDx = opts.needDx ?? true;
+  const part = gpu.empty([c * k.nchunks * 2], "f32", "bn_grad_moments");
+  // placeholders for bindings a mode does not use (never written: their constants are off)
+  const spares: RawTensor[] = [];
+  const spare = () => {
+    const t = gpu.empty([1], "i32", "bn_unused");
+    spares.push(t);
+    return t;
+  };
+  gpu.dispatch(BATCH_NORM_MOMENTS, {
+    bindings: [x, dy, saved, part, spare()],
+    params: chunkParams(n, c, hw, k),
+    overrides: { MODE: 1, WG: k.wg, HAS_COUNT: 0 },
+    workgroups: grid,
   });
-  d1.release();
-  d2.release();
-  sdy.release();
-  sdyxc.release();
-  let dx: RawTensor | null = null, dw: RawTensor | null = null, db: RawTensor | null = null;
-  if (opts.needDx ?? true) {
-    dx = gpu.empty(x.shape, "f32", "bn_dx");
-    gpu.dispatch(BATCH_NORM_BACKWARD, {
-      bindings: [dy, x, coef, dx],
-      params: [x.size, hw, c, 0],
-      workgroups: Math.ceil(x.size / 256),
-    });
-  }
-  if (opts.needDw) {
-    dw = gpu.empty([c], "f32", "bn_dw");
-    gpu.copy(coef, 12 * c, dw, 0, 4 * c);
-  }
-  if (opts.needDb) {
-    db = gpu.empty([c], "f32", "bn_db");
-    gpu.copy(coef, 16 * c, db, 0, 4 * c);
-  }
-  coef.release();
+  const dx = needDx ? gpu.empty(x.shape, "f32", "bn_dx") : null;
+  const dw = opts.needDw ? gpu.empty([c], "f32", "bn_dw") : null;
+  const db = opts.needDb ? gpu.empty([c], "f32", "bn_db") : null;
+  gpu.dispatch(BATCH_NORM_BACKWARD, {
+    bindings: [dy, x, saved, weight ?? saved, part, dx ?? spare(), dw ?? spare(), db ?? spare()],
+    params: [...chunkParams(n, c, hw, k), count, 0, 0, 0],
+    overrides: {
+      WG: k.wg,
+      TRAIN: opts.training ? 1 : 0,
+      HAS_W: weight ? 1 : 0,
+      NEED_DX: needDx ? 1 : 0,
+      NEED_DW: dw ? 1 : 0,
+      NEED_DB: db ? 1 : 0,
+    },
+    // only the chunk-0 workgroups have work when dx is not needed
+    workgroups: [needDx ? k.nchunks : 1, c, 1],
+  });
+  for (const t of spares) t.release();
+  part.release();
   return { dx, dw, db };
 }

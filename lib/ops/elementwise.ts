@@ -65,6 +65,8 @@ export const BinaryOp = {
   eq: 8,
   ge: 9,
   lt: 10,
+  /** `b > 0 ? a : 0`: the ReLU gradient (`a` the output gradient, `b` the input or output). */
+  maskPositive: 11,
 } as const;
 /** A binary operator name. */
 export type BinaryOpName = keyof typeof BinaryOp;
@@ -151,6 +153,21 @@ export function binary(a: RawTensor, b: RawTensor, op: BinaryOpName): RawTensor 
     workgroups: Math.ceil(out.size / 256),
   });
   return out;
+}
+
+/**
+ * The ReLU gradient `y > 0 ? g : 0` in one dispatch (`y` the ReLU's input or output, same shape as
+ * `g`; the gradient at exactly 0 is 0, as PyTorch's threshold_backward).
+ */
+export function reluGrad(g: RawTensor, y: RawTensor): RawTensor {
+  if (g.shape.length !== y.shape.length || g.shape.some((d, i) => d !== y.shape[i])) {
+    throw new TypeError(
+      `Cannot mask gradient ${fmtShape(g.shape)} with ReLU values ${
+        fmtShape(y.shape)
+      }: shapes differ`,
+    );
+  }
+  return binary(g, y, "maskPositive");
 }
 
 const f32bits = new Float32Array(1);

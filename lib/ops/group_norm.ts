@@ -4,54 +4,43 @@
  *
  * @module
  */
-import statsSrc from "../../kernels/group_norm_stats.wgsl" with { type: "text" };
-import gnSrc from "../../kernels/group_norm.wgsl" with { type: "text" };
+import forwardSrc from "../../kernels/group_norm_forward.wgsl" with { type: "text" };
+import backwardSrc from "../../kernels/group_norm_backward.wgsl" with { type: "text" };
+import wsumSrc from "../../kernels/group_norm_wsum.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/kernel.ts";
-import { defineKernel, kernelParams } from "../gpu/kernel_params.ts";
 import { getGpu } from "../gpu/runtime.ts";
 import { fmtShape, type RawTensor, shapeSize } from "../gpu/raw_tensor.ts";
-import { channelSums } from "./batch_norm.ts";
 import { checkBindingSize } from "./conv2d.ts";
 
-const STATS_PARAMS = kernelParams([
-  ["rows", "u32"],
-  ["len", "u32"],
-  ["hw", "u32"],
-  ["groups", "u32"],
-  ["cg", "u32"],
-  ["eps", "f32"],
-  ["_p0", "u32"],
-  ["_p1", "u32"],
-]);
-/** `kernels/group_norm_stats.wgsl`. */
-export const GROUP_NORM_STATS: KernelSpec = defineKernel(
-  "group_norm_stats",
-  statsSrc,
-  STATS_PARAMS,
-  [
-    "x",
-    "dy",
-    "weight",
-    "stats_in",
-    "out",
-  ],
-);
-const GN_PARAMS = kernelParams([
-  ["total", "u32"],
-  ["len", "u32"],
-  ["hw", "u32"],
-  ["channels", "u32"],
-]);
-/** `kernels/group_norm.wgsl`. */
-export const GROUP_NORM: KernelSpec = defineKernel("group_norm", gnSrc, GN_PARAMS, [
-  "x",
-  "dy",
-  "stats",
-  "sums",
-  "weight",
-  "bias",
-  "out",
-]);
+/** `kernels/group_norm_forward.wgsl`. */
+export const GROUP_NORM_FORWARD: KernelSpec = {
+  name: "group_norm_forward",
+  source: forwardSrc,
+  params: "uuuuuuuf",
+};
+/** `kernels/group_norm_backward.wgsl`. */
+export const GROUP_NORM_BACKWARD: KernelSpec = {
+  name: "group_norm_backward",
+  source: backwardSrc,
+  params: "uuuuuuuu",
+};
+/** `kernels/group_norm_wsum.wgsl`. */
+export const GROUP_NORM_WSUM: KernelSpec = {
+  name: "group_norm_wsum",
+  source: wsumSrc,
+  params: "uuuu",
+};
+
+/**
+ * The per-adapter reduction shape: on a software adapter rows up to 8,192 values are added up by
+ * one thread each (no workgroup reduction, which costs a fixed 15–30 µs per workgroup there); on
+ * a GPU, or for longer rows, one 256-thread workgroup per row.
+ */
+function gnShape(d: GnDims): { serial: boolean; wg: number; workgroups: number } {
+  const serial = getGpu().info.isFallbackAdapter && d.len <= 8192;
+  const wg = serial ? 64 : 256;
+  return { serial, wg, workgroups: serial ? Math.ceil(d.rows / wg) : d.rows };
+}
 
 interface GnDims {
   n: number;
@@ -91,13 +80,17 @@ export interface GroupNormForwardResult {
   stats: RawTensor;
 }
 
-/** `y = (x − mean_g)/√(var_g + eps)·w[c] + b[c]` with statistics per sample and group. */
+/**
+ * `y = (x − mean_g)/√(var_g + eps)·w[c] + b[c]` (then a ReLU with `act: "relu"`) with statistics
+ * per sample and group, in one dispatch.
+ */
 export function groupNormForward(
   x: RawTensor,
   groups: number,
   weight: RawTensor | null,
   bias: RawTensor | null,
   eps = 1e-5,
+  act: "none" | "relu" = "none",
 ): GroupNormForwardResult {
   const d = dims(x, groups);
   for (const [t, what] of [[weight, "weight"], [bias, "bias"]] as const) {
@@ -111,19 +104,20 @@ export function groupNormForward(
   }
   checkBindingSize("groupNorm", "input", x.shape);
   const gpu = getGpu();
+  const sh = gnShape(d);
   const stats = gpu.empty([d.rows, 2], "f32", "group_norm_stats");
-  gpu.dispatch(GROUP_NORM_STATS, {
-    bindings: [x, x, x, x, stats],
-    params: STATS_PARAMS.pack({ rows: d.rows, len: d.len, hw: d.hw, groups, cg: d.cg, eps }),
-    overrides: { MODE: 0, HAS_W: 0 },
-    workgroups: d.rows,
-  });
   const y = gpu.empty(x.shape, "f32", "group_norm");
-  gpu.dispatch(GROUP_NORM, {
-    bindings: [x, x, stats, stats, weight ?? x, bias ?? x, y],
-    params: GN_PARAMS.pack({ total: x.size, len: d.len, hw: d.hw, channels: d.c }),
-    overrides: { MODE: 0, HAS_W: weight ? 1 : 0, HAS_B: bias ? 1 : 0 },
-    workgroups: Math.ceil(x.size / 256),
+  gpu.dispatch(GROUP_NORM_FORWARD, {
+    bindings: [x, weight ?? x, bias ?? x, stats, y],
+    params: [d.rows, d.len, d.hw, groups, d.cg, 0, 0, eps],
+    overrides: {
+      SERIAL: sh.serial ? 1 : 0,
+      WG: sh.wg,
+      HAS_W: weight ? 1 : 0,
+      HAS_B: bias ? 1 : 0,
+      RELU: act === "relu" ? 1 : 0,
+    },
+    workgroups: sh.workgroups,
   });
   return { y, stats };
 }
@@ -135,7 +129,11 @@ export interface GroupNormGrads {
   db: RawTensor | null;
 }
 
-/** GroupNorm backward from `dy`, the input, the forward's stats and `weight` (null: 1). */
+/**
+ * GroupNorm backward from `dy`, the input, the forward's stats and `weight` (null: 1); with `y`
+ * (the forward's output of a fused ReLU) `dy` is masked by `y > 0` first. Two dispatches: the
+ * per-row pass (dx and per-sample channel sums), then the batch sum for grad_w / grad_b.
+ */
 export function groupNormBackward(
   dy: RawTensor,
   x: RawTensor,
@@ -143,38 +141,44 @@ export function groupNormBackward(
   groups: number,
   weight: RawTensor | null,
   need: { dx?: boolean; dw?: boolean; db?: boolean } = {},
+  reluOut: RawTensor | null = null,
 ): GroupNormGrads {
   const d = dims(x, groups);
   const gpu = getGpu();
-  let dx: RawTensor | null = null, dw: RawTensor | null = null, db: RawTensor | null = null;
-  if (need.dx ?? true) {
-    const sums = gpu.empty([d.rows, 2], "f32", "group_norm_sums");
-    gpu.dispatch(GROUP_NORM_STATS, {
-      bindings: [x, dy, weight ?? x, stats, sums],
-      params: STATS_PARAMS.pack({ rows: d.rows, len: d.len, hw: d.hw, groups, cg: d.cg, eps: 0 }),
-      overrides: { MODE: 1, HAS_W: weight ? 1 : 0 },
-      workgroups: d.rows,
+  const sh = gnShape(d);
+  const needDx = need.dx ?? true;
+  const dx = needDx ? gpu.empty(x.shape, "f32", "group_norm_dx") : null;
+  const part = gpu.empty([d.n * d.c * 2], "f32", "group_norm_part");
+  const spares: RawTensor[] = [];
+  const spare = () => {
+    const t = gpu.empty([1], "f32", "gn_unused");
+    spares.push(t);
+    return t;
+  };
+  gpu.dispatch(GROUP_NORM_BACKWARD, {
+    bindings: [dy, x, reluOut ?? x, stats, weight ?? x, dx ?? spare(), part],
+    params: [d.rows, d.len, d.hw, groups, d.cg, 0, 0, 0],
+    overrides: {
+      SERIAL: sh.serial ? 1 : 0,
+      WG: sh.wg,
+      HAS_W: weight ? 1 : 0,
+      RELU: reluOut ? 1 : 0,
+      NEED_DX: needDx ? 1 : 0,
+    },
+    workgroups: sh.workgroups,
+  });
+  let dw: RawTensor | null = null, db: RawTensor | null = null;
+  if (need.dw || need.db) {
+    dw = need.dw ? gpu.empty([d.c], "f32", "group_norm_dw") : null;
+    db = need.db ? gpu.empty([d.c], "f32", "group_norm_db") : null;
+    gpu.dispatch(GROUP_NORM_WSUM, {
+      bindings: [part, dw ?? spare(), db ?? spare()],
+      params: [d.n, d.c, 0, 0],
+      overrides: { NEED_DW: dw ? 1 : 0, NEED_DB: db ? 1 : 0 },
+      workgroups: Math.ceil(d.c / 64),
     });
-    dx = gpu.empty(x.shape, "f32", "group_norm_dx");
-    gpu.dispatch(GROUP_NORM, {
-      bindings: [x, dy, stats, sums, weight ?? x, x, dx],
-      params: GN_PARAMS.pack({ total: x.size, len: d.len, hw: d.hw, channels: d.c }),
-      overrides: { MODE: 1, HAS_W: weight ? 1 : 0, HAS_B: 0 },
-      workgroups: Math.ceil(x.size / 256),
-    });
-    sums.release();
   }
-  if (need.dw) {
-    const t = gpu.empty(x.shape, "f32", "group_norm_dyxhat");
-    gpu.dispatch(GROUP_NORM, {
-      bindings: [x, dy, stats, stats, x, x, t],
-      params: GN_PARAMS.pack({ total: x.size, len: d.len, hw: d.hw, channels: d.c }),
-      overrides: { MODE: 2, HAS_W: 0, HAS_B: 0 },
-      workgroups: Math.ceil(x.size / 256),
-    });
-    dw = channelSums(t, "sum");
-    t.release();
-  }
-  if (need.db) db = channelSums(dy, "sum");
+  part.release();
+  for (const t of spares) t.release();
   return { dx, dw, db };
 }

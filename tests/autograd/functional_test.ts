@@ -1,4 +1,8 @@
 import * as F from "../../lib/autograd/mod.ts";
+import { assert } from "../_assert.ts";
+import { getGpu } from "../../lib/gpu/runtime.ts";
+import { Tensor, tidy } from "../../lib/autograd/tensor.ts";
+import { backward } from "../../lib/autograd/tape.ts";
 import { gpuTest } from "../_gpu.ts";
 import { gradcheck } from "../_gradcheck.ts";
 import * as R from "../_reference/prims.ts";
@@ -236,5 +240,24 @@ gpuTest(
       gpu: ([t, i]) => F.gather(t, i, 1),
       ref: ([t]) => R.gather(t, shape, idx, 1),
     });
+  },
+);
+
+gpuTest(
+  "relu gradient: one dispatch, 0 where x ≤ 0 even for non-finite upstream gradients",
+  async () => {
+    const gpu = getGpu();
+    const xs = [-2, -0, 0, 1e-30, 3, -1, 2, 0.5];
+    const up = [1, 2, 3, 4, 5, NaN, Infinity, -7];
+    const { gx, dispatches } = tidy(() => {
+      const x = Tensor.from(xs, [2, 4], { requiresGrad: true });
+      const y = F.relu(x);
+      const d0 = gpu.stats().dispatches;
+      backward(y, Tensor.from(up, [2, 4]));
+      return { gx: x.grad!, dispatches: gpu.stats().dispatches - d0 };
+    });
+    assert.equal(dispatches, 1);
+    assert.deepEqual(Array.from(await gx.toArray()), [0, 0, 0, 4, 5, 0, Infinity, -7]);
+    gx.dispose();
   },
 );

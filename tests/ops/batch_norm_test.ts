@@ -1,4 +1,4 @@
-import { assert, type FixtureArray, loadFixture } from "../_assert.ts";
+import { assert, assertClose, type FixtureArray, loadFixture } from "../_assert.ts";
 import { gpuTest } from "../_gpu.ts";
 import { closeTo } from "./_close.ts";
 import { Tensor, tidy } from "../../lib/autograd/tensor.ts";
@@ -89,5 +89,92 @@ gpuTest(
     });
     rm.dispose();
     rv.dispose();
+  },
+);
+
+/** Float64 BatchNorm (training) forward and backward over NCHW. */
+function bnRef64(
+  x: Float32Array,
+  [n, c, h, w]: number[],
+  wt: Float32Array,
+  bs: Float32Array,
+  gy: Float32Array,
+  eps: number,
+) {
+  const hw = h * w, cnt = n * hw;
+  const y = new Float64Array(x.length), gx = new Float64Array(x.length);
+  const mean = new Float64Array(c), uvar = new Float64Array(c);
+  const gw = new Float64Array(c), gb = new Float64Array(c);
+  for (let ch = 0; ch < c; ch++) {
+    const idx = (i: number) => (Math.floor(i / hw) * c + ch) * hw + (i % hw);
+    let s = 0;
+    for (let i = 0; i < cnt; i++) s += x[idx(i)];
+    const m = s / cnt;
+    let v = 0;
+    for (let i = 0; i < cnt; i++) v += (x[idx(i)] - m) ** 2;
+    mean[ch] = m;
+    uvar[ch] = v / (cnt - 1);
+    const inv = 1 / Math.sqrt(v / cnt + eps);
+    let sdy = 0, sdyx = 0;
+    for (let i = 0; i < cnt; i++) {
+      const xh = (x[idx(i)] - m) * inv;
+      y[idx(i)] = xh * wt[ch] + bs[ch];
+      sdy += gy[idx(i)];
+      sdyx += gy[idx(i)] * xh;
+    }
+    gw[ch] = sdyx;
+    gb[ch] = sdy;
+    for (let i = 0; i < cnt; i++) {
+      const xh = (x[idx(i)] - m) * inv;
+      gx[idx(i)] = wt[ch] * inv * (gy[idx(i)] - sdy / cnt - xh * sdyx / cnt);
+    }
+  }
+  return { y, gx, gw, gb, mean, uvar };
+}
+
+gpuTest(
+  "batchNorm2d() one-pass statistics stay float64-accurate on offset data, across chunk layouts",
+  async () => {
+    // shapes: many planes per chunk; several segments per plane; one odd plane of odd length
+    const shapes = [[6, 3, 9, 11], [1, 2, 130, 129], [9, 2, 60, 60]];
+    let seed = 3;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    for (const shape of shapes) {
+      const [n, c, h, w] = shape;
+      const size = n * c * h * w;
+      // channel ch: 1000·(ch + 1) + noise of std ~0.3: Σx² − (Σx)²/n in f32 would lose it all
+      const x = new Float32Array(size), gy = new Float32Array(size);
+      for (let i = 0; i < size; i++) {
+        const ch = Math.floor(i / (h * w)) % c;
+        x[i] = 1000 * (ch + 1) + (rnd() - 0.5);
+        gy[i] = rnd() * 2 - 1;
+      }
+      const wt = Float32Array.from({ length: c }, (_, i) => 0.5 + i);
+      const bs = Float32Array.from({ length: c }, (_, i) => i - 1);
+      const ref = bnRef64(x, shape, wt, bs, gy, 1e-5);
+      const rm = Tensor.from(new Float32Array(c), [c]);
+      const rv = Tensor.from(new Float32Array(c).fill(1), [c]);
+      const { y, grads } = tidy(() => {
+        const xt = Tensor.from(x, shape, { requiresGrad: true });
+        const wtt = Tensor.from(wt, [c], { requiresGrad: true });
+        const bst = Tensor.from(bs, [c], { requiresGrad: true });
+        const y = batchNorm2d(xt, rm, rv, wtt, bst, { training: true, momentum: 1, eps: 1e-5 });
+        backward(F.sum(F.mul(y, Tensor.from(gy, shape))));
+        return { y, grads: [xt.grad!, wtt.grad!, bst.grad!] };
+      });
+      const tag = JSON.stringify(shape);
+      // x itself is f32 (ulp 6e-5 at 1000): compare with what float64 makes of the same values
+      closeTo(await rm.toArray(), { data: ref.mean }, `${tag} mean`);
+      assertClose(await rv.toArray(), ref.uvar, { rtol: 2e-4, atol: 0, msg: `${tag} variance` });
+      assertClose(await y.toArray(), ref.y, { rtol: 0, atol: 2e-3, msg: `${tag} output` });
+      assertClose(await grads[0].toArray(), ref.gx, { rtol: 0, atol: 5e-3, msg: `${tag} grad x` });
+      assertClose(await grads[1].toArray(), ref.gw, {
+        rtol: 1e-3,
+        atol: 0.05,
+        msg: `${tag} grad w`,
+      });
+      closeTo(await grads[2].toArray(), { data: ref.gb }, `${tag} grad b`);
+      for (const t of [y, rm, rv, ...grads]) t.dispose();
+    }
   },
 );

@@ -1,10 +1,10 @@
 /**
- * AdamW (decoupled weight decay), as PyTorch's `torch.optim.AdamW`, fused into one WGSL update per
- * parameter tensor.
+ * AdamW (decoupled weight decay), as PyTorch's `torch.optim.AdamW`, fused into multi-tensor
+ * WGSL updates (up to 16 parameter tensors per dispatch).
  *
  * @module
  */
-import { adamwStep } from "../../ops/optim.ts";
+import { type AdamwItem, adamwStepMulti } from "../../ops/optim_multi.ts";
 import { OPTIMIZERS } from "../registry.ts";
 import { type BaseOptimizerCfg, GpuOptimizer, type ParamSource } from "./base.ts";
 
@@ -42,15 +42,16 @@ export class AdamW extends GpuOptimizer {
 
   /** Applies one update with each group's current `lr`. */
   step(): void {
+    const items: AdamwItem[] = [];
     for (const e of this.active()) {
       const g = this.paramGroups[e.group];
       e.steps++;
-      adamwStep(
-        e.param.raw,
-        e.param.grad!.raw,
-        this.stateTensor(e, "exp_avg").raw,
-        this.stateTensor(e, "exp_avg_sq").raw,
-        {
+      items.push({
+        param: e.param.raw,
+        grad: e.param.grad!.raw,
+        m: this.stateTensor(e, "exp_avg").raw,
+        v: this.stateTensor(e, "exp_avg_sq").raw,
+        o: {
           lr: g.lr,
           beta1: g.beta1 as number,
           beta2: g.beta2 as number,
@@ -58,8 +59,9 @@ export class AdamW extends GpuOptimizer {
           weightDecay: (g.weight_decay as number) ?? 0,
           step: e.steps,
         },
-      );
+      });
     }
+    adamwStepMulti(items);
   }
 }
 

@@ -1,10 +1,10 @@
 /**
  * SGD with momentum, dampening, weight decay and Nesterov, as PyTorch's `torch.optim.SGD`, fused
- * into one WGSL update per parameter tensor.
+ * into multi-tensor WGSL updates (up to 16 parameter tensors per dispatch).
  *
  * @module
  */
-import { sgdStep } from "../../ops/optim.ts";
+import { type SgdItem, sgdStepMulti } from "../../ops/optim_multi.ts";
 import { OPTIMIZERS } from "../registry.ts";
 import { type BaseOptimizerCfg, GpuOptimizer, type ParamSource } from "./base.ts";
 
@@ -44,20 +44,26 @@ export class SGD extends GpuOptimizer {
 
   /** Applies one update with each group's current `lr`. */
   step(): void {
+    const items: SgdItem[] = [];
     for (const e of this.active()) {
       const g = this.paramGroups[e.group];
       const momentum = (g.momentum as number) ?? 0;
-      const buf = momentum !== 0 ? this.stateTensor(e, "momentum_buffer") : e.param;
-      sgdStep(e.param.raw, e.param.grad!.raw, buf.raw, {
-        lr: g.lr,
-        momentum,
-        dampening: (g.dampening as number) ?? 0,
-        weightDecay: (g.weight_decay as number) ?? 0,
-        nesterov: Boolean(g.nesterov),
-        first: e.steps === 0,
+      items.push({
+        param: e.param.raw,
+        grad: e.param.grad!.raw,
+        buf: momentum !== 0 ? this.stateTensor(e, "momentum_buffer").raw : null,
+        o: {
+          lr: g.lr,
+          momentum,
+          dampening: (g.dampening as number) ?? 0,
+          weightDecay: (g.weight_decay as number) ?? 0,
+          nesterov: Boolean(g.nesterov),
+          first: e.steps === 0,
+        },
       });
       e.steps++;
     }
+    sgdStepMulti(items);
   }
 }
 
