@@ -16,11 +16,7 @@ struct Params {
 @group(0) @binding(3) var<uniform> p: Params;
 
 // map_roi_levels: floor(log2(sqrt(w * h) / finest_scale + 1e-6)) clamped to [0, num_levels - 1].
-fn roi_level(r: u32) -> i32 {
-  let s = sqrt((rois[r * 5u + 3u] - rois[r * 5u + 1u]) * (rois[r * 5u + 4u] - rois[r * 5u + 2u]));
-  let l = i32(floor(log2(s / p.finest + 1e-6)));
-  return clamp(l, 0, i32(p.num_levels) - 1);
-}
+//#include _roi_level.wgsl
 
 fn sample(base: u32, y_in: f32, x_in: f32) -> f32 {
   let H = f32(p.h);

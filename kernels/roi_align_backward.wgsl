@@ -16,11 +16,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
-fn roi_level(r: u32) -> i32 {
-  let s = sqrt((rois[r * 5u + 3u] - rois[r * 5u + 1u]) * (rois[r * 5u + 4u] - rois[r * 5u + 2u]));
-  let l = i32(floor(log2(s / p.finest + 1e-6)));
-  return clamp(l, 0, i32(p.num_levels) - 1);
-}
+//#include _roi_level.wgsl
 
 // Summed weight that pixel index q (of n) gets from the g samples at s + (j + 0.5) * b / g.
 fn axis_weight(q: i32, n: u32, s: f32, b: f32, g: i32) -> f32 {

@@ -16,6 +16,7 @@ import divRnSrc from "../../kernels/_div_rn.wgsl" with { type: "text" };
 import fenceSrc from "../../kernels/_fence.wgsl" with { type: "text" };
 import iouSrc from "../../kernels/_iou.wgsl" with { type: "text" };
 import lossMainSrc from "../../kernels/_loss_main.wgsl" with { type: "text" };
+import roiLevelSrc from "../../kernels/_roi_level.wgsl" with { type: "text" };
 import sigmoidSrc from "../../kernels/_sigmoid.wgsl" with { type: "text" };
 import sortKeySrc from "../../kernels/_sort_key.wgsl" with { type: "text" };
 
@@ -32,6 +33,7 @@ export const KERNEL_INCLUDES: Readonly<Record<string, string>> = {
   "_fence.wgsl": fenceSrc,
   "_iou.wgsl": iouSrc,
   "_loss_main.wgsl": lossMainSrc,
+  "_roi_level.wgsl": roiLevelSrc,
   "_sigmoid.wgsl": sigmoidSrc,
   "_sort_key.wgsl": sortKeySrc,
 };

@@ -8,28 +8,58 @@ import forwardSrc from "../../kernels/group_norm_forward.wgsl" with { type: "tex
 import backwardSrc from "../../kernels/group_norm_backward.wgsl" with { type: "text" };
 import wsumSrc from "../../kernels/group_norm_wsum.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/kernel.ts";
+import { defineKernel, kernelParams } from "../gpu/kernel_params.ts";
 import { getGpu } from "../gpu/runtime.ts";
 import { fmtShape, type RawTensor, shapeSize } from "../gpu/raw_tensor.ts";
 import { checkBindingSize } from "./conv2d.ts";
 
+const FWD_PARAMS = kernelParams([
+  ["rows", "u32"],
+  ["len", "u32"],
+  ["hw", "u32"],
+  ["groups", "u32"],
+  ["cg", "u32"],
+  ["_p0", "u32"],
+  ["_p1", "u32"],
+  ["eps", "f32"],
+]);
 /** `kernels/group_norm_forward.wgsl`. */
-export const GROUP_NORM_FORWARD: KernelSpec = {
-  name: "group_norm_forward",
-  source: forwardSrc,
-  params: "uuuuuuuf",
-};
+export const GROUP_NORM_FORWARD: KernelSpec = defineKernel(
+  "group_norm_forward",
+  forwardSrc,
+  FWD_PARAMS,
+  ["x", "weight", "bias", "stats", "y"],
+);
+const BWD_PARAMS = kernelParams([
+  ["rows", "u32"],
+  ["len", "u32"],
+  ["hw", "u32"],
+  ["groups", "u32"],
+  ["cg", "u32"],
+  ["_p0", "u32"],
+  ["_p1", "u32"],
+  ["_p2", "u32"],
+]);
 /** `kernels/group_norm_backward.wgsl`. */
-export const GROUP_NORM_BACKWARD: KernelSpec = {
-  name: "group_norm_backward",
-  source: backwardSrc,
-  params: "uuuuuuuu",
-};
+export const GROUP_NORM_BACKWARD: KernelSpec = defineKernel(
+  "group_norm_backward",
+  backwardSrc,
+  BWD_PARAMS,
+  ["dy", "x", "y", "stats", "weight", "dx", "part"],
+);
+const WSUM_PARAMS = kernelParams([
+  ["n", "u32"],
+  ["channels", "u32"],
+  ["_p0", "u32"],
+  ["_p1", "u32"],
+]);
 /** `kernels/group_norm_wsum.wgsl`. */
-export const GROUP_NORM_WSUM: KernelSpec = {
-  name: "group_norm_wsum",
-  source: wsumSrc,
-  params: "uuuu",
-};
+export const GROUP_NORM_WSUM: KernelSpec = defineKernel(
+  "group_norm_wsum",
+  wsumSrc,
+  WSUM_PARAMS,
+  ["part", "dw", "db"],
+);
 
 /**
  * The per-adapter reduction shape: on a software adapter rows up to 8,192 values are added up by
@@ -109,7 +139,7 @@ export function groupNormForward(
   const y = gpu.empty(x.shape, "f32", "group_norm");
   gpu.dispatch(GROUP_NORM_FORWARD, {
     bindings: [x, weight ?? x, bias ?? x, stats, y],
-    params: [d.rows, d.len, d.hw, groups, d.cg, 0, 0, eps],
+    params: FWD_PARAMS.pack({ rows: d.rows, len: d.len, hw: d.hw, groups, cg: d.cg, eps }),
     overrides: {
       SERIAL: sh.serial ? 1 : 0,
       WG: sh.wg,
@@ -157,7 +187,7 @@ export function groupNormBackward(
   };
   gpu.dispatch(GROUP_NORM_BACKWARD, {
     bindings: [dy, x, reluOut ?? x, stats, weight ?? x, dx ?? spare(), part],
-    params: [d.rows, d.len, d.hw, groups, d.cg, 0, 0, 0],
+    params: BWD_PARAMS.pack({ rows: d.rows, len: d.len, hw: d.hw, groups, cg: d.cg }),
     overrides: {
       SERIAL: sh.serial ? 1 : 0,
       WG: sh.wg,
@@ -173,7 +203,7 @@ export function groupNormBackward(
     db = need.db ? gpu.empty([d.c], "f32", "group_norm_db") : null;
     gpu.dispatch(GROUP_NORM_WSUM, {
       bindings: [part, dw ?? spare(), db ?? spare()],
-      params: [d.n, d.c, 0, 0],
+      params: WSUM_PARAMS.pack({ n: d.n, channels: d.c }),
       overrides: { NEED_DW: dw ? 1 : 0, NEED_DB: db ? 1 : 0 },
       workgroups: Math.ceil(d.c / 64),
     });

@@ -12,8 +12,9 @@ const MIGRATED = [
   "unary",
   "fill",
   "cast",
-  "group_norm",
-  "group_norm_stats",
+  "group_norm_forward",
+  "group_norm_backward",
+  "group_norm_wsum",
   "interpolate",
   "matmul",
 ];
