@@ -15,6 +15,7 @@ import { initGpu } from "../gpu/runtime.ts";
 import type { BaseDetector, BboxResult, ImgMeta } from "../models/detectors/base.ts";
 import { buildModel, buildSplit, loaderSettings, loadWeights } from "./common.ts";
 import { drawDetections } from "./visualize.ts";
+import { prepareRun } from "./runtime_keys.ts";
 import { broadcastBytes, getDistInfo } from "../dist/dist.ts";
 import { multiGpuTest } from "./distributed.ts";
 
@@ -79,6 +80,7 @@ export async function testDetector(
   const dist = getDistInfo();
   const distributed = dist.worldSize > 1;
   const log = dist.rank !== 0 ? () => {} : opts.log ?? ((l: string) => console.log(l));
+  await prepareRun(cfg, { worldSize: dist.worldSize, isMain: dist.rank === 0, log });
   await initGpu();
   const dataset: DetDataset = buildSplit(cfg, "test");
   const det = buildModel(cfg);

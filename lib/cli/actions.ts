@@ -9,7 +9,6 @@
 import { basename, join } from "node:path";
 import {
   applyCfgOptions,
-  type CfgDict,
   checkConfigKeys,
   type Config,
   ConfigError,
@@ -18,6 +17,7 @@ import {
   loadConfig,
   MMDET_TOP_LEVEL_KEYS,
 } from "../config/mod.ts";
+import { importCustomModules } from "../config/custom_imports.ts";
 import { formatTimestamp, RunnerLogger } from "../runner/logger.ts";
 import { plotWorkDir } from "../runner/plot.ts";
 import { VERSION } from "../utils/version.ts";
@@ -35,6 +35,8 @@ export interface TrainCliOptions {
   validate?: boolean;
   /** `--launcher`: `"mpi"` joins a data-parallel job (lib/dist); default `"none"`. */
   launcher?: "none" | "mpi";
+  /** `--auto-scale-lr`: sets `auto_scale_lr.enable` (mmdet v2.25). */
+  autoScaleLr?: boolean;
 }
 
 /** What `trainDetector` receives besides the config (mmdet's `train_detector` arguments). */
@@ -106,6 +108,8 @@ export async function loadCommandConfig(
 ): Promise<Config> {
   const cfg = await loadConfig(path);
   applyCfgOptions(cfg, cfgOptions, { warn });
+  // mmcv imports custom_imports when the config is loaded: its components can be named anywhere
+  await importCustomModules(cfg, (m) => warn(`warning: ${m}`));
   const added = new Set(
     cfgOptions.filter((o) => o.startsWith("+")).map((o) => o.slice(1).split(/[.=]/)[0]),
   );
@@ -130,13 +134,8 @@ export function resolveWorkDir(cfg: Config, cliWorkDir?: string): string {
 }
 
 /**
- * Generates the synthetic shapes dataset when the config has `data.synthetic` (see
- * `configs/retinanet/retinanet_tiny_shapes.ts`) and points the `data_root` of `data.train`,
- * `data.val` and `data.test` (where null) at it; a no-op otherwise.
- *
- * `data.synthetic` keys: `type: "shapes"`, `cache_dir` (default `.cache/wgdet`), `num_train`,
- * `num_val`, `img_size`, `seed`, `objects_per_image`, `object_size`, `min_visible`, and `classes`
- * (default: `data.train.classes`).
+ * Generates the synthetic data of `data.synthetic` and fills in `data_root` (see
+ * `lib/apis/synthetic_data.ts`, imported on first use); a no-op without `data.synthetic`.
  *
  * @returns The generated folder, or undefined when the config has no synthetic data.
  */
@@ -144,48 +143,11 @@ export async function ensureSyntheticData(
   cfg: Config,
   log: (m: string) => void = () => {},
 ): Promise<string | undefined> {
-  const data = cfg.dict.data;
-  const syn = isDict(data) ? data.synthetic : undefined;
-  if (syn === undefined || syn === null) return undefined;
-  if (!isDict(syn) || syn.type !== "shapes") {
-    throw new ConfigError(
-      `Invalid data.synthetic in "${cfg.filename}": expected {type: "shapes", num_train, num_val, img_size, seed}, got ${
-        JSON.stringify(syn)
-      }`,
-    );
-  }
-  const dataDict = data as CfgDict;
-  const trainClasses = isDict(dataDict.train) ? dataDict.train.classes : undefined;
-  const opts: Record<string, unknown> = {};
-  const keys: [string, string][] = [
-    ["num_train", "numTrain"],
-    ["num_val", "numVal"],
-    ["img_size", "imgSize"],
-    ["seed", "seed"],
-    ["objects_per_image", "objectsPerImage"],
-    ["object_size", "objectSize"],
-    ["min_visible", "minVisible"],
-    ["classes", "classes"],
-  ];
-  for (const [snake, camel] of keys) {
-    if (syn[snake] !== undefined && syn[snake] !== null) opts[camel] = syn[snake];
-  }
-  if (opts.classes === undefined && Array.isArray(trainClasses)) opts.classes = trainClasses;
-  const mod = await importModule<
-    { ensureShapesDataset(dir: string, opts: Record<string, unknown>): Promise<{ root: string }> }
-  >(
-    new URL("../datasets/synthetic.ts", import.meta.url),
-    "The synthetic shapes generator",
+  const mod = await importModule<typeof import("../apis/synthetic_data.ts")>(
+    new URL("../apis/synthetic_data.ts", import.meta.url),
+    "The synthetic data generator",
   );
-  const cacheDir = typeof syn.cache_dir === "string" ? syn.cache_dir : ".cache/wgdet";
-  log(`Preparing the synthetic shapes data in ${cacheDir} (generated once per set of options)`);
-  const { root } = await mod.ensureShapesDataset(cacheDir, opts);
-  for (const split of ["train", "val", "test"]) {
-    const d = dataDict[split];
-    if (isDict(d) && (d.data_root === undefined || d.data_root === null)) d.data_root = root;
-  }
-  log(`Synthetic shapes data: ${root}`);
-  return root;
+  return await mod.ensureSyntheticData(cfg, log);
 }
 
 /** `train`: prepare the work dir, then `trainDetector`, then the plot. */
@@ -202,6 +164,18 @@ export async function trainCommand(
   if (opts.autoResume) cfg.dict.auto_resume = true;
   if (opts.loadFrom) cfg.dict.load_from = opts.loadFrom;
   if (opts.seed !== undefined) cfg.dict.seed = opts.seed;
+  if (opts.autoScaleLr) {
+    // mmdet's --auto-scale-lr: needs the config's auto_scale_lr.base_batch_size
+    const a = isDict(cfg.dict.auto_scale_lr) ? cfg.dict.auto_scale_lr : null;
+    if (!a || typeof a.base_batch_size !== "number") {
+      throw new ConfigError(
+        `Cannot use --auto-scale-lr with "${cfg.filename}": it has no auto_scale_lr.base_batch_size (the batch size its lr was tuned for): add auto_scale_lr = {enable: false, base_batch_size: 16}`,
+      );
+    }
+    a.enable = true;
+  }
+  // fail on refused keys (fp16, gpu_ids, …) before anything is written; the API warns
+  await checkConfigEarly(cfg);
   await Deno.mkdir(workDir, { recursive: true });
   const timestamp = formatTimestamp();
   const logFile = join(workDir, `${timestamp}.log`);
@@ -306,6 +280,16 @@ async function joinLauncher(cfg: Config, launcher: "none" | "mpi" | undefined): 
   const { distParams } = await import("../apis/distributed.ts");
   const info = await initDist({ launcher, timeout: distParams(cfg).timeout });
   return info.rank === 0;
+}
+
+/** The runtime-key errors (fp16, gpu_ids, device, auto_scale_lr) before any file is written. */
+async function checkConfigEarly(cfg: Config): Promise<void> {
+  const { checkRuntimeKeys } = await importModule<typeof import("../apis/runtime_keys.ts")>(
+    new URL("../apis/runtime_keys.ts", import.meta.url),
+    "The config checks",
+  );
+  const { getDistInfo } = await import("../dist/dist.ts");
+  checkRuntimeKeys(cfg, { worldSize: getDistInfo().worldSize, warn: () => {} });
 }
 
 /** Runs `f` on rank 0 first, then (after a barrier) on the other ranks (shared data caches). */

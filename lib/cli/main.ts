@@ -112,6 +112,10 @@ export function buildProgram(apis: ApiLoader = defaultApiLoader) {
       'job launcher: "none" (one process) or "mpi" (data-parallel under mpirun/srun --mpi)',
       parseLauncher,
     )
+    .option(
+      "--auto-scale-lr",
+      "scale optimizer.lr by (processes × samples_per_gpu) / auto_scale_lr.base_batch_size",
+    )
     .exitOverride()
     .action(async (config, o) => {
       await trainCommand(config, {
@@ -123,6 +127,7 @@ export function buildProgram(apis: ApiLoader = defaultApiLoader) {
         seed: o.seed,
         validate: o.validate,
         launcher: o.launcher,
+        autoScaleLr: o.autoScaleLr,
       }, apis);
     });
 

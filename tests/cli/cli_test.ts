@@ -191,3 +191,49 @@ Deno.test("describeError maps error classes to exit codes", () => {
     text: "error: TypeError: bad (set WGDET_DEBUG=1 for details)",
   });
 });
+
+Deno.test("refused runtime keys fail before anything is written, naming the key: fp16, gpu_ids, device", () =>
+  inTmp(async (dir) => {
+    for (
+      const [opt, re] of [
+        [
+          "+fp16.loss_scale=512.0",
+          /^error: Config ".*child\.ts" sets fp16=\{"loss_scale":512\}: .*remove fp16/,
+        ],
+        ["+gpu_ids=[0,1]", /^error: Config ".*child\.ts" sets gpu_ids=\[0,1\]: .*--launcher mpi/],
+        ["+device=cpu", /^error: Config ".*child\.ts" sets device="cpu"/],
+        ["+auto_scale_lr.enable=1", /^error: Invalid auto_scale_lr\.enable 1/],
+      ] as const
+    ) {
+      const r = await cli(["train", fixture("child.ts"), "--cfg-options", opt], { cwd: dir });
+      assert.equal(r.code, 2, `${opt}: ${r.stderr}`);
+      assert.match(r.stderr.split("\n").pop()!, re);
+      assert.ok(!(await Deno.stat(join(dir, "work_dirs")).catch(() => null)), "no work dir");
+    }
+    const auto = await cli(["train", fixture("child.ts"), "--auto-scale-lr"], { cwd: dir });
+    assert.equal(auto.code, 2);
+    assert.match(auto.stderr, /--auto-scale-lr .*auto_scale_lr\.base_batch_size/);
+  }));
+
+Deno.test("custom_imports modules are imported by the CLI before the command runs; a missing one exits 2", () =>
+  inTmp(async (dir) => {
+    const mod = join(dir, "my_hooks.ts");
+    await Deno.writeTextFile(mod, 'console.log("custom module imported");\nexport {};\n');
+    const ok = await cli([
+      "train",
+      fixture("child.ts"),
+      "--cfg-options",
+      `+custom_imports.imports=[${mod}]`,
+    ], { cwd: dir });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /custom module imported[\s\S]*fake train/);
+    assert.ok(!ok.stderr.includes("custom_imports"), ok.stderr);
+    const bad = await cli([
+      "train",
+      fixture("child.ts"),
+      "--cfg-options",
+      `+custom_imports.imports=[${join(dir, "nope.ts")}]`,
+    ], { cwd: dir });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /error: Cannot import custom_imports entry ".*nope\.ts"/);
+  }));
