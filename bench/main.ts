@@ -5,7 +5,24 @@
  */
 import { runSuites, type Suite } from "./_run.ts";
 
+const HELP = `Usage: deno task bench [FILTER...] [--out FILE]
+
+Runs the benchmarks of bench/*_bench.ts (all of them, or those whose file name contains one of
+the FILTERs), prints a table and writes every record as JSON.
+
+Arguments:
+  FILTER       run only the bench modules whose name contains it (e.g. conv, train)
+
+Options:
+  --out FILE   write the JSON here (default: bench/results/<date>-<adapter>.json)
+  -h, --help   print this help and exit
+`;
+
 const args = [...Deno.args];
+if (args.includes("--help") || args.includes("-h")) {
+  console.log(HELP);
+  Deno.exit(0);
+}
 let outPath: string | undefined;
 const oi = args.indexOf("--out");
 if (oi >= 0) {
@@ -19,6 +36,18 @@ for await (const e of Deno.readDir(dir)) {
   if (e.isFile && e.name.endsWith("_bench.ts")) names.push(e.name);
 }
 names.sort();
+for (const a of args) {
+  if (a.startsWith("-")) {
+    console.error(`error: unknown option "${a}" (see deno task bench --help)`);
+    Deno.exit(2);
+  }
+  if (!names.some((m) => m.includes(a))) {
+    console.error(
+      `error: no benchmark matches "${a}": the modules are ${names.join(", ")}`,
+    );
+    Deno.exit(2);
+  }
+}
 const suites: Suite[] = [];
 for (const m of names) {
   if (args.length && !args.some((f) => m.includes(f))) continue;
