@@ -16,8 +16,10 @@ import {
   isDict,
   loadConfig,
   MMDET_TOP_LEVEL_KEYS,
+  parseCfgOptionValue,
 } from "../config/mod.ts";
 import { importCustomModules } from "../config/custom_imports.ts";
+import { checkTestOptions, type TestOutputOptions } from "../apis/results_io.ts";
 import { formatTimestamp, RunnerLogger } from "../runner/logger.ts";
 import { plotWorkDir } from "../runner/plot.ts";
 import { VERSION } from "../utils/version.ts";
@@ -58,7 +60,7 @@ export interface Apis {
     testDetector(
       cfg: Config,
       checkpoint: string,
-      opts: { eval?: string[]; out?: string; showDir?: string },
+      opts: TestOutputOptions,
     ): Promise<unknown>;
   };
   infer: {
@@ -200,55 +202,88 @@ export async function trainCommand(
     seed: opts.seed ?? cfg.dict.seed ?? null,
     exp_name: basename(cfg.filename),
   };
-  await train.trainDetector(cfg, {
-    workDir,
-    timestamp,
-    validate: opts.validate ?? true,
-    seed: opts.seed,
-    logger,
-    meta,
-  });
-  if (!isMain) return;
-  const plot = await plotWorkDir(workDir).catch((e) => {
-    logger.warn(`Cannot draw the training plot: ${(e as Error).message}`);
-    return undefined;
-  });
-  const latest = await Deno.readTextFile(join(workDir, "latest")).then(
-    (t) => join(workDir, t.trim()),
-    () => undefined,
-  );
-  if (latest) logger.info(`Checkpoint: ${latest}`);
-  if (plot) logger.info(`Plot of losses, learning rate and mAP: ${plot}`);
+  let failed = true;
+  try {
+    await train.trainDetector(cfg, {
+      workDir,
+      timestamp,
+      validate: opts.validate ?? true,
+      seed: opts.seed,
+      logger,
+      meta,
+    });
+    failed = false;
+  } finally {
+    // the curves are drawn from what was logged, also when the run failed
+    if (isMain) {
+      const plot = await plotWorkDir(workDir).catch((e) => {
+        logger.warn(`Cannot draw the training plot: ${(e as Error).message}`);
+        return undefined;
+      });
+      if (!failed) {
+        const latest = await Deno.readTextFile(join(workDir, "latest")).then(
+          (t) => join(workDir, t.trim()),
+          () => undefined,
+        );
+        if (latest) logger.info(`Checkpoint: ${latest}`);
+      }
+      if (plot) {
+        logger.info(
+          `Plot of losses, learning rate and mAP: ${plot} (and ${plot.replace(/\.png$/, ".svg")})`,
+        );
+      }
+    }
+  }
 }
 
-/** `test`: evaluate a checkpoint. */
+/** Options of `test` (the CLI flags). */
+export interface TestCliOptions {
+  eval?: string[];
+  out?: string;
+  formatOnly?: boolean;
+  /** `--eval-options k=v ...` (values parsed as `--cfg-options` values). */
+  evalOptions?: string[];
+  showDir?: string;
+  showScoreThr?: number;
+  cfgOptions?: string[];
+  launcher?: "none" | "mpi";
+}
+
+/** Parses `--eval-options k=v ...` as mmcv's DictAction does. */
+export function parseEvalOptions(list: string[] = []): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const item of list) {
+    const i = item.indexOf("=");
+    if (i <= 0) {
+      throw new ConfigError(`Invalid --eval-options "${item}": expected key=value`);
+    }
+    out[item.slice(0, i)] = parseCfgOptionValue(item.slice(i + 1));
+  }
+  return out;
+}
+
+/** `test`: evaluate a checkpoint; every output is checked before the config is even loaded. */
 export async function testCommand(
   configPath: string,
   checkpoint: string,
-  opts: {
-    eval?: string[];
-    out?: string;
-    showDir?: string;
-    cfgOptions?: string[];
-    launcher?: "none" | "mpi";
-  },
+  opts: TestCliOptions,
   apis: ApiLoader = defaultApiLoader,
 ): Promise<void> {
-  if (opts.out && !opts.out.endsWith(".json")) {
-    throw new ConfigError(`Invalid --out "${opts.out}": the results file must end with .json`);
-  }
-  if (!opts.out && !opts.eval?.length && !opts.showDir) {
-    throw new ConfigError("Nothing to do: give at least one of --eval, --out or --show-dir");
-  }
+  const evalOptions = parseEvalOptions(opts.evalOptions);
+  const apiOpts = {
+    eval: opts.eval,
+    out: opts.out,
+    formatOnly: opts.formatOnly,
+    evalOptions: opts.evalOptions ? evalOptions : undefined,
+    showDir: opts.showDir,
+    showScoreThr: opts.showScoreThr,
+  };
+  await checkTestOptions(apiOpts);
   const cfg = await loadCommandConfig(configPath, opts.cfgOptions ?? []);
   const isMain = await joinLauncher(cfg, opts.launcher);
   await mainFirst(isMain, () => ensureSyntheticData(cfg));
   const test = await apis("test");
-  await test.testDetector(cfg, checkpoint, {
-    eval: opts.eval,
-    out: opts.out,
-    showDir: opts.showDir,
-  });
+  await test.testDetector(cfg, checkpoint, apiOpts);
 }
 
 /** `infer`: run a checkpoint on image files and write PNGs with boxes. */

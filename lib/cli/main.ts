@@ -136,8 +136,25 @@ export function buildProgram(apis: ApiLoader = defaultApiLoader) {
     .argument("<config>", "config file")
     .argument("<checkpoint>", "checkpoint (.safetensors, a work dir, or its latest pointer)")
     .option("--eval <metrics...>", 'metrics to compute, e.g. "bbox" (COCO) or "mAP" (VOC)')
-    .option("--out <file>", "write the raw detections to this .json file")
+    .option(
+      "--out <file>",
+      "write the detections: results.pkl (mmdet's pickle of per-class [k,5] float32 arrays) or .json",
+    )
+    .option(
+      "--format-only",
+      "only write the results in the dataset's format (COCO JSON, needs --eval-options jsonfile_prefix=PATH)",
+    )
+    .option(
+      "--eval-options <key=value...>",
+      "evaluation options, e.g. classwise=True jsonfile_prefix=work_dirs/res (writes res.bbox.json)",
+      collect,
+    )
     .option("--show-dir <dir>", "write images with the detections drawn")
+    .option(
+      "--show-score-thr <float>",
+      "score threshold of the drawings (default 0.3)",
+      parseFloatArg,
+    )
     .option("--cfg-options <key=value...>", "override config keys", collect)
     .option(
       "--launcher <launcher>",
@@ -150,7 +167,10 @@ export function buildProgram(apis: ApiLoader = defaultApiLoader) {
         launcher: o.launcher,
         eval: o.eval,
         out: o.out,
+        formatOnly: o.formatOnly,
+        evalOptions: o.evalOptions,
         showDir: o.showDir,
+        showScoreThr: o.showScoreThr,
         cfgOptions: o.cfgOptions,
       }, apis);
     });

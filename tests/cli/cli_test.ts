@@ -50,8 +50,19 @@ Deno.test("wgdet --help and each command's --help exit 0 and describe the option
         "--cfg-options",
         "--seed",
         "--no-validate",
+        "--launcher",
+        "--auto-scale-lr",
       ]],
-      ["test", ["--eval", "--out", "--show-dir", "--cfg-options"]],
+      ["test", [
+        "--eval",
+        "--out",
+        "--format-only",
+        "--eval-options",
+        "--show-dir",
+        "--show-score-thr",
+        "--cfg-options",
+        "--launcher",
+      ]],
       ["infer", ["--out-dir", "--score-thr"]],
     ] as const
   ) {
@@ -116,7 +127,12 @@ Deno.test("bad usage exits 2: unknown option, unknown command, bad --seed, bad -
         ["train", "--bogus"],
         ["trian"],
         ["train", "--seed", "abc"],
-        ["test", tiny, "ckpt", "--out", "results.pkl"],
+        ["test", tiny, "ckpt", "--out", "results.txt"],
+        ["test", tiny, "ckpt", "--out", join(dir, "no", "such", "results.pkl")],
+        ["test", tiny, "ckpt", "--format-only"],
+        ["test", tiny, "ckpt", "--eval", "bbox", "--format-only"],
+        ["test", tiny, "ckpt", "--eval", "bbox", "--eval-options", "classwise"],
+        ["test", tiny, "ckpt", "--eval", "bbox", "--show-score-thr", "2"],
         ["test", tiny, "ckpt"],
         ["infer", tiny, "ckpt", join(dir, "missing.jpg")],
       ]
@@ -236,4 +252,37 @@ Deno.test("custom_imports modules are imported by the CLI before the command run
     ], { cwd: dir });
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /error: Cannot import custom_imports entry ".*nope\.ts"/);
+  }));
+
+Deno.test("test: --out missing folder fails at once naming it; --format-only and --eval-options reach the API parsed", () =>
+  inTmp(async (dir) => {
+    const missing = await cli(["test", tiny, "ckpt", "--out", join(dir, "nope", "r.pkl")], {
+      cwd: dir,
+    });
+    assert.equal(missing.code, 2);
+    assert.match(
+      missing.stderr,
+      /^error: Invalid --out ".*r\.pkl": the folder ".*nope" does not exist/,
+    );
+    const r = await cli([
+      "test",
+      tiny,
+      "ckpt",
+      "--format-only",
+      "--eval-options",
+      `jsonfile_prefix=${join(dir, "res")}`,
+      "classwise=True",
+      "--show-score-thr",
+      "0.5",
+      "--out",
+      join(dir, "r.pkl"),
+    ], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const opts = JSON.parse(r.stdout.match(/fake test: \S+ ckpt (.*)/)![1]);
+    assert.deepEqual(opts, {
+      out: join(dir, "r.pkl"),
+      formatOnly: true,
+      evalOptions: { jsonfile_prefix: join(dir, "res"), classwise: true },
+      showScoreThr: 0.5,
+    });
   }));
