@@ -107,7 +107,8 @@ export function renderCurvesSvg(runs: CurveRun[], opts: CurvesSvgOptions = {}): 
       return;
     }
     const xs = pts.map((p) => p[0]), ys = pts.map((p) => log ? Math.log10(p[1]) : p[1]);
-    let xLo = Math.min(0, ...xs), xHi = Math.max(...xs);
+    const xLo = Math.min(0, ...xs);
+    let xHi = Math.max(...xs);
     if (xHi <= xLo) xHi = xLo + 1;
     let yLo = Math.min(...ys), yHi = Math.max(...ys);
     if (yHi <= yLo) {
