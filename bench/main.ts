@@ -26,12 +26,6 @@ python3 with torch for the PyTorch peer).
 Related: deno task profile CONFIG (per-kernel-family time of one training step).`);
   Deno.exit(0);
 }
-for (const a of args) {
-  if (a.startsWith("-") && a !== "--out") {
-    console.error(`deno task bench: unknown option ${a} (see deno task bench --help)`);
-    Deno.exit(2);
-  }
-}
 let outPath: string | undefined;
 const oi = args.indexOf("--out");
 if (oi >= 0) {
@@ -45,6 +39,18 @@ for await (const e of Deno.readDir(dir)) {
   if (e.isFile && e.name.endsWith("_bench.ts")) names.push(e.name);
 }
 names.sort();
+for (const a of args) {
+  if (a.startsWith("-")) {
+    console.error(`error: unknown option "${a}" (see deno task bench --help)`);
+    Deno.exit(2);
+  }
+  if (!names.some((m) => m.includes(a))) {
+    console.error(
+      `error: no benchmark matches "${a}": the modules are ${names.join(", ")}`,
+    );
+    Deno.exit(2);
+  }
+}
 const suites: Suite[] = [];
 for (const m of names) {
   if (args.length && !args.some((f) => m.includes(f))) continue;

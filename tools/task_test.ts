@@ -14,6 +14,25 @@
  * into a test failure. Any other non-zero exit is passed through.
  */
 const args = Deno.args;
+
+const HELP = `Usage: deno task test [DENO_TEST_FLAGS...] [TEST_FILES...]
+       deno task test CONFIG CHECKPOINT [deno task eval options]
+
+Without a config: runs the test suite (tests/, or the given test files) with deno test; flags
+such as --filter NAME are passed to deno test (its own help: deno test --help).
+
+With CONFIG (.ts or .json) and CHECKPOINT: evaluates the checkpoint on the config's test set, as
+mmdetection's tools/test.py; the options are those of deno task eval (see deno task eval --help):
+--eval, --out, --format-only, --eval-options, --show-dir, --show-score-thr, --cfg-options,
+--launcher.
+
+Options:
+  -h, --help   print this help and exit
+`;
+if (args.length === 1 && (args[0] === "--help" || args[0] === "-h")) {
+  console.log(HELP);
+  Deno.exit(0);
+}
 const positional = args.filter((a) => !a.startsWith("-"));
 const isEval = positional.length > 0 && /\.(ts|json)$/.test(positional[0]) &&
   !positional[0].endsWith("_test.ts");

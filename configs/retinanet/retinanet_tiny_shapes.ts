@@ -2,7 +2,8 @@
 // 2-conv head, trained from scratch on the synthetic shapes data (128×128 images of rectangles,
 // ellipses and triangles). This is what `deno task train` runs with no arguments.
 //
-// `data.synthetic` is a wgdet key: before building the datasets, the CLI calls
+// `data.synthetic` is a wgdet key: before building the datasets, the train/test/infer APIs (and
+// the CLI) call
 // `ensureShapesDataset(cache_dir, {numTrain, numVal, imgSize, seed, classes})` (lib/datasets/
 // synthetic.ts), which generates the PNGs and COCO files once per set of options, and fills in
 // the `data_root` of train/val/test with the generated folder.
@@ -14,7 +15,7 @@ export const _base_ = [
 ];
 
 const classes = ["rectangle", "ellipse", "triangle"];
-const data_root = null; // filled in by the CLI: the generated dataset's folder
+const data_root = null; // filled in before the run: the generated dataset's folder
 const img_size = 128;
 
 export const model = {

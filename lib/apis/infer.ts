@@ -18,6 +18,7 @@ import { ConfigError } from "../utils/errors.ts";
 import type { TypedCfg } from "../utils/registry.ts";
 import { buildModel, dataSection, loadWeights } from "./common.ts";
 import { drawDetections } from "./visualize.ts";
+import { prepareRun } from "./runtime_keys.ts";
 
 /** Options of {@linkcode inferImages}. */
 export interface InferOptions {
@@ -47,6 +48,7 @@ export async function inferImages(
   opts: InferOptions,
 ): Promise<ImageDetections[]> {
   const log = opts.log ?? ((l: string) => console.log(l));
+  await prepareRun(cfg, { log });
   await initGpu();
   const det = buildModel(cfg);
   const out: ImageDetections[] = [];

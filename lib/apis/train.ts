@@ -30,6 +30,7 @@ import {
   MemoryScopeHook,
   peakMemoryMb,
 } from "./adapters.ts";
+import { applyAutoScaleLr, prepareRun } from "./runtime_keys.ts";
 import { buildModel, buildSplit, dataSection, loaderSettings, loadWeights } from "./common.ts";
 import { singleGpuTest } from "./test.ts";
 import { broadcastBytes, getDistInfo } from "../dist/dist.ts";
@@ -79,14 +80,22 @@ export function asRunnerLoader(
 
 /** Trains the detector described by `cfg`. */
 export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Promise<TrainResult> {
-  const gpu = await initGpu();
-  installScalarReader();
-  const seed = opts.seed ?? (typeof cfg.dict.seed === "number" ? cfg.dict.seed : 0);
   // data-parallel under a launcher (lib/cli initialised lib/dist): rank 0 logs and checkpoints
   const dist = getDistInfo();
   const distributed = dist.worldSize > 1;
   const shard = distributed ? { rank: dist.rank, world_size: dist.worldSize } : undefined;
   const logger = opts.logger ?? new RunnerLogger({});
+  // custom_imports, the runtime keys (fp16, gpu_ids, …), dist_params, data.synthetic
+  await prepareRun(cfg, {
+    worldSize: dist.worldSize,
+    isMain: dist.rank === 0,
+    log: (m) => logger.info(m),
+    warn: (m) => logger.warn(m),
+  });
+  distParams(cfg);
+  const gpu = await initGpu();
+  installScalarReader();
+  const seed = opts.seed ?? (typeof cfg.dict.seed === "number" ? cfg.dict.seed : 0);
   if (distributed) {
     logger.info(`Distributed: rank ${dist.rank} of ${dist.worldSize} (${dist.library ?? "MPI"})`);
   }
@@ -134,6 +143,7 @@ export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Pr
   if (distributed) await broadcastModel(det);
   const optCfg = asRecord(cfg.dict.optimizer);
   if (!optCfg) throw new ConfigError(`Config "${cfg.filename}" has no "optimizer"`);
+  applyAutoScaleLr(cfg, dist.worldSize, samples, (m) => logger.info(m));
   const optimizer = buildOptimizer(det, optCfg);
 
   // 3. runner

@@ -28,7 +28,7 @@ const COLORS: Rgb[] = [
 export function drawDetections(
   img: HwcImage,
   result: Float32Array[],
-  opts: { classes: readonly string[]; scoreThr?: number },
+  opts: { classes: readonly string[]; scoreThr?: number; showScore?: boolean },
 ): Raster {
   const r = new Raster(img.width, img.height);
   const c = img.channels;
@@ -50,7 +50,8 @@ export function drawDetections(
       r.line(x2, y1, x2, y2, col, scale);
       r.line(x2, y2, x1, y2, col, scale);
       r.line(x1, y2, x1, y1, col, scale);
-      const label = `${opts.classes[cls] ?? cls} ${s.toFixed(2)}`;
+      const name = String(opts.classes[cls] ?? cls);
+      const label = opts.showScore === false ? name : `${name} ${s.toFixed(2)}`;
       const w = Raster.textWidth(label, scale) + 2 * scale, h = 9 * scale;
       const ty = y1 - h >= 0 ? y1 - h : y1;
       r.rect(x1, ty, w, h, col);

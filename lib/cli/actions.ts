@@ -9,7 +9,6 @@
 import { basename, join } from "node:path";
 import {
   applyCfgOptions,
-  type CfgDict,
   checkConfigKeys,
   type Config,
   ConfigError,
@@ -17,7 +16,10 @@ import {
   isDict,
   loadConfig,
   MMDET_TOP_LEVEL_KEYS,
+  parseCfgOptionValue,
 } from "../config/mod.ts";
+import { importCustomModules } from "../config/custom_imports.ts";
+import { checkTestOptions, type TestOutputOptions } from "../apis/results_io.ts";
 import { formatTimestamp, RunnerLogger } from "../runner/logger.ts";
 import { plotWorkDir } from "../runner/plot.ts";
 import { VERSION } from "../utils/version.ts";
@@ -35,6 +37,8 @@ export interface TrainCliOptions {
   validate?: boolean;
   /** `--launcher`: `"mpi"` joins a data-parallel job (lib/dist); default `"none"`. */
   launcher?: "none" | "mpi";
+  /** `--auto-scale-lr`: sets `auto_scale_lr.enable` (mmdet v2.25). */
+  autoScaleLr?: boolean;
 }
 
 /** What `trainDetector` receives besides the config (mmdet's `train_detector` arguments). */
@@ -56,7 +60,7 @@ export interface Apis {
     testDetector(
       cfg: Config,
       checkpoint: string,
-      opts: { eval?: string[]; out?: string; showDir?: string },
+      opts: TestOutputOptions,
     ): Promise<unknown>;
   };
   infer: {
@@ -106,6 +110,8 @@ export async function loadCommandConfig(
 ): Promise<Config> {
   const cfg = await loadConfig(path);
   applyCfgOptions(cfg, cfgOptions, { warn });
+  // mmcv imports custom_imports when the config is loaded: its components can be named anywhere
+  await importCustomModules(cfg, (m) => warn(`warning: ${m}`));
   const added = new Set(
     cfgOptions.filter((o) => o.startsWith("+")).map((o) => o.slice(1).split(/[.=]/)[0]),
   );
@@ -130,13 +136,8 @@ export function resolveWorkDir(cfg: Config, cliWorkDir?: string): string {
 }
 
 /**
- * Generates the synthetic shapes dataset when the config has `data.synthetic` (see
- * `configs/retinanet/retinanet_tiny_shapes.ts`) and points the `data_root` of `data.train`,
- * `data.val` and `data.test` (where null) at it; a no-op otherwise.
- *
- * `data.synthetic` keys: `type: "shapes"`, `cache_dir` (default `.cache/wgdet`), `num_train`,
- * `num_val`, `img_size`, `seed`, `objects_per_image`, `object_size`, `min_visible`, and `classes`
- * (default: `data.train.classes`).
+ * Generates the synthetic data of `data.synthetic` and fills in `data_root` (see
+ * `lib/apis/synthetic_data.ts`, imported on first use); a no-op without `data.synthetic`.
  *
  * @returns The generated folder, or undefined when the config has no synthetic data.
  */
@@ -144,48 +145,11 @@ export async function ensureSyntheticData(
   cfg: Config,
   log: (m: string) => void = () => {},
 ): Promise<string | undefined> {
-  const data = cfg.dict.data;
-  const syn = isDict(data) ? data.synthetic : undefined;
-  if (syn === undefined || syn === null) return undefined;
-  if (!isDict(syn) || syn.type !== "shapes") {
-    throw new ConfigError(
-      `Invalid data.synthetic in "${cfg.filename}": expected {type: "shapes", num_train, num_val, img_size, seed}, got ${
-        JSON.stringify(syn)
-      }`,
-    );
-  }
-  const dataDict = data as CfgDict;
-  const trainClasses = isDict(dataDict.train) ? dataDict.train.classes : undefined;
-  const opts: Record<string, unknown> = {};
-  const keys: [string, string][] = [
-    ["num_train", "numTrain"],
-    ["num_val", "numVal"],
-    ["img_size", "imgSize"],
-    ["seed", "seed"],
-    ["objects_per_image", "objectsPerImage"],
-    ["object_size", "objectSize"],
-    ["min_visible", "minVisible"],
-    ["classes", "classes"],
-  ];
-  for (const [snake, camel] of keys) {
-    if (syn[snake] !== undefined && syn[snake] !== null) opts[camel] = syn[snake];
-  }
-  if (opts.classes === undefined && Array.isArray(trainClasses)) opts.classes = trainClasses;
-  const mod = await importModule<
-    { ensureShapesDataset(dir: string, opts: Record<string, unknown>): Promise<{ root: string }> }
-  >(
-    new URL("../datasets/synthetic.ts", import.meta.url),
-    "The synthetic shapes generator",
+  const mod = await importModule<typeof import("../apis/synthetic_data.ts")>(
+    new URL("../apis/synthetic_data.ts", import.meta.url),
+    "The synthetic data generator",
   );
-  const cacheDir = typeof syn.cache_dir === "string" ? syn.cache_dir : ".cache/wgdet";
-  log(`Preparing the synthetic shapes data in ${cacheDir} (generated once per set of options)`);
-  const { root } = await mod.ensureShapesDataset(cacheDir, opts);
-  for (const split of ["train", "val", "test"]) {
-    const d = dataDict[split];
-    if (isDict(d) && (d.data_root === undefined || d.data_root === null)) d.data_root = root;
-  }
-  log(`Synthetic shapes data: ${root}`);
-  return root;
+  return await mod.ensureSyntheticData(cfg, log);
 }
 
 /** `train`: prepare the work dir, then `trainDetector`, then the plot. */
@@ -202,6 +166,18 @@ export async function trainCommand(
   if (opts.autoResume) cfg.dict.auto_resume = true;
   if (opts.loadFrom) cfg.dict.load_from = opts.loadFrom;
   if (opts.seed !== undefined) cfg.dict.seed = opts.seed;
+  if (opts.autoScaleLr) {
+    // mmdet's --auto-scale-lr: needs the config's auto_scale_lr.base_batch_size
+    const a = isDict(cfg.dict.auto_scale_lr) ? cfg.dict.auto_scale_lr : null;
+    if (!a || typeof a.base_batch_size !== "number") {
+      throw new ConfigError(
+        `Cannot use --auto-scale-lr with "${cfg.filename}": it has no auto_scale_lr.base_batch_size (the batch size its lr was tuned for): add auto_scale_lr = {enable: false, base_batch_size: 16}`,
+      );
+    }
+    a.enable = true;
+  }
+  // fail on refused keys (fp16, gpu_ids, …) before anything is written; the API warns
+  await checkConfigEarly(cfg);
   await Deno.mkdir(workDir, { recursive: true });
   const timestamp = formatTimestamp();
   const logFile = join(workDir, `${timestamp}.log`);
@@ -226,55 +202,88 @@ export async function trainCommand(
     seed: opts.seed ?? cfg.dict.seed ?? null,
     exp_name: basename(cfg.filename),
   };
-  await train.trainDetector(cfg, {
-    workDir,
-    timestamp,
-    validate: opts.validate ?? true,
-    seed: opts.seed,
-    logger,
-    meta,
-  });
-  if (!isMain) return;
-  const plot = await plotWorkDir(workDir).catch((e) => {
-    logger.warn(`Cannot draw the training plot: ${(e as Error).message}`);
-    return undefined;
-  });
-  const latest = await Deno.readTextFile(join(workDir, "latest")).then(
-    (t) => join(workDir, t.trim()),
-    () => undefined,
-  );
-  if (latest) logger.info(`Checkpoint: ${latest}`);
-  if (plot) logger.info(`Plot of losses, learning rate and mAP: ${plot}`);
+  let failed = true;
+  try {
+    await train.trainDetector(cfg, {
+      workDir,
+      timestamp,
+      validate: opts.validate ?? true,
+      seed: opts.seed,
+      logger,
+      meta,
+    });
+    failed = false;
+  } finally {
+    // the curves are drawn from what was logged, also when the run failed
+    if (isMain) {
+      const plot = await plotWorkDir(workDir).catch((e) => {
+        logger.warn(`Cannot draw the training plot: ${(e as Error).message}`);
+        return undefined;
+      });
+      if (!failed) {
+        const latest = await Deno.readTextFile(join(workDir, "latest")).then(
+          (t) => join(workDir, t.trim()),
+          () => undefined,
+        );
+        if (latest) logger.info(`Checkpoint: ${latest}`);
+      }
+      if (plot) {
+        logger.info(
+          `Plot of losses, learning rate and mAP: ${plot} (and ${plot.replace(/\.png$/, ".svg")})`,
+        );
+      }
+    }
+  }
 }
 
-/** `test`: evaluate a checkpoint. */
+/** Options of `test` (the CLI flags). */
+export interface TestCliOptions {
+  eval?: string[];
+  out?: string;
+  formatOnly?: boolean;
+  /** `--eval-options k=v ...` (values parsed as `--cfg-options` values). */
+  evalOptions?: string[];
+  showDir?: string;
+  showScoreThr?: number;
+  cfgOptions?: string[];
+  launcher?: "none" | "mpi";
+}
+
+/** Parses `--eval-options k=v ...` as mmcv's DictAction does. */
+export function parseEvalOptions(list: string[] = []): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const item of list) {
+    const i = item.indexOf("=");
+    if (i <= 0) {
+      throw new ConfigError(`Invalid --eval-options "${item}": expected key=value`);
+    }
+    out[item.slice(0, i)] = parseCfgOptionValue(item.slice(i + 1));
+  }
+  return out;
+}
+
+/** `test`: evaluate a checkpoint; every output is checked before the config is even loaded. */
 export async function testCommand(
   configPath: string,
   checkpoint: string,
-  opts: {
-    eval?: string[];
-    out?: string;
-    showDir?: string;
-    cfgOptions?: string[];
-    launcher?: "none" | "mpi";
-  },
+  opts: TestCliOptions,
   apis: ApiLoader = defaultApiLoader,
 ): Promise<void> {
-  if (opts.out && !opts.out.endsWith(".json")) {
-    throw new ConfigError(`Invalid --out "${opts.out}": the results file must end with .json`);
-  }
-  if (!opts.out && !opts.eval?.length && !opts.showDir) {
-    throw new ConfigError("Nothing to do: give at least one of --eval, --out or --show-dir");
-  }
+  const evalOptions = parseEvalOptions(opts.evalOptions);
+  const apiOpts = {
+    eval: opts.eval,
+    out: opts.out,
+    formatOnly: opts.formatOnly,
+    evalOptions: opts.evalOptions ? evalOptions : undefined,
+    showDir: opts.showDir,
+    showScoreThr: opts.showScoreThr,
+  };
+  await checkTestOptions(apiOpts);
   const cfg = await loadCommandConfig(configPath, opts.cfgOptions ?? []);
   const isMain = await joinLauncher(cfg, opts.launcher);
   await mainFirst(isMain, () => ensureSyntheticData(cfg));
   const test = await apis("test");
-  await test.testDetector(cfg, checkpoint, {
-    eval: opts.eval,
-    out: opts.out,
-    showDir: opts.showDir,
-  });
+  await test.testDetector(cfg, checkpoint, apiOpts);
 }
 
 /** `infer`: run a checkpoint on image files and write PNGs with boxes. */
@@ -306,6 +315,16 @@ async function joinLauncher(cfg: Config, launcher: "none" | "mpi" | undefined): 
   const { distParams } = await import("../apis/distributed.ts");
   const info = await initDist({ launcher, timeout: distParams(cfg).timeout });
   return info.rank === 0;
+}
+
+/** The runtime-key errors (fp16, gpu_ids, device, auto_scale_lr) before any file is written. */
+async function checkConfigEarly(cfg: Config): Promise<void> {
+  const { checkRuntimeKeys } = await importModule<typeof import("../apis/runtime_keys.ts")>(
+    new URL("../apis/runtime_keys.ts", import.meta.url),
+    "The config checks",
+  );
+  const { getDistInfo } = await import("../dist/dist.ts");
+  checkRuntimeKeys(cfg, { worldSize: getDistInfo().worldSize, warn: () => {} });
 }
 
 /** Runs `f` on rank 0 first, then (after a barrier) on the other ranks (shared data caches). */

@@ -112,6 +112,10 @@ export function buildProgram(apis: ApiLoader = defaultApiLoader) {
       'job launcher: "none" (one process) or "mpi" (data-parallel under mpirun/srun --mpi)',
       parseLauncher,
     )
+    .option(
+      "--auto-scale-lr",
+      "scale optimizer.lr by (processes × samples_per_gpu) / auto_scale_lr.base_batch_size",
+    )
     .exitOverride()
     .action(async (config, o) => {
       await trainCommand(config, {
@@ -123,6 +127,7 @@ export function buildProgram(apis: ApiLoader = defaultApiLoader) {
         seed: o.seed,
         validate: o.validate,
         launcher: o.launcher,
+        autoScaleLr: o.autoScaleLr,
       }, apis);
     });
 
@@ -134,8 +139,25 @@ export function buildProgram(apis: ApiLoader = defaultApiLoader) {
       "--eval <metrics...>",
       'metrics: "bbox" (COCO), "mAP" (VOC), "proposal_fast" / "proposal" (RPN recall, COCO), "recall" (VOC)',
     )
-    .option("--out <file>", "write the raw detections to this .json file")
+    .option(
+      "--out <file>",
+      "write the detections: results.pkl (mmdet's pickle of per-class [k,5] float32 arrays) or .json",
+    )
+    .option(
+      "--format-only",
+      "only write the results in the dataset's format (COCO JSON, needs --eval-options jsonfile_prefix=PATH)",
+    )
+    .option(
+      "--eval-options <key=value...>",
+      "evaluation options, e.g. classwise=True jsonfile_prefix=work_dirs/res (writes res.bbox.json)",
+      collect,
+    )
     .option("--show-dir <dir>", "write images with the detections drawn")
+    .option(
+      "--show-score-thr <float>",
+      "score threshold of the drawings (default 0.3)",
+      parseFloatArg,
+    )
     .option("--cfg-options <key=value...>", "override config keys", collect)
     .option(
       "--launcher <launcher>",
@@ -148,7 +170,10 @@ export function buildProgram(apis: ApiLoader = defaultApiLoader) {
         launcher: o.launcher,
         eval: o.eval,
         out: o.out,
+        formatOnly: o.formatOnly,
+        evalOptions: o.evalOptions,
         showDir: o.showDir,
+        showScoreThr: o.showScoreThr,
         cfgOptions: o.cfgOptions,
       }, apis);
     });

@@ -47,6 +47,7 @@ export const MMDET_TOP_LEVEL_KEYS: readonly string[] = [
   "test_pipeline",
   "classes",
   "device",
+  "custom_imports",
 ];
 
 /**

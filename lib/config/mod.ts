@@ -35,4 +35,5 @@ export {
 } from "./cfg_options.ts";
 export { dumpConfig, type DumpOptions } from "./dump.ts";
 export { checkConfigKeys, MMDET_TOP_LEVEL_KEYS } from "./check_keys.ts";
+export { customImportList, customImportUrl, importCustomModules } from "./custom_imports.ts";
 export { ConfigError } from "../utils/errors.ts";

@@ -280,5 +280,65 @@ export async function plotWorkDir(workDir: string, outPath?: string): Promise<st
   const path = outPath ?? join(workDir, "training_curves.png");
   const title = workDir.replace(/\/+$/, "").split(/[\\/]/).pop() ?? "training log";
   await Deno.writeFile(path, renderTrainingPlot(records, { title }));
+  // the vector twin, with real text: losses, learning rate (log scale) and validation metrics
+  const { renderCurvesSvg } = await import("./plot_svg.ts");
+  const lossKeys = [
+    ...new Set(
+      records.flatMap((r) =>
+        r.mode === "train"
+          ? Object.keys(r).filter((k) => k.startsWith("loss") && typeof r[k] === "number")
+          : []
+      ),
+    ),
+  ];
+  const valKeys = [
+    ...new Set(
+      records.flatMap((r) =>
+        r.mode === "val"
+          ? Object.keys(r).filter((k) => /^(bbox_mAP|bbox_mAP_50|mAP|AP50)$/.test(k))
+          : []
+      ),
+    ),
+  ];
+  await Deno.writeTextFile(
+    path.replace(/\.png$/, "") + ".svg",
+    renderCurvesSvg([{ name: title, records }], {
+      keys: [...lossKeys, "lr", ...valKeys],
+      logScale: ["lr"],
+      title: `Training curves: ${title}`,
+    }),
+  );
   return path;
 }
+
+/**
+ * Renders one panel per key with one line per run (the PNG twin of `renderCurvesSvg` in
+ * `plot_svg.ts`); keys in `logScale` are drawn as log10 of the value.
+ */
+export function renderCurvesPng(
+  runs: { name: string; records: JsonLogRecord[] }[],
+  keys: string[],
+  opts: { logScale?: string[]; title?: string; width?: number; points: PointsOf },
+): Uint8Array {
+  const width = opts.width ?? 1000;
+  const h = 300;
+  const r = new Raster(width, keys.length * h + 40);
+  r.text(10, 10, opts.title ?? "training curves", BLACK, 3);
+  keys.forEach((key, i) => {
+    const log = opts.logScale?.includes(key) ?? false;
+    const series = runs.map((run) => ({
+      name: run.name,
+      points: opts.points(run.records, key).filter(([, v]) => !log || v > 0).map((
+        [x, v],
+      ) => [x, log ? Math.log10(v) : v] as [number, number]),
+    }));
+    panel(r, { x: 0, y: 40 + i * h, w: width, h }, log ? `${key} (log10)` : key, series, {
+      xMin: 0,
+      markers: series.every((s) => s.points.length <= 30),
+    });
+  });
+  return r.toPng();
+}
+
+/** The `[x, value]` points of a key in a run's records. */
+export type PointsOf = (records: JsonLogRecord[], key: string) => [number, number][];

@@ -50,8 +50,19 @@ Deno.test("wgdet --help and each command's --help exit 0 and describe the option
         "--cfg-options",
         "--seed",
         "--no-validate",
+        "--launcher",
+        "--auto-scale-lr",
       ]],
-      ["test", ["--eval", "--out", "--show-dir", "--cfg-options"]],
+      ["test", [
+        "--eval",
+        "--out",
+        "--format-only",
+        "--eval-options",
+        "--show-dir",
+        "--show-score-thr",
+        "--cfg-options",
+        "--launcher",
+      ]],
       ["infer", ["--out-dir", "--score-thr"]],
     ] as const
   ) {
@@ -116,7 +127,12 @@ Deno.test("bad usage exits 2: unknown option, unknown command, bad --seed, bad -
         ["train", "--bogus"],
         ["trian"],
         ["train", "--seed", "abc"],
-        ["test", tiny, "ckpt", "--out", "results.pkl"],
+        ["test", tiny, "ckpt", "--out", "results.txt"],
+        ["test", tiny, "ckpt", "--out", join(dir, "no", "such", "results.pkl")],
+        ["test", tiny, "ckpt", "--format-only"],
+        ["test", tiny, "ckpt", "--eval", "bbox", "--format-only"],
+        ["test", tiny, "ckpt", "--eval", "bbox", "--eval-options", "classwise"],
+        ["test", tiny, "ckpt", "--eval", "bbox", "--show-score-thr", "2"],
         ["test", tiny, "ckpt"],
         ["infer", tiny, "ckpt", join(dir, "missing.jpg")],
       ]
@@ -191,3 +207,82 @@ Deno.test("describeError maps error classes to exit codes", () => {
     text: "error: TypeError: bad (set WGDET_DEBUG=1 for details)",
   });
 });
+
+Deno.test("refused runtime keys fail before anything is written, naming the key: fp16, gpu_ids, device", () =>
+  inTmp(async (dir) => {
+    for (
+      const [opt, re] of [
+        [
+          "+fp16.loss_scale=512.0",
+          /^error: Config ".*child\.ts" sets fp16=\{"loss_scale":512\}: .*remove fp16/,
+        ],
+        ["+gpu_ids=[0,1]", /^error: Config ".*child\.ts" sets gpu_ids=\[0,1\]: .*--launcher mpi/],
+        ["+device=cpu", /^error: Config ".*child\.ts" sets device="cpu"/],
+        ["+auto_scale_lr.enable=1", /^error: Invalid auto_scale_lr\.enable 1/],
+      ] as const
+    ) {
+      const r = await cli(["train", fixture("child.ts"), "--cfg-options", opt], { cwd: dir });
+      assert.equal(r.code, 2, `${opt}: ${r.stderr}`);
+      assert.match(r.stderr.split("\n").pop()!, re);
+      assert.ok(!(await Deno.stat(join(dir, "work_dirs")).catch(() => null)), "no work dir");
+    }
+    const auto = await cli(["train", fixture("child.ts"), "--auto-scale-lr"], { cwd: dir });
+    assert.equal(auto.code, 2);
+    assert.match(auto.stderr, /--auto-scale-lr .*auto_scale_lr\.base_batch_size/);
+  }));
+
+Deno.test("custom_imports modules are imported by the CLI before the command runs; a missing one exits 2", () =>
+  inTmp(async (dir) => {
+    const mod = join(dir, "my_hooks.ts");
+    await Deno.writeTextFile(mod, 'console.log("custom module imported");\nexport {};\n');
+    const ok = await cli([
+      "train",
+      fixture("child.ts"),
+      "--cfg-options",
+      `+custom_imports.imports=[${mod}]`,
+    ], { cwd: dir });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /custom module imported[\s\S]*fake train/);
+    assert.ok(!ok.stderr.includes("custom_imports"), ok.stderr);
+    const bad = await cli([
+      "train",
+      fixture("child.ts"),
+      "--cfg-options",
+      `+custom_imports.imports=[${join(dir, "nope.ts")}]`,
+    ], { cwd: dir });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /error: Cannot import custom_imports entry ".*nope\.ts"/);
+  }));
+
+Deno.test("test: --out missing folder fails at once naming it; --format-only and --eval-options reach the API parsed", () =>
+  inTmp(async (dir) => {
+    const missing = await cli(["test", tiny, "ckpt", "--out", join(dir, "nope", "r.pkl")], {
+      cwd: dir,
+    });
+    assert.equal(missing.code, 2);
+    assert.match(
+      missing.stderr,
+      /^error: Invalid --out ".*r\.pkl": the folder ".*nope" does not exist/,
+    );
+    const r = await cli([
+      "test",
+      tiny,
+      "ckpt",
+      "--format-only",
+      "--eval-options",
+      `jsonfile_prefix=${join(dir, "res")}`,
+      "classwise=True",
+      "--show-score-thr",
+      "0.5",
+      "--out",
+      join(dir, "r.pkl"),
+    ], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const opts = JSON.parse(r.stdout.match(/fake test: \S+ ckpt (.*)/)![1]);
+    assert.deepEqual(opts, {
+      out: join(dir, "r.pkl"),
+      formatOnly: true,
+      evalOptions: { jsonfile_prefix: join(dir, "res"), classwise: true },
+      showScoreThr: 0.5,
+    });
+  }));

@@ -121,9 +121,9 @@ Deno.test({
       assert.equal(tb.code, 0, report(tb));
       const ja = JSON.parse(await Deno.readTextFile(ra)),
         jb = JSON.parse(await Deno.readTextFile(rb));
-      assert.equal(ja.results.length, 5);
+      assert.equal(ja.length, 5);
       assert.deepStrictEqual(jb, ja, "the gathered detections equal one process's");
-      const dets = ja.results.flat().reduce((n: number, c: number[][]) => n + c.length, 0);
+      const dets = ja.flat().reduce((n: number, c: number[][]) => n + c.length, 0);
       assert.ok(dets > 0, "the model detects something");
       assert.equal(metricsLine(tb.stdout), metricsLine(ta.stdout));
       assert.equal(tb.stdout.split("\n").filter((l) => l.startsWith("bbox_mAP:")).length, 1);

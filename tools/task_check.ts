@@ -1,0 +1,36 @@
+/**
+ * `deno task check`: type-check (`deno check mod.ts lib/ tests/ bench/ tools/`), lint and
+ * format-check, stopping at the first that fails; `--help` prints the usage and runs nothing.
+ */
+const HELP = `Usage: deno task check
+
+Type-checks mod.ts, lib/, tests/, bench/ and tools/ (deno check), then runs deno lint and
+deno fmt --check; stops at the first step that fails and exits with its code.
+
+Options:
+  -h, --help   print this help and exit
+`;
+
+if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+  console.log(HELP);
+  Deno.exit(0);
+}
+if (Deno.args.length) {
+  console.error(`error: deno task check takes no arguments, got "${Deno.args.join(" ")}"`);
+  Deno.exit(2);
+}
+for (
+  const step of [
+    ["check", "mod.ts", "lib/", "tests/", "bench/", "tools/"],
+    ["lint"],
+    ["fmt", "--check"],
+  ]
+) {
+  const { code } = await new Deno.Command(Deno.execPath(), {
+    args: step,
+    stdin: "inherit",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn().status;
+  if (code !== 0) Deno.exit(code);
+}
