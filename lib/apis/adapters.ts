@@ -9,6 +9,7 @@ import { backward } from "../autograd/tape.ts";
 import { keep, Tensor } from "../autograd/tensor.ts";
 import { getGpu } from "../gpu/runtime.ts";
 import type { HostTensor } from "../nn/module.ts";
+import { loadStateDictReport } from "../nn/load_report.ts";
 import type { BaseDetector, DetBatch, ImgMeta } from "../models/detectors/base.ts";
 import type { Batch } from "../datasets/types.ts";
 import { Hook } from "../runner/hook.ts";
@@ -104,17 +105,8 @@ export class DetectorRunnerModel implements RunnerModel {
     return toCpuStateDict(await this.detector.stateDict());
   }
   loadStateDict(sd: StateDict, strict: boolean): void {
-    const r = this.detector.loadStateDict(fromCpuStateDict(sd), { strict });
-    if (!strict && (r.missingKeys.length || r.unexpectedKeys.length)) {
-      console.warn(
-        `load checkpoint: ${r.missingKeys.length} missing keys${
-          r.missingKeys.length ? ` (${r.missingKeys.slice(0, 5).join(", ")}…)` : ""
-        }, ` +
-          `${r.unexpectedKeys.length} unexpected keys${
-            r.unexpectedKeys.length ? ` (${r.unexpectedKeys.slice(0, 5).join(", ")}…)` : ""
-          }`,
-      );
-    }
+    // mmcv's load_state_dict: matching entries load, mismatches are reported (raised when strict)
+    loadStateDictReport(this.detector, fromCpuStateDict(sd), { strict });
   }
   namedModules(): Iterable<[string, unknown]> {
     return this.detector.namedModules();
