@@ -10,6 +10,7 @@ import { keep, Tensor } from "../autograd/tensor.ts";
 import { getGpu } from "../gpu/runtime.ts";
 import type { HostTensor } from "../nn/module.ts";
 import { loadStateDictReport } from "../nn/load_report.ts";
+import { type PthTensor, pthToFloat32 } from "../utils/pth/pth.ts";
 import type { BaseDetector, DetBatch, ImgMeta } from "../models/detectors/base.ts";
 import type { Batch } from "../datasets/types.ts";
 import { Hook } from "../runner/hook.ts";
@@ -42,7 +43,10 @@ export function fromCpuStateDict(sd: StateDict): Record<string, HostTensor> {
     let dtype: "f32" | "i32" | "u32";
     if (v.dtype === "F32") [data, dtype] = [v.data as Float32Array, "f32"];
     else if (v.dtype === "F64") [data, dtype] = [Float32Array.from(v.data as Float64Array), "f32"];
-    else if (v.dtype === "I32") [data, dtype] = [v.data as Int32Array, "i32"];
+    else if ((v.dtype as string) === "F16" || (v.dtype as string) === "BF16") {
+      // safetensors half-precision weights (raw bits) → f32
+      [data, dtype] = [pthToFloat32(v as unknown as PthTensor), "f32"];
+    } else if (v.dtype === "I32") [data, dtype] = [v.data as Int32Array, "i32"];
     else if (v.dtype === "U32") [data, dtype] = [v.data as Uint32Array, "u32"];
     else if (v.dtype === "I64") {
       [data, dtype] = [Int32Array.from(v.data as BigInt64Array, (b) => Number(b)), "i32"];
