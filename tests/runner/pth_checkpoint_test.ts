@@ -184,3 +184,60 @@ Deno.test("fetchCheckpoint on an unreachable host names the URL and the path", a
     /Cannot download checkpoint http:\/\/127\.0\.0\.1:9\/x-00\.pth .*put it at \/tmp\/none\/x-00\.pth/,
   );
 });
+
+Deno.test("runner.resume from an mmcv .pth: weights, epoch, iter, hook_msgs and named momentum", async () => {
+  const { EpochBasedRunner, RunnerLogger } = await import("../../lib/runner/mod.ts");
+  const { FakeModel, FakeOptimizer } = await import("./_fakes.ts");
+  const { writePth } = await import("../../lib/utils/pth/pth.ts");
+  const t = (v: number[]) => ({ dtype: "F32" as const, shape: [2, 2], data: new Float32Array(v) });
+  const file = writePth(
+    new Map<string, unknown>([
+      ["meta", { epoch: 2, iter: 20, hook_msgs: { last_ckpt: "epoch_2.pth" } }],
+      ["state_dict", new Map([["module.backbone.w", t([5, 6, 7, 8])]])],
+      [
+        "optimizer",
+        new Map<string, unknown>([
+          ["state", new Map([[0, new Map([["momentum_buffer", t([0.5, 0.25, 0, -1])]])]])],
+          ["param_groups", [
+            new Map<string, unknown>([["lr", 0.02], ["momentum", 0.9], ["initial_lr", 0.02], [
+              "params",
+              [0],
+            ]]),
+          ]],
+        ]),
+      ],
+    ]) as never,
+  );
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "epoch_2.pth");
+    await Deno.writeFile(path, file);
+    const model = new FakeModel();
+    const optimizer = new FakeOptimizer(model);
+    // wgdet's GPU optimizers list their parameters in mmcv's order; the fake does the same
+    Object.assign(optimizer, { entries: [{ name: "backbone.w", param: { shape: [2, 2] } }] });
+    const runner = new EpochBasedRunner({
+      model,
+      optimizer,
+      max_epochs: 3,
+      logger: new RunnerLogger({ console: false }),
+    });
+    await runner.resume(path);
+    assert.equal(runner.epoch, 2);
+    assert.equal(runner.iter, 20);
+    assert.deepEqual([...model.weights], [5, 6, 7, 8]);
+    assert.deepEqual([...optimizer.momentum], [0.5, 0.25, 0, -1]);
+    assert.equal(optimizer.paramGroups[0].lr, 0.02);
+    assert.equal((runner.meta.hook_msgs as Record<string, unknown>).last_ckpt, "epoch_2.pth");
+    // without a parameter list the optimizer cannot be mapped: a clear error, not a silent skip
+    const bare = new EpochBasedRunner({
+      model,
+      optimizer: new FakeOptimizer(model),
+      max_epochs: 3,
+      logger: new RunnerLogger({ console: false }),
+    });
+    await assert.rejects(() => bare.resume(path), /does not list its parameters/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
