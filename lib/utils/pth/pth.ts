@@ -21,7 +21,7 @@ import {
 import { isZip, PthError, writeZip, ZipReader } from "./zip.ts";
 
 export { PthError, PthTensorRef, PyTuple };
-export type { PthDtype };
+export type { PthDtype, PthStorageRef };
 
 /** Typed array of each dtype: F16/BF16 as raw `Uint16Array` bits, BOOL as bytes. */
 export type PthData =
