@@ -352,3 +352,42 @@ export {
   distributedGroupSamplerLength,
   distributedSamplerIndices,
 } from "./lib/datasets/dist_samplers.ts";
+
+// ---- PyTorch .pth weights: safe reading, writing, model zoo, Pretrained init, convert ----
+export {
+  halfToFloat,
+  type PthData,
+  type PthDtype,
+  PthError,
+  type PthFile,
+  type PthStorageRef,
+  type PthTensor,
+  PthTensorRef,
+  pthToFloat32,
+  type PthValue,
+  PyTuple,
+  readPth,
+  writePth,
+} from "./lib/utils/pth/pth.ts";
+export {
+  encodePthCheckpoint,
+  fetchCheckpoint,
+  type FetchOptions,
+  isPthPath,
+  type LoadedPthCheckpoint,
+  loadPthAsCheckpoint,
+  localCheckpointPath,
+  type PthCheckpoint,
+  readPthCheckpoint,
+  type ReadPthOptions,
+  remapTorchOptimizer,
+  resolveModelZoo,
+  torchHubCheckpointsDir,
+} from "./lib/runner/pth_checkpoint.ts";
+export { convertCheckpoint, type ConvertResult } from "./lib/runner/convert.ts";
+export {
+  type LoadReport,
+  type LoadReportOptions,
+  loadStateDictReport,
+} from "./lib/nn/load_report.ts";
+export { applyPretrained, type PretrainedInit, pretrainedInits } from "./lib/apis/pretrained.ts";

@@ -9,6 +9,8 @@ import { backward } from "../autograd/tape.ts";
 import { keep, Tensor } from "../autograd/tensor.ts";
 import { getGpu } from "../gpu/runtime.ts";
 import type { HostTensor } from "../nn/module.ts";
+import { loadStateDictReport } from "../nn/load_report.ts";
+import { type PthTensor, pthToFloat32 } from "../utils/pth/pth.ts";
 import type { BaseDetector, DetBatch, ImgMeta } from "../models/detectors/base.ts";
 import type { Batch } from "../datasets/types.ts";
 import { Hook } from "../runner/hook.ts";
@@ -41,7 +43,10 @@ export function fromCpuStateDict(sd: StateDict): Record<string, HostTensor> {
     let dtype: "f32" | "i32" | "u32";
     if (v.dtype === "F32") [data, dtype] = [v.data as Float32Array, "f32"];
     else if (v.dtype === "F64") [data, dtype] = [Float32Array.from(v.data as Float64Array), "f32"];
-    else if (v.dtype === "I32") [data, dtype] = [v.data as Int32Array, "i32"];
+    else if ((v.dtype as string) === "F16" || (v.dtype as string) === "BF16") {
+      // safetensors half-precision weights (raw bits) → f32
+      [data, dtype] = [pthToFloat32(v as unknown as PthTensor), "f32"];
+    } else if (v.dtype === "I32") [data, dtype] = [v.data as Int32Array, "i32"];
     else if (v.dtype === "U32") [data, dtype] = [v.data as Uint32Array, "u32"];
     else if (v.dtype === "I64") {
       [data, dtype] = [Int32Array.from(v.data as BigInt64Array, (b) => Number(b)), "i32"];
@@ -104,17 +109,8 @@ export class DetectorRunnerModel implements RunnerModel {
     return toCpuStateDict(await this.detector.stateDict());
   }
   loadStateDict(sd: StateDict, strict: boolean): void {
-    const r = this.detector.loadStateDict(fromCpuStateDict(sd), { strict });
-    if (!strict && (r.missingKeys.length || r.unexpectedKeys.length)) {
-      console.warn(
-        `load checkpoint: ${r.missingKeys.length} missing keys${
-          r.missingKeys.length ? ` (${r.missingKeys.slice(0, 5).join(", ")}…)` : ""
-        }, ` +
-          `${r.unexpectedKeys.length} unexpected keys${
-            r.unexpectedKeys.length ? ` (${r.unexpectedKeys.slice(0, 5).join(", ")}…)` : ""
-          }`,
-      );
-    }
+    // mmcv's load_state_dict: matching entries load, mismatches are reported (raised when strict)
+    loadStateDictReport(this.detector, fromCpuStateDict(sd), { strict });
   }
   namedModules(): Iterable<[string, unknown]> {
     return this.detector.namedModules();

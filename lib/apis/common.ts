@@ -12,6 +12,7 @@ import { buildDetector } from "../models/builder.ts";
 import type { BaseDetector } from "../models/detectors/base.ts";
 import "../models/mod.ts";
 import { setSeed } from "../nn/init.ts";
+import { loadStateDictReport } from "../nn/load_report.ts";
 import { loadCheckpoint } from "../runner/checkpoint.ts";
 import { ConfigError } from "../utils/errors.ts";
 import type { TypedCfg } from "../utils/registry.ts";
@@ -60,7 +61,8 @@ export async function loadWeights(
   strict = true,
 ): Promise<Record<string, unknown>> {
   const ck = await loadCheckpoint(path, { optimizer: false });
-  det.loadStateDict(fromCpuStateDict(ck.stateDict), { strict });
+  // mmcv's load_state_dict: mismatches reported (a warning, an error when strict), not a crash
+  loadStateDictReport(det, fromCpuStateDict(ck.stateDict), { strict, source: path });
   return ck.meta;
 }
 

@@ -33,6 +33,7 @@ import {
 import { applyAutoScaleLr, prepareRun } from "./runtime_keys.ts";
 import { buildModel, buildSplit, dataSection, loaderSettings, loadWeights } from "./common.ts";
 import { singleGpuTest } from "./test.ts";
+import { applyPretrained } from "./pretrained.ts";
 import { broadcastBytes, getDistInfo } from "../dist/dist.ts";
 import { broadcastModel, distParams, DistributedRunnerModel, multiGpuTest } from "./distributed.ts";
 
@@ -140,6 +141,7 @@ export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Pr
 
   // 2. model and optimizer
   const det = buildModel(cfg, seed);
+  await applyPretrained(det, cfg, (m) => logger.info(m)); // init_cfg Pretrained (mmcv)
   if (distributed) await broadcastModel(det);
   const optCfg = asRecord(cfg.dict.optimizer);
   if (!optCfg) throw new ConfigError(`Config "${cfg.filename}" has no "optimizer"`);

@@ -99,7 +99,10 @@ export function buildProgram(apis: ApiLoader = defaultApiLoader) {
       "--auto-resume",
       "resume from the newest complete checkpoint in the work dir, if there is one",
     )
-    .option("--load-from <checkpoint>", "start from these weights (epoch 0)")
+    .option(
+      "--load-from <checkpoint>",
+      "start from these weights (epoch 0): .safetensors, .pth, torchvision://NAME, open-mmlab://NAME",
+    )
     .option(
       "--cfg-options <key=value...>",
       "override config keys, e.g. optimizer.lr=0.005 data.samples_per_gpu=4",
@@ -134,7 +137,7 @@ export function buildProgram(apis: ApiLoader = defaultApiLoader) {
   program.command("test")
     .description("Evaluate a checkpoint on the config's test set")
     .argument("<config>", "config file")
-    .argument("<checkpoint>", "checkpoint (.safetensors, a work dir, or its latest pointer)")
+    .argument("<checkpoint>", "checkpoint (.safetensors or .pth, a work dir, or its latest pointer)")
     .option(
       "--eval <metrics...>",
       'metrics: "bbox" (COCO), "mAP" (VOC), "proposal_fast" / "proposal" (RPN recall, COCO), "recall" (VOC)',
@@ -181,7 +184,10 @@ export function buildProgram(apis: ApiLoader = defaultApiLoader) {
   program.command("infer")
     .description("Detect objects in image files and write PNGs with boxes, class names and scores")
     .argument("<config>", "config file")
-    .argument("<checkpoint>", "checkpoint (.safetensors, a work dir, or its latest pointer)")
+    .argument(
+      "<checkpoint>",
+      "checkpoint (.safetensors or .pth, a work dir, or its latest pointer)",
+    )
     .argument("<images...>", "image files (JPEG or PNG)")
     .option("--out-dir <dir>", "output folder (default: work_dirs/<config name>/infer)")
     .option("--score-thr <float>", "draw boxes with score ≥ this (default 0.3)", parseFloatArg)

@@ -7,6 +7,7 @@
 import { NonFiniteLossError } from "../utils/errors.ts";
 import { join } from "node:path";
 import { type Checkpoint, loadCheckpoint, saveCheckpoint, updateLatest } from "./checkpoint.ts";
+import { remapTorchOptimizer } from "./pth_checkpoint.ts";
 import {
   Hook,
   HOOK_STAGES,
@@ -255,6 +256,24 @@ export abstract class BaseRunner implements Runner {
     this.iter = Number(ckpt.meta.iter ?? 0);
     const msgs = (this.meta.hook_msgs ??= {}) as Record<string, unknown>;
     Object.assign(msgs, ckpt.meta.hook_msgs ?? {});
+    // a PyTorch .pth checkpoint's optimizer state is keyed by parameter index: name it
+    const torchOpt = (ckpt as { torchOptimizer?: Checkpoint["optimizer"] }).torchOptimizer;
+    if (torchOpt && this.optimizer && (opts.resumeOptimizer ?? true)) {
+      const entries =
+        (this.optimizer as { entries?: { name: string; param: { shape: number[] } }[] })
+          .entries;
+      if (!entries) {
+        throw new TypeError(
+          `Cannot resume the optimizer from "${path}": this optimizer does not list its parameters`,
+        );
+      }
+      ckpt.optimizer = remapTorchOptimizer(
+        torchOpt,
+        entries.map((e) => e.name),
+        entries.map((e) => [...e.param.shape]),
+        path,
+      );
+    }
     if (ckpt.optimizer && (opts.resumeOptimizer ?? true)) {
       if (!this.optimizer) {
         throw new TypeError(

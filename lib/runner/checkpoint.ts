@@ -12,6 +12,7 @@ import { basename, dirname, join } from "node:path";
 import { VERSION } from "../utils/version.ts";
 import { decodeSafetensors, encodeSafetensors } from "../utils/safetensors.ts";
 import type { OptimizerState, StateDict } from "./types.ts";
+import { isPthPath, loadPthAsCheckpoint } from "./pth_checkpoint.ts";
 
 /** The wgdet version written into checkpoint meta. */
 export const WGDET_VERSION: string = VERSION;
@@ -211,6 +212,8 @@ export async function loadCheckpoint(
   path: string,
   opts: LoadCheckpointOptions = {},
 ): Promise<Checkpoint> {
+  // PyTorch .pth files and torchvision:// / open-mmlab:// names (lib/runner/pth_checkpoint.ts)
+  if (isPthPath(path)) return await loadPthAsCheckpoint(path, opts);
   const weightsPath = await resolveCheckpointPath(path);
   const files = checkpointFiles(weightsPath);
   let bytes: Uint8Array;

@@ -11,6 +11,7 @@ export type SafetensorsDtype =
   | "F64"
   | "F32"
   | "F16"
+  | "BF16"
   | "I64"
   | "I32"
   | "I16"
@@ -21,7 +22,7 @@ export type SafetensorsDtype =
   | "U8"
   | "BOOL";
 
-/** The typed array holding each dtype's data (F16 as raw `Uint16Array` bits, BOOL as bytes). */
+/** The typed array holding each dtype's data (F16/BF16 as raw `Uint16Array` bits, BOOL as bytes). */
 export type SafetensorsData =
   | Float64Array
   | Float32Array
@@ -56,6 +57,7 @@ const BYTES: Record<SafetensorsDtype, number> = {
   F64: 8,
   F32: 4,
   F16: 2,
+  BF16: 2,
   I64: 8,
   I32: 4,
   I16: 2,
@@ -72,6 +74,7 @@ const ARRAY: Record<SafetensorsDtype, new (buf: ArrayBuffer, off: number, len: n
   F64: Float64Array,
   F32: Float32Array,
   F16: Uint16Array,
+  BF16: Uint16Array,
   I64: BigInt64Array,
   I32: Int32Array,
   I16: Int16Array,
