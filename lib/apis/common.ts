@@ -50,7 +50,27 @@ export function buildSplit(cfg: Config, split: "train" | "val" | "test"): DetDat
   }
   const defaults = split === "train" ? {} : { test_mode: true };
   const list = Array.isArray(d) ? d : [d];
-  return buildDataset(list.length === 1 ? list[0] as TypedCfg : list as TypedCfg[], defaults);
+  const ds = buildDataset(list.length === 1 ? list[0] as TypedCfg : list as TypedCfg[], defaults);
+  checkSplitImages(ds);
+  return ds;
+}
+
+/**
+ * Checks the image files of every dataset inside `ds` (wrappers included) at load, unless the
+ * dataset's config says `check_images: false` (see `CustomDataset.checkImages`).
+ */
+export function checkSplitImages(ds: unknown): void {
+  const d = ds as {
+    datasets?: unknown[];
+    dataset?: unknown;
+    checkImages?: () => void;
+    cfg?: Record<string, unknown>;
+  };
+  if (Array.isArray(d.datasets)) d.datasets.forEach(checkSplitImages);
+  else if (d.dataset) checkSplitImages(d.dataset);
+  else if (typeof d.checkImages === "function" && d.cfg?.check_images !== false) {
+    if (d.cfg?.check_images !== true) d.checkImages(); // true: already checked in the constructor
+  }
 }
 
 /** Loads checkpoint weights into `det` (strict unless said otherwise); returns the meta. */
