@@ -30,7 +30,14 @@ import {
   MemoryScopeHook,
   peakMemoryMb,
 } from "./adapters.ts";
-import { buildModel, buildSplit, dataSection, loaderSettings, loadWeights } from "./common.ts";
+import {
+  buildModel,
+  buildSplit,
+  checkPlainSections,
+  dataSection,
+  loaderSettings,
+  loadWeights,
+} from "./common.ts";
 import { singleGpuTest } from "./test.ts";
 import { broadcastBytes, getDistInfo } from "../dist/dist.ts";
 import { broadcastModel, distParams, DistributedRunnerModel, multiGpuTest } from "./distributed.ts";
@@ -95,6 +102,7 @@ export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Pr
   );
 
   // 1. data
+  checkPlainSections(cfg);
   const trainSet = buildSplit(cfg, "train");
   const { samples, workers } = loaderSettings(cfg, "train");
   const workflow = (cfg.dict.workflow ?? [["train", 1]]) as unknown as WorkflowEntry[];

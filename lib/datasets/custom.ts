@@ -216,6 +216,8 @@ export class CustomDataset {
   /** Up to 5 examples per skip reason (file, image, value), for the warning. */
   readonly #skipExamples: Record<string, string[]> = {};
   #rng: Rng;
+  #quiet: boolean;
+  #warnTo: (msg: string) => void;
 
   /** Loads the annotations, filters images (train) and builds the pipeline. */
   constructor(cfg: DatasetCfg = {}) {
@@ -223,6 +225,8 @@ export class CustomDataset {
       throw new TypeError(`dataset config must be an object, got ${JSON.stringify(cfg)}`);
     }
     this.cfg = cfg;
+    this.#quiet = cfg.quiet ?? false;
+    this.#warnTo = cfg.warn ?? console.warn;
     this.dataRoot = cfg.data_root ?? null;
     this.annFile = underRoot(this.dataRoot, cfg.ann_file) ?? null;
     this.imgPrefix = underRoot(this.dataRoot, cfg.img_prefix ?? "") ?? null;
@@ -355,7 +359,7 @@ export class CustomDataset {
   protected warn(msg: string): void {
     const text = `${this.constructor.name}: ${msg}`;
     this.warnings.push(text);
-    if (!this.cfg.quiet) (this.cfg.warn ?? console.warn)(text);
+    if (!this.#quiet) this.#warnTo(text);
   }
 
   /**
