@@ -16,6 +16,14 @@ import { loadStateDictReport } from "../nn/load_report.ts";
 import { loadCheckpoint } from "../runner/checkpoint.ts";
 import { ConfigError } from "../utils/errors.ts";
 import type { TypedCfg } from "../utils/registry.ts";
+import {
+  checkDictKeys,
+  DATA_SCHEMA,
+  LOG_CONFIG_SCHEMA,
+  setCfgPath,
+  TEST_CFG_SCHEMA,
+  TRAIN_CFG_SCHEMA,
+} from "../utils/cfg_rules.ts";
 import { fromCpuStateDict } from "./adapters.ts";
 
 /** The `data` section, checked. */
@@ -32,6 +40,12 @@ export function buildModel(cfg: Config, seed?: number): BaseDetector {
     throw new ConfigError(`Config "${cfg.filename}" has no "model" with a "type"`);
   }
   if (seed !== undefined) setSeed(seed);
+  setCfgPath(model, "model");
+  for (const [owner, o] of [["model", model], ["", cfg.dict]] as const) {
+    const base = owner ? `${owner}.` : "";
+    checkDictKeys(o.train_cfg, `${base}train_cfg`, TRAIN_CFG_SCHEMA);
+    checkDictKeys(o.test_cfg, `${base}test_cfg`, TEST_CFG_SCHEMA);
+  }
   const det = buildDetector(model as TypedCfg, {
     trainCfg: (cfg.dict.train_cfg ?? null) as Record<string, unknown> | null,
     testCfg: (cfg.dict.test_cfg ?? null) as Record<string, unknown> | null,
@@ -50,8 +64,41 @@ export function buildSplit(cfg: Config, split: "train" | "val" | "test"): DetDat
     throw new ConfigError(`Config "${cfg.filename}" has no "data.${split}" dataset`);
   }
   const defaults = split === "train" ? {} : { test_mode: true };
+  checkDictKeys(data, "data", DATA_SCHEMA);
+  setCfgPath(d, `data.${split}`);
   const list = Array.isArray(d) ? d : [d];
-  return buildDataset(list.length === 1 ? list[0] as TypedCfg : list as TypedCfg[], defaults);
+  const ds = buildDataset(list.length === 1 ? list[0] as TypedCfg : list as TypedCfg[], defaults);
+  checkSplitImages(ds);
+  return ds;
+}
+
+/**
+ * Checks the image files of every dataset inside `ds` (wrappers included) at load, unless the
+ * dataset's config says `check_images: false` (see `CustomDataset.checkImages`).
+ */
+export function checkSplitImages(ds: unknown): void {
+  const d = ds as {
+    datasets?: unknown[];
+    dataset?: unknown;
+    checkImages?: () => void;
+    cfg?: Record<string, unknown>;
+  };
+  if (Array.isArray(d.datasets)) d.datasets.forEach(checkSplitImages);
+  else if (d.dataset) checkSplitImages(d.dataset);
+  else if (typeof d.checkImages === "function" && d.cfg?.check_images !== false) {
+    if (d.cfg?.check_images !== true) d.checkImages(); // true: already checked in the constructor
+  }
+}
+
+/**
+ * Checks the keys of the config sections that no registry builds (`log_config`) and records
+ * the paths of those that are built (`optimizer`, `runner`, hooks) for error messages.
+ */
+export function checkPlainSections(cfg: Config): void {
+  checkDictKeys(cfg.dict.log_config, "log_config", LOG_CONFIG_SCHEMA);
+  for (const k of ["optimizer", "runner", "optimizer_config", "checkpoint_config", "lr_config"]) {
+    setCfgPath(cfg.dict[k], k);
+  }
 }
 
 /** Loads checkpoint weights into `det` (strict unless said otherwise); returns the meta. */

@@ -31,7 +31,14 @@ import {
   peakMemoryMb,
 } from "./adapters.ts";
 import { applyAutoScaleLr, prepareRun } from "./runtime_keys.ts";
-import { buildModel, buildSplit, dataSection, loaderSettings, loadWeights } from "./common.ts";
+import {
+  buildModel,
+  buildSplit,
+  checkPlainSections,
+  dataSection,
+  loaderSettings,
+  loadWeights,
+} from "./common.ts";
 import { singleGpuTest } from "./test.ts";
 import { applyPretrained } from "./pretrained.ts";
 import { broadcastBytes, getDistInfo } from "../dist/dist.ts";
@@ -105,6 +112,7 @@ export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Pr
   );
 
   // 1. data
+  checkPlainSections(cfg);
   const trainSet = buildSplit(cfg, "train");
   const { samples, workers } = loaderSettings(cfg, "train");
   const workflow = (cfg.dict.workflow ?? [["train", 1]]) as unknown as WorkflowEntry[];

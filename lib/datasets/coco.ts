@@ -5,6 +5,7 @@
  * @module
  */
 import { DataError } from "../utils/errors.ts";
+import { describe, flag01, isF32Finite, readUtf8File } from "./validate.ts";
 import {
   type BboxResult,
   type CocoAnnotation,
@@ -18,7 +19,6 @@ import {
   type DatasetCfg,
   type EvaluateOptions,
   proposalRows,
-  readTextFile,
 } from "./custom.ts";
 import { DATASETS } from "./registry.ts";
 import type { AnnInfo, DataInfo } from "./types.ts";
@@ -113,11 +113,13 @@ function isNum(v: unknown): v is number {
 
 /**
  * Parses and validates a COCO instances JSON text: `images`, `annotations` and `categories`
- * lists, unique ids, every annotation pointing at a known image and category, boxes of 4
- * finite numbers. A missing `area` is filled with `w * h` (counted in the returned
- * `filledArea`).
+ * lists; unique image, category and annotation ids and unique category names; every
+ * annotation pointing at a known image and category; `bbox` of 4 numbers finite in float32;
+ * `area` a finite number (filled with `w * h` when missing, counted in `filledArea`);
+ * `iscrowd` / `ignore` 0, 1, true or false; image `width`/`height` positive integers and
+ * `file_name` a non-empty string.
  *
- * @throws {DataError} naming `file` and the offending entry
+ * @throws {DataError} naming `file`, the entry (index and id), the field and the value
  */
 export function parseCocoJson(text: string, file: string): { coco: CocoJson; filledArea: number } {
   let raw: unknown;
@@ -142,82 +144,91 @@ export function parseCocoJson(text: string, file: string): { coco: CocoJson; fil
     }
   }
   const coco = obj as unknown as CocoJson;
+  const entry = (list: string, i: number, e: unknown): Record<string, unknown> => {
+    if (e === null || typeof e !== "object" || Array.isArray(e)) {
+      throw new DataError(
+        `Cannot load "${file}": ${list}[${i}] must be an object, got ${describe(e)}`,
+      );
+    }
+    return e as Record<string, unknown>;
+  };
+  const bad = (where: string, field: string, v: unknown, want: string): never => {
+    throw new DataError(`Cannot load ${where}: "${field}" must be ${want}, got ${describe(v)}`);
+  };
   const imgIds = new Set<number>();
-  coco.images.forEach((im, i) => {
-    const where = `"${file}": images[${i}]`;
-    if (!im || !isNum(im.id)) {
-      throw new DataError(
-        `Cannot load ${where}: "id" must be a number, got ${JSON.stringify(im?.id)}`,
-      );
+  coco.images.forEach((e, i) => {
+    const im = entry("images", i, e);
+    let where = `"${file}": images[${i}]`;
+    if (!isNum(im.id)) bad(where, "id", im.id, "a number");
+    where += ` (id ${im.id})`;
+    if (typeof im.file_name !== "string" || im.file_name === "") {
+      bad(where, "file_name", im.file_name, "a non-empty string");
     }
-    if (typeof im.file_name !== "string") {
-      throw new DataError(`Cannot load ${where} (id ${im.id}): "file_name" must be a string`);
+    for (const k of ["width", "height"]) {
+      const v = im[k];
+      if (!(Number.isSafeInteger(v) && (v as number) > 0)) bad(where, k, v, "a positive integer");
     }
-    if (!isNum(im.width) || !isNum(im.height) || im.width <= 0 || im.height <= 0) {
-      throw new DataError(
-        `Cannot load ${where} (id ${im.id}): "width" and "height" must be positive numbers`,
-      );
-    }
-    if (imgIds.has(im.id)) {
+    if (imgIds.has(im.id as number)) {
       throw new DataError(`Cannot load ${where}: image id ${im.id} is not unique`);
     }
-    imgIds.add(im.id);
+    imgIds.add(im.id as number);
   });
   const catIds = new Set<number>();
-  coco.categories.forEach((c, i) => {
-    const where = `"${file}": categories[${i}]`;
-    if (!c || !isNum(c.id)) {
-      throw new DataError(
-        `Cannot load ${where}: "id" must be a number, got ${JSON.stringify(c?.id)}`,
-      );
+  const catNames = new Map<string, unknown>();
+  coco.categories.forEach((e, i) => {
+    const c = entry("categories", i, e);
+    let where = `"${file}": categories[${i}]`;
+    if (!isNum(c.id)) bad(where, "id", c.id, "a number");
+    where += ` (id ${c.id})`;
+    if (typeof c.name !== "string" || c.name === "") {
+      bad(where, "name", c.name, "a non-empty string");
     }
-    if (typeof c.name !== "string") {
-      throw new DataError(`Cannot load ${where} (id ${c.id}): "name" must be a string`);
-    }
-    if (catIds.has(c.id)) {
+    if (catIds.has(c.id as number)) {
       throw new DataError(`Cannot load ${where}: category id ${c.id} is not unique`);
     }
-    catIds.add(c.id);
+    if (catNames.has(c.name as string)) {
+      throw new DataError(
+        `Cannot load ${where}: category name "${c.name}" is also category id ${
+          catNames.get(c.name as string)
+        }; annotations of one of them would be lost: merge them or rename one`,
+      );
+    }
+    catIds.add(c.id as number);
+    catNames.set(c.name as string, c.id);
   });
   const annIds = new Set<number>();
   let filledArea = 0;
-  coco.annotations.forEach((a, i) => {
-    const where = `"${file}": annotations[${i}]`;
-    if (!a || !isNum(a.id)) {
-      throw new DataError(
-        `Cannot load ${where}: "id" must be a number, got ${JSON.stringify(a?.id)}`,
-      );
-    }
-    if (annIds.has(a.id)) {
+  coco.annotations.forEach((e, i) => {
+    const a = entry("annotations", i, e);
+    let where = `"${file}": annotations[${i}]`;
+    if (!isNum(a.id)) bad(where, "id", a.id, "a number");
+    where += ` (id ${a.id}) of image_id ${describe(a.image_id)}`;
+    if (annIds.has(a.id as number)) {
       throw new DataError(`Cannot load ${where}: annotation id ${a.id} is not unique`);
     }
-    annIds.add(a.id);
-    if (!imgIds.has(a.image_id)) {
+    annIds.add(a.id as number);
+    if (!imgIds.has(a.image_id as number)) {
       throw new DataError(
-        `Cannot load ${where} (id ${a.id}): image_id ${
-          JSON.stringify(a.image_id)
-        } is not in "images"`,
+        `Cannot load ${where}: image_id ${describe(a.image_id)} is not in "images"`,
       );
     }
-    if (!catIds.has(a.category_id)) {
+    if (!catIds.has(a.category_id as number)) {
       throw new DataError(
-        `Cannot load ${where} (id ${a.id}): category_id ${
-          JSON.stringify(a.category_id)
-        } is not in "categories"`,
+        `Cannot load ${where}: category_id ${describe(a.category_id)} is not in "categories"`,
       );
     }
-    if (!Array.isArray(a.bbox) || a.bbox.length !== 4 || !a.bbox.every(isNum)) {
-      throw new DataError(
-        `Cannot load ${where} (id ${a.id}): "bbox" must be [x, y, w, h] numbers, got ${
-          JSON.stringify(a.bbox)
-        }`,
-      );
+    if (!Array.isArray(a.bbox) || a.bbox.length !== 4 || !a.bbox.every(isF32Finite)) {
+      bad(where, "bbox", a.bbox, "[x, y, w, h]: 4 numbers finite in float32");
     }
     if (a.area === undefined) {
-      a.area = a.bbox[2] * a.bbox[3];
+      const [, , w, h] = a.bbox as number[];
+      a.area = w * h;
       filledArea++;
-    } else if (!isNum(a.area)) {
-      throw new DataError(`Cannot load ${where} (id ${a.id}): "area" must be a number`);
+    } else if (!isF32Finite(a.area)) bad(where, "area", a.area, "a finite number");
+    for (const k of ["iscrowd", "ignore"]) {
+      flag01(a[k], false, (msg) => {
+        throw new DataError(`Cannot load ${where}: "${k}" ${msg}`);
+      });
     }
   });
   return { coco, filledArea };
@@ -225,7 +236,7 @@ export function parseCocoJson(text: string, file: string): { coco: CocoJson; fil
 
 /** Reads and validates a COCO instances JSON file (see {@link parseCocoJson}). */
 export function loadCocoJson(file: string): CocoJson {
-  return parseCocoJson(readTextFile(file, "COCO annotation file"), file).coco;
+  return parseCocoJson(readUtf8File(file, "COCO annotation file"), file).coco;
 }
 
 /**
@@ -257,7 +268,7 @@ export class CocoDataset extends CustomDataset {
   override loadAnnotations(annFile: string | null): DataInfo[] {
     if (!annFile) throw new RangeError("CocoDataset needs ann_file");
     const { coco, filledArea } = parseCocoJson(
-      readTextFile(annFile, "COCO annotation file"),
+      readUtf8File(annFile, "COCO annotation file"),
       annFile,
     );
     this.coco = coco;
@@ -307,7 +318,6 @@ export class CocoDataset extends CustomDataset {
       labels: number[] = [],
       ignore: number[] = [],
       ignoreLabels: number[] = [];
-    const bad: string[] = [];
     for (const a of anns) {
       if (a.ignore) {
         this.countSkipped("ignore_flag");
@@ -316,14 +326,16 @@ export class CocoDataset extends CustomDataset {
       const [x, y, w, h] = a.bbox;
       const interW = Math.max(0, Math.min(x + w, info.width) - Math.max(x, 0));
       const interH = Math.max(0, Math.min(y + h, info.height) - Math.max(y, 0));
+      const ex = () =>
+        `"${file}" image ${info.id} "${info.filename}" annotation id ${a.id} bbox ${
+          JSON.stringify(a.bbox)
+        }`;
       if (interW * interH === 0) {
-        this.countSkipped("outside_image");
-        bad.push(`id ${a.id} ${JSON.stringify(a.bbox)} (outside the image)`);
+        this.countSkipped("outside_image", 1, ex());
         continue;
       }
       if (a.area <= 0 || w < 1 || h < 1) {
-        this.countSkipped("tiny_box");
-        bad.push(`id ${a.id} ${JSON.stringify(a.bbox)} (area ${a.area}, w or h < 1)`);
+        this.countSkipped("tiny_box", 1, `${ex()} area ${a.area}`);
         continue;
       }
       const label = this.cat2label.get(a.category_id);
@@ -339,19 +351,21 @@ export class CocoDataset extends CustomDataset {
         labels.push(label);
       }
     }
-    if (bad.length > 0) {
-      this.warn(
-        `skipped ${bad.length} annotation(s) of image ${info.id} "${info.filename}" in "${file}": ${
-          bad.join("; ")
-        }`,
-      );
-    }
     return {
       bboxes: Float32Array.from(boxes),
       labels: Int32Array.from(labels),
       bboxes_ignore: Float32Array.from(ignore),
       labels_ignore: Int32Array.from(ignoreLabels),
     };
+  }
+
+  /** Category names with their annotation counts. */
+  protected override classesFound(): Record<string, number> {
+    const byId = new Map(this.coco.categories.map((c) => [c.id, c.name]));
+    const out: Record<string, number> = {};
+    for (const c of this.coco.categories) out[c.name] = 0;
+    for (const a of this.coco.annotations) out[byId.get(a.category_id)!]++;
+    return out;
   }
 
   /** Training filter: images with annotations of the classes and at least `minSize` px. */

@@ -18,7 +18,10 @@ import {
 } from "../evaluation/coco_eval.ts";
 import { evalMap, formatMapSummary } from "../evaluation/voc_eval.ts";
 import { evalRecalls, formatRecallSummary } from "../evaluation/recall.ts";
+import { checkImageFile, checkMaxPixels, type ColorType } from "./image_io.ts";
 import { Compose } from "./pipelines/compose.ts";
+import { isF32Finite } from "./validate.ts";
+import { joinPrefix, LoadImageFromFile } from "./pipelines/loading.ts";
 // registers every built-in transform, so that a dataset's pipeline configs always build
 import "./pipelines/mod.ts";
 import { DATASETS } from "./registry.ts";
@@ -54,9 +57,25 @@ export interface DatasetCfg {
   quiet?: boolean;
   /** Where load-time warnings go; default `console.warn`. Not serialisable: dropped for workers. */
   warn?: (msg: string) => void;
+  /**
+   * wgdet: check every image file (exists, PNG/JPEG header, size within `max_pixels`) when the
+   * dataset loads. Default false for a dataset built directly; datasets built from a config
+   * (`buildSplit`: train, test, eval, check-dataset) are checked unless this is false.
+   */
+  check_images?: boolean;
+  /** wgdet: the decoded-size bound for the load-time check (default the pipeline's). */
+  max_pixels?: number;
   /** Subclass options (e.g. XMLDataset's `min_size`). */
   [key: string]: unknown;
 }
+
+/** What each skip reason means, for the one warning per reason. */
+const SKIP_REASONS: Record<string, string> = {
+  outside_image: "box outside the image (mmdet: inter_w * inter_h == 0)",
+  tiny_box: "area <= 0 or w < 1 or h < 1 (mmdet's filter)",
+  zero_area_box: "zero-area or inverted box (xmax <= xmin or ymax <= ymin)",
+  ignore_flag: '"ignore" set',
+};
 
 /** Options of `evaluate`. */
 export interface EvaluateOptions {
@@ -113,7 +132,7 @@ function toF32Boxes(v: unknown, where: string): Float32Array {
       flat.push(...row);
     }
   } else flat.push(...Array.from(v as ArrayLike<number>));
-  if (flat.length % 4 !== 0 || flat.some((x) => typeof x !== "number" || !Number.isFinite(x))) {
+  if (flat.length % 4 !== 0 || flat.some((x) => !isF32Finite(x))) {
     throw new DataError(
       `${where}: boxes must be finite numbers in rows of 4, got ${flat.length} values`,
     );
@@ -125,9 +144,17 @@ function toF32Boxes(v: unknown, where: string): Float32Array {
 export function toAnnInfo(ann: DataInfo["ann"], where: string): AnnInfo {
   if (!ann || typeof ann !== "object") throw new DataError(`${where}: "ann" is missing`);
   const bboxes = toF32Boxes(ann.bboxes, `${where}: ann.bboxes`);
-  const labels = Int32Array.from(Array.from(ann.labels ?? []));
+  const toLabels = (v: unknown, name: string): Int32Array => {
+    const list = v === undefined || v === null ? [] : Array.from(v as ArrayLike<unknown>);
+    const badL = list.find((l) => !Number.isSafeInteger(l));
+    if (badL !== undefined) {
+      throw new DataError(`${where}: ${name} must be integers, got ${JSON.stringify(badL)}`);
+    }
+    return Int32Array.from(list as number[]);
+  };
+  const labels = toLabels(ann.labels, "ann.labels");
   const bboxesIgnore = toF32Boxes(ann.bboxes_ignore, `${where}: ann.bboxes_ignore`);
-  const labelsIgnore = Int32Array.from(Array.from(ann.labels_ignore ?? []));
+  const labelsIgnore = toLabels(ann.labels_ignore, "ann.labels_ignore");
   if (labels.length * 4 !== bboxes.length) {
     throw new DataError(`${where}: ${bboxes.length / 4} boxes but ${labels.length} labels`);
   }
@@ -187,7 +214,11 @@ export class CustomDataset {
   readonly warnings: string[] = [];
   /** Counts of skipped or dropped entries by reason. */
   readonly skipped: Record<string, number> = {};
+  /** Up to 5 examples per skip reason (file, image, value), for the warning. */
+  readonly #skipExamples: Record<string, string[]> = {};
   #rng: Rng;
+  #quiet: boolean;
+  #warnTo: (msg: string) => void;
 
   /** Loads the annotations, filters images (train) and builds the pipeline. */
   constructor(cfg: DatasetCfg = {}) {
@@ -195,6 +226,8 @@ export class CustomDataset {
       throw new TypeError(`dataset config must be an object, got ${JSON.stringify(cfg)}`);
     }
     this.cfg = cfg;
+    this.#quiet = cfg.quiet ?? false;
+    this.#warnTo = cfg.warn ?? console.warn;
     this.dataRoot = cfg.data_root ?? null;
     this.annFile = underRoot(this.dataRoot, cfg.ann_file) ?? null;
     this.imgPrefix = underRoot(this.dataRoot, cfg.img_prefix ?? "") ?? null;
@@ -206,14 +239,98 @@ export class CustomDataset {
     this.filterEmptyGt = cfg.filter_empty_gt ?? true;
     this.#rng = new Rng(cfg.seed ?? 0);
     this.CLASSES = this.getClasses(cfg.classes ?? null);
+    if (cfg.max_pixels !== undefined) checkMaxPixels(cfg.max_pixels, this.constructor.name);
     this.dataInfos = this.loadAnnotations(this.annFile);
+    const loaded = this.dataInfos.length;
     if (!this.testMode) {
       const valid = this.filterImgs();
       this.dataInfos = valid.map((i) => this.dataInfos[i]);
       this.afterFilter(valid);
     }
+    this.#reportSkipped();
+    if (!this.testMode && this.dataInfos.length === 0) this.#failEmpty(loaded);
     this.flag = this.setGroupFlag();
     this.pipeline = new Compose(cfg.pipeline ?? []);
+    if (cfg.check_images === true) this.checkImages();
+  }
+
+  /**
+   * Checks every image file without decoding it (exists, PNG/JPEG header with a size within
+   * `max_pixels`); throws one error naming the missing or unreadable files (the first 5 and a
+   * count), so that a bad image fails at load, not when training reaches it.
+   *
+   * @throws {DataError}
+   */
+  checkImages(): void {
+    const load = this.pipeline.transforms.find((t) => t instanceof LoadImageFromFile) as
+      | LoadImageFromFile
+      | undefined;
+    const maxPixels = this.cfg.max_pixels ?? load?.maxPixels;
+    const colorType: ColorType = load?.colorType ?? "color";
+    const bad: string[] = [];
+    let nBad = 0;
+    for (const info of this.dataInfos) {
+      const path = joinPrefix(this.imgPrefix, info.filename);
+      try {
+        checkImageFile(path, { maxPixels, colorType });
+      } catch (e) {
+        if (!(e instanceof DataError)) throw e;
+        nBad++;
+        if (bad.length < 5) bad.push(e.message);
+      }
+    }
+    if (nBad > 0) {
+      throw new DataError(
+        `${this.constructor.name}${
+          this.annFile ? ` "${this.annFile}"` : ""
+        }: ${nBad} of ${this.dataInfos.length} images cannot be used:\n  ${bad.join("\n  ")}${
+          nBad > bad.length ? `\n  ... and ${nBad - bad.length} more` : ""
+        }\n(set check_images: false on the dataset to defer the check to loading time)`,
+      );
+    }
+  }
+
+  /** Class names found in the annotation files (for the empty-dataset error), or null. */
+  protected classesFound(): Record<string, number> | null {
+    return null;
+  }
+
+  #failEmpty(loaded: number): never {
+    const found = this.classesFound();
+    const skipped = Object.entries(this.skipped).map(([k, v]) => `${k} ${v}`).join(", ");
+    let cause = "";
+    if (found) {
+      const names = Object.entries(found);
+      const matching = names.filter(([k]) => this.CLASSES.includes(k));
+      cause = matching.length === 0
+        ? `; the classes ${JSON.stringify(this.CLASSES)} match no object in the files, which have ${
+          names.length === 0
+            ? "no objects at all"
+            : names.slice(0, 20).map(([k, n]) => `"${k}" ×${n}`).join(", ")
+        } (names are case-sensitive): set "classes" to names from the files`
+        : `; objects of the classes exist (${
+          matching.map(([k, n]) => `"${k}" ×${n}`).join(", ")
+        }) but every image was filtered`;
+    }
+    throw new DataError(
+      `${this.constructor.name}${
+        this.annFile ? ` "${this.annFile}"` : ""
+      }: no usable training images (${loaded} loaded${
+        skipped ? `; skipped: ${skipped}` : ""
+      })${cause}`,
+    );
+  }
+
+  /** One warning per skip reason that recorded examples (count, meaning, first examples). */
+  #reportSkipped(): void {
+    for (const [reason, examples] of Object.entries(this.#skipExamples)) {
+      const n = this.skipped[reason] ?? examples.length;
+      this.warn(
+        `skipped ${n} annotation(s): ${SKIP_REASONS[reason] ?? reason}: ${examples.join("; ")}${
+          n > examples.length ? `; ... and ${n - examples.length} more` : ""
+        }`,
+      );
+    }
   }
 
   /** The class names from `classes` (list, or a file with one per line) or the class default. */
@@ -243,12 +360,19 @@ export class CustomDataset {
   protected warn(msg: string): void {
     const text = `${this.constructor.name}: ${msg}`;
     this.warnings.push(text);
-    if (!this.cfg.quiet) (this.cfg.warn ?? console.warn)(text);
+    if (!this.#quiet) this.#warnTo(text);
   }
 
-  /** Adds `n` to the skipped-entry counter `reason`. */
-  protected countSkipped(reason: string, n = 1): void {
+  /**
+   * Adds `n` to the skipped-entry counter `reason`; with `example` (file, image, value), the
+   * reason gets one warning after loading listing the first examples.
+   */
+  protected countSkipped(reason: string, n = 1, example?: string): void {
     this.skipped[reason] = (this.skipped[reason] ?? 0) + n;
+    if (example !== undefined) {
+      const list = this.#skipExamples[reason] ??= [];
+      if (list.length < 5) list.push(example);
+    }
   }
 
   /** Loads the middle-format list: `data_infos` from the config or a JSON file. */
@@ -399,6 +523,7 @@ export class CustomDataset {
     for (const [k, v] of Object.entries(this.cfg)) if (typeof v !== "function") out[k] = v;
     out.type ??= this.constructor.name;
     out.quiet = true;
+    out.check_images = false; // checked once, in the main process
     return out;
   }
 

@@ -47,14 +47,17 @@ function decodeEntities(s: string, fail: (msg: string) => never): string {
   if (!s.includes("&")) return s;
   return s.replace(/&([^;&\s]*);?/g, (m, body: string) => {
     if (!m.endsWith(";")) fail(`unterminated entity "${m}"`);
-    if (body.startsWith("#x") || body.startsWith("#X")) {
-      const cp = parseInt(body.slice(2), 16);
-      if (!Number.isFinite(cp)) fail(`bad character reference "${m}"`);
-      return String.fromCodePoint(cp);
-    }
     if (body.startsWith("#")) {
-      const cp = parseInt(body.slice(1), 10);
-      if (!Number.isFinite(cp)) fail(`bad character reference "${m}"`);
+      const hex = body.startsWith("#x") || body.startsWith("#X");
+      const digits = body.slice(hex ? 2 : 1);
+      if (!(hex ? /^[0-9A-Fa-f]{1,8}$/ : /^[0-9]{1,10}$/).test(digits)) {
+        fail(`bad character reference "${m}"`);
+      }
+      const cp = parseInt(digits, hex ? 16 : 10);
+      // XML 1.0 Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
+      const ok = cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) ||
+        (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+      if (!ok) fail(`character reference "${m}" is not an XML character (code point ${cp})`);
       return String.fromCodePoint(cp);
     }
     const v = ENTITIES[body];

@@ -9,7 +9,8 @@
 import { join } from "node:path";
 import { DataError } from "../utils/errors.ts";
 import { readImageSize } from "./image_io.ts";
-import { CustomDataset, type DatasetCfg, listFromFile, readTextFile } from "./custom.ts";
+import { CustomDataset, type DatasetCfg, listFromFile } from "./custom.ts";
+import { isF32Finite, pyFloat, pyInt, readUtf8File } from "./validate.ts";
 import { DATASETS } from "./registry.ts";
 import type { DataInfo } from "./types.ts";
 import { parseXml } from "./xml.ts";
@@ -40,17 +41,20 @@ export interface VocRecord {
   objects: VocObject[];
 }
 
-function intOf(text: string | undefined): number | undefined {
-  if (text === undefined || text.trim() === "") return undefined;
-  const v = Number(text.trim());
-  return Number.isFinite(v) ? Math.trunc(v) : undefined;
+/** mmdet's `int(float(text))`, finite in float32; undefined where Python would raise. */
+function intOfFloat(text: string | undefined): number | undefined {
+  const v = pyFloat(text);
+  return v === undefined || !isF32Finite(v) ? undefined : Math.trunc(v);
 }
 
 /**
  * Parses one VOC XML annotation.
  *
- * @throws {DataError} naming `file` (and the object) for malformed XML, a `<size>` without a
- *   positive `<width>`/`<height>`, or an object without `<name>` or numeric `<bndbox>`
+ * @throws {DataError} naming `file` (and the object) for malformed XML, a `<size>` without
+ *   positive integer `<width>`/`<height>`, an object without `<name>` or with a `<difficult>`
+ *   that is not an integer (mmdet's `int(text)`: empty, `true`, `0.9` are refused), or a
+ *   `<bndbox>` coordinate that Python's `float()` rejects (`0x10`, empty, `inf`, `nan`) or
+ *   that overflows float32
  */
 export function parseVocXml(text: string, file: string): VocRecord {
   const root = parseXml(text, file);
@@ -62,10 +66,10 @@ export function parseVocXml(text: string, file: string): VocRecord {
   const size = root.find("size");
   let width: number | null = null, height: number | null = null;
   if (size) {
-    const w = intOf(size.findText("width")), h = intOf(size.findText("height"));
+    const w = pyInt(size.findText("width")), h = pyInt(size.findText("height"));
     if (!(w !== undefined && w > 0 && h !== undefined && h > 0)) {
       throw new DataError(
-        `Cannot load "${file}": <size> needs positive <width> and <height>, got ${
+        `Cannot load "${file}": <size> needs positive integer <width> and <height>, got ${
           size.findText("width")
         } and ${size.findText("height")}`,
       );
@@ -76,18 +80,27 @@ export function parseVocXml(text: string, file: string): VocRecord {
     const name = obj.findText("name");
     if (!name) throw new DataError(`Cannot load "${file}": object ${index} has no <name>`);
     const diffText = obj.findText("difficult");
-    const difficult = diffText === undefined ? false : intOf(diffText) !== 0;
+    let difficult = false;
+    if (diffText !== undefined) {
+      const d = pyInt(diffText);
+      if (d === undefined) {
+        throw new DataError(
+          `Cannot load "${file}": object ${index} ("${name}") has <difficult>${diffText}</difficult>; it must be an integer (0 or 1), or be left out for 0`,
+        );
+      }
+      difficult = d !== 0;
+    }
     const box = obj.find("bndbox");
     if (!box) {
       throw new DataError(`Cannot load "${file}": object ${index} ("${name}") has no <bndbox>`);
     }
     const raw = (["xmin", "ymin", "xmax", "ymax"] as const).map((k) => {
-      const v = intOf(box.findText(k));
+      const v = intOfFloat(box.findText(k));
       if (v === undefined) {
         throw new DataError(
           `Cannot load "${file}": object ${index} ("${name}") has no numeric <${k}> (got ${
             JSON.stringify(box.findText(k))
-          })`,
+          }; a decimal number finite in float32 is expected)`,
         );
       }
       return v;
@@ -119,6 +132,9 @@ export interface XmlDatasetCfg extends DatasetCfg {
  * header gives the size (as mmdet reads the image).
  */
 export class XMLDataset extends CustomDataset {
+  /** Object names in the XML files with counts (filled inside the base constructor). */
+  declare objectNames: Record<string, number>;
+
   /** Loads the id list and every XML file. */
   constructor(cfg: XmlDatasetCfg) {
     super(cfg);
@@ -135,13 +151,14 @@ export class XMLDataset extends CustomDataset {
     if (minSize && this.testMode) throw new RangeError("min_size cannot be used in test mode");
     const classIndex = new Map(this.CLASSES.map((c, i) => [c, i]));
     const otherClasses: Record<string, number> = {};
+    this.objectNames = {};
     const ids = listFromFile(annFile, "image id list");
     const infos = ids.map((id) => {
       const filename = `${imgSubdir}/${id}.jpg`;
       const xmlPath = join(this.imgPrefix ?? "", annSubdir, `${id}.xml`);
       let text: string;
       try {
-        text = readTextFile(xmlPath, "annotation file");
+        text = readUtf8File(xmlPath, "annotation file");
       } catch (e) {
         throw new DataError(`${(e as Error).message} (image id "${id}" listed in "${annFile}")`);
       }
@@ -151,7 +168,7 @@ export class XMLDataset extends CustomDataset {
         const imgPath = join(this.imgPrefix ?? "", filename);
         let size: { width: number; height: number } | undefined;
         try {
-          size = readImageSize(Deno.readFileSync(imgPath));
+          size = readImageSize(Deno.readFileSync(imgPath), { oriented: true });
         } catch { /* reported below */ }
         if (!size) {
           throw new DataError(
@@ -164,9 +181,9 @@ export class XMLDataset extends CustomDataset {
         labels: number[] = [],
         ignore: number[] = [],
         ignoreLabels: number[] = [];
-      const dropped: string[] = [];
       let hasClassObj = false;
       for (const obj of rec.objects) {
+        this.objectNames[obj.name] = (this.objectNames[obj.name] ?? 0) + 1;
         const label = classIndex.get(obj.name);
         if (label === undefined) {
           otherClasses[obj.name] = (otherClasses[obj.name] ?? 0) + 1;
@@ -176,8 +193,11 @@ export class XMLDataset extends CustomDataset {
         hasClassObj = true;
         const [x1, y1, x2, y2] = obj.bbox;
         if (x2 <= x1 || y2 <= y1) {
-          dropped.push(`object ${obj.index} "${obj.name}" [${obj.raw.join(", ")}]`);
-          this.countSkipped("zero_area_box");
+          this.countSkipped(
+            "zero_area_box",
+            1,
+            `"${xmlPath}" object ${obj.index} "${obj.name}" [${obj.raw.join(", ")}]`,
+          );
           continue;
         }
         let ign = obj.difficult;
@@ -189,13 +209,6 @@ export class XMLDataset extends CustomDataset {
           boxes.push(x1, y1, x2, y2);
           labels.push(label);
         }
-      }
-      if (dropped.length > 0) {
-        this.warn(
-          `dropped ${dropped.length} zero-area or inverted box(es) from "${xmlPath}": ${
-            dropped.join("; ")
-          }`,
-        );
       }
       const info: DataInfo = {
         id,
@@ -222,6 +235,11 @@ export class XMLDataset extends CustomDataset {
       );
     }
     return infos;
+  }
+
+  /** Object names found in the XML files, with counts. */
+  protected override classesFound(): Record<string, number> {
+    return this.objectNames;
   }
 
   /** Training filter: at least `minSize` px and (with `filter_empty_gt`) an object of the classes. */

@@ -22,6 +22,7 @@ import { getPriority, priorityName } from "./priority.ts";
 import { HOOKS } from "./registry.ts";
 import type { Optimizer, RunnerDataLoader, RunnerModel, TrainStepOutput } from "./types.ts";
 import "./hooks/mod.ts";
+import { cfgPathOf, checkInt, setCfgPath } from "../utils/cfg_rules.ts";
 
 export type { SaveCheckpointCall } from "./hook.ts";
 
@@ -140,8 +141,10 @@ export abstract class BaseRunner implements Runner {
     if (this.workDir) Deno.mkdirSync(this.workDir, { recursive: true });
     this.logger = cfg.logger ?? new RunnerLogger();
     this.meta = cfg.meta ?? {};
-    this.maxEpochs = cfg.max_epochs ?? undefined;
-    this.maxIters = cfg.max_iters ?? undefined;
+    this.maxEpochs = cfg.max_epochs == null
+      ? undefined
+      : checkInt(cfg.max_epochs, "runner.max_epochs");
+    this.maxIters = cfg.max_iters == null ? undefined : checkInt(cfg.max_iters, "runner.max_iters");
     this.memoryMb = cfg.memory_mb;
   }
 
@@ -307,6 +310,8 @@ export abstract class BaseRunner implements Runner {
       if (c === null || c === undefined) return null;
       if (c instanceof Hook) return c;
       const d = { ...(c as Record<string, unknown>) };
+      const path = cfgPathOf(c);
+      if (path) setCfgPath(d, path);
       if (defaultType && d.type === undefined) d.type = defaultType;
       return d as HookSpec;
     };
@@ -329,7 +334,9 @@ export abstract class BaseRunner implements Runner {
         throw new TypeError(`Cannot build the ${key} hook: "${key}.policy" must be a string`);
       }
       const kind = policy === policy.toLowerCase() ? title(policy) : policy;
-      this.registerHookFromCfg({ ...rest, type: `${kind}${suffix}` }, prio);
+      const spec = { ...rest, type: `${kind}${suffix}` };
+      setCfgPath(spec, key);
+      this.registerHookFromCfg(spec, prio);
     }
     const opt = asSpec(cfg.optimizer_config, "OptimizerHook");
     if (opt) this.registerHookFromCfg(opt, "ABOVE_NORMAL");

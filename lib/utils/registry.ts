@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { cfgPathOf, checkUnread, trackReads } from "./cfg_rules.ts";
 
 /** A config object with a `type` key naming a registered component. */
 export interface TypedCfg {
@@ -120,10 +121,18 @@ export class Registry<T = unknown> {
     }
     const args: Record<string, unknown> = { ...cfg };
     for (const [k, v] of Object.entries(defaultArgs)) if (!(k in args)) args[k] = v;
+    const path = cfgPathOf(cfg);
+    const { view, read } = trackReads(args, path);
     try {
-      return new ctor(args);
+      const out = new ctor(view);
+      // every key the config gave must have been read by the component (defaults need not)
+      checkUnread(this.name, type, Object.keys(cfg), read, path);
+      return out;
     } catch (e) {
-      if (e instanceof Error && !e.message.startsWith(`${ctor.name}: `)) {
+      if (
+        e instanceof Error && !e.message.startsWith(`${ctor.name}: `) &&
+        !e.message.startsWith("Unknown config key")
+      ) {
         e.message = `${ctor.name}: ${e.message}`;
       }
       throw e;

@@ -78,12 +78,12 @@ Deno.test("CocoDataset maps class names to contiguous labels and sorts boxes int
       small_image: 1,
       empty_image: 1,
     });
-    assert.equal(warnings.length, 1);
-    assert.ok(
-      warnings[0].includes('"a.png"') && warnings[0].includes("id 3") &&
-        warnings[0].includes("id 4"),
-      warnings[0],
-    );
+    // one warning per filter reason, each naming the file, image and annotation
+    assert.equal(warnings.length, 2);
+    const tiny = warnings.find((w) => w.includes("w < 1"))!,
+      out = warnings.find((w) => w.includes("outside the image"))!;
+    assert.ok(tiny.includes('"a.png"') && tiny.includes("annotation id 3"), warnings.join("\n"));
+    assert.ok(out.includes('"a.png"') && out.includes("annotation id 4"), warnings.join("\n"));
   });
 });
 

@@ -90,7 +90,16 @@ export class Compose implements Transform {
   call(results: Results): Results | null {
     let data: Results | null = results;
     for (const t of this.transforms) {
-      data = t.call(data);
+      try {
+        data = t.call(data);
+      } catch (e) {
+        // name the image (and the step) in errors raised by transforms that do not know it
+        const file = data?.filename ?? data?.img_info?.filename;
+        if (e instanceof Error && typeof file === "string" && !e.message.includes(file)) {
+          e.message += ` (image "${file}", in ${t.constructor.name})`;
+        }
+        throw e;
+      }
       if (data === null) return null;
     }
     return data;

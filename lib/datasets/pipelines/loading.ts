@@ -6,7 +6,7 @@
  */
 import { isAbsolute, join } from "node:path";
 import { DataError } from "../../utils/errors.ts";
-import { type ColorType, readImage } from "../image_io.ts";
+import { checkMaxPixels, type ColorType, DEFAULT_MAX_PIXELS, readImage } from "../image_io.ts";
 import { PIPELINES } from "../registry.ts";
 import type { Results } from "../types.ts";
 import type { Transform } from "./compose.ts";
@@ -24,16 +24,26 @@ export function joinPrefix(prefix: string | null | undefined, name: string): str
 export class LoadImageFromFile implements Transform {
   /** Convert the image to float32 (`to_float32`). */
   readonly toFloat32: boolean;
-  /** `color_type`: "color" (BGR) or "grayscale". */
+  /**
+   * `color_type`: "color" (BGR) or "grayscale", both applying EXIF orientation as mmcv, or
+   * "color_ignore_orientation" / "grayscale_ignore_orientation".
+   */
   readonly colorType: ColorType;
+  /** wgdet extension: images declaring more pixels are refused before decoding. */
+  readonly maxPixels: number;
 
   /** Builds the transform from its config (mmdet keyword arguments). */
   constructor(
-    cfg: { to_float32?: boolean; color_type?: ColorType; file_client_args?: { backend?: string } } =
-      {},
+    cfg: {
+      to_float32?: boolean;
+      color_type?: ColorType;
+      file_client_args?: { backend?: string };
+      max_pixels?: number;
+    } = {},
   ) {
     this.toFloat32 = cfg.to_float32 ?? false;
     this.colorType = cfg.color_type ?? "color";
+    this.maxPixels = checkMaxPixels(cfg.max_pixels ?? DEFAULT_MAX_PIXELS, "LoadImageFromFile");
     const backend = cfg.file_client_args?.backend ?? "disk";
     if (backend !== "disk") {
       throw new RangeError(
@@ -51,7 +61,7 @@ export class LoadImageFromFile implements Transform {
       );
     }
     const filename = joinPrefix(results.img_prefix, info.filename);
-    let img = readImage(filename, { colorType: this.colorType });
+    let img = readImage(filename, { colorType: this.colorType, maxPixels: this.maxPixels });
     if (this.toFloat32) img = { ...img, data: Float32Array.from(img.data) };
     results.filename = filename;
     results.ori_filename = info.filename;

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { removeCheckpoint } from "../checkpoint.ts";
 import { Hook, type Runner } from "../hook.ts";
 import { HOOKS } from "../registry.ts";
+import { checkInt } from "../../utils/cfg_rules.ts";
 
 /** `checkpoint_config` keys. */
 export interface CheckpointHookCfg {
@@ -53,6 +54,10 @@ export class CheckpointHook extends Hook {
   constructor(cfg: CheckpointHookCfg = {}) {
     super();
     this.interval = cfg.interval ?? -1;
+    if (this.interval !== -1) checkInt(this.interval, "checkpoint_config.interval (or -1)", 1);
+    if (cfg.max_keep_ckpts != null && cfg.max_keep_ckpts !== -1) {
+      checkInt(cfg.max_keep_ckpts, "checkpoint_config.max_keep_ckpts (or -1)", 1);
+    }
     this.byEpoch = cfg.by_epoch ?? true;
     this.saveOptimizer = cfg.save_optimizer ?? true;
     this.outDir = cfg.out_dir ?? undefined;

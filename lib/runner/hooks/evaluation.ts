@@ -98,7 +98,7 @@ export class EvalHook extends Hook {
     if (typeof evaluate !== "function") {
       throw new TypeError("EvalHook: an evaluate(runner) function is required");
     }
-    if (!(interval > 0)) {
+    if (!(Number.isInteger(interval) && interval > 0)) {
       throw new RangeError(`Invalid evaluation.interval ${interval}: expected a positive integer`);
     }
     if (start !== null && start < 0) {

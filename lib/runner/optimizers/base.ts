@@ -10,6 +10,8 @@ import { noGrad } from "../../autograd/tape.ts";
 import { getGpu } from "../../gpu/runtime.ts";
 import type { Module } from "../../nn/module.ts";
 import type { CpuTensor, LogValue, Optimizer, OptimizerState, ParamGroup } from "../types.ts";
+import { checkNumber, suggestKey } from "../../utils/cfg_rules.ts";
+import { ConfigError } from "../../utils/errors.ts";
 
 /** mmcv's `paramwise_cfg`. */
 export interface ParamwiseCfg {
@@ -130,6 +132,43 @@ export abstract class GpuOptimizer implements Optimizer {
     const lr = base.lr;
     if (typeof lr !== "number" || !(lr >= 0)) {
       throw new RangeError(`Cannot build optimizer: lr must be a non-negative number, got ${lr}`);
+    }
+    checkNumber(lr, "optimizer.lr", { min: 0 });
+    for (const [k, v] of Object.entries(base)) {
+      if (k === "lr" || typeof v === "boolean") continue;
+      const unit = k === "momentum" || k === "dampening" || k === "beta1" || k === "beta2";
+      checkNumber(v, `optimizer.${k}`, unit ? { min: 0, max: 1 } : { min: 0 });
+    }
+    if (paramwise !== undefined && paramwise !== null) {
+      const known = ["bias_lr_mult", "bias_decay_mult", "norm_decay_mult", "custom_keys"];
+      for (const k of Object.keys(paramwise)) {
+        if (!known.includes(k)) {
+          const hint = suggestKey(k, known);
+          throw new ConfigError(
+            `Unknown config key optimizer.paramwise_cfg.${k}` +
+              (hint ? `; did you mean "${hint}"?` : `; known: ${known.join(", ")}`),
+          );
+        }
+        if (k !== "custom_keys") {
+          checkNumber((paramwise as Record<string, unknown>)[k], `optimizer.paramwise_cfg.${k}`, {
+            min: 0,
+          });
+        }
+      }
+      for (const [key, c] of Object.entries(paramwise.custom_keys ?? {})) {
+        for (const k of Object.keys(c ?? {})) {
+          if (k !== "lr_mult" && k !== "decay_mult") {
+            throw new ConfigError(
+              `Unknown config key optimizer.paramwise_cfg.custom_keys["${key}"].${k}; use lr_mult or decay_mult`,
+            );
+          }
+          checkNumber(
+            (c as Record<string, unknown>)[k],
+            `optimizer.paramwise_cfg.custom_keys["${key}"].${k}`,
+            { min: 0 },
+          );
+        }
+      }
     }
     const { groups, entries } = buildGroups(src, base, paramwise);
     this.paramGroups = groups;
