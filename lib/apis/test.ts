@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../utils/path.ts";
 import { Tensor, tidy } from "../autograd/tensor.ts";
 import type { Config } from "../config/config.ts";
 import { readImage } from "../datasets/image_io.ts";
@@ -17,6 +17,7 @@ import { buildModel, buildSplit, loaderSettings, loadWeights } from "./common.ts
 import { drawDetections } from "./visualize.ts";
 import { broadcastBytes, getDistInfo } from "../dist/dist.ts";
 import { multiGpuTest } from "./distributed.ts";
+import { platform } from "../platform/mod.ts";
 
 /** Options of {@linkcode singleGpuTest}. */
 export interface SingleGpuTestOptions {
@@ -103,7 +104,7 @@ export async function testDetector(
   async function finish(results: BboxResult[]): Promise<Record<string, number | string>> {
     if (opts.out) {
       const json = results.map((perClass) => perClass.map((a) => Array.from(a)));
-      await Deno.writeTextFile(
+      await platform().writeTextFile(
         opts.out,
         JSON.stringify({ classes: dataset.CLASSES, results: json }),
       );
@@ -143,7 +144,7 @@ async function showResults(
   dir: string,
   thr: number,
 ): Promise<void> {
-  await Deno.mkdir(dir, { recursive: true });
+  await platform().mkdir(dir, { recursive: true });
   for (let i = 0; i < results.length; i++) {
     const info = dataset as unknown as {
       dataInfos?: { filename: string }[];
@@ -157,6 +158,6 @@ async function showResults(
     const img = readImage(path);
     const raster = drawDetections(img, results[i], { classes: dataset.CLASSES, scoreThr: thr });
     const name = fn.split("/").pop()!.replace(/\.[^.]+$/, "");
-    await Deno.writeFile(join(dir, `${name}.png`), raster.toPng());
+    await platform().writeFile(join(dir, `${name}.png`), raster.toPng());
   }
 }

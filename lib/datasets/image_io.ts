@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
-import { jpegJs, PNG } from "../deps.ts";
+import { jpegJs } from "../deps.ts";
+import { platform } from "../platform/mod.ts";
 import { DataError } from "../utils/errors.ts";
 
 /**
@@ -75,8 +75,8 @@ export function decodeImage(
   let rgba: Uint8Array, width: number, height: number, stride: number;
   if (format === "png") {
     try {
-      const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-      rgba = new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength);
+      const png = platform().decodePng(bytes);
+      rgba = png.data;
       width = png.width;
       height = png.height;
       stride = 4;
@@ -137,9 +137,9 @@ export function decodeImage(
 export function readImage(path: string, opts: { colorType?: ColorType } = {}): HwcImage {
   let bytes: Uint8Array;
   try {
-    bytes = Deno.readFileSync(path);
+    bytes = platform().readFileSync(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
+    if (platform().isNotFound(e)) {
       throw new DataError(
         `Cannot read image "${path}": the file does not exist; check img_prefix and the annotation's file name`,
       );
@@ -202,8 +202,7 @@ export function encodePng(image: HwcImage, opts: { bgr?: boolean } = {}): Uint8A
     );
   }
   const bgr = opts.bgr ?? true;
-  const png = new PNG({ width, height });
-  const out = png.data;
+  const out = new Uint8Array(width * height * 4);
   const n = width * height;
   const clamp = (v: number) => (v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v));
   for (let i = 0; i < n; i++) {
@@ -219,8 +218,7 @@ export function encodePng(image: HwcImage, opts: { bgr?: boolean } = {}): Uint8A
     }
     out[o + 3] = 255;
   }
-  const buf = PNG.sync.write(png, { colorType: channels === 1 ? 0 : 2 });
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  return platform().encodePng({ data: out, width, height }, channels === 1 ? 0 : 2);
 }
 
 /** Encodes `image` as PNG and writes it to `path` (see {@link encodePng}). */
@@ -229,5 +227,5 @@ export async function writePng(
   image: HwcImage,
   opts: { bgr?: boolean } = {},
 ): Promise<void> {
-  await Deno.writeFile(path, encodePng(image, opts));
+  await platform().writeFile(path, encodePng(image, opts));
 }

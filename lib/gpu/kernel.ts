@@ -6,6 +6,7 @@
  * @module
  */
 import commonSrc from "../../kernels/_common.wgsl" with { type: "text" };
+import { platform } from "../platform/mod.ts";
 
 /** Describes one WGSL kernel: where it comes from and how its `Params` uniform is packed. */
 export interface KernelSpec {
@@ -50,11 +51,7 @@ function overridesKey(o: Record<string, number> | undefined): string {
 /** Only kernels named in `DET_PRINT_WGSL` (comma list, or `all`) are printed when compiled. */
 function shouldPrint(name: string): boolean {
   let v: string | undefined;
-  try {
-    v = Deno.env.get("DET_PRINT_WGSL");
-  } catch {
-    return false;
-  }
+  v = platform().env("DET_PRINT_WGSL");
   if (!v) return false;
   return v === "all" || v.split(",").includes(name);
 }

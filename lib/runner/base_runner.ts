@@ -5,7 +5,7 @@
  * @module
  */
 import { NonFiniteLossError } from "../utils/errors.ts";
-import { join } from "node:path";
+import { join } from "../utils/path.ts";
 import { type Checkpoint, loadCheckpoint, saveCheckpoint, updateLatest } from "./checkpoint.ts";
 import { Hook, HOOK_STAGES, type HookStage, stageMethod } from "./hook.ts";
 import { LogBuffer } from "./log_buffer.ts";
@@ -14,6 +14,7 @@ import { getPriority, priorityName } from "./priority.ts";
 import { HOOKS } from "./registry.ts";
 import type { Optimizer, RunnerDataLoader, RunnerModel, TrainStepOutput } from "./types.ts";
 import "./hooks/mod.ts";
+import { platform } from "../platform/mod.ts";
 
 /** Constructor config of a runner (`cfg.runner` plus what `train_detector` passes). */
 export interface RunnerCfg {
@@ -127,7 +128,7 @@ export abstract class BaseRunner {
     this.model = cfg.model;
     this.optimizer = cfg.optimizer;
     this.workDir = cfg.work_dir;
-    if (this.workDir) Deno.mkdirSync(this.workDir, { recursive: true });
+    if (this.workDir) platform().mkdirSync(this.workDir, { recursive: true });
     this.logger = cfg.logger ?? new RunnerLogger();
     this.meta = cfg.meta ?? {};
     this.maxEpochs = cfg.max_epochs ?? undefined;
@@ -321,7 +322,7 @@ export abstract class BaseRunner {
       ? { type: "IterTimerHook" }
       : asSpec(cfg.timer_config);
     if (timer) this.registerHookFromCfg(timer, "LOW");
-    if (cfg.progress_bar ?? Deno.stdout.isTerminal()) {
+    if (cfg.progress_bar ?? platform().stdoutIsTerminal()) {
       this.registerHookFromCfg({ type: "ProgressBarHook" }, "LOW");
     }
     for (const h of cfg.log_config?.hooks ?? []) {
@@ -348,7 +349,7 @@ export abstract class BaseRunner {
     const optimizer = (opts.saveOptimizer ?? true) && this.optimizer
       ? await this.optimizer.stateDict()
       : undefined;
-    await Deno.mkdir(outDir, { recursive: true });
+    await platform().mkdir(outDir, { recursive: true });
     await saveCheckpoint(path, {
       stateDict,
       optimizer,

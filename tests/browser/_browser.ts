@@ -70,3 +70,47 @@ export async function openSession(
     }
   }
 }
+
+/** The browser bundle of web.ts, built as `deno task build:web` builds it (into a temp file). */
+export async function buildBundle(): Promise<string> {
+  const out = await Deno.makeTempFile({ suffix: ".js" });
+  try {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "bundle",
+        "--platform",
+        "browser",
+        "--import-map",
+        "web/import_map.json",
+        "-o",
+        out,
+        "web.ts",
+      ],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (r.code !== 0) throw new Error(`deno bundle failed:\n${new TextDecoder().decode(r.stderr)}`);
+    return await Deno.readTextFile(out);
+  } finally {
+    await Deno.remove(out).catch(() => {});
+  }
+}
+
+/** A session whose page has the bundle loaded as `window.wgdet`. */
+export async function openWgdetSession(): Promise<BrowserSession> {
+  const files = new Map<string, Uint8Array | string>([["wgdet.js", await buildBundle()]]);
+  const s = await openSession("__blank.html", files);
+  await s.page.evaluate(`import("/wgdet.js").then((m) => { window.wgdet = m; return true; })`);
+  return s;
+}
+
+/** Runs `fn(window.wgdet, ...args)` in the page. */
+export function callWithWgdet<T>(
+  s: BrowserSession,
+  fn: (...a: never[]) => unknown,
+  ...args: unknown[]
+): Promise<T> {
+  const a = args.map((x) => JSON.stringify(x)).join(", ");
+  return s.page.evaluate<T>(`(${fn.toString()})(window.wgdet${a ? ", " + a : ""})`);
+}
