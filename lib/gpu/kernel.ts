@@ -50,8 +50,7 @@ function overridesKey(o: Record<string, number> | undefined): string {
 
 /** Only kernels named in `DET_PRINT_WGSL` (comma list, or `all`) are printed when compiled. */
 function shouldPrint(name: string): boolean {
-  let v: string | undefined;
-  v = platform().env("DET_PRINT_WGSL");
+  const v = platform().env("DET_PRINT_WGSL");
   if (!v) return false;
   return v === "all" || v.split(",").includes(name);
 }
