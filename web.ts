@@ -29,3 +29,10 @@ export {
   predecodePng,
 } from "./lib/platform/browser.ts";
 export { RunnerLogger } from "./lib/runner/logger.ts";
+export {
+  type FileLike,
+  findDataset,
+  type FoundDataset,
+  mountFiles,
+  mountUrls,
+} from "./lib/datasets/browser_sources.ts";

@@ -51,14 +51,14 @@ export async function convProbe(wg: Wg): Promise<Record<string, number[]>> {
 /**
  * Trains the detector of config `dict` with `trainDetector` in work dir `workDir`, after mounting
  * `files` (`[path, url]`: each URL fetched and put at its path, in the browser only); returns the
- * `loss` of every train record of the JSON log, in order.
+ * train records of the JSON log (`loss`, `time` per iteration in s, …), in order.
  */
-export async function trainProbe(
+export async function trainRecordsProbe(
   wg: Wg,
   dict: Record<string, unknown>,
   workDir: string,
   files: [string, string][],
-): Promise<number[]> {
+): Promise<{ loss: number; time: number }[]> {
   const p = wg.platform();
   if (p.name === "browser") {
     await Promise.all(files.map(async ([path, url]) => {
@@ -77,7 +77,7 @@ export async function trainProbe(
     logger: new wg.RunnerLogger({ console: false }),
   });
   r.model.dispose();
-  const recs: { mode: string; epoch: number; iter: number; loss: number }[] = [];
+  const recs: { mode: string; epoch: number; iter: number; loss: number; time?: number }[] = [];
   for await (const e of p.readDir(workDir)) {
     if (!e.name.endsWith(".log.json")) continue;
     for (const line of (await p.readTextFile(`${workDir}/${e.name}`)).split("\n")) {
@@ -85,5 +85,69 @@ export async function trainProbe(
     }
   }
   return recs.filter((r) => r.mode === "train").sort((a, b) => a.epoch - b.epoch || a.iter - b.iter)
-    .map((r) => r.loss);
+    .map((r) => r as unknown as { loss: number; time: number });
+}
+
+/**
+ * The test pipeline's image tensor of item 0 of dataset config `data` (after mounting `files` in
+ * the browser), plus the platform's direct-conv choice: `{ shape, data, directConv }`.
+ */
+export async function pipelineProbe(
+  wg: Wg,
+  data: Record<string, unknown>,
+  files: [string, string][],
+): Promise<{ shape: number[]; data: number[]; sum: number }> {
+  if (wg.platform().name === "browser") {
+    for (const [path, url] of files) {
+      const r = await fetch(url);
+      await wg.mountFile(path, new Uint8Array(await r.arrayBuffer()));
+    }
+  }
+  const ds = wg.buildDataset(structuredClone(data));
+  const res = ds.getItem(0);
+  // the first float array inside results.img (MultiScaleFlipAug wraps it in a list)
+  const find = (v: Wg): Wg => {
+    if (!v || typeof v !== "object") return null;
+    if (v instanceof Float32Array) return { data: v, shape: [v.length] };
+    if (v.data instanceof Float32Array) return v;
+    for (const x of Array.isArray(v) ? v : Object.values(v)) {
+      const f = find(x);
+      if (f) return f;
+    }
+    return null;
+  };
+  const t = find(res.img);
+  if (!t) throw new Error(`no float image in results.img (keys ${Object.keys(res)})`);
+  const arr = Array.from(t.data as Float32Array);
+  return {
+    shape: Array.from(t.shape ?? [arr.length]),
+    data: arr,
+    sum: arr.reduce((a, b) => a + b, 0),
+  };
+}
+
+/**
+ * Inference timing: the detector of `dict` with the weights `checkpoint` on `image` (both already
+ * on the platform's file system), run `reps` times after one warm-up; returns ms per image.
+ */
+export async function inferProbe(
+  wg: Wg,
+  dict: Record<string, unknown>,
+  checkpoint: string,
+  image: string,
+  reps: number,
+): Promise<number> {
+  const cfg = new wg.Config(structuredClone(dict), "tiny");
+  const imgs = Array.from({ length: reps + 1 }, () => image);
+  const t: number[] = [];
+  let last = performance.now();
+  await wg.inferImages(cfg, checkpoint, imgs, {
+    outDir: "/tmp/wgdet-infer-probe",
+    log: () => {
+      const now = performance.now();
+      t.push(now - last);
+      last = now;
+    },
+  });
+  return t.slice(1).reduce((a, b) => a + b, 0) / reps;
 }

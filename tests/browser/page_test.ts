@@ -4,15 +4,16 @@
 // 1e-4. Skipped with a message when Chromium is absent (see _browser.ts).
 import * as wgdet from "../../mod.ts";
 import { RunnerLogger } from "../../lib/runner/logger.ts";
+import { platform } from "../../lib/platform/mod.ts";
 import { applyCfgOptions, loadConfig } from "../../lib/config/mod.ts";
 import { ensureShapesDataset } from "../../lib/datasets/synthetic.ts";
 import { assert, assertClose } from "../_assert.ts";
 import { hasAdapter } from "../_gpu.ts";
 import { callWithWgdet, NO_CHROMIUM, openWgdetSession, ROOT } from "./_browser.ts";
-import { convProbe, gradientProbe, trainProbe } from "./_probes.ts";
+import { convProbe, gradientProbe, pipelineProbe, trainRecordsProbe } from "./_probes.ts";
 
 const CACHE = `${ROOT}.cache/wgdet-tests/`;
-const WG = { ...wgdet, RunnerLogger };
+const WG = { ...wgdet, RunnerLogger, platform };
 
 /** The tiny RetinaNet of tests/e2e/_tiny.ts at batch 2 on 10 synthetic 64×64 images: 5 iterations. */
 async function tinyBrowserConfig(): Promise<{ dict: wgdet.CfgDict; root: string }> {
@@ -81,24 +82,54 @@ Deno.test({
           assertClose(page[k], deno[k], { atol: 1e-4, rtol: 1e-4 });
         }
       });
+      await t.step(
+        "SwiftShader gets the tiled conv kernels, not the CPU 'direct' ones",
+        async () => {
+          const direct = await s.page.evaluate<boolean>(
+            "window.wgdet.initGpu().then((g) => g.info.directConv)",
+          );
+          if (s.adapter.architecture === "swiftshader") assert.equal(direct, false);
+        },
+      );
+      await t.step(
+        "PNG decoded by the browser (createImageBitmap) gives Deno's pipeline tensors",
+        async () => {
+          const { dict, root } = await tinyBrowserConfig();
+          const data = (dict.data as Record<string, Record<string, unknown>>).test;
+          const files = (await filesUnder(root)).filter((p) =>
+            p.includes("/val/") || p.endsWith(".json")
+          )
+            .map((p) => [p, s.server.url + p.slice(ROOT.length)] as [string, string]);
+          const page = await callWithWgdet<{ shape: number[]; data: number[] }>(
+            s,
+            pipelineProbe,
+            data,
+            files,
+          );
+          const deno = await pipelineProbe(WG, data, []);
+          assert.deepEqual(page.shape, deno.shape);
+          assert.ok(page.data.length > 1000, `${page.data.length} values`);
+          assert.deepEqual(page.data, deno.data); // exact: PNG decoding is lossless
+        },
+      );
       await t.step("5 training iterations: losses equal Deno's to 1e-4", async () => {
         const { dict, root } = await tinyBrowserConfig();
         const files = (await filesUnder(root)).map((p) =>
           [p, s.server.url + p.slice(ROOT.length)] as [string, string]
         );
         const t0 = performance.now();
-        const page = await callWithWgdet<number[]>(
+        const page = (await callWithWgdet<{ loss: number }[]>(
           s,
-          trainProbe,
+          trainRecordsProbe,
           dict,
           "/work_dirs/browser",
           files,
-        );
+        )).map((r) => r.loss);
         const tPage = performance.now() - t0;
         const dir = await Deno.makeTempDir({ prefix: "wgdet-browser-" });
         try {
           const t1 = performance.now();
-          const deno = await trainProbe(WG, dict, dir, []);
+          const deno = (await trainRecordsProbe(WG, dict, dir, [])).map((r) => r.loss);
           console.log(
             `  5 iterations: ${(tPage / 1000).toFixed(1)} s in Chromium, ` +
               `${((performance.now() - t1) / 1000).toFixed(1)} s in Deno; losses ${
