@@ -25,7 +25,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let ye = u32(min(y0 + i32(p.k), i32(p.h)));
   let xe = u32(min(x0 + i32(p.k), i32(p.w)));
   let base = plane * p.h * p.w;
-  var best = bitcast<f32>(0xff800000u); // −∞
+  var best = f32_bits(0xff800000u); // −∞
   var bi = ys * p.w + xs;
   for (var yy = ys; yy < ye; yy = yy + 1u) {
     for (var xx = xs; xx < xe; xx = xx + 1u) {

@@ -47,37 +47,43 @@ fn from_ord(o: u32) -> f32 {
   return bitcast<f32>(select(~o, o & 0x7fffffffu, (o & 0x80000000u) != 0u));
 }
 
+fn pass0(t: u32) {
+  let n = t / p.K;
+  let k = t % p.K;
+  var l = 0u;
+  for (var q = 1u; q < p.num_levels; q++) {
+    if (k >= level_starts[q]) { l = q; }
+  }
+  labels[t] = i32(l);
+  let b = boxes[t];
+  var ok = scores[t] == scores[t];
+  if (p.use_min_size != 0u) { ok = ok && (b.z - b.x) > p.min_size && (b.w - b.y) > p.min_size; }
+  if (ok) {
+    keys[t] = vec2<u32>(desc_key(scores[t]), k);
+    atomicAdd(&stats[2u * n], 1u);
+    atomicMax(&stats[2u * n + 1u], ord_bits(max(max(b.x, b.y), max(b.z, b.w))));
+  } else {
+    keys[t] = vec2<u32>(0xffffffffu, k);
+  }
+}
+
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let w = wg_index(wid, nwg);
   if (PASS == 0u) {
+    // no early return on a per-thread condition: the uniformity analysis would then forbid the
+    // workgroupUniformLoad calls of PASS 2 (the same function body)
     let t = w * 256u + lid;
-    if (t >= p.N * p.K) { return; }
-    let n = t / p.K;
-    let k = t % p.K;
-    var l = 0u;
-    for (var q = 1u; q < p.num_levels; q++) {
-      if (k >= level_starts[q]) { l = q; }
-    }
-    labels[t] = i32(l);
-    let b = boxes[t];
-    var ok = scores[t] == scores[t];
-    if (p.use_min_size != 0u) { ok = ok && (b.z - b.x) > p.min_size && (b.w - b.y) > p.min_size; }
-    if (ok) {
-      keys[t] = vec2<u32>(desc_key(scores[t]), k);
-      atomicAdd(&stats[2u * n], 1u);
-      atomicMax(&stats[2u * n + 1u], ord_bits(max(max(b.x, b.y), max(b.z, b.w))));
-    } else {
-      keys[t] = vec2<u32>(0xffffffffu, k);
-    }
+    if (t < p.N * p.K) { pass0(t); }
     return;
   }
   if (PASS == 1u) {
     let n = w * 256u + lid;
-    if (n >= p.N) { return; }
-    let o = atomicLoad(&stats[2u * n + 1u]);
-    segmax[n] = select(0.0, from_ord(o), atomicLoad(&stats[2u * n]) > 0u);
+    if (n < p.N) {
+      let o = atomicLoad(&stats[2u * n + 1u]);
+      segmax[n] = select(0.0, from_ord(o), atomicLoad(&stats[2u * n]) > 0u);
+    }
     return;
   }
   // PASS 2

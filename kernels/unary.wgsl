@@ -41,7 +41,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       // pow with a negative base is defined for integer exponents (sign by parity)
       r = pow(abs(v), p.alpha);
       if (v < 0.0) {
-        if (fract(p.alpha) != 0.0) { r = bitcast<f32>(0x7fc00000u); }
+        if (fract(p.alpha) != 0.0) { r = f32_bits(0x7fc00000u); }
         else if (fract(p.alpha * 0.5) != 0.0) { r = -r; }
       }
     }

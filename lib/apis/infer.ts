@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { basename, join } from "node:path";
+import { basename, join } from "../utils/path.ts";
 import { Tensor, tidy } from "../autograd/tensor.ts";
 import type { Config } from "../config/config.ts";
 import { isDict } from "../config/config.ts";
@@ -19,6 +19,7 @@ import type { TypedCfg } from "../utils/registry.ts";
 import { buildModel, dataSection, loadWeights } from "./common.ts";
 import { drawDetections } from "./visualize.ts";
 import { prepareRun } from "./runtime_keys.ts";
+import { platform } from "../platform/mod.ts";
 
 /** Options of {@linkcode inferImages}. */
 export interface InferOptions {
@@ -63,10 +64,10 @@ export async function inferImages(
     const classes = (meta.CLASSES as string[] | undefined) ??
       (test?.classes as string[] | undefined) ?? [];
     const pipeline = new Compose(pipelineCfg as TypedCfg[]);
-    await Deno.mkdir(opts.outDir, { recursive: true });
+    await platform().mkdir(opts.outDir, { recursive: true });
     det.eval();
     for (const path of images) {
-      const bytes = await Deno.readFile(path);
+      const bytes = await platform().readFile(path);
       const size = readImageSize(bytes) ?? { width: 0, height: 0 };
       const res = pipeline.call({
         img_info: { filename: path, width: size.width, height: size.height },
@@ -91,7 +92,7 @@ export async function inferImages(
         scoreThr: opts.scoreThr ?? 0.3,
       });
       const output = join(opts.outDir, `${basename(path).replace(/\.[^.]+$/, "")}.png`);
-      await Deno.writeFile(output, raster.toPng());
+      await platform().writeFile(output, raster.toPng());
       const n = result.reduce((s, a) => s + a.length / 5, 0);
       const shown = result.reduce(
         (s, a) => s + a.filter((_, i) => i % 5 === 4 && a[i] >= (opts.scoreThr ?? 0.3)).length,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../utils/path.ts";
 import type { Config } from "../config/config.ts";
 import { readImage } from "../datasets/image_io.ts";
 import { buildDataloader } from "../datasets/loader.ts";
@@ -21,6 +21,7 @@ import { ConfigError } from "../utils/errors.ts";
 import { resultsToCocoJson } from "../evaluation/coco_eval.ts";
 import { broadcastBytes, getDistInfo } from "../dist/dist.ts";
 import { multiGpuTest } from "./distributed.ts";
+import { platform } from "../platform/mod.ts";
 
 import { singleGpuTest } from "./single_gpu_test.ts";
 
@@ -207,7 +208,7 @@ async function showResults(
   dir: string,
   thr: number,
 ): Promise<void> {
-  await Deno.mkdir(dir, { recursive: true });
+  await platform().mkdir(dir, { recursive: true });
   for (let i = 0; i < results.length; i++) {
     const info = dataset as unknown as {
       dataInfos?: { filename: string }[];
@@ -221,6 +222,6 @@ async function showResults(
     const img = readImage(path);
     const raster = drawDetections(img, results[i], { classes: dataset.CLASSES, scoreThr: thr });
     const name = fn.split("/").pop()!.replace(/\.[^.]+$/, "");
-    await Deno.writeFile(join(dir, `${name}.png`), raster.toPng());
+    await platform().writeFile(join(dir, `${name}.png`), raster.toPng());
   }
 }

@@ -14,7 +14,7 @@
  */
 import { shutdownGpu } from "../gpu/runtime.ts";
 import { abortDist, finalizeDist, getDistInfo } from "../dist/dist.ts";
-import { Command, CommanderError, InvalidArgumentError } from "../deps.ts";
+import { Command, CommanderError, InvalidArgumentError } from "../deps_cli.ts";
 import { ConfigError, GpuUnavailableError } from "../utils/errors.ts";
 import { VERSION } from "../utils/version.ts";
 import {

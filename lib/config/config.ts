@@ -5,10 +5,11 @@
  *
  * @module
  */
-import { dirname, extname, isAbsolute, relative, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { dirname, extname, isAbsolute, relative, resolve } from "../utils/path.ts";
+import { fileURLToPath, pathToFileURL } from "../utils/path.ts";
 import { ConfigError } from "../utils/errors.ts";
 import { closestMatch } from "./_suggest.ts";
+import { platform } from "../platform/mod.ts";
 
 /** A JSON-like config value: what config files may contain. */
 export type CfgValue = null | boolean | number | string | CfgValue[] | CfgDict;
@@ -89,7 +90,7 @@ export function displayName(url: URL): string {
   const path = fileURLToPath(url);
   let cwd: string;
   try {
-    cwd = Deno.cwd();
+    cwd = platform().cwd();
   } catch {
     return path;
   }
@@ -182,7 +183,7 @@ async function readConfigFile(url: URL): Promise<CfgDict> {
   if (ext === ".json") {
     let text: string;
     try {
-      text = url.protocol === "file:" ? await Deno.readTextFile(url) : await fetchText(url);
+      text = url.protocol === "file:" ? await platform().readTextFile(url) : await fetchText(url);
     } catch (e) {
       if (e instanceof ConfigError) throw e;
       throw new ConfigError(`Cannot read config "${name}": ${(e as Error).message}`);
@@ -229,12 +230,12 @@ async function fetchText(url: URL): Promise<string> {
 async function assertFileExists(url: URL): Promise<void> {
   const path = fileURLToPath(url);
   try {
-    const st = await Deno.stat(path);
+    const st = await platform().stat(path);
     if (!st.isFile) throw new ConfigError(`Cannot load config "${displayName(url)}": not a file`);
     return;
   } catch (e) {
     if (e instanceof ConfigError) throw e;
-    if (!(e instanceof Deno.errors.NotFound)) {
+    if (!(platform().isNotFound(e))) {
       throw new ConfigError(`Cannot read config "${displayName(url)}": ${(e as Error).message}`);
     }
   }
@@ -242,7 +243,7 @@ async function assertFileExists(url: URL): Promise<void> {
   const want = path.slice(dir.length + 1);
   let names: string[] = [];
   try {
-    for await (const entry of Deno.readDir(dir)) if (entry.isFile) names.push(entry.name);
+    for await (const entry of platform().readDir(dir)) if (entry.isFile) names.push(entry.name);
   } catch {
     throw new ConfigError(
       `Cannot load config "${displayName(url)}": file not found, and its folder ` +

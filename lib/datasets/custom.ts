@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { isAbsolute, join } from "node:path";
+import { isAbsolute, join } from "../utils/path.ts";
 import { DataError } from "../utils/errors.ts";
 import type { TypedCfg } from "../utils/registry.ts";
 import { hashSeed, Rng } from "../utils/rng.ts";
@@ -26,6 +26,7 @@ import { joinPrefix, LoadImageFromFile } from "./pipelines/loading.ts";
 import "./pipelines/mod.ts";
 import { DATASETS } from "./registry.ts";
 import type { AnnInfo, DataInfo, Results } from "./types.ts";
+import { platform } from "../platform/mod.ts";
 
 /** Config of a dataset (mmdet's keyword arguments, snake_case). */
 export interface DatasetCfg {
@@ -107,9 +108,9 @@ function underRoot(
 /** Reads a text file with a clear error naming it. */
 export function readTextFile(path: string, what: string): string {
   try {
-    return Deno.readTextFileSync(path);
+    return platform().readTextFileSync(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
+    if (platform().isNotFound(e)) {
       throw new DataError(`Cannot read ${what} "${path}": the file does not exist`);
     }
     throw new DataError(`Cannot read ${what} "${path}": ${(e as Error).message}`);

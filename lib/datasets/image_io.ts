@@ -5,9 +5,8 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
-import { inflateSync } from "node:zlib";
-import { jpegJs, PNG } from "../deps.ts";
+import { jpegJs } from "../deps.ts";
+import { platform } from "../platform/mod.ts";
 import { DataError } from "../utils/errors.ts";
 
 /**
@@ -123,8 +122,8 @@ export function decodeImage(
   if (format === "png") {
     checkPngComplete(bytes, name);
     try {
-      const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-      rgba = new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength);
+      const png = platform().decodePng(bytes);
+      rgba = png.data;
       width = png.width;
       height = png.height;
       stride = 4;
@@ -265,9 +264,11 @@ function checkPngComplete(bytes: Uint8Array, name: string): void {
       if (cols > 0) expected += rows * rowBytes(cols);
     }
   }
+  const inflate = platform().inflatedLength;
+  if (!inflate) return; // no synchronous inflate on this platform (browsers): pngjs's own checks only
   let inflated: number;
   try {
-    inflated = inflateSync(data, { maxOutputLength: Math.max(expected, 1) + 1024 }).length;
+    inflated = inflate(data, Math.max(expected, 1) + 1024);
   } catch (e) {
     fail(`the compressed image data does not inflate (${(e as Error).message})`);
   }
@@ -375,9 +376,9 @@ export function readImage(
 ): HwcImage {
   let bytes: Uint8Array;
   try {
-    bytes = Deno.readFileSync(path);
+    bytes = platform().readFileSync(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
+    if (platform().isNotFound(e)) {
       throw new DataError(
         `Cannot read image "${path}": the file does not exist; check img_prefix and the annotation's file name`,
       );
@@ -451,22 +452,9 @@ export function checkImageFile(
   const maxPixels = checkMaxPixels(opts.maxPixels ?? DEFAULT_MAX_PIXELS, `Cannot check "${path}"`);
   let bytes: Uint8Array;
   try {
-    const f = Deno.openSync(path, { read: true });
-    try {
-      const buf = new Uint8Array(65536);
-      let n = 0;
-      for (;;) {
-        const r = f.readSync(buf.subarray(n));
-        if (r === null || r === 0) break;
-        n += r;
-        if (n === buf.length) break;
-      }
-      bytes = buf.subarray(0, n);
-    } finally {
-      f.close();
-    }
+    bytes = platform().readFileHeadSync(path, 65536);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
+    if (platform().isNotFound(e)) {
       throw new DataError(
         `Cannot read image "${path}": the file does not exist; check img_prefix and the annotation's file name`,
       );
@@ -483,7 +471,7 @@ export function checkImageFile(
   let size = readImageSize(bytes, { oriented });
   if (!size && format === "jpeg" && bytes.length === 65536) {
     try {
-      bytes = Deno.readFileSync(path);
+      bytes = platform().readFileSync(path);
     } catch (e) {
       throw new DataError(`Cannot read image "${path}": ${(e as Error).message}`);
     }
@@ -514,8 +502,7 @@ export function encodePng(image: HwcImage, opts: { bgr?: boolean } = {}): Uint8A
     );
   }
   const bgr = opts.bgr ?? true;
-  const png = new PNG({ width, height });
-  const out = png.data;
+  const out = new Uint8Array(width * height * 4);
   const n = width * height;
   const clamp = (v: number) => (v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v));
   for (let i = 0; i < n; i++) {
@@ -531,8 +518,7 @@ export function encodePng(image: HwcImage, opts: { bgr?: boolean } = {}): Uint8A
     }
     out[o + 3] = 255;
   }
-  const buf = PNG.sync.write(png, { colorType: channels === 1 ? 0 : 2 });
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  return platform().encodePng({ data: out, width, height }, channels === 1 ? 0 : 2);
 }
 
 /** Encodes `image` as PNG and writes it to `path` (see {@link encodePng}). */
@@ -541,5 +527,5 @@ export async function writePng(
   image: HwcImage,
   opts: { bgr?: boolean } = {},
 ): Promise<void> {
-  await Deno.writeFile(path, encodePng(image, opts));
+  await platform().writeFile(path, encodePng(image, opts));
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { platform } from "../platform/mod.ts";
 import { DataError } from "../utils/errors.ts";
 import { hashSeed, Rng } from "../utils/rng.ts";
 import { collate } from "./collate.ts";
@@ -158,6 +159,13 @@ export class DataLoader implements AsyncIterable<Batch> {
     if (!(Number.isInteger(this.numWorkers) && this.numWorkers >= 0)) {
       throw new RangeError(
         `workers_per_gpu must be a non-negative integer, got ${opts.workers_per_gpu}`,
+      );
+    }
+    if (this.numWorkers > 0 && !platform().loaderWorkers) {
+      throw new RangeError(
+        `workers_per_gpu=${this.numWorkers}: data-loader workers are not available on the ` +
+          `${platform().name} platform (the browser build has no worker module to start); ` +
+          "set data.workers_per_gpu=0 to load in the page",
       );
     }
     this.shuffle = opts.shuffle ?? true;

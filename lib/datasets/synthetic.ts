@@ -6,11 +6,12 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../utils/path.ts";
 import type { TypedCfg } from "../utils/registry.ts";
 import { hashSeed, Rng } from "../utils/rng.ts";
 import type { CocoJson } from "../evaluation/coco_eval.ts";
 import { encodePng } from "./image_io.ts";
+import { platform } from "../platform/mod.ts";
 
 /** Every shape kind the generator can draw. */
 export const SHAPE_KINDS: readonly string[] = [
@@ -339,15 +340,15 @@ export async function generateShapesDataset(
   const r = resolve(opts);
   const hash = await shapesHash(opts);
   const categories = r.classes.map((name, k) => ({ id: k + 1, name, supercategory: "shape" }));
-  await Deno.mkdir(join(opts.root, "annotations"), { recursive: true });
+  await platform().mkdir(join(opts.root, "annotations"), { recursive: true });
   for (const [split, num, splitId] of [["train", r.numTrain, 1], ["val", r.numVal, 2]] as const) {
-    await Deno.mkdir(join(opts.root, split), { recursive: true });
+    await platform().mkdir(join(opts.root, split), { recursive: true });
     const coco: CocoJson = { images: [], annotations: [], categories };
     let annId = 1;
     for (let i = 0; i < num; i++) {
       const { rgb, objects } = renderImage(r, new Rng(hashSeed(r.seed, splitId, i)));
       const fileName = `${String(i + 1).padStart(6, "0")}.png`;
-      await Deno.writeFile(
+      await platform().writeFile(
         join(opts.root, split, fileName),
         encodePng({ data: rgb, height: r.height, width: r.width, channels: 3 }, { bgr: false }),
       );
@@ -363,7 +364,7 @@ export async function generateShapesDataset(
         });
       }
     }
-    await Deno.writeTextFile(
+    await platform().writeTextFile(
       join(opts.root, "annotations", `instances_${split}.json`),
       JSON.stringify(coco),
     );
@@ -379,7 +380,7 @@ export async function generateShapesDataset(
     numTrain: r.numTrain,
     numVal: r.numVal,
   };
-  await Deno.writeTextFile(
+  await platform().writeTextFile(
     join(opts.root, "meta.json"),
     JSON.stringify({ version: GENERATOR_VERSION, hash, options: r }, null, 2),
   );
@@ -412,26 +413,26 @@ export async function ensureShapesDataset(
     numVal: r.numVal,
   });
   try {
-    await Deno.stat(join(root, "meta.json"));
+    await platform().stat(join(root, "meta.json"));
     return info(root);
   } catch { /* not there yet */ }
-  await Deno.mkdir(cacheDir, { recursive: true });
-  const tmp = await Deno.makeTempDir({ dir: cacheDir, prefix: `.shapes-${hash}-` });
+  await platform().mkdir(cacheDir, { recursive: true });
+  const tmp = await platform().makeTempDir({ dir: cacheDir, prefix: `.shapes-${hash}-` });
   try {
     await generateShapesDataset({ ...opts, root: tmp });
     try {
-      await Deno.rename(tmp, root);
+      await platform().rename(tmp, root);
     } catch (e) {
       // another process finished first: keep its copy
       try {
-        await Deno.stat(join(root, "meta.json"));
+        await platform().stat(join(root, "meta.json"));
       } catch {
         throw e;
       }
-      await Deno.remove(tmp, { recursive: true });
+      await platform().remove(tmp, { recursive: true });
     }
   } catch (e) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    await platform().remove(tmp, { recursive: true }).catch(() => {});
     throw e;
   }
   return info(root);

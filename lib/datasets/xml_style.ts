@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../utils/path.ts";
 import { DataError } from "../utils/errors.ts";
 import { readImageSize } from "./image_io.ts";
 import { CustomDataset, type DatasetCfg, listFromFile } from "./custom.ts";
@@ -14,6 +14,7 @@ import { isF32Finite, pyFloat, pyInt, readUtf8File } from "./validate.ts";
 import { DATASETS } from "./registry.ts";
 import type { DataInfo } from "./types.ts";
 import { parseXml } from "./xml.ts";
+import { platform } from "../platform/mod.ts";
 
 /** One `<object>` of a VOC file: raw 1-based coordinates and mmdet's 0-based box. */
 export interface VocObject {
@@ -168,7 +169,7 @@ export class XMLDataset extends CustomDataset {
         const imgPath = join(this.imgPrefix ?? "", filename);
         let size: { width: number; height: number } | undefined;
         try {
-          size = readImageSize(Deno.readFileSync(imgPath), { oriented: true });
+          size = readImageSize(platform().readFileSync(imgPath), { oriented: true });
         } catch { /* reported below */ }
         if (!size) {
           throw new DataError(

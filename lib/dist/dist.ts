@@ -12,6 +12,7 @@
  * @module
  */
 import { DistError, MpiLib } from "./mpi.ts";
+import { platform } from "../platform/mod.ts";
 
 /** How the processes were started: `"none"` (one process) or `"mpi"` (`mpirun`, `srun --mpi`). */
 export type Launcher = "none" | "mpi";
@@ -77,16 +78,16 @@ export async function initDist(opts: InitDistOptions): Promise<DistInfo> {
   mpi = MpiLib.open(opts.libPath);
   const r = mpi.ranks();
   info = { launcher: "mpi", ...r, library: mpi.version };
-  if (r.worldSize > 1 && Deno.build.os !== "windows") {
-    onTerm = () => {
+  if (r.worldSize > 1) {
+    const handler = () => {
       console.error(
         `rank ${info.rank}: terminated by the MPI launcher (SIGTERM), usually because another ` +
           "rank of the job failed (see the launcher's message); checkpoints are written by rank 0 " +
           "only, so the last complete one is intact",
       );
-      Deno.exit(143);
+      platform().exit(143);
     };
-    Deno.addSignalListener("SIGTERM", onTerm);
+    onTerm = platform().onTerminate(handler);
   }
   return { ...info };
 }
@@ -256,7 +257,7 @@ function checkRoot(root: number): void {
 
 /** Leaves the job (`MPI_Finalize`); afterwards this process is a world of one again. */
 export function finalizeDist(): void {
-  if (onTerm) Deno.removeSignalListener("SIGTERM", onTerm);
+  if (onTerm) onTerm();
   onTerm = null;
   mpi?.finalize();
   mpi = null;

@@ -4,6 +4,7 @@
  * @module
  */
 import { GpuUnavailableError } from "../utils/errors.ts";
+import { platform } from "../platform/mod.ts";
 
 /** What the runtime learned about the adapter and the device it requested. */
 export interface GpuInfo {
@@ -17,6 +18,13 @@ export interface GpuInfo {
   isFallbackAdapter: boolean;
   /** The backend asked for through `DENO_WEBGPU_BACKEND`, if any. */
   backend: string | undefined;
+  /**
+   * Whether the register-blocked "direct" conv kernels (`conv2d_direct*.wgsl`) are used: only on
+   * CPU adapters whose shader compiler handles them quickly (Mesa lavapipe: 22 ms), not on
+   * SwiftShader (Chromium's CPU adapter), whose compiler does not finish them (device lost after
+   * ~194 s); there the tiled kernels run. `WGDET_DIRECT_CONV=0|1` overrides.
+   */
+  directConv: boolean;
   /** Optional features enabled on the device (`shader-f16`, `timestamp-query`). */
   features: string[];
   /** The limits the device was created with (copied from the adapter). */
@@ -58,11 +66,20 @@ const LIMIT_KEYS = [
 const OPTIONAL_FEATURES = ["shader-f16", "timestamp-query"] as const;
 
 function envBackend(): string | undefined {
-  try {
-    return Deno.env.get("DENO_WEBGPU_BACKEND") || undefined;
-  } catch {
-    return undefined; // no env permission: Deno itself still honours the variable
-  }
+  // undefined without env permission: Deno itself still honours the variable
+  return platform().env("DENO_WEBGPU_BACKEND") || undefined;
+}
+
+/** Whether the adapter gets the CPU-adapter "direct" conv kernels (see `GpuInfo.directConv`). */
+export function directConvSuits(
+  info: { vendor: string; architecture: string; description: string; device?: string },
+  isFallbackAdapter: boolean,
+): boolean {
+  const forced = platform().env("WGDET_DIRECT_CONV");
+  if (forced === "0" || forced === "1") return forced === "1";
+  if (!isFallbackAdapter) return false;
+  const text = `${info.vendor} ${info.architecture} ${info.description} ${info.device ?? ""}`;
+  return !/swiftshader/i.test(text);
 }
 
 /**
@@ -98,14 +115,16 @@ export async function requestGpuDevice(
   });
   const ainfo = adapter.info;
   const l = device.limits;
+  const isFallbackAdapter = Boolean(
+    (ainfo as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+      (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter,
+  );
   const info: GpuInfo = {
     adapterName: ainfo.description || ainfo.device || ainfo.vendor || "unknown adapter",
     vendor: ainfo.vendor,
     architecture: ainfo.architecture,
-    isFallbackAdapter: Boolean(
-      (ainfo as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
-        (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter,
-    ),
+    isFallbackAdapter,
+    directConv: directConvSuits(ainfo, isFallbackAdapter),
     backend: envBackend(),
     features: [...features],
     limits: {

@@ -8,6 +8,7 @@
  * @module
  */
 import commonSrc from "../../kernels/_common.wgsl" with { type: "text" };
+import { platform } from "../platform/mod.ts";
 import boxSrc from "../../kernels/_box.wgsl" with { type: "text" };
 import conv2dGemmSrc from "../../kernels/_conv2d_gemm.wgsl" with { type: "text" };
 import conv2dTiledStoreSrc from "../../kernels/_conv2d_tiled_store.wgsl" with { type: "text" };
@@ -154,12 +155,7 @@ function overridesKey(o: Record<string, number> | undefined): string {
 
 /** Only kernels named in `DET_PRINT_WGSL` (comma list, or `all`) are printed when compiled. */
 function shouldPrint(name: string): boolean {
-  let v: string | undefined;
-  try {
-    v = Deno.env.get("DET_PRINT_WGSL");
-  } catch {
-    return false;
-  }
+  const v = platform().env("DET_PRINT_WGSL");
   if (!v) return false;
   return v === "all" || v.split(",").includes(name);
 }

@@ -197,7 +197,7 @@ function directColumnThreads(g: ConvGeometry, mode: ConvMode, tn: number): numbe
 
 /** The size heuristic used when a shape class was not tuned. */
 export function defaultVariant(g: ConvGeometry, mode: ConvMode): string {
-  if (getGpu().info.isFallbackAdapter && variantApplies(CONV2D_VARIANTS.d8x8w64, g, mode)) {
+  if (getGpu().info.directConv && variantApplies(CONV2D_VARIANTS.d8x8w64, g, mode)) {
     // CPU adapter: registers, not workgroup memory. Lanes = column threads × channel tiles; small
     // problems read A from storage in one dispatch (per-dispatch costs dominate them).
     const { m, n, k } = gemmOf(g, mode);
@@ -247,7 +247,7 @@ export function defaultTiled(g: ConvGeometry, mode: ConvMode): string {
 
 /** The candidates tried by default on the current adapter. */
 export function defaultCandidates(): string[] {
-  const cpu = getGpu().info.isFallbackAdapter;
+  const cpu = getGpu().info.directConv;
   return Object.entries(CONV2D_VARIANTS).filter(([, v]) => (v.kind === "direct") === cpu).map((
     [k],
   ) => k);

@@ -10,6 +10,7 @@
  * @module
  */
 import { getGpu } from "../gpu/runtime.ts";
+import { platform } from "../platform/mod.ts";
 
 /** Tuned choices: shape-class key → variant name. */
 const table = new Map<string, string>();
@@ -63,9 +64,9 @@ export function importTuning(entries: Record<string, unknown>, source = "tuning 
 export async function loadTuningCache(path: string): Promise<boolean> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await platform().readTextFile(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
+    if (platform().isNotFound(e)) return false;
     throw e;
   }
   let obj: unknown;
@@ -87,7 +88,7 @@ export async function loadTuningCache(path: string): Promise<boolean> {
 
 /** Writes every tuned choice to `path` as JSON. */
 export async function saveTuningCache(path: string): Promise<void> {
-  await Deno.writeTextFile(path, JSON.stringify(exportTuning(), null, 1) + "\n");
+  await platform().writeTextFile(path, JSON.stringify(exportTuning(), null, 1) + "\n");
 }
 
 /** Options of {@linkcode tune}. */

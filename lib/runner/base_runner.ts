@@ -5,7 +5,7 @@
  * @module
  */
 import { NonFiniteLossError } from "../utils/errors.ts";
-import { join } from "node:path";
+import { join } from "../utils/path.ts";
 import { type Checkpoint, loadCheckpoint, saveCheckpoint, updateLatest } from "./checkpoint.ts";
 import { remapTorchOptimizer } from "./pth_checkpoint.ts";
 import {
@@ -25,6 +25,7 @@ import "./hooks/mod.ts";
 import { cfgPathOf, checkInt, setCfgPath } from "../utils/cfg_rules.ts";
 
 export type { SaveCheckpointCall } from "./hook.ts";
+import { platform } from "../platform/mod.ts";
 
 /** Constructor config of a runner (`cfg.runner` plus what `train_detector` passes). */
 export interface RunnerCfg {
@@ -138,7 +139,7 @@ export abstract class BaseRunner implements Runner {
     this.model = cfg.model;
     this.optimizer = cfg.optimizer;
     this.workDir = cfg.work_dir;
-    if (this.workDir) Deno.mkdirSync(this.workDir, { recursive: true });
+    if (this.workDir) platform().mkdirSync(this.workDir, { recursive: true });
     this.logger = cfg.logger ?? new RunnerLogger();
     this.meta = cfg.meta ?? {};
     this.maxEpochs = cfg.max_epochs == null
@@ -356,7 +357,7 @@ export abstract class BaseRunner implements Runner {
       ? { type: "IterTimerHook" }
       : asSpec(cfg.timer_config);
     if (timer) this.registerHookFromCfg(timer, "LOW");
-    if (cfg.progress_bar ?? Deno.stdout.isTerminal()) {
+    if (cfg.progress_bar ?? platform().stdoutIsTerminal()) {
       this.registerHookFromCfg({ type: "ProgressBarHook" }, "LOW");
     }
     for (const h of cfg.log_config?.hooks ?? []) {
@@ -383,7 +384,7 @@ export abstract class BaseRunner implements Runner {
     const optimizer = (opts.saveOptimizer ?? true) && this.optimizer
       ? await this.optimizer.stateDict()
       : undefined;
-    await Deno.mkdir(outDir, { recursive: true });
+    await platform().mkdir(outDir, { recursive: true });
     await saveCheckpoint(path, {
       stateDict,
       optimizer,

@@ -8,11 +8,12 @@
  *
  * @module
  */
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join } from "../utils/path.ts";
 import { VERSION } from "../utils/version.ts";
 import { decodeSafetensors, encodeSafetensors } from "../utils/safetensors.ts";
 import type { OptimizerState, StateDict } from "./types.ts";
 import { isPthPath, loadPthAsCheckpoint } from "./pth_checkpoint.ts";
+import { platform } from "../platform/mod.ts";
 
 /** The wgdet version written into checkpoint meta. */
 export const WGDET_VERSION: string = VERSION;
@@ -63,13 +64,13 @@ let tmpCounter = 0;
 
 /** Writes `data` to `path` atomically: a temporary file in the same folder, then a rename. */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${Deno.pid}-${tmpCounter++}`);
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${platform().pid}-${tmpCounter++}`);
   try {
-    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-    else await Deno.writeFile(tmp, data);
-    await Deno.rename(tmp, path);
+    if (typeof data === "string") await platform().writeTextFile(tmp, data);
+    else await platform().writeFile(tmp, data);
+    await platform().rename(tmp, path);
   } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
+    await platform().remove(tmp).catch(() => {});
     throw e;
   }
 }
@@ -107,7 +108,7 @@ export async function saveCheckpoint(
     written.push(files.optimizer);
     await opts.onStage?.("optimizer");
   } else {
-    await Deno.remove(files.optimizer).catch(() => {});
+    await platform().remove(files.optimizer).catch(() => {});
   }
   const record = {
     meta,
@@ -131,7 +132,7 @@ export async function updateLatest(dir: string, weightsPath: string): Promise<vo
 /** Deletes a checkpoint's files (missing ones are ignored). */
 export async function removeCheckpoint(weightsPath: string): Promise<void> {
   const f = checkpointFiles(weightsPath);
-  for (const p of [f.meta, f.optimizer, f.weights]) await Deno.remove(p).catch(() => {});
+  for (const p of [f.meta, f.optimizer, f.weights]) await platform().remove(p).catch(() => {});
 }
 
 /**
@@ -141,22 +142,22 @@ export async function removeCheckpoint(weightsPath: string): Promise<void> {
  * @throws {Deno.errors.NotFound} Naming the path and what was tried.
  */
 export async function resolveCheckpointPath(path: string): Promise<string> {
-  const st = await Deno.stat(path).catch(() => null);
+  const st = await platform().stat(path).catch(() => null);
   if (st?.isDirectory) return await resolveCheckpointPath(join(path, "latest"));
   if (path.endsWith(".json") && !path.endsWith(".optim.json")) {
     return path.replace(/\.json$/, ".safetensors");
   }
   if (path.endsWith(".safetensors")) return path;
   if (st?.isFile && st.size < 4096) {
-    const target = (await Deno.readTextFile(path)).trim();
+    const target = (await platform().readTextFile(path)).trim();
     if (target.endsWith(".safetensors") && !target.includes("\n")) {
       return join(dirname(path), target);
     }
   }
-  if (await Deno.stat(`${path}.safetensors`).then(() => true, () => false)) {
+  if (await platform().stat(`${path}.safetensors`).then(() => true, () => false)) {
     return `${path}.safetensors`;
   }
-  throw new Deno.errors.NotFound(
+  throw platform().notFound(
     `Cannot find checkpoint "${path}": expected a .safetensors file, a work dir with a "latest" ` +
       `pointer, or a pointer file`,
   );
@@ -169,7 +170,7 @@ export async function resolveCheckpointPath(path: string): Promise<string> {
  */
 export async function findLatestCheckpoint(workDir: string): Promise<string | null> {
   const complete = (weights: string) =>
-    Promise.all([weights, checkpointFiles(weights).meta].map((p) => Deno.stat(p))).then(
+    Promise.all([weights, checkpointFiles(weights).meta].map((p) => platform().stat(p))).then(
       () => true,
       () => false,
     );
@@ -179,14 +180,14 @@ export async function findLatestCheckpoint(workDir: string): Promise<string | nu
   } catch { /* no pointer: scan the folder */ }
   let best: { n: number; path: string } | null = null;
   try {
-    for await (const e of Deno.readDir(workDir)) {
+    for await (const e of platform().readDir(workDir)) {
       const m = /^(?:epoch|iter)_(\d+)\.safetensors$/.exec(e.name);
       if (!m || !e.isFile) continue;
       const path = join(workDir, e.name);
       if (Number(m[1]) > (best?.n ?? -1) && await complete(path)) best = { n: Number(m[1]), path };
     }
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
+    if (platform().isNotFound(e)) return null;
     throw e;
   }
   return best?.path ?? null;
@@ -218,10 +219,10 @@ export async function loadCheckpoint(
   const files = checkpointFiles(weightsPath);
   let bytes: Uint8Array;
   try {
-    bytes = await Deno.readFile(files.weights);
+    bytes = await platform().readFile(files.weights);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new Deno.errors.NotFound(`Cannot load checkpoint "${files.weights}": file not found`);
+    if (platform().isNotFound(e)) {
+      throw platform().notFound(`Cannot load checkpoint "${files.weights}": file not found`);
     }
     throw e;
   }
@@ -231,11 +232,11 @@ export async function loadCheckpoint(
   }
   let metaText: string | undefined;
   try {
-    metaText = await Deno.readTextFile(files.meta);
+    metaText = await platform().readTextFile(files.meta);
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    if (!(platform().isNotFound(e))) throw e;
     if (opts.requireMeta) {
-      throw new Deno.errors.NotFound(
+      throw platform().notFound(
         `Cannot resume from checkpoint "${files.weights}": its meta file "${files.meta}" is missing ` +
           `(the write was interrupted, or these are bare weights): resume from an earlier checkpoint ` +
           `or use load_from for weights only`,
@@ -262,9 +263,9 @@ export async function loadCheckpoint(
   const ckpt: Checkpoint = { stateDict, meta: record.meta ?? {} };
   if (record.optimizer && opts.optimizer !== false) {
     const optPath = join(dirname(files.meta), record.optimizer.file);
-    const optBytes = await Deno.readFile(optPath).catch((e) => {
-      throw e instanceof Deno.errors.NotFound
-        ? new Deno.errors.NotFound(
+    const optBytes = await platform().readFile(optPath).catch((e) => {
+      throw platform().isNotFound(e)
+        ? platform().notFound(
           `Cannot load optimizer state "${optPath}" of checkpoint "${files.weights}": file not found`,
         )
         : e;

@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { hostname } from "node:os";
 import {
   BaseRunner,
   type RunnerCfg,
@@ -13,6 +12,7 @@ import {
 } from "./base_runner.ts";
 import { RUNNERS } from "./registry.ts";
 import type { RunnerDataLoader } from "./types.ts";
+import { platform } from "../platform/mod.ts";
 
 /** Iterates a loader that is async- or sync-iterable. */
 export async function* iterateLoader<T>(loader: RunnerDataLoader<T>): AsyncGenerator<T> {
@@ -80,7 +80,9 @@ export class EpochBasedRunner extends BaseRunner {
     }
     const trainIdx = checkWorkflow(dataLoaders, workflow);
     if (trainIdx >= 0) this.maxIters = this.maxEpochs * dataLoaders[trainIdx].length;
-    this.logger.info(`Start running, host: ${hostname()}, work_dir: ${this.workDir ?? "(none)"}`);
+    this.logger.info(
+      `Start running, host: ${platform().hostname()}, work_dir: ${this.workDir ?? "(none)"}`,
+    );
     this.logger.info(`Hooks will be executed in the following order:\n${this.getHookInfo()}`);
     this.logger.info(`workflow: ${JSON.stringify(workflow)}, max: ${this.maxEpochs} epochs`);
     await this.callHook("before_run");

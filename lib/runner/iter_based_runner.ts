@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { hostname } from "node:os";
 import {
   BaseRunner,
   type RunnerCfg,
@@ -14,6 +13,7 @@ import {
 import { checkWorkflow, iterateLoader } from "./epoch_based_runner.ts";
 import { RUNNERS } from "./registry.ts";
 import type { RunnerDataLoader } from "./types.ts";
+import { platform } from "../platform/mod.ts";
 
 /** Wraps a loader as an endless stream of batches; `epoch` counts completed passes. */
 export class IterLoader<T = unknown> implements RunnerDataLoader<T> {
@@ -72,7 +72,9 @@ export class IterBasedRunner extends BaseRunner {
       throw new RangeError("Cannot run an IterBasedRunner without max_iters");
     }
     checkWorkflow(dataLoaders, workflow);
-    this.logger.info(`Start running, host: ${hostname()}, work_dir: ${this.workDir ?? "(none)"}`);
+    this.logger.info(
+      `Start running, host: ${platform().hostname()}, work_dir: ${this.workDir ?? "(none)"}`,
+    );
     this.logger.info(`Hooks will be executed in the following order:\n${this.getHookInfo()}`);
     this.logger.info(`workflow: ${JSON.stringify(workflow)}, max: ${this.maxIters} iters`);
     await this.callHook("before_run");

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { platform } from "../platform/mod.ts";
 
 /** A log level name as in the config's `log_level`. */
 export type LogLevel = "DEBUG" | "INFO" | "WARNING" | "ERROR";
@@ -108,6 +109,6 @@ export class RunnerLogger {
     if (LEVELS[level] < this.#level) return;
     const line = `${formatAsctime()} - ${this.name} - ${level} - ${msg}`;
     if (this.#console) this.#sink(line);
-    if (this.logFile) Deno.writeTextFileSync(this.logFile, line + "\n", { append: true });
+    if (this.logFile) platform().writeTextFileSync(this.logFile, line + "\n", { append: true });
   }
 }

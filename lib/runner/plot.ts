@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { join } from "node:path";
-import { PNG } from "../deps.ts";
+import { join } from "../utils/path.ts";
 import { FONT_5X7 } from "./_font.ts";
+import { platform } from "../platform/mod.ts";
 
 /** An RGB colour, 0-255 per channel. */
 export type Rgb = readonly [number, number, number];
@@ -90,9 +90,7 @@ export class Raster {
 
   /** The raster as PNG bytes. */
   toPng(): Uint8Array {
-    const png = new PNG({ width: this.width, height: this.height });
-    png.data.set(this.data);
-    return new Uint8Array(PNG.sync.write(png));
+    return platform().encodePng({ data: this.data, width: this.width, height: this.height });
   }
 }
 
@@ -252,12 +250,12 @@ export function renderTrainingPlot(
 /** Reads every `*.log.json` in `workDir` (oldest first, so resumed runs continue the curve). */
 export async function readJsonLogs(workDir: string): Promise<JsonLogRecord[]> {
   const names: string[] = [];
-  for await (const e of Deno.readDir(workDir)) {
+  for await (const e of platform().readDir(workDir)) {
     if (e.isFile && e.name.endsWith(".log.json")) names.push(e.name);
   }
   const out: JsonLogRecord[] = [];
   for (const name of names.sort()) {
-    for (const line of (await Deno.readTextFile(join(workDir, name))).split("\n")) {
+    for (const line of (await platform().readTextFile(join(workDir, name))).split("\n")) {
       if (!line.trim()) continue;
       try {
         const rec = JSON.parse(line);
@@ -279,7 +277,7 @@ export async function plotWorkDir(workDir: string, outPath?: string): Promise<st
   const records = await readJsonLogs(workDir);
   const path = outPath ?? join(workDir, "training_curves.png");
   const title = workDir.replace(/\/+$/, "").split(/[\\/]/).pop() ?? "training log";
-  await Deno.writeFile(path, renderTrainingPlot(records, { title }));
+  await platform().writeFile(path, renderTrainingPlot(records, { title }));
   // the vector twin, with real text: losses, learning rate (log scale) and validation metrics
   const { renderCurvesSvg } = await import("./plot_svg.ts");
   const lossKeys = [
@@ -300,7 +298,7 @@ export async function plotWorkDir(workDir: string, outPath?: string): Promise<st
       ),
     ),
   ];
-  await Deno.writeTextFile(
+  await platform().writeTextFile(
     path.replace(/\.png$/, "") + ".svg",
     renderCurvesSvg([{ name: title, records }], {
       keys: [...lossKeys, "lr", ...valKeys],

@@ -4,6 +4,9 @@ import { assert } from "../_assert.ts";
 // lower one, never a higher one.
 const LAYERS = [
   "deps.ts",
+  "deps_deno.ts",
+  "deps_cli.ts",
+  "platform",
   "utils",
   "dist",
   "gpu",
@@ -61,8 +64,8 @@ Deno.test("lib/ imports only point downward through the layers of lib/README.md"
           bad.push(
             `lib/${rel} imports "${spec}": only relative, npm: and node: specifiers are allowed`,
           );
-        } else if (spec.startsWith("npm:") && rel !== "deps.ts") {
-          bad.push(`lib/${rel} imports "${spec}": npm packages go through lib/deps.ts`);
+        } else if (spec.startsWith("npm:") && !/^deps(_cli|_deno)?\.ts$/.test(rel)) {
+          bad.push(`lib/${rel} imports "${spec}": npm packages go through lib/deps*.ts`);
         }
         continue;
       }
@@ -73,7 +76,16 @@ Deno.test("lib/ imports only point downward through the layers of lib/README.md"
         }
         continue;
       }
-      const to = layerOf(target.pathname.slice(lib.pathname.length));
+      const toRel = target.pathname.slice(lib.pathname.length);
+      if (toRel === "deps_cli.ts" && !rel.startsWith("cli/")) {
+        bad.push(`lib/${rel} imports lib/deps_cli.ts: the CLI's packages are for lib/cli/ only`);
+      }
+      if (toRel === "platform/deno.ts" && !rel.startsWith("platform/")) {
+        bad.push(
+          `lib/${rel} imports lib/platform/deno.ts: use platform() from lib/platform/mod.ts`,
+        );
+      }
+      const to = layerOf(toRel);
       if (to > from) {
         bad.push(`lib/${rel} (layer ${LAYERS[from]}) imports "${spec}" (layer ${LAYERS[to]})`);
       }

@@ -1,5 +1,6 @@
 import { assert } from "../_assert.ts";
-import { jpegJs, PNG } from "../../lib/deps.ts";
+import { jpegJs } from "../../lib/deps.ts";
+import { PNG } from "../../lib/deps_deno.ts";
 import { decodeImage, encodePng, readImage, readImageSize } from "../../lib/datasets/image_io.ts";
 import { DataError } from "../../lib/utils/errors.ts";
 

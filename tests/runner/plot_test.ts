@@ -1,7 +1,7 @@
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { assert } from "../_assert.ts";
-import { PNG } from "../../lib/deps.ts";
+import { PNG } from "../../lib/deps_deno.ts";
 import {
   niceTicks,
   plotWorkDir,

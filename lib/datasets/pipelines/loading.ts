@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { isAbsolute, join } from "node:path";
+import { isAbsolute, join } from "../../utils/path.ts";
 import { DataError } from "../../utils/errors.ts";
 import { checkMaxPixels, type ColorType, DEFAULT_MAX_PIXELS, readImage } from "../image_io.ts";
 import { PIPELINES } from "../registry.ts";

@@ -5,11 +5,12 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../../utils/path.ts";
 import { removeCheckpoint } from "../checkpoint.ts";
 import { Hook, type Runner } from "../hook.ts";
 import { HOOKS } from "../registry.ts";
 import { checkInt } from "../../utils/cfg_rules.ts";
+import { platform } from "../../platform/mod.ts";
 
 /** `checkpoint_config` keys. */
 export interface CheckpointHookCfg {
@@ -118,7 +119,7 @@ export class CheckpointHook extends Hook {
     const current = this.byEpoch ? runner.epoch + 1 : runner.iter + 1;
     const [pre, post] = tmpl.split("{}");
     const numbers: number[] = [];
-    for await (const e of Deno.readDir(this.outDir!)) {
+    for await (const e of platform().readDir(this.outDir!)) {
       if (!e.isFile || !e.name.startsWith(pre) || !e.name.endsWith(post)) continue;
       const mid = e.name.slice(pre.length, e.name.length - post.length);
       if (/^\d+$/.test(mid) && Number(mid) <= current) numbers.push(Number(mid));

@@ -8,10 +8,11 @@
  * @module
  */
 import type { Runner } from "../../hook.ts";
-import { join } from "node:path";
+import { join } from "../../../utils/path.ts";
 import { formatExp } from "../../lr.ts";
 import { HOOKS } from "../../registry.ts";
 import { LoggerHook, type LoggerHookCfg } from "./base.ts";
+import { platform } from "../../../platform/mod.ts";
 
 /** A log record: `mode`, `epoch`, `iter`, `lr`, `memory`, then the buffer's output in order. */
 export type LogRecord = Record<string, number | string | unknown>;
@@ -145,7 +146,7 @@ export class TextLoggerHook extends LoggerHook {
 
   #dump(rec: Record<string, unknown>): void {
     if (!this.jsonLogPath) return;
-    Deno.writeTextFileSync(this.jsonLogPath, JSON.stringify(roundFloats(rec)) + "\n", {
+    platform().writeTextFileSync(this.jsonLogPath, JSON.stringify(roundFloats(rec)) + "\n", {
       append: true,
     });
   }

@@ -1,0 +1,79 @@
+/**
+ * `deno task serve`: builds the browser bundle (as `deno task build:web`) and serves the demo page
+ * `web/` on http://127.0.0.1:PORT/ (default 8000; `--port N`). Configs are TS modules, which a
+ * page cannot import, so they are resolved here (`_base_` merged) and served as JSON under
+ * `/configs/`.
+ *
+ * @module
+ */
+import { applyCfgOptions, loadConfig } from "../lib/config/mod.ts";
+import { serveStatic, type StaticServer } from "./chromium.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+/** The demo's configs: name → config file and cfg-options (the first is the default). */
+export const DEMO_CONFIGS: Record<string, { file: string; options: string[]; note: string }> = {
+  "retinanet_tiny_shapes (narrow, 64 px)": {
+    file: "configs/retinanet/retinanet_tiny_shapes.ts",
+    options: [
+      "model.backbone.base_channels=8",
+      "model.neck.in_channels=[8,16,32,64]",
+      "model.neck.out_channels=16",
+      "model.bbox_head.in_channels=16",
+      "model.bbox_head.feat_channels=16",
+      "model.bbox_head.norm_cfg.num_groups=8",
+      "data.samples_per_gpu=2",
+      "data.train.pipeline.2.img_scale=[64,64]",
+      "data.val.pipeline.1.img_scale=[64,64]",
+      "data.test.pipeline.1.img_scale=[64,64]",
+    ],
+    note: "the tiny RetinaNet of the tests; a few seconds per iteration on a software adapter",
+  },
+  "retinanet_tiny_shapes": {
+    file: "configs/retinanet/retinanet_tiny_shapes.ts",
+    options: [],
+    note: "the config as written (wants a real GPU)",
+  },
+};
+
+/** The bundle of web.ts (same command as `deno task build:web`), written to web/dist/wgdet.js. */
+export async function buildWeb(): Promise<void> {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "bundle",
+      "--platform",
+      "browser",
+      "--import-map",
+      "web/import_map.json",
+      "-o",
+      "web/dist/wgdet.js",
+      "web.ts",
+    ],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (r.code !== 0) throw new Error(`deno bundle failed:\n${new TextDecoder().decode(r.stderr)}`);
+}
+
+/** Builds the bundle and serves web/ with the resolved configs; returns the server. */
+export async function startDemoServer(port = 0): Promise<StaticServer> {
+  await buildWeb();
+  const files = new Map<string, Uint8Array | string>();
+  const index: { name: string; note: string }[] = [];
+  for (const [name, c] of Object.entries(DEMO_CONFIGS)) {
+    const cfg = await loadConfig(`${ROOT}${c.file}`);
+    applyCfgOptions(cfg, ["data.workers_per_gpu=0", ...c.options], { warn: () => {} });
+    files.set(`configs/${encodeURIComponent(name)}.json`, JSON.stringify(cfg.toJSON()));
+    index.push({ name, note: c.note });
+  }
+  files.set("configs/index.json", JSON.stringify(index));
+  return serveStatic(`${ROOT}web/`, { port, files });
+}
+
+if (import.meta.main) {
+  const i = Deno.args.indexOf("--port");
+  const port = i >= 0 ? Number(Deno.args[i + 1]) : 8000;
+  const s = await startDemoServer(port);
+  console.log(`wgdet demo on ${s.url} (Chrome/Chromium with WebGPU; Ctrl-C stops)`);
+}
