@@ -137,7 +137,10 @@ export function buildProgram(apis: ApiLoader = defaultApiLoader) {
   program.command("test")
     .description("Evaluate a checkpoint on the config's test set")
     .argument("<config>", "config file")
-    .argument("<checkpoint>", "checkpoint (.safetensors or .pth, a work dir, or its latest pointer)")
+    .argument(
+      "<checkpoint>",
+      "checkpoint (.safetensors or .pth, a work dir, or its latest pointer)",
+    )
     .option(
       "--eval <metrics...>",
       'metrics: "bbox" (COCO), "mAP" (VOC), "proposal_fast" / "proposal" (RPN recall, COCO), "recall" (VOC)',

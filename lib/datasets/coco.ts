@@ -14,12 +14,7 @@ import {
   formatFixed,
 } from "../evaluation/coco_eval.ts";
 import { evalRecalls, RECALL_IOU_THRS } from "../evaluation/recall.ts";
-import {
-  CustomDataset,
-  type DatasetCfg,
-  type EvaluateOptions,
-  proposalRows,
-} from "./custom.ts";
+import { CustomDataset, type DatasetCfg, type EvaluateOptions, proposalRows } from "./custom.ts";
 import { DATASETS } from "./registry.ts";
 import type { AnnInfo, DataInfo } from "./types.ts";
 
