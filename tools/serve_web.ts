@@ -71,9 +71,34 @@ export async function startDemoServer(port = 0): Promise<StaticServer> {
   return serveStatic(`${ROOT}web/`, { port, files });
 }
 
+const HELP = `Usage: deno task serve [--port N]
+
+Builds the browser bundle (as deno task build:web) and serves the demo page web/ on
+http://127.0.0.1:N/ (default 8000): train a tiny detector in the tab with live curves, see its
+detections, download or load a checkpoint. Needs a browser with WebGPU (Chrome/Chromium).
+
+Options:
+  --port N     the port (default 8000)
+  -h, --help   print this help and exit`;
+
 if (import.meta.main) {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(HELP);
+    Deno.exit(0);
+  }
+  const bad = Deno.args.filter((a, k) =>
+    a.startsWith("-") && a !== "--port" && Deno.args[k - 1] !== "--port"
+  );
+  if (bad.length) {
+    console.error(`error: unknown option "${bad[0]}" (see deno task serve --help)`);
+    Deno.exit(2);
+  }
   const i = Deno.args.indexOf("--port");
   const port = i >= 0 ? Number(Deno.args[i + 1]) : 8000;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`error: --port must be an integer in 0..65535, got ${Deno.args[i + 1]}`);
+    Deno.exit(2);
+  }
   const s = await startDemoServer(port);
   console.log(`wgdet demo on ${s.url} (Chrome/Chromium with WebGPU; Ctrl-C stops)`);
 }
