@@ -11,7 +11,7 @@ if (args.includes("--help") || args.includes("-h")) {
   for await (const e of Deno.readDir(new URL("./", import.meta.url))) {
     if (e.isFile && e.name.endsWith("_bench.ts")) suites.push(e.name.replace("_bench.ts", ""));
   }
-  console.log(`deno task bench [FILTER...] [--out FILE]
+  console.log(`Usage: deno task bench [FILTER...] [--out FILE]
 
 Runs the benchmark suites bench/*_bench.ts (all, or those whose name contains a FILTER), prints a
 table and writes every record as JSON to bench/results/<date>-<adapter>.json (or FILE).

@@ -9,6 +9,18 @@
 import { DIRECT_DIR, renderAll } from "../kernels/gen/mod.ts";
 
 const root = new URL("../", import.meta.url);
+if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+  console.log(`Usage: deno task gen:kernels [--check]
+
+Renders the generated WGSL (kernels/direct/: one file per TN x TM size the conv variant table
+selects; kernels/conv2d_tiled_*.wgsl) from the TypeScript renderers in kernels/gen/, and deletes
+files of kernels/direct/ that nothing renders.
+
+Options:
+  --check      write nothing; exit 1 naming every file that differs, is missing or is stale
+  -h, --help   print this help and exit`);
+  Deno.exit(0);
+}
 const check = Deno.args.includes("--check");
 const unknown = Deno.args.filter((a) => a !== "--check");
 if (unknown.length) {

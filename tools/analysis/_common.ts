@@ -4,7 +4,7 @@
  * with `--cfg-options`, `custom_imports` and the synthetic data, and errors as one line with
  * the CLI's exit codes (2 bad usage or input, 1 failure).
  */
-import { Command, CommanderError } from "../../lib/deps.ts";
+import { Command, CommanderError } from "../../lib/deps_cli.ts";
 import { describeError } from "../../lib/cli/main.ts";
 import { loadCommandConfig } from "../../lib/cli/actions.ts";
 import { prepareRun } from "../../lib/apis/runtime_keys.ts";
