@@ -66,6 +66,8 @@ export interface Runner {
   callHook(stage: HookStage): Promise<void>;
   /** The learning rate of each parameter group. */
   currentLr(): number[];
+  /** The momentum of each parameter group (`betas[0]` for Adam-style groups). */
+  currentMomentum(): number[];
   /** Throws when a logged loss of the epoch is not finite. */
   assertFiniteLosses(): Promise<void>;
   /** Saves a checkpoint into `outDir`; returns its path. */

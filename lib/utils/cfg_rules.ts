@@ -225,6 +225,8 @@ const PROPOSAL: DictSchema = {
   min_bbox_size: true,
   nms_across_levels: true,
   score_thr: true,
+  // wgdet: which mmdetection version's pre-NMS top-k rule the dense heads follow
+  topk_rule: true,
 };
 const DENSE_TRAIN: DictSchema = {
   assigner: true,
@@ -232,6 +234,9 @@ const DENSE_TRAIN: DictSchema = {
   allowed_border: true,
   pos_weight: true,
   debug: true,
+  // SSDHead's online hard negative mining and smooth L1 (mmdet v2.25 ssd300 train_cfg)
+  neg_pos_ratio: true,
+  smoothl1_beta: true,
 };
 
 /** `train_cfg` keys of mmdet v2 one- and two-stage detectors (assigner/sampler are built). */

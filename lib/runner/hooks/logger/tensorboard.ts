@@ -8,7 +8,7 @@
  * @module
  */
 import { join } from "node:path";
-import type { BaseRunner } from "../../base_runner.ts";
+import type { Runner } from "../../hook.ts";
 import { HOOKS } from "../../registry.ts";
 import { LoggerHook, type LoggerHookCfg } from "./base.ts";
 import { EventFileWriter } from "../../../utils/tfevents.ts";
@@ -37,7 +37,7 @@ export class TensorboardLoggerHook extends LoggerHook {
   }
 
   /** Opens the event file (on rank 0: the other ranks have no work dir). */
-  override beforeRun(runner: BaseRunner): void {
+  override beforeRun(runner: Runner): void {
     super.beforeRun(runner);
     const dir = this.logDir ?? (runner.workDir ? join(runner.workDir, "tf_logs") : null);
     if (!dir) return;
@@ -45,7 +45,7 @@ export class TensorboardLoggerHook extends LoggerHook {
   }
 
   /** Writes the scalars of the current output. */
-  log(runner: BaseRunner): void {
+  log(runner: Runner): void {
     if (!this.#writer) return;
     const mode = this.getMode(runner);
     const scalars: [string, number][] = [];
@@ -61,7 +61,7 @@ export class TensorboardLoggerHook extends LoggerHook {
   }
 
   /** Closes the event file. */
-  override afterRun(_runner: BaseRunner): void {
+  override afterRun(_runner: Runner): void {
     this.#writer?.close();
     this.#writer = undefined;
   }
