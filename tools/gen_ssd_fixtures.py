@@ -5,7 +5,8 @@ with gradients; L2Norm alone; and the parameter count of mmdetection's ssd300_co
 
 Run from the repository root: /usr/bin/python3 tools/gen_ssd_fixtures.py
 
-Writes tests/fixtures/models/ssd_head_loss.json and tests/fixtures/models/ssd_l2norm.json.
+Writes tests/fixtures/models/ssd_head_loss.json, ssd_l2norm.json and ssd_vgg_forward.json (the
+SSDVGG layer stack on sin-pattern weights, see vgg_fixture).
 
 The tiny network: two "backbone" maps (4 channels 6x6 at stride 8, 6 channels 3x3 at stride 16),
 SSDNeck(in (4, 6), out (4, 6, 6, 6), level_strides (2, 2), level_paddings (1, 1)) whose first
@@ -246,6 +247,47 @@ def l2norm_fixture():
             "grad_x": arr(x.grad), "grad_weight": arr(w.grad)}
 
 
+def pattern(shape, phase, scale):
+    """sin-pattern weights that the TS test regenerates: scale * sin(0.37 * j + phase), float64 -> f32."""
+    n = 1
+    for d in shape:
+        n *= d
+    j = torch.arange(n, dtype=torch.float64)
+    return (scale * torch.sin(0.37 * j + phase)).to(torch.float32).reshape(shape)
+
+
+def vgg_fixture():
+    """SSDVGG (VGG16, ceil_mode, pool5 3x3/1/1, conv6 dilation 6, conv7) on a 1x3x20x20 input with
+    sin-pattern weights (conv i: scale 2/sqrt(fan_in), phase 0.1 i; bias 0.01 sin(j + i)); every
+    7th output value of the two outputs (features 22 and 34)."""
+    cfg = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512]
+    x = torch.sin(torch.arange(3 * 20 * 20, dtype=torch.float64)).to(torch.float32).reshape(1, 3, 20, 20)
+    layers, c = [], 3
+    for v in cfg:
+        if v == "M":
+            layers.append(("pool", dict(kernel_size=2, stride=2, ceil_mode=True)))
+        else:
+            layers += [("conv", (c, v, 3, 1, 1)), ("relu", None)]
+            c = v
+    layers += [("pool", dict(kernel_size=3, stride=1, padding=1)), ("conv", (512, 1024, 3, 6, 6)),
+               ("relu", None), ("conv", (1024, 1024, 1, 0, 1)), ("relu", None)]
+    outs = []
+    for i, (kind, a) in enumerate(layers):
+        if kind == "pool":
+            x = F.max_pool2d(x, **a)
+        elif kind == "relu":
+            x = F.relu(x)
+        else:
+            ic, oc, k, pad, dil = a
+            w = pattern((oc, ic, k, k), 0.1 * i, 2.0 / math.sqrt(ic * k * k))
+            b = (0.01 * torch.sin(torch.arange(oc, dtype=torch.float64) + i)).to(torch.float32)
+            x = F.conv2d(x, w, b, padding=pad, dilation=dil)
+        if i in (22, 34):
+            outs.append(x)
+    return {"shapes": [list(o.shape) for o in outs],
+            "samples": [arr(o.reshape(-1)[::7]) for o in outs]}
+
+
 def ssd300_param_count(num_classes=80):
     """mmdet configs/_base_/models/ssd300.py with num_classes 80, counted from plain modules."""
     n = 0
@@ -283,6 +325,8 @@ def main():
         json.dump(head_fixture(), f, separators=(",", ":"))
     with open(os.path.join(OUT, "ssd_l2norm.json"), "w") as f:
         json.dump(l2norm_fixture(), f, separators=(",", ":"))
+    with open(os.path.join(OUT, "ssd_vgg_forward.json"), "w") as f:
+        json.dump(vgg_fixture(), f, separators=(",", ":"))
     print("ssd300_coco parameters:", ssd300_param_count())
 
 

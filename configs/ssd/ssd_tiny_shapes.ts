@@ -130,15 +130,18 @@ export const data = {
 };
 export const evaluation = { interval: 4, metric: "bbox", save_best: "auto" };
 
-// 50 iterations per epoch at batch 8 (AdamW, as the tiny RetinaNet).
+// 50 iterations per epoch at batch 8 (AdamW, as the tiny RetinaNet); SSD learns slower than the
+// GN RetinaNet head (mAP 0.168 after 12 epochs, 0.351 after 24), so the schedule is 2x.
 export const optimizer = { _delete_: true, type: "AdamW", lr: 0.003, weight_decay: 0.0001 };
 export const lr_config = {
   policy: "step",
   warmup: "linear",
   warmup_iters: 100,
   warmup_ratio: 0.001,
-  step: [10, 11],
+  step: [16, 22],
 };
-export const runner = { type: "EpochBasedRunner", max_epochs: 12 };
+// wgdet on Mesa lavapipe (software Vulkan, 2 shared cores): 1,200 iterations at ~0.26 s each
+// (11 minutes with 6 evaluations) reach COCO bbox mAP 0.351, AP50 0.631 on the 100 val images.
+export const runner = { type: "EpochBasedRunner", max_epochs: 24 };
 export const checkpoint_config = { interval: 1, max_keep_ckpts: 3 };
 export const log_config = { interval: 10, hooks: [{ type: "TextLoggerHook" }] };

@@ -1,4 +1,5 @@
-import { assert } from "../../_assert.ts";
+import { assert, assertClose, type FixtureArray, loadFixture } from "../../_assert.ts";
+import { Conv2d } from "../../../lib/nn/conv.ts";
 import { Tensor, tidy } from "../../../lib/autograd/tensor.ts";
 import { gpuTest } from "../../_gpu.ts";
 import { skipInit } from "../../../lib/nn/init.ts";
@@ -59,6 +60,51 @@ gpuTest(
       /moved to SSDNeck/,
     );
     assert.throws(() => BACKBONES.build({ ...SSD300_VGG, depth: 15 }), /depth 15/);
+    m.dispose();
+  },
+);
+
+gpuTest(
+  "SSDVGG forward equals the PyTorch layer stack (tools/gen_ssd_fixtures.py, sin-pattern weights, 20×20 input)",
+  async () => {
+    const fx = await loadFixture<{ shapes: number[][]; samples: FixtureArray[] }>(
+      "models/ssd_vgg_forward.json",
+    );
+    const m = skipInit(() => BACKBONES.build(SSD300_VGG)) as unknown as SSDVGG;
+    const sd: Record<string, { dtype: "f32"; shape: number[]; data: Float32Array<ArrayBuffer> }> =
+      {};
+    m.features.items.forEach((layer, i) => {
+      if (!(layer instanceof Conv2d)) return;
+      const w = layer.weight, fanIn = w.shape[1] * w.shape[2] * w.shape[3];
+      const scale = 2 / Math.sqrt(fanIn);
+      sd[`features.${i}.weight`] = {
+        dtype: "f32",
+        shape: [...w.shape],
+        data: Float32Array.from({ length: w.size }, (_, j) => scale * Math.sin(0.37 * j + 0.1 * i)),
+      };
+      sd[`features.${i}.bias`] = {
+        dtype: "f32",
+        shape: [layer.outChannels],
+        data: Float32Array.from({ length: layer.outChannels }, (_, j) => 0.01 * Math.sin(j + i)),
+      };
+    });
+    m.loadStateDict(sd);
+    const x = Tensor.from(Float32Array.from({ length: 3 * 20 * 20 }, (_, i) => Math.sin(i)), [
+      1,
+      3,
+      20,
+      20,
+    ]);
+    const outs = tidy(() => m.forward(x));
+    assert.deepEqual(outs.map((o) => o.shape), fx.shapes);
+    for (let k = 0; k < 2; k++) {
+      const v = await outs[k].toArray() as Float32Array;
+      const got = v.filter((_, i) => i % 7 === 0);
+      const e = fx.samples[k].data;
+      const scale = Math.max(...e.map(Math.abs));
+      assertClose(got, e, { rtol: 1e-3, atol: 1e-4 * scale, msg: `output ${k}` });
+    }
+    for (const t of [x, ...outs]) t.dispose();
     m.dispose();
   },
 );

@@ -11,6 +11,9 @@ import type { SSDHead } from "../../../lib/models/dense_heads/ssd_head.ts";
 import { L2Norm, type SSDNeck } from "../../../lib/models/necks/ssd_neck.ts";
 import type { ImgMeta } from "../../../lib/models/detectors/base.ts";
 import type { Module } from "../../../lib/nn/module.ts";
+import { DeltaXYWHBBoxCoder } from "../../../lib/core/bbox/coders/delta_xywh_bbox_coder.ts";
+import { batchedNms } from "../../../lib/core/post_processing/nms.ts";
+import { filterScoresAndTopk } from "../../../lib/core/utils/misc.ts";
 
 interface SsdFixture {
   num_classes: number;
@@ -272,6 +275,135 @@ gpuTest(
     }
     out.lc.dispose();
     neck.dispose();
+    head.dispose();
+  },
+);
+
+/** mmdetection v2.25 `_get_bboxes_single` + `_bbox_post_process` of one image, on the CPU. */
+function ssdBboxesRef(
+  cls: Float32Array[],
+  reg: Float32Array[],
+  anchors: Float32Array[],
+  shapes: [number, number][],
+  numAnchors: number[],
+  C: number,
+  cfg: { nmsPre: number; scoreThr: number; iou: number; maxPerImg: number; img: [number, number] },
+) {
+  const fr = Math.fround;
+  const coder = new DeltaXYWHBBoxCoder({ target_stds: [0.1, 0.1, 0.2, 0.2] });
+  const boxes: number[] = [], scores: number[] = [], labels: number[] = [];
+  cls.forEach((c, l) => {
+    const [H, W] = shapes[l], A = numAnchors[l], K = C + 1;
+    const n = H * W * A;
+    const sc = new Float32Array(n * C);
+    for (let r = 0; r < n; r++) {
+      const s = Math.floor(r / A), a = r % A;
+      const row = Array.from({ length: K }, (_, k) => c[(a * K + k) * H * W + s]);
+      const m = Math.max(...row);
+      const e = row.map((v) => fr(Math.exp(fr(v - m))));
+      const sum = fr(e.reduce((x, y) => fr(x + y), 0));
+      for (let k = 0; k < C; k++) sc[r * C + k] = fr(e[k] / sum);
+    }
+    const t = filterScoresAndTopk(sc, C, { scoreThr: cfg.scoreThr, topk: cfg.nmsPre });
+    const p: number[] = [], d: number[] = [];
+    for (const r of t.keepIdxs) {
+      const s = Math.floor(r / A), a = r % A;
+      p.push(...anchors[l].subarray(4 * r, 4 * r + 4));
+      for (let k = 0; k < 4; k++) d.push(reg[l][(a * 4 + k) * H * W + s]);
+    }
+    const dec = coder.decode(Float32Array.from(p), Float32Array.from(d), { maxShape: cfg.img });
+    boxes.push(...dec);
+    scores.push(...t.scores);
+    labels.push(...t.labels);
+  });
+  const r = batchedNms({
+    boxes: Float32Array.from(boxes),
+    scores: Float32Array.from(scores),
+    labels: Int32Array.from(labels),
+  }, { iou_threshold: cfg.iou });
+  const k = Math.min(r.keep.length, cfg.maxPerImg);
+  return {
+    bboxes: r.dets.slice(0, 5 * k),
+    labels: Int32Array.from(r.keep.subarray(0, k), (i) => labels[i]),
+  };
+}
+
+gpuTest(
+  "SSDHead.getBboxes equals mmdetection v2.25's get_bboxes on the CPU: softmax without background, per-level anchor counts, top nms_pre pairs, batched NMS",
+  async () => {
+    const C = 3;
+    const head = HEADS.build({
+      type: "SSDHead",
+      num_classes: C,
+      in_channels: [4, 6, 6],
+      anchor_generator: {
+        type: "SSDAnchorGenerator",
+        scale_major: false,
+        input_size: 64,
+        strides: [8, 16, 32],
+        ratios: [[2], [2, 3], [2]],
+        min_sizes: [10, 20, 36],
+        max_sizes: [20, 36, 60],
+      },
+      bbox_coder: {
+        type: "DeltaXYWHBBoxCoder",
+        target_means: [0, 0, 0, 0],
+        target_stds: [0.1, 0.1, 0.2, 0.2],
+      },
+      test_cfg: {
+        nms_pre: 25,
+        nms: { type: "nms", iou_threshold: 0.45 },
+        min_bbox_size: 0,
+        score_thr: 0.02,
+        max_per_img: 30,
+      },
+    }) as unknown as SSDHead;
+    const rng = new Rng(5);
+    const sd: Record<string, { dtype: "f32"; shape: number[]; data: Float32Array<ArrayBuffer> }> =
+      {};
+    for (const [name, p] of head.namedParameters()) {
+      const data = Float32Array.from({ length: p.size }, () => rng.normal() * 0.4);
+      sd[name] = { dtype: "f32", shape: [...p.shape], data };
+    }
+    head.loadStateDict(sd);
+    const shapes: [number, number][] = [[8, 8], [4, 4], [2, 2]];
+    const N = 2;
+    const feats = shapes.map(([h, w], l) =>
+      Tensor.from(
+        Float32Array.from({ length: N * [4, 6, 6][l] * h * w }, () => rng.normal()),
+        [N, [4, 6, 6][l], h, w],
+      )
+    );
+    const metas: ImgMeta[] = [0, 1].map(() => ({
+      img_shape: [64, 64, 3],
+      pad_shape: [64, 64, 3],
+      scale_factor: [1, 1, 1, 1],
+    }));
+    const [cls, reg] = tidy(() => head.forward(feats));
+    const dets = await head.getBboxes(cls, reg, metas);
+    const hc = await Promise.all(cls.map((t) => t.toArray())) as Float32Array[];
+    const hr = await Promise.all(reg.map((t) => t.toArray())) as Float32Array[];
+    const anchors = head.getAnchors(shapes).hostAnchors;
+    for (let n = 0; n < N; n++) {
+      const per = (a: Float32Array[], k: number) =>
+        a.map((x, l) => {
+          const len = head.levelNumAnchors[l] * k * shapes[l][0] * shapes[l][1];
+          return x.subarray(n * len, (n + 1) * len);
+        });
+      const ref = ssdBboxesRef(
+        per(hc, C + 1),
+        per(hr, 4),
+        anchors,
+        shapes,
+        head.levelNumAnchors,
+        C,
+        { nmsPre: 25, scoreThr: 0.02, iou: 0.45, maxPerImg: 30, img: [64, 64] },
+      );
+      assert.ok(ref.labels.length > 5, `image ${n}: ${ref.labels.length} detections`);
+      assert.deepEqual(Array.from(dets[n].labels), Array.from(ref.labels), `image ${n} labels`);
+      assertClose(dets[n].bboxes, ref.bboxes, { rtol: 1e-5, atol: 1e-4, msg: `image ${n}` });
+    }
+    for (const t of [...feats, ...cls, ...reg]) t.dispose();
     head.dispose();
   },
 );
