@@ -1,4 +1,4 @@
-// RoIAlign backward without atomics: one thread per input element dx[n, c, y, x] gathers from
+// RoIAlign backward without atomics: one thread per input position dx[n, c..c+CG, y, x] gathers from
 // every RoI of image n (and, with p.level >= 0, of that pyramid level) whose samples touch it.
 // Bilinear weights factor into a y part and an x part (a sample outside the image contributes 0
 // in both), so a RoI's contribution is sum_ph sum_pw dy[k, c, ph, pw] * Ay[ph] * Ax[pw] / count,
@@ -36,21 +36,29 @@ fn axis_weight(q: i32, n: u32, s: f32, b: f32, g: i32) -> f32 {
   return acc;
 }
 
+// Channels per thread: the RoI geometry and the axis weights are computed once for CG channels.
+const CG: u32 = 8u;
+
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let i = wg_index(wid, nwg) * 256u + lid;
   let hw = p.h * p.w;
-  if (i >= p.n * p.c * hw) { return; }
-  let n = i / (p.c * hw);
-  let rem = i - n * p.c * hw;
-  let c = rem / hw;
-  let q = rem - c * hw;
+  let cb_n = (p.c + CG - 1u) / CG;
+  if (i >= p.n * cb_n * hw) { return; }
+  let n = i / (cb_n * hw);
+  let rem = i - n * cb_n * hw;
+  let cb = rem / hw;
+  let q = rem - cb * hw;
+  let c0 = cb * CG;
+  let nc = min(CG, p.c - c0);
   let qy = i32(q / p.w);
   let qx = i32(q - u32(qy) * p.w);
   let off = select(0.0, 0.5, p.aligned != 0u);
   var ax: array<f32, 32>;
-  var acc = 0.0;
+  var ay: array<f32, 32>;
+  var acc: array<f32, CG>;
+  for (var cc = 0u; cc < CG; cc = cc + 1u) { acc[cc] = 0.0; }
   for (var r = 0u; r < p.k; r = r + 1u) {
     if (i32(rois[r * 5u]) != i32(n)) { continue; }
     if (p.level >= 0 && roi_level(r) != p.level) { continue; }
@@ -85,18 +93,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       any_x = any_x || ax[pw] != 0.0;
     }
     if (!any_x) { continue; }
-    let dbase = (r * p.c + c) * p.oh * p.ow;
-    var part = 0.0;
+    var any_y = false;
     for (var ph = 0u; ph < p.oh; ph = ph + 1u) {
-      let ay = axis_weight(qy, p.h, sy + f32(ph) * bh, bh, gy);
-      if (ay == 0.0) { continue; }
-      var row = 0.0;
-      for (var pw = 0u; pw < p.ow; pw = pw + 1u) {
-        row = row + dy[dbase + ph * p.ow + pw] * ax[pw];
-      }
-      part = part + ay * row;
+      ay[ph] = axis_weight(qy, p.h, sy + f32(ph) * bh, bh, gy);
+      any_y = any_y || ay[ph] != 0.0;
     }
-    acc = acc + part / cnt;
+    if (!any_y) { continue; }
+    for (var cc = 0u; cc < nc; cc = cc + 1u) {
+      let dbase = (r * p.c + c0 + cc) * p.oh * p.ow;
+      var part = 0.0;
+      for (var ph = 0u; ph < p.oh; ph = ph + 1u) {
+        if (ay[ph] == 0.0) { continue; }
+        var row = 0.0;
+        for (var pw = 0u; pw < p.ow; pw = pw + 1u) {
+          row = row + dy[dbase + ph * p.ow + pw] * ax[pw];
+        }
+        part = part + ay[ph] * row;
+      }
+      acc[cc] = acc[cc] + part / cnt;
+    }
   }
-  dx[i] = acc;
+  for (var cc = 0u; cc < nc; cc = cc + 1u) {
+    dx[(n * p.c + c0 + cc) * hw + q] = acc[cc];
+  }
 }

@@ -24,6 +24,9 @@ export const ROI_ALIGN_BACKWARD: KernelSpec = {
   params: PARAMS,
 };
 
+/** Channels one backward thread handles (`CG` in `kernels/roi_align_backward.wgsl`). */
+export const ROI_ALIGN_BACKWARD_CHANNELS = 8;
+
 /** Options of {@linkcode roiAlignForward} (mmcv's `RoIAlign` arguments, camelCase). */
 export interface RoiAlignOptions {
   /** `[outH, outW]` (at most 32 each). */
@@ -159,7 +162,11 @@ export function roiAlignBackward(
   gpu.dispatch(ROI_ALIGN_BACKWARD, {
     bindings: [dy, rois, dx],
     params: params(xShape, K, opts),
-    workgroups: Math.ceil(dx.size / 256),
+    // one thread per position and group of ROI_ALIGN_BACKWARD_CHANNELS channels
+    workgroups: Math.ceil(
+      (xShape[0] * Math.ceil(xShape[1] / ROI_ALIGN_BACKWARD_CHANNELS) * xShape[2] * xShape[3]) /
+        256,
+    ),
   });
   return dx;
 }

@@ -83,3 +83,41 @@ gpuTest("roiAlign() refuses bad rois, output sizes and sampling ratios with clea
     );
   });
 });
+
+gpuTest(
+  "roiAlign() backward with 11 channels (more than one 8-channel group, a partial group) equals each channel pooled alone",
+  async () => {
+    const c = fixture.cases.find((c) => c.name === "sr0_7x7")!;
+    const A = c.arrays;
+    const [N, , H, W] = A.x.shape;
+    const C = 11;
+    const x = new Float32Array(N * C * H * W);
+    for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 0.37) + 0.1 * (i % 7);
+    const K = A.rois.shape[0];
+    const gy = new Float32Array(K * C * 49);
+    for (let i = 0; i < gy.length; i++) gy[i] = Math.cos(i * 0.11);
+    const grad = (xs: Float32Array, ch: number, g: Float32Array) =>
+      tidy(() => {
+        const xt = Tensor.from(xs, [N, ch, H, W], { requiresGrad: true });
+        const y = roiAlign(xt, t(A.rois), c.opts);
+        backward(F.sum(F.mul(y, Tensor.from(g, [K, ch, 7, 7]))));
+        return xt.grad!;
+      });
+    const all = await grad(x, C, gy).toArray();
+    for (const ch of [0, 7, 8, 10]) {
+      const xs = new Float32Array(N * H * W), gs = new Float32Array(K * 49);
+      for (let n = 0; n < N; n++) {
+        xs.set(x.subarray((n * C + ch) * H * W, (n * C + ch + 1) * H * W), n * H * W);
+      }
+      for (let k = 0; k < K; k++) {
+        gs.set(gy.subarray((k * C + ch) * 49, (k * C + ch + 1) * 49), k * 49);
+      }
+      const one = await grad(xs, 1, gs).toArray();
+      const got: number[] = [];
+      for (let n = 0; n < N; n++) {
+        got.push(...all.slice((n * C + ch) * H * W, (n * C + ch + 1) * H * W));
+      }
+      assertClose(got, one, { rtol: 0, atol: 0, msg: `channel ${ch}` });
+    }
+  },
+);
