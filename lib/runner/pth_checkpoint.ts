@@ -98,7 +98,7 @@ export function torchHubCheckpointsDir(
  *
  * @throws {PthError} For an unknown model-zoo name, listing the known ones.
  */
-export function resolveModelZoo(spec: string, dir = torchHubCheckpointsDir()): {
+export function resolveModelZoo(spec: string, dir: string = torchHubCheckpointsDir()): {
   url: string;
   path: string;
 } {
@@ -140,7 +140,11 @@ export interface FetchOptions {
  * @throws {PthError} When the download fails (naming the URL and where to put the file by hand) or
  *   the digest does not match.
  */
-export async function fetchCheckpoint(url: string, path: string, opts: FetchOptions = {}) {
+export async function fetchCheckpoint(
+  url: string,
+  path: string,
+  opts: FetchOptions = {},
+): Promise<void> {
   const byHand = `download ${url} by hand and put it at ${path}`;
   let res: Response;
   try {

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { CONVERT_HELP, convertCheckpoint, convertMain } from "../../lib/runner/convert.ts";
 import { loadCheckpoint } from "../../lib/runner/checkpoint.ts";
-import { type PthTensor, PthTensorRef, readPth } from "../../lib/utils/pth/pth.ts";
+import { type PthTensor, type PthTensorRef, readPth } from "../../lib/utils/pth/pth.ts";
 import { decodeSafetensors } from "../../lib/utils/safetensors.ts";
 import { assert } from "../_assert.ts";
 
