@@ -14,6 +14,7 @@ import type { Batch } from "../datasets/types.ts";
 import { Hook } from "../runner/hook.ts";
 import { setScalarReader } from "../runner/log_buffer.ts";
 import { HOOKS } from "../runner/registry.ts";
+import { matchStateDictKeys } from "../runner/checkpoint.ts";
 import type {
   LazyScalar,
   Optimizer,
@@ -104,18 +105,16 @@ export class DetectorRunnerModel implements RunnerModel {
     return toCpuStateDict(await this.detector.stateDict());
   }
   loadStateDict(sd: StateDict, strict: boolean): void {
-    const r = this.detector.loadStateDict(fromCpuStateDict(sd), { strict });
-    if (!strict && (r.missingKeys.length || r.unexpectedKeys.length)) {
-      console.warn(
-        `load checkpoint: ${r.missingKeys.length} missing keys${
-          r.missingKeys.length ? ` (${r.missingKeys.slice(0, 5).join(", ")}…)` : ""
-        }, ` +
-          `${r.unexpectedKeys.length} unexpected keys${
-            r.unexpectedKeys.length ? ` (${r.unexpectedKeys.slice(0, 5).join(", ")}…)` : ""
-          }`,
-      );
-    }
+    const match = matchStateDictKeys(
+      this.detector.stateTensors().keys(),
+      Object.keys(sd),
+      "the checkpoint",
+    );
+    this.detector.loadStateDict(fromCpuStateDict(sd), { strict });
+    if (!strict && match.message) (this.warn ?? console.warn)(match.message);
   }
+  /** Where key-mismatch reports go (the runner's logger; default `console.warn`). */
+  warn: ((msg: string) => void) | undefined;
   namedModules(): Iterable<[string, unknown]> {
     return this.detector.namedModules();
   }

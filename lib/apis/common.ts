@@ -12,7 +12,7 @@ import { buildDetector } from "../models/builder.ts";
 import type { BaseDetector } from "../models/detectors/base.ts";
 import "../models/mod.ts";
 import { setSeed } from "../nn/init.ts";
-import { loadCheckpoint } from "../runner/checkpoint.ts";
+import { loadCheckpoint, matchStateDictKeys } from "../runner/checkpoint.ts";
 import { ConfigError } from "../utils/errors.ts";
 import type { TypedCfg } from "../utils/registry.ts";
 import {
@@ -100,14 +100,21 @@ export function checkPlainSections(cfg: Config): void {
   }
 }
 
-/** Loads checkpoint weights into `det` (strict unless said otherwise); returns the meta. */
+/**
+ * Loads checkpoint weights into `det`; returns the meta. Non-strict loading reports missing and
+ * unexpected keys as mmcv does (to `warn`, default `console.warn`) and refuses a checkpoint of
+ * which no key matches; non-finite tensors are refused unless `allowNonFinite`.
+ */
 export async function loadWeights(
   det: BaseDetector,
   path: string,
   strict = true,
+  opts: { warn?: (msg: string) => void; allowNonFinite?: boolean } = {},
 ): Promise<Record<string, unknown>> {
-  const ck = await loadCheckpoint(path, { optimizer: false });
+  const ck = await loadCheckpoint(path, { optimizer: false, allowNonFinite: opts.allowNonFinite });
+  const match = matchStateDictKeys(det.stateTensors().keys(), Object.keys(ck.stateDict), path);
   det.loadStateDict(fromCpuStateDict(ck.stateDict), { strict });
+  if (match.message) (opts.warn ?? console.warn)(match.message);
   return ck.meta;
 }
 

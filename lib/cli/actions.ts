@@ -29,6 +29,8 @@ export interface TrainCliOptions {
   /** Resume from the newest complete checkpoint in the work dir (mmdet's `--auto-resume`). */
   autoResume?: boolean;
   loadFrom?: string;
+  /** `--allow-nonfinite`: load checkpoints holding NaN/Inf (sets `allow_nonfinite`). */
+  allowNonfinite?: boolean;
   cfgOptions?: string[];
   seed?: number;
   /** False with `--no-validate`. */
@@ -201,6 +203,7 @@ export async function trainCommand(
   if (opts.resumeFrom) cfg.dict.resume_from = opts.resumeFrom;
   if (opts.autoResume) cfg.dict.auto_resume = true;
   if (opts.loadFrom) cfg.dict.load_from = opts.loadFrom;
+  if (opts.allowNonfinite) cfg.dict.allow_nonfinite = true;
   if (opts.seed !== undefined) cfg.dict.seed = opts.seed;
   await Deno.mkdir(workDir, { recursive: true });
   const timestamp = formatTimestamp();
@@ -223,7 +226,7 @@ export async function trainCommand(
   const meta = {
     env_info: envInfo,
     config: text,
-    seed: opts.seed ?? cfg.dict.seed ?? null,
+    seed: opts.seed ?? (typeof cfg.dict.seed === "number" ? cfg.dict.seed : 0), // as trainDetector
     exp_name: basename(cfg.filename),
   };
   await train.trainDetector(cfg, {

@@ -47,6 +47,8 @@ export const MMDET_TOP_LEVEL_KEYS: readonly string[] = [
   "test_pipeline",
   "classes",
   "device",
+  // wgdet: load checkpoints holding NaN/Inf (--allow-nonfinite)
+  "allow_nonfinite",
 ];
 
 /**
