@@ -18,6 +18,7 @@ import type { TypedCfg } from "../utils/registry.ts";
 import {
   checkDictKeys,
   DATA_SCHEMA,
+  EVALUATION_SCHEMA,
   LOG_CONFIG_SCHEMA,
   setCfgPath,
   TEST_CFG_SCHEMA,
@@ -95,6 +96,7 @@ export function checkSplitImages(ds: unknown): void {
  */
 export function checkPlainSections(cfg: Config): void {
   checkDictKeys(cfg.dict.log_config, "log_config", LOG_CONFIG_SCHEMA);
+  checkDictKeys(cfg.dict.evaluation, "evaluation", EVALUATION_SCHEMA);
   for (const k of ["optimizer", "runner", "optimizer_config", "checkpoint_config", "lr_config"]) {
     setCfgPath(cfg.dict[k], k);
   }
