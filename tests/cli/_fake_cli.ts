@@ -8,7 +8,11 @@ import { GpuUnavailableError } from "../../lib/utils/errors.ts";
 import { Registry } from "../../lib/utils/registry.ts";
 
 class RetinaNet {
-  constructor(readonly cfg: unknown) {}
+  readonly cfg: unknown;
+  // copies (reads) every key, as a real component reads its keys (Registry.build refuses unread ones)
+  constructor(cfg: unknown) {
+    this.cfg = { ...(cfg as object) };
+  }
 }
 const DETECTORS = new Registry<RetinaNet>("DETECTORS");
 DETECTORS.register("RetinaNet", RetinaNet);
