@@ -16,6 +16,7 @@ import type { Batch } from "../datasets/types.ts";
 import { Hook } from "../runner/hook.ts";
 import { setScalarReader } from "../runner/log_buffer.ts";
 import { HOOKS } from "../runner/registry.ts";
+import { matchStateDictKeys } from "../runner/checkpoint.ts";
 import type {
   LazyScalar,
   Optimizer,
@@ -112,6 +113,8 @@ export class DetectorRunnerModel implements RunnerModel {
     // mmcv's load_state_dict: matching entries load, mismatches are reported (raised when strict)
     loadStateDictReport(this.detector, fromCpuStateDict(sd), { strict });
   }
+  /** Where key-mismatch reports go (the runner's logger; default `console.warn`). */
+  warn: ((msg: string) => void) | undefined;
   namedModules(): Iterable<[string, unknown]> {
     return this.detector.namedModules();
   }

@@ -19,6 +19,7 @@ import type { TypedCfg } from "../utils/registry.ts";
 import {
   checkDictKeys,
   DATA_SCHEMA,
+  EVALUATION_SCHEMA,
   LOG_CONFIG_SCHEMA,
   setCfgPath,
   TEST_CFG_SCHEMA,
@@ -96,18 +97,24 @@ export function checkSplitImages(ds: unknown): void {
  */
 export function checkPlainSections(cfg: Config): void {
   checkDictKeys(cfg.dict.log_config, "log_config", LOG_CONFIG_SCHEMA);
+  checkDictKeys(cfg.dict.evaluation, "evaluation", EVALUATION_SCHEMA);
   for (const k of ["optimizer", "runner", "optimizer_config", "checkpoint_config", "lr_config"]) {
     setCfgPath(cfg.dict[k], k);
   }
 }
 
-/** Loads checkpoint weights into `det` (strict unless said otherwise); returns the meta. */
+/**
+ * Loads checkpoint weights into `det`; returns the meta. Non-strict loading reports missing and
+ * unexpected keys as mmcv does (to `warn`, default `console.warn`) and refuses a checkpoint of
+ * which no key matches; non-finite tensors are refused unless `allowNonFinite`.
+ */
 export async function loadWeights(
   det: BaseDetector,
   path: string,
   strict = true,
+  opts: { warn?: (msg: string) => void; allowNonFinite?: boolean } = {},
 ): Promise<Record<string, unknown>> {
-  const ck = await loadCheckpoint(path, { optimizer: false });
+  const ck = await loadCheckpoint(path, { optimizer: false, allowNonFinite: opts.allowNonFinite });
   // mmcv's load_state_dict: mismatches reported (a warning, an error when strict), not a crash
   loadStateDictReport(det, fromCpuStateDict(ck.stateDict), { strict, source: path });
   return ck.meta;

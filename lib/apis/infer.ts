@@ -54,7 +54,9 @@ export async function inferImages(
   const det = buildModel(cfg);
   const out: ImageDetections[] = [];
   try {
-    const meta = await loadWeights(det, checkpoint);
+    const meta = await loadWeights(det, checkpoint, true, {
+      allowNonFinite: cfg.dict.allow_nonfinite === true,
+    });
     const data = dataSection(cfg);
     const test = isDict(data.test) ? data.test as Record<string, unknown> : null;
     const pipelineCfg = test?.pipeline;

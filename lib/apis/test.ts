@@ -109,7 +109,9 @@ export async function testDetector(
   const dataset: DetDataset = buildSplit(cfg, "test");
   const det = buildModel(cfg);
   try {
-    await loadWeights(det, checkpoint);
+    await loadWeights(det, checkpoint, true, {
+      allowNonFinite: cfg.dict.allow_nonfinite === true,
+    });
     const { samples, workers } = loaderSettings(cfg, "test");
     const loader = buildDataloader(dataset, {
       samples_per_gpu: samples,

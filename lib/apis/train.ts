@@ -18,7 +18,7 @@ import type { Batch } from "../datasets/types.ts";
 import { EvalHook } from "../runner/hooks/evaluation.ts";
 import { RunnerLogger } from "../runner/logger.ts";
 import "../runner/mod.ts";
-import { findLatestCheckpoint } from "../runner/checkpoint.ts";
+import { cleanTempFiles, findLatestCheckpoint } from "../runner/checkpoint.ts";
 import { buildOptimizer } from "../runner/optimizers/builder.ts";
 import { RUNNERS } from "../runner/registry.ts";
 import { ConfigError } from "../utils/errors.ts";
@@ -164,17 +164,19 @@ export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Pr
     }
     runnerCfg = { type: "EpochBasedRunner", max_epochs: cfg.dict.total_epochs };
   }
+  const runnerModel = new DetectorRunnerModel(det);
+  runnerModel.warn = (m) => logger.warn(m);
   const runner = RUNNERS.build(runnerCfg as TypedCfg, {
     model: distributed
-      ? new DistributedRunnerModel(new DetectorRunnerModel(det), det.namedParameters(), {
+      ? new DistributedRunnerModel(runnerModel, det.namedParameters(), {
         bucketCapMb: distParams(cfg).bucketCapMb,
       })
-      : new DetectorRunnerModel(det),
+      : runnerModel,
     optimizer,
     // mmcv's master_only: the other ranks write no logs and no checkpoints
     work_dir: dist.rank === 0 ? opts.workDir : undefined,
     logger,
-    meta: opts.meta ?? {},
+    meta: { ...(opts.meta ?? {}), seed }, // the seed actually used
     memory_mb: peakMemoryMb,
   }) as BaseRunner;
   runner.timestamp = opts.timestamp;
@@ -243,9 +245,23 @@ export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Pr
     );
   }
 
-  // 5. resume or load
+  // 5. resume or load (temporary files of interrupted checkpoint writes are removed first)
+  if (dist.rank === 0) {
+    const removed = await cleanTempFiles(opts.workDir);
+    if (removed.length > 0) {
+      logger.info(
+        `removed ${removed.length} temporary file(s) of interrupted checkpoint writes: ${
+          removed.join(", ")
+        }`,
+      );
+    }
+  }
+  const allowNonFinite = cfg.dict.allow_nonfinite === true;
   if (cfg.dict.auto_resume && !cfg.dict.resume_from) {
-    const latest = await findLatestCheckpoint(opts.workDir);
+    const latest = await findLatestCheckpoint(
+      opts.workDir,
+      (p, why) => logger.warn(`auto_resume: skipping incomplete checkpoint ${p}: ${why}`),
+    );
     if (latest) cfg.dict.resume_from = latest;
     else logger.info(`auto_resume: no checkpoint in ${opts.workDir}, starting from scratch`);
   }
@@ -258,10 +274,13 @@ export async function trainDetector(cfg: Config, opts: TrainDetectorOptions): Pr
     cfg.dict.resume_from = chosen || null;
   }
   if (typeof cfg.dict.resume_from === "string" && cfg.dict.resume_from) {
-    await runner.resume(cfg.dict.resume_from);
+    await runner.resume(cfg.dict.resume_from, { allowNonFinite });
   } else if (typeof cfg.dict.load_from === "string" && cfg.dict.load_from) {
     logger.info(`load checkpoint from ${cfg.dict.load_from}`);
-    await loadWeights(det, cfg.dict.load_from, false);
+    await loadWeights(det, cfg.dict.load_from, false, {
+      warn: (m) => logger.warn(m),
+      allowNonFinite,
+    });
   }
 
   // 6. run

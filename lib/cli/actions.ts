@@ -31,6 +31,8 @@ export interface TrainCliOptions {
   /** Resume from the newest complete checkpoint in the work dir (mmdet's `--auto-resume`). */
   autoResume?: boolean;
   loadFrom?: string;
+  /** `--allow-nonfinite`: load checkpoints holding NaN/Inf (sets `allow_nonfinite`). */
+  allowNonfinite?: boolean;
   cfgOptions?: string[];
   seed?: number;
   /** False with `--no-validate`. */
@@ -165,6 +167,7 @@ export async function trainCommand(
   if (opts.resumeFrom) cfg.dict.resume_from = opts.resumeFrom;
   if (opts.autoResume) cfg.dict.auto_resume = true;
   if (opts.loadFrom) cfg.dict.load_from = opts.loadFrom;
+  if (opts.allowNonfinite) cfg.dict.allow_nonfinite = true;
   if (opts.seed !== undefined) cfg.dict.seed = opts.seed;
   if (opts.autoScaleLr) {
     // mmdet's --auto-scale-lr: needs the config's auto_scale_lr.base_batch_size
@@ -199,7 +202,7 @@ export async function trainCommand(
   const meta = {
     env_info: envInfo,
     config: text,
-    seed: opts.seed ?? cfg.dict.seed ?? null,
+    seed: opts.seed ?? (typeof cfg.dict.seed === "number" ? cfg.dict.seed : 0), // as trainDetector
     exp_name: basename(cfg.filename),
   };
   let failed = true;

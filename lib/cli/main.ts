@@ -17,6 +17,7 @@ import { abortDist, finalizeDist, getDistInfo } from "../dist/dist.ts";
 import { Command, CommanderError, InvalidArgumentError } from "../deps_cli.ts";
 import { ConfigError, GpuUnavailableError } from "../utils/errors.ts";
 import { VERSION } from "../utils/version.ts";
+import { setAllowRemoteConfig } from "../config/config.ts";
 import {
   type ApiLoader,
   defaultApiLoader,
@@ -82,6 +83,13 @@ export function buildProgram(apis: ApiLoader = defaultApiLoader) {
     .description("Train, evaluate and run mmdetection-style detectors on WebGPU")
     .version(VERSION)
     .showSuggestionAfterError(true)
+    .option(
+      "--allow-remote-config",
+      "allow configs that run code from a URL, or .ts/.js bases of a JSON config (see README: Security)",
+    )
+    .hook("preAction", (cmd) => {
+      if (cmd.opts().allowRemoteConfig) setAllowRemoteConfig(true);
+    })
     .exitOverride();
 
   program.command("train")
@@ -103,6 +111,7 @@ export function buildProgram(apis: ApiLoader = defaultApiLoader) {
       "--load-from <checkpoint>",
       "start from these weights (epoch 0): .safetensors, .pth, torchvision://NAME, open-mmlab://NAME",
     )
+    .option("--allow-nonfinite", "load checkpoints holding NaN/Inf weights (refused by default)")
     .option(
       "--cfg-options <key=value...>",
       "override config keys, e.g. optimizer.lr=0.005 data.samples_per_gpu=4",
@@ -126,6 +135,7 @@ export function buildProgram(apis: ApiLoader = defaultApiLoader) {
         resumeFrom: o.resumeFrom,
         autoResume: o.autoResume,
         loadFrom: o.loadFrom,
+        allowNonfinite: o.allowNonfinite,
         cfgOptions: o.cfgOptions,
         seed: o.seed,
         validate: o.validate,

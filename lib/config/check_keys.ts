@@ -48,6 +48,8 @@ export const MMDET_TOP_LEVEL_KEYS: readonly string[] = [
   "classes",
   "device",
   "custom_imports",
+  // wgdet: load checkpoints holding NaN/Inf (--allow-nonfinite)
+  "allow_nonfinite",
 ];
 
 /**

@@ -115,16 +115,67 @@ export function displayName(url: URL): string {
  * console.log(cfg.get("optimizer.lr")); // 0.01
  * ```
  */
-export async function loadConfig(pathOrUrl: string | URL): Promise<Config> {
+export async function loadConfig(
+  pathOrUrl: string | URL,
+  opts: { allowRemoteConfig?: boolean } = {},
+): Promise<Config> {
   const url = toConfigUrl(pathOrUrl);
-  const dict = await fileToDict(url, []);
+  const allow = opts.allowRemoteConfig ?? allowRemoteDefault;
+  const dataOnly = extname(url.pathname).toLowerCase() === ".json";
+  const dict = await fileToDict(url, [], { allow, dataOnly, root: displayName(url) });
   stripDeleteKeys(dict);
   return new Config(dict, typeof pathOrUrl === "string" ? pathOrUrl : displayName(url));
 }
 
-/** Loads one file and its bases into a merged dict (with `_delete_` keys still present). */
-async function fileToDict(url: URL, stack: string[]): Promise<CfgDict> {
+let allowRemoteDefault = false;
+
+/**
+ * Sets the process-wide default of `loadConfig`'s `allowRemoteConfig` (the CLI's
+ * `--allow-remote-config`); returns the previous value.
+ */
+export function setAllowRemoteConfig(on: boolean): boolean {
+  const prev = allowRemoteDefault;
+  allowRemoteDefault = on;
+  return prev;
+}
+
+interface CodePolicy {
+  /** Code may be imported from a URL, or from a module `_base_` of a JSON config. */
+  allow: boolean;
+  /** The root config is JSON: the user chose a data-only format. */
+  dataOnly: boolean;
+  /** The root config's name, for messages. */
+  root: string;
+}
+
+/**
+ * Refuses to import (execute) a module config the user did not choose to run: one named by a
+ * non-file URL, or any module `_base_` of a JSON config, unless `--allow-remote-config`.
+ */
+function checkCodePolicy(url: URL, policy: CodePolicy): void {
+  const ext = extname(url.pathname).toLowerCase();
+  if (policy.allow || ext === ".json") return;
   const name = displayName(url);
+  if (url.protocol !== "file:") {
+    throw new ConfigError(
+      `Cannot load config "${name}": it is a ${ext} module from ${url.protocol}//${url.host}, and ` +
+        `loading it runs its code; pass --allow-remote-config (loadConfig's allowRemoteConfig) ` +
+        `if you trust it, or download it and review it first`,
+    );
+  }
+  if (policy.dataOnly) {
+    throw new ConfigError(
+      `Cannot load config "${name}": it is a ${ext} module named as a _base_ of the JSON config ` +
+        `"${policy.root}", and loading it runs its code; a JSON config is data only: pass ` +
+        `--allow-remote-config (loadConfig's allowRemoteConfig) to allow it`,
+    );
+  }
+}
+
+/** Loads one file and its bases into a merged dict (with `_delete_` keys still present). */
+async function fileToDict(url: URL, stack: string[], policy: CodePolicy): Promise<CfgDict> {
+  const name = displayName(url);
+  checkCodePolicy(url, policy);
   if (stack.includes(url.href)) {
     const chain = [...stack, url.href].map((h) => displayName(new URL(h))).join(" -> ");
     throw new ConfigError(`Cannot load config "${name}": circular _base_ chain: ${chain}`);
@@ -145,7 +196,7 @@ async function fileToDict(url: URL, stack: string[]): Promise<CfgDict> {
   const owner = new Map<string, string>();
   for (const rel of bases as string[]) {
     const baseUrl = new URL(rel, url);
-    const baseDict = await fileToDict(baseUrl, [...stack, url.href]);
+    const baseDict = await fileToDict(baseUrl, [...stack, url.href], policy);
     const baseName = displayName(baseUrl);
     for (const [k, v] of Object.entries(baseDict)) {
       const prev = owner.get(k);

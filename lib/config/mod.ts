@@ -23,6 +23,7 @@ export {
   loadConfig,
   mergeAIntoB,
   type MergeOptions,
+  setAllowRemoteConfig,
   toConfigUrl,
 } from "./config.ts";
 export {

@@ -39,7 +39,12 @@ export const denoPlatform: Platform = {
   writeTextFileSync: (p, t, o) => Deno.writeTextFileSync(p, t, { append: o?.append }),
   stat: async (p) => {
     const s = await Deno.stat(p);
-    return { isFile: s.isFile, isDirectory: s.isDirectory, size: s.size };
+    return {
+      isFile: s.isFile,
+      isDirectory: s.isDirectory,
+      size: s.size,
+      mtime: s.mtime?.getTime(),
+    };
   },
   readDir: async function* (p): AsyncIterable<PlatformDirEntry> {
     for await (const e of Deno.readDir(p)) {

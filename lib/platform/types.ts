@@ -25,6 +25,8 @@ export interface PlatformFileInfo {
   isDirectory: boolean;
   /** Size in bytes (0 for directories). */
   size: number;
+  /** Last modification time in ms since the epoch, where the platform knows it. */
+  mtime?: number;
 }
 
 /** Decoded pixels: row-major RGBA, 8 bits per channel. */

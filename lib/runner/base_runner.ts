@@ -252,9 +252,15 @@ export abstract class BaseRunner implements Runner {
    * Resumes training: weights, optimizer state (with `initial_lr`), epoch/iter counters and
    * `hook_msgs` from a complete checkpoint.
    */
-  async resume(path: string, opts: { resumeOptimizer?: boolean } = {}): Promise<void> {
+  async resume(
+    path: string,
+    opts: { resumeOptimizer?: boolean; allowNonFinite?: boolean } = {},
+  ): Promise<void> {
     this.logger.info(`resume from: ${path}`);
-    const ckpt = await loadCheckpoint(path, { requireMeta: true });
+    const ckpt = await loadCheckpoint(path, {
+      requireMeta: true,
+      allowNonFinite: opts.allowNonFinite,
+    });
     await this.model.loadStateDict(ckpt.stateDict, false);
     this.epoch = Number(ckpt.meta.epoch ?? 0);
     this.iter = Number(ckpt.meta.iter ?? 0);

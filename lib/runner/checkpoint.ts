@@ -10,7 +10,13 @@
  */
 import { basename, dirname, join } from "../utils/path.ts";
 import { VERSION } from "../utils/version.ts";
-import { decodeSafetensors, encodeSafetensors } from "../utils/safetensors.ts";
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  type SafetensorsTensor,
+  toFloat32,
+} from "../utils/safetensors.ts";
+import { DataError } from "../utils/errors.ts";
 import type { OptimizerState, StateDict } from "./types.ts";
 import { isPthPath, loadPthAsCheckpoint } from "./pth_checkpoint.ts";
 import { platform } from "../platform/mod.ts";
@@ -151,6 +157,13 @@ export async function resolveCheckpointPath(path: string): Promise<string> {
   if (st?.isFile && st.size < 4096) {
     const target = (await platform().readTextFile(path)).trim();
     if (target.endsWith(".safetensors") && !target.includes("\n")) {
+      // a pointer names a file beside it, never a path (it could lead outside the work dir)
+      if (!/^[^/\\]+$/.test(target) || target.startsWith("..")) {
+        throw new DataError(
+          `Cannot follow checkpoint pointer "${path}": it names "${target}", which is not a file ` +
+            `name in the same folder; rewrite it with the checkpoint's file name`,
+        );
+      }
       return join(dirname(path), target);
     }
   }
@@ -164,33 +177,191 @@ export async function resolveCheckpointPath(path: string): Promise<string> {
 }
 
 /**
- * The newest complete checkpoint of a work dir, for `auto_resume`: the one `latest` points at when
- * its meta file exists, else the `epoch_N` / `iter_N` checkpoint with the largest N whose meta file
- * exists (the meta is written last, so a checkpoint with a meta is whole). `null` when there is none.
+ * Why the checkpoint at `weights` is not complete, or null when it is: the weights and meta
+ * files exist, the meta parses, its `weights_bytes` matches the weights file and its
+ * optimizer file (if any) exists.
  */
-export async function findLatestCheckpoint(workDir: string): Promise<string | null> {
-  const complete = (weights: string) =>
-    Promise.all([weights, checkpointFiles(weights).meta].map((p) => platform().stat(p))).then(
-      () => true,
-      () => false,
-    );
+export async function incompleteReason(weights: string): Promise<string | null> {
+  const f = checkpointFiles(weights);
+  const st = await platform().stat(f.weights).catch(() => null);
+  if (!st?.isFile) return "no weights file";
+  let record: { weights_bytes?: unknown; optimizer?: { file?: unknown } | null; meta?: unknown };
   try {
-    const latest = await resolveCheckpointPath(join(workDir, "latest"));
-    if (await complete(latest)) return latest;
-  } catch { /* no pointer: scan the folder */ }
-  let best: { n: number; path: string } | null = null;
+    record = JSON.parse(await platform().readTextFile(f.meta));
+  } catch (e) {
+    return platform().isNotFound(e) ? "no meta file" : "meta file does not parse";
+  }
+  if (record === null || typeof record !== "object") return "meta file is not an object";
+  if (record.weights_bytes !== undefined && record.weights_bytes !== st.size) {
+    return `weights file has ${st.size} bytes, meta records ${record.weights_bytes}`;
+  }
+  if (record.optimizer && typeof record.optimizer.file === "string") {
+    if (!/^[^/\\]+$/.test(record.optimizer.file)) return "optimizer file name is a path";
+    const o = await platform().stat(join(dirname(f.meta), record.optimizer.file)).catch(() => null);
+    if (!o?.isFile) return "optimizer file missing";
+  }
+  try {
+    validateMeta((record.meta ?? {}) as CheckpointMeta, f.meta);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return null;
+}
+
+/**
+ * The newest complete checkpoint of a work dir, for `auto_resume`. Candidates are the
+ * `epoch_N` / `iter_N` checkpoints and the one `latest` points at; incomplete ones (see
+ * {@link incompleteReason}: truncated meta, missing optimizer file, size mismatch) are skipped,
+ * so an interrupted newest write falls back to the previous checkpoint. Among the complete ones
+ * the one written last wins (meta file time, then iterations): a `latest` that lags behind (a
+ * kill between the meta rename and the pointer update) does not hide a newer checkpoint, and a
+ * stale `epoch_N` of an earlier run does not beat the current run's. `latest` wins when it was
+ * itself written after every candidate (it was pointed there on purpose). `null` when there is
+ * none; `skipped` receives each incomplete candidate with the reason.
+ */
+export async function findLatestCheckpoint(
+  workDir: string,
+  skipped?: (path: string, why: string) => void,
+): Promise<string | null> {
+  const candidates = new Set<string>();
+  let pointed: string | undefined, pointerTime = -Infinity;
+  try {
+    pointed = await resolveCheckpointPath(join(workDir, "latest"));
+    candidates.add(pointed);
+    pointerTime = (await platform().stat(join(workDir, "latest"))).mtime ?? -Infinity;
+  } catch { /* no pointer (or a bad one): scan the folder */ }
   try {
     for await (const e of platform().readDir(workDir)) {
-      const m = /^(?:epoch|iter)_(\d+)\.safetensors$/.exec(e.name);
-      if (!m || !e.isFile) continue;
-      const path = join(workDir, e.name);
-      if (Number(m[1]) > (best?.n ?? -1) && await complete(path)) best = { n: Number(m[1]), path };
+      if (e.isFile && /^(?:epoch|iter)_\d+\.safetensors$/.test(e.name)) {
+        candidates.add(join(workDir, e.name));
+      }
     }
   } catch (e) {
     if (platform().isNotFound(e)) return null;
     throw e;
   }
-  return best?.path ?? null;
+  const complete: { path: string; time: number; iter: number; epoch: number }[] = [];
+  for (const path of candidates) {
+    const why = await incompleteReason(path);
+    if (why) {
+      if (await platform().stat(path).then(() => true, () => false)) skipped?.(path, why);
+      continue;
+    }
+    const metaPath = checkpointFiles(path).meta;
+    const record = JSON.parse(await platform().readTextFile(metaPath));
+    const meta = (record.meta ?? {}) as CheckpointMeta;
+    const time = (await platform().stat(metaPath)).mtime ?? 0;
+    complete.push({ path, time, iter: meta.iter ?? -1, epoch: meta.epoch ?? -1 });
+  }
+  if (complete.length === 0) return null;
+  complete.sort((a, b) => b.time - a.time || b.iter - a.iter || b.epoch - a.epoch);
+  const target = complete.find((c) => c.path === pointed);
+  if (target && pointerTime >= complete[0].time) return target.path;
+  return complete[0].path;
+}
+
+/** Temporary files of interrupted atomic writes (`.NAME.tmp-PID-N`) in `dir`. */
+export async function findTempFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  try {
+    for await (const e of platform().readDir(dir)) {
+      if (e.isFile && /^\..+\.tmp-\d+-\d+$/.test(e.name)) out.push(join(dir, e.name));
+    }
+  } catch (e) {
+    if (!platform().isNotFound(e)) throw e;
+  }
+  return out.sort();
+}
+
+/**
+ * Removes the temporary files that interrupted checkpoint writes left in `dir` (written by
+ * other, finished processes: files of a live writer with this process's pid are kept) and
+ * returns their paths, for a note in the log.
+ */
+export async function cleanTempFiles(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const p of await findTempFiles(dir)) {
+    if (new RegExp(`\\.tmp-${platform().pid}-\\d+$`).test(p)) continue;
+    await platform().remove(p).then(() => removed.push(p), () => {});
+  }
+  return removed;
+}
+
+/** Largest epoch and iteration a checkpoint meta may claim (guards against corrupt values). */
+const MAX_EPOCH = 1_000_000, MAX_ITER = 1e12;
+
+/**
+ * Checks a checkpoint's meta fields: `epoch` and `iter` integers in range, `CLASSES` a list of
+ * strings (or null), `config` and `time` strings, `hook_msgs` an object. Meta is data: the
+ * config text it carries is never imported or executed.
+ *
+ * @throws {DataError} naming the file, field and value
+ */
+export function validateMeta(meta: CheckpointMeta, file: string): void {
+  const bad = (field: string, v: unknown, want: string): never => {
+    throw new DataError(
+      `Cannot use checkpoint meta "${file}": "${field}" must be ${want}, got ${JSON.stringify(v)}`,
+    );
+  };
+  if (meta === null || typeof meta !== "object" || Array.isArray(meta)) {
+    bad("meta", meta, "an object");
+  }
+  for (const [k, max] of [["epoch", MAX_EPOCH], ["iter", MAX_ITER]] as const) {
+    const v = meta[k];
+    if (
+      v !== undefined && !(Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= max)
+    ) {
+      bad(k, v, `an integer in 0..${max}`);
+    }
+  }
+  if (
+    meta.CLASSES !== undefined && meta.CLASSES !== null &&
+    !(Array.isArray(meta.CLASSES) && meta.CLASSES.every((c) => typeof c === "string"))
+  ) bad("CLASSES", meta.CLASSES, "a list of class names");
+  for (const k of ["config", "time", "wgdet_version"]) {
+    if (meta[k] !== undefined && typeof meta[k] !== "string") bad(k, meta[k], "a string");
+  }
+  if (
+    meta.hook_msgs !== undefined &&
+    (meta.hook_msgs === null || typeof meta.hook_msgs !== "object" || Array.isArray(meta.hook_msgs))
+  ) bad("hook_msgs", meta.hook_msgs, "an object");
+}
+
+/**
+ * Converts float tensors to F32 (F16, BF16, F64; see `toFloat32`) and, unless
+ * `allowNonFinite`, refuses a NaN or infinite value naming the tensor and the count.
+ *
+ * @throws {DataError}
+ */
+export function checkedFloat32(
+  tensors: Record<string, SafetensorsTensor>,
+  file: string,
+  allowNonFinite = false,
+): Record<string, SafetensorsTensor> {
+  const out: Record<string, SafetensorsTensor> = {};
+  for (const [k, t0] of Object.entries(tensors)) {
+    const t = toFloat32(t0);
+    if (t.dtype === "F32" && !allowNonFinite) {
+      const d = t.data as Float32Array;
+      let bad = 0, first = -1;
+      for (let i = 0; i < d.length; i++) {
+        if (!Number.isFinite(d[i])) {
+          if (first < 0) first = i;
+          bad++;
+        }
+      }
+      if (bad > 0) {
+        throw new DataError(
+          `Cannot load checkpoint "${file}": tensor "${k}"${
+            t0.dtype !== "F32" ? ` (${t0.dtype})` : ""
+          } has ${bad} non-finite value(s) of ${d.length} (first ${d[first]} at index ${first}); ` +
+            `use an earlier checkpoint, or --allow-nonfinite (allow_nonfinite) to load it anyway`,
+        );
+      }
+    }
+    out[k] = t;
+  }
+  return out;
 }
 
 /** Options of {@linkcode loadCheckpoint}. */
@@ -199,6 +370,8 @@ export interface LoadCheckpointOptions {
   requireMeta?: boolean;
   /** Also read the optimizer state when present. Default true. */
   optimizer?: boolean;
+  /** Load tensors holding NaN or ±Infinity (refused by default, naming the tensor). */
+  allowNonFinite?: boolean;
 }
 
 /**
@@ -227,7 +400,12 @@ export async function loadCheckpoint(
     throw e;
   }
   const stateDict: StateDict = {};
-  for (const [k, t] of Object.entries(decodeSafetensors(bytes, files.weights).tensors)) {
+  const decoded = checkedFloat32(
+    decodeSafetensors(bytes, files.weights).tensors,
+    files.weights,
+    opts.allowNonFinite ?? false,
+  );
+  for (const [k, t] of Object.entries(decoded)) {
     stateDict[k.replace(/^module\./, "")] = t as StateDict[string];
   }
   let metaText: string | undefined;
@@ -260,8 +438,19 @@ export async function loadCheckpoint(
         `"${files.meta}" records ${record.weights_bytes} (an interrupted overwrite): use another checkpoint`,
     );
   }
+  if (record === null || typeof record !== "object" || Array.isArray(record)) {
+    throw new SyntaxError(`Cannot parse checkpoint meta "${files.meta}": it is not an object`);
+  }
+  validateMeta(record.meta ?? {}, files.meta);
   const ckpt: Checkpoint = { stateDict, meta: record.meta ?? {} };
   if (record.optimizer && opts.optimizer !== false) {
+    if (typeof record.optimizer.file !== "string" || !/^[^/\\]+$/.test(record.optimizer.file)) {
+      throw new DataError(
+        `Cannot load checkpoint meta "${files.meta}": optimizer.file must be a file name beside it, got ${
+          JSON.stringify(record.optimizer.file)
+        }`,
+      );
+    }
     const optPath = join(dirname(files.meta), record.optimizer.file);
     const optBytes = await platform().readFile(optPath).catch((e) => {
       throw platform().isNotFound(e)
@@ -271,9 +460,79 @@ export async function loadCheckpoint(
         : e;
     });
     ckpt.optimizer = {
-      state: decodeSafetensors(optBytes, optPath).tensors as StateDict,
+      state: checkedFloat32(
+        decodeSafetensors(optBytes, optPath).tensors,
+        optPath,
+        opts.allowNonFinite ?? false,
+      ) as StateDict,
       param_groups: record.optimizer.param_groups,
     };
   }
   return ckpt;
+}
+
+/** How a checkpoint's keys match a model's (mmcv's `load_state_dict` report). */
+export interface KeyMatch {
+  /** Model keys the checkpoint lacks (left at their initial values). */
+  missing: string[];
+  /** Checkpoint keys the model lacks (ignored). */
+  unexpected: string[];
+  /** Keys in both. */
+  matched: number;
+  /** mmcv's warning text, or "" when the keys match exactly. */
+  message: string;
+}
+
+/**
+ * Compares a checkpoint's keys with a model's, as mmcv's `load_state_dict` reports them
+ * ("unexpected key in source state_dict: …", "missing keys in source state_dict: …"), and
+ * refuses a checkpoint of which no key matches (the model would silently keep its random
+ * init), suggesting the prefix to add or strip when one explains the mismatch. Used by
+ * `load_from`, `resume_from` and other weight loaders.
+ *
+ * @throws {DataError} when no key matches and the model has keys
+ */
+export function matchStateDictKeys(
+  modelKeys: Iterable<string>,
+  ckptKeys: Iterable<string>,
+  source: string,
+): KeyMatch {
+  const own = new Set(modelKeys), given = new Set(ckptKeys);
+  const missing = [...own].filter((k) => !given.has(k));
+  const unexpected = [...given].filter((k) => !own.has(k));
+  const matched = own.size - missing.length;
+  if (matched === 0 && own.size > 0) {
+    throw new DataError(
+      `Cannot load "${source}": none of its ${given.size} keys matches the model's ${own.size} keys ` +
+        `(checkpoint e.g. "${[...given][0] ?? "(none)"}", model e.g. "${[...own][0]}")` +
+        prefixHint(own, given) + "; the model would keep its random initialisation",
+    );
+  }
+  const parts: string[] = [];
+  if (unexpected.length) {
+    parts.push(`unexpected key in source state_dict: ${unexpected.join(", ")}\n`);
+  }
+  if (missing.length) parts.push(`missing keys in source state_dict: ${missing.join(", ")}\n`);
+  const message = parts.length
+    ? ["The model and loaded state dict do not match exactly\n", ...parts].join("\n")
+    : "";
+  return { missing, unexpected, matched, message };
+}
+
+function prefixHint(own: Set<string>, given: Set<string>): string {
+  const first = [...given][0];
+  if (!first) return "";
+  for (const o of own) {
+    if (first.endsWith(`.${o}`) || first.endsWith(o)) {
+      const p = first.slice(0, first.length - o.length);
+      if (p && [...given].filter((k) => k.startsWith(p) && own.has(k.slice(p.length))).length > 0) {
+        return `; its keys carry the prefix "${p}": strip it (convert the file) to load them`;
+      }
+    }
+    if (o.endsWith(first) && o !== first) {
+      const p = o.slice(0, o.length - first.length);
+      return `; the model's keys carry the prefix "${p}" that the file lacks (weights of a submodule?)`;
+    }
+  }
+  return "";
 }

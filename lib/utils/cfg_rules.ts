@@ -271,3 +271,36 @@ export const DATA_SCHEMA: DictSchema = {
 
 /** Keys of `log_config` (its hooks are built and checked on their own). */
 export const LOG_CONFIG_SCHEMA: DictSchema = { interval: true, hooks: true, by_epoch: true };
+
+/**
+ * Keys of `evaluation`: EvalHook's own (mmcv) and the `evaluate()` options of the datasets
+ * (mmdet), which EvalHook passes through; anything else would be silently ignored.
+ */
+export const EVALUATION_SCHEMA: DictSchema = Object.fromEntries(
+  [
+    "type",
+    "interval",
+    "start",
+    "by_epoch",
+    "save_best",
+    "rule",
+    "greater_keys",
+    "less_keys",
+    "gpu_collect",
+    "tmpdir",
+    "broadcast_bn_buffer",
+    "efficient_test",
+    "out_dir",
+    "file_client_args",
+    "dynamic_intervals",
+    "metric",
+    "iou_thr",
+    "iou_thrs",
+    "scale_ranges",
+    "proposal_nums",
+    "classwise",
+    "metric_items",
+    "jsonfile_prefix",
+    "logger",
+  ].map((k) => [k, true]),
+);

@@ -22,7 +22,10 @@ export type SafetensorsDtype =
   | "U8"
   | "BOOL";
 
-/** The typed array holding each dtype's data (F16/BF16 as raw `Uint16Array` bits, BOOL as bytes). */
+/**
+ * The typed array holding each dtype's data (F16 and BF16 as raw `Uint16Array` bits, BOOL as
+ * bytes); {@link toFloat32} converts the float types.
+ */
 export type SafetensorsData =
   | Float64Array
   | Float32Array
@@ -206,6 +209,7 @@ export function decodeSafetensors(bytes: Uint8Array, name = "<bytes>"): Safetens
   const dataStart = 8 + headerLen;
   const dataLen = bytes.length - dataStart;
   const tensors: Record<string, SafetensorsTensor> = {};
+  const spans: [number, number, string][] = [];
   let metadata: Record<string, string> = {};
   for (const [key, entry] of Object.entries(header)) {
     if (key === "__metadata__") {
@@ -219,6 +223,12 @@ export function decodeSafetensors(bytes: Uint8Array, name = "<bytes>"): Safetens
       throw fail(`tensor "${key}" needs "shape" and "data_offsets" arrays`);
     }
     const [begin, end] = e.data_offsets;
+    if (!e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw fail(`tensor "${key}" shape ${JSON.stringify(e.shape)} must be non-negative integers`);
+    }
+    if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end)) {
+      throw fail(`tensor "${key}" data_offsets ${JSON.stringify(e.data_offsets)} must be integers`);
+    }
     const n = numel(e.shape);
     if (!(begin >= 0 && end >= begin && end <= dataLen)) {
       throw fail(
@@ -232,8 +242,58 @@ export function decodeSafetensors(bytes: Uint8Array, name = "<bytes>"): Safetens
         }`,
       );
     }
+    spans.push([begin, end, key]);
     const copy = bytes.slice(dataStart + begin, dataStart + end);
     tensors[key] = { dtype, shape: [...e.shape], data: new ARRAY[dtype](copy.buffer, 0, n) };
   }
+  // as the reference reader: the tensors tile the data section exactly (no overlap, no hole)
+  spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let pos = 0;
+  for (const [begin, end, key] of spans) {
+    if (begin < pos) {
+      throw fail(
+        `tensor "${key}" data_offsets [${begin}, ${end}] overlap the previous tensor (ending at ${pos})`,
+      );
+    }
+    if (begin > pos) {
+      throw fail(
+        `bytes ${pos}..${begin} of the data section belong to no tensor (before "${key}")`,
+      );
+    }
+    pos = end;
+  }
+  if (pos !== dataLen) {
+    throw fail(`bytes ${pos}..${dataLen} at the end of the data section belong to no tensor`);
+  }
   return { tensors, metadata };
+}
+
+/** IEEE half bits → float. */
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
+  if (e === 0) return s * f * 2 ** -24;
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * (1 + f / 1024) * 2 ** (e - 15);
+}
+
+/**
+ * A float tensor as F32: F16 and BF16 bit patterns are converted exactly, F64 is rounded to
+ * float32 (values beyond float32 become ±Infinity, which the non-finite check then names).
+ * Other dtypes are returned unchanged.
+ */
+export function toFloat32(t: SafetensorsTensor): SafetensorsTensor {
+  if (t.dtype === "F16") {
+    const src = t.data as Uint16Array;
+    return { dtype: "F32", shape: t.shape, data: Float32Array.from(src, halfToFloat) };
+  }
+  if (t.dtype === "BF16") {
+    const src = t.data as Uint16Array;
+    const bits = new Uint32Array(src.length);
+    for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
+    return { dtype: "F32", shape: t.shape, data: new Float32Array(bits.buffer) };
+  }
+  if (t.dtype === "F64") {
+    return { dtype: "F32", shape: t.shape, data: Float32Array.from(t.data as Float64Array) };
+  }
+  return t;
 }

@@ -8,9 +8,10 @@ import { GpuUnavailableError } from "../../lib/utils/errors.ts";
 import { Registry } from "../../lib/utils/registry.ts";
 
 class RetinaNet {
-  constructor(readonly cfg: unknown) {
-    // a fake detector that "uses" every key (the registry refuses keys a component never reads)
-    JSON.stringify(cfg);
+  readonly cfg: unknown;
+  // copies (reads) every key, as a real component reads its keys (Registry.build refuses unread ones)
+  constructor(cfg: unknown) {
+    this.cfg = { ...(cfg as object) };
   }
 }
 const DETECTORS = new Registry<RetinaNet>("DETECTORS");

@@ -91,6 +91,13 @@ Deno.test("--cfg-options values reach the same checks (runner.max_epochs=-1|abc|
     () => checkPlainSections(lc),
     (e: Error) => e instanceof ConfigError && /log_config\.intervall.*"interval"/.test(e.message),
   );
+  const ec = await loadConfig(tiny);
+  (ec.dict.evaluation as Record<string, unknown>).metricc = "bbox";
+  assert.throws(
+    () => checkPlainSections(ec),
+    (e: Error) => e instanceof ConfigError && /evaluation\.metricc.*"metric"/.test(e.message),
+  );
+  checkPlainSections(await loadConfig(tiny));
   const dc = await loadConfig(tiny);
   (dc.dict.data as Record<string, unknown>).sample_per_gpu = 2;
   assert.throws(

@@ -103,8 +103,12 @@ Deno.test("loadConfig rejects cycles, default exports, functions, .py files and 
   }
 });
 
-Deno.test("loadConfig reads JSON configs with TS bases", async () => {
-  const cfg = await loadConfig(fx("json_child.json"));
+Deno.test("loadConfig reads JSON configs with TS bases (with allowRemoteConfig: a JSON config is data only)", async () => {
+  await assert.rejects(
+    () => loadConfig(fx("json_child.json")),
+    (e: Error) => e instanceof ConfigError && /--allow-remote-config/.test(e.message),
+  );
+  const cfg = await loadConfig(fx("json_child.json"), { allowRemoteConfig: true });
   assert.equal(cfg.get("optimizer.lr"), 0.005);
   assert.equal(cfg.get("optimizer.momentum"), 0.9);
   assert.equal(cfg.get("runner.max_epochs"), 2);
@@ -136,7 +140,7 @@ Deno.test({
         return new Response("not found", { status: 404 });
       }
     });
-    const load = async (url: string) => {
+    const load = async (url: string, allow = true) => {
       const out = await new Deno.Command(Deno.execPath(), {
         args: [
           "run",
@@ -144,6 +148,7 @@ Deno.test({
           "-A",
           new URL("./_print_config.ts", import.meta.url).pathname,
           url,
+          ...(allow ? ["--allow-remote-config"] : []),
         ],
         stdout: "piped",
         stderr: "piped",
@@ -154,6 +159,10 @@ Deno.test({
     };
     try {
       const base = `http://127.0.0.1:${server.addr.port}`;
+      // importing code from a URL needs --allow-remote-config
+      const refused = await load(`${base}/sub/level4.ts`, false);
+      assert.equal(refused.error, "ConfigError");
+      assert.match(refused.message, /runs its code; pass --allow-remote-config/);
       const cfg = new Config(await load(`${base}/sub/level4.ts`));
       assert.equal(cfg.get("model.backbone.depth"), 34);
       assert.equal(cfg.get("optimizer.type"), "AdamW");
