@@ -116,7 +116,11 @@ export async function loadWeights(
 ): Promise<Record<string, unknown>> {
   const ck = await loadCheckpoint(path, { optimizer: false, allowNonFinite: opts.allowNonFinite });
   // mmcv's load_state_dict: mismatches reported (a warning, an error when strict), not a crash
-  loadStateDictReport(det, fromCpuStateDict(ck.stateDict), { strict, source: path });
+  loadStateDictReport(det, fromCpuStateDict(ck.stateDict), {
+    strict,
+    source: path,
+    warn: opts.warn,
+  });
   return ck.meta;
 }
 

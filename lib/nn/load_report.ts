@@ -7,6 +7,7 @@
  * @module
  */
 import type { HostTensor, Module } from "./module.ts";
+import { DataError } from "../utils/errors.ts";
 
 /** What {@linkcode loadStateDictReport} did. */
 export interface LoadReport {
@@ -79,7 +80,17 @@ export function loadStateDictReport(
   const loaded = Object.keys(ok);
   if (loaded.length === 0 && Object.keys(sd).length > 0 && own.size > 0) {
     const first = (ks: string[]) => ks.slice(0, 3).join(", ") + (ks.length > 3 ? ", …" : "");
-    throw new RangeError(
+    // every checkpoint key under one prefix that the model's keys lack (e.g. "model.")
+    const ck = Object.keys(sd);
+    const p0 = /^[^.]+\./.exec(ck[0])?.[0];
+    if (p0 && ck.every((k) => k.startsWith(p0)) && ck.some((k) => own.has(k.slice(p0.length)))) {
+      throw new DataError(
+        `Cannot load state dict${src} into ${module.constructor.name}: none of its keys matches, ` +
+          `they carry the prefix "${p0}" (e.g. ${ck[0]}): strip it (deno task convert, or ` +
+          `init_cfg=dict(type="Pretrained", checkpoint=..., prefix="${p0}"))`,
+      );
+    }
+    throw new DataError(
       `Cannot load state dict${src} into ${module.constructor.name}: not one of its ` +
         `${
           Object.keys(sd).length
