@@ -99,6 +99,14 @@ async function prepareData(dict) {
 }
 
 async function showDetections(cfg, checkpoint, images, target) {
+  // the detector itself keeps only scores >= test_cfg.score_thr: lower it to the drawing threshold
+  const dict = structuredClone(cfg.dict);
+  const tc = dict.model?.test_cfg;
+  if (tc && typeof tc.score_thr === "number") {
+    tc.score_thr = Math.min(tc.score_thr, Number($("thr").value));
+  }
+  if (tc) tc.max_per_img = Math.min(tc.max_per_img ?? 100, 10); // a readable drawing
+  cfg = new wg.Config(dict, cfg.filename);
   const res = await wg.inferImages(cfg, checkpoint, images, {
     outDir: "/out",
     scoreThr: Number($("thr").value),
