@@ -64,7 +64,7 @@ export async function startDemoServer(port = 0): Promise<StaticServer> {
   for (const [name, c] of Object.entries(DEMO_CONFIGS)) {
     const cfg = await loadConfig(`${ROOT}${c.file}`);
     applyCfgOptions(cfg, ["data.workers_per_gpu=0", ...c.options], { warn: () => {} });
-    files.set(`configs/${encodeURIComponent(name)}.json`, JSON.stringify(cfg.toJSON()));
+    files.set(`configs/${name}.json`, JSON.stringify(cfg.toJSON()));
     index.push({ name, note: c.note });
   }
   files.set("configs/index.json", JSON.stringify(index));

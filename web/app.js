@@ -20,7 +20,8 @@ function plot(canvas, points, { color = "#1565c0", yLabel = "" } = {}) {
   if (!points.length) return;
   const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]);
   const x0 = Math.min(...xs), x1 = Math.max(...xs, x0 + 1);
-  let y0 = Math.min(...ys, 0), y1 = Math.max(...ys);
+  const y0 = Math.min(...ys, 0);
+  let y1 = Math.max(...ys);
   if (y1 <= y0) y1 = y0 + 1;
   const px = (x) => L + (x - x0) / (x1 - x0) * (W - L - 8) + 2;
   const py = (y) => 4 + (1 - (y - y0) / (y1 - y0)) * (H - B - 8) + 2;
@@ -38,7 +39,8 @@ function plot(canvas, points, { color = "#1565c0", yLabel = "" } = {}) {
   for (const [x, y] of points) ctx.fillRect(px(x) - 2, py(y) - 2, 4, 4);
 }
 
-let wg, configs = [], cfgDict = null, lastCheckpoint = null, running = false;
+const configs = [];
+let wg, cfgDict = null, lastCheckpoint = null, running = false;
 
 async function readLog(workDir) {
   const p = wg.platform();
@@ -99,6 +101,14 @@ async function prepareData(dict) {
 }
 
 async function showDetections(cfg, checkpoint, images, target) {
+  // the detector itself keeps only scores >= test_cfg.score_thr: lower it to the drawing threshold
+  const dict = structuredClone(cfg.dict);
+  const tc = dict.model?.test_cfg;
+  if (tc && typeof tc.score_thr === "number") {
+    tc.score_thr = Math.min(tc.score_thr, Number($("thr").value));
+  }
+  if (tc) tc.max_per_img = Math.min(tc.max_per_img ?? 100, 10); // a readable drawing
+  cfg = new wg.Config(dict, cfg.filename);
   const res = await wg.inferImages(cfg, checkpoint, images, {
     outDir: "/out",
     scoreThr: Number($("thr").value),

@@ -8,6 +8,7 @@ import { platform } from "../../lib/platform/mod.ts";
 import { applyCfgOptions, loadConfig } from "../../lib/config/mod.ts";
 import { ensureShapesDataset } from "../../lib/datasets/synthetic.ts";
 import { assert, assertClose } from "../_assert.ts";
+import { decodeSafetensors } from "../../lib/utils/safetensors.ts";
 import { hasAdapter } from "../_gpu.ts";
 import { callWithWgdet, NO_CHROMIUM, openWgdetSession, ROOT } from "./_browser.ts";
 import { convProbe, gradientProbe, pipelineProbe, trainRecordsProbe } from "./_probes.ts";
@@ -139,6 +140,29 @@ Deno.test({
           assert.equal(page.length, 5);
           assert.equal(deno.length, 5);
           assertClose(page, deno, { atol: 1e-4, rtol: 0 });
+          // the checkpoint the tab wrote (its in-memory file system) reads in Deno and holds the
+          // same weights as Deno's own run
+          const b64 = await s.page.evaluate<string>(`(() => {
+            const b = wgdet.platform().readFileSync("/work_dirs/browser/epoch_1.safetensors");
+            let t = "";
+            for (let i = 0; i < b.length; i += 8192) t += String.fromCharCode(...b.subarray(i, i + 8192));
+            return btoa(t);
+          })()`);
+          const fromPage = decodeSafetensors(
+            Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)),
+            "browser epoch_1",
+          );
+          const fromDeno = decodeSafetensors(await Deno.readFile(`${dir}/epoch_1.safetensors`));
+          assert.deepEqual(Object.keys(fromPage.tensors), Object.keys(fromDeno.tensors));
+          assert.ok(Object.keys(fromDeno.tensors).length > 20);
+          for (const [k, v] of Object.entries(fromDeno.tensors)) {
+            assert.deepEqual(fromPage.tensors[k].shape, v.shape, k);
+            assertClose(
+              Array.from(fromPage.tensors[k].data as ArrayLike<number>, Number),
+              Array.from(v.data as ArrayLike<number>, Number),
+              { atol: 1e-4, rtol: 1e-3, msg: k },
+            );
+          }
         } finally {
           await Deno.remove(dir, { recursive: true });
         }
