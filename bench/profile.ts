@@ -72,44 +72,54 @@ function parse(args: string[]) {
   return o;
 }
 
-/** Collects one timestamp pair per dispatch. */
+/** Query sets hold at most 4,096 queries: 2,048 timed passes each. */
+const PER_SET = 2048;
+
+/** Collects one timestamp pair per dispatch, in as many query sets as needed. */
 class Timer implements PassTimer {
-  readonly set: GPUQuerySet;
+  readonly sets: GPUQuerySet[] = [];
   labels: [string, string][] = [];
-  constructor(readonly device: GPUDevice, readonly capacity: number) {
-    this.set = device.createQuerySet({ type: "timestamp", count: capacity * 2 });
-  }
+  constructor(readonly device: GPUDevice) {}
   next(kernel: string, o: Record<string, number> | undefined) {
-    if (this.labels.length >= this.capacity) return undefined;
     const i = this.labels.length;
+    if (i % PER_SET === 0) {
+      this.sets.push(this.device.createQuerySet({ type: "timestamp", count: 2 * PER_SET }));
+    }
     const key = o ? `${kernel} ${JSON.stringify(o)}` : kernel;
     this.labels.push([kernelFamily(kernel, o), key]);
-    return { querySet: this.set, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
+    const j = i % PER_SET;
+    return {
+      querySet: this.sets[this.sets.length - 1],
+      beginningOfPassWriteIndex: 2 * j,
+      endOfPassWriteIndex: 2 * j + 1,
+    };
   }
   /** Durations in ms, one per labelled dispatch. */
   async read(): Promise<number[]> {
-    const n = this.labels.length;
-    if (n === 0) return [];
-    const bytes = n * 16;
-    const res = this.device.createBuffer({
-      size: bytes,
-      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
-    });
-    const rd = this.device.createBuffer({
-      size: bytes,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    });
-    const enc = this.device.createCommandEncoder();
-    enc.resolveQuerySet(this.set, 0, 2 * n, res, 0);
-    enc.copyBufferToBuffer(res, 0, rd, 0, bytes);
-    this.device.queue.submit([enc.finish()]);
-    await rd.mapAsync(GPUMapMode.READ);
-    const t = new BigInt64Array(rd.getMappedRange().slice(0));
-    rd.unmap();
-    res.destroy();
-    rd.destroy();
     const out: number[] = [];
-    for (let i = 0; i < n; i++) out.push(Number(t[2 * i + 1] - t[2 * i]) / 1e6);
+    for (let si = 0; si < this.sets.length; si++) {
+      const n = Math.min(PER_SET, this.labels.length - si * PER_SET);
+      const bytes = n * 16;
+      const res = this.device.createBuffer({
+        size: bytes,
+        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+      });
+      const rd = this.device.createBuffer({
+        size: bytes,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
+      const enc = this.device.createCommandEncoder();
+      enc.resolveQuerySet(this.sets[si], 0, 2 * n, res, 0);
+      enc.copyBufferToBuffer(res, 0, rd, 0, bytes);
+      this.device.queue.submit([enc.finish()]);
+      await rd.mapAsync(GPUMapMode.READ);
+      const t = new BigInt64Array(rd.getMappedRange().slice(0));
+      rd.unmap();
+      res.destroy();
+      rd.destroy();
+      for (let i = 0; i < n; i++) out.push(Number(t[2 * i + 1] - t[2 * i]) / 1e6);
+    }
+    for (const q of this.sets) q.destroy();
     return out;
   }
 }
@@ -150,7 +160,7 @@ if (import.meta.main) {
   const plain = performance.now() - t0;
   const s0 = gpu.stats();
   const timed = gpu.info.features.includes("timestamp-query");
-  const timer = timed ? new Timer(gpu.device, 1 << 14) : null;
+  const timer = timed ? new Timer(gpu.device) : null;
   if (timer) gpu.setPassTimer(timer);
   const t1 = performance.now();
   for (let i = 0; i < o.steps; i++) step();
