@@ -108,13 +108,19 @@ if (import.meta.main) {
   };
   if (flag("--help") || flag("-h")) {
     console.log(
-      "deno run -A bench/gpu.ts [--tiny] [--no-tests] [--tests-timeout S] [FILTER...]\n" +
+      "deno run -A bench/gpu.ts [--tiny] [--no-tests] [--tests-timeout S] [--out FILE] [FILTER...]\n" +
         "GPU-relevant tests (tiled kernels forced), conv/GEMM/train benches with their PyTorch\n" +
         "and tfjs peers, one JSON ($OUT/gpu.json or bench/results/). See the module doc.",
     );
     Deno.exit(0);
   }
   const tiny = flag("--tiny");
+  let outPath: string | undefined;
+  const oi = args.indexOf("--out");
+  if (oi >= 0) {
+    outPath = args[oi + 1];
+    args.splice(oi, 2);
+  }
   const noTests = flag("--no-tests");
   let limit = tiny ? 150 : 240;
   const ti = args.indexOf("--tests-timeout");
@@ -142,7 +148,7 @@ if (import.meta.main) {
     ["train_bench.ts", train],
   ];
   const out = Deno.env.get("OUT");
-  await runSuites(suites, args, out ? `${out}/gpu.json` : undefined, {
+  await runSuites(suites, args, outPath ?? (out ? `${out}/gpu.json` : undefined), {
     tiny,
     extra: { tests, tiny },
   });
