@@ -14,10 +14,16 @@ export async function runSuites(
   suites: Suite[],
   filters: string[],
   outPath?: string,
+  opts: {
+    /** Use the scaled-down shapes whatever the adapter (`bench/gpu.ts --tiny`). */
+    tiny?: boolean;
+    /** More top-level fields for the JSON (e.g. a test run's summary). */
+    extra?: Record<string, unknown>;
+  } = {},
 ): Promise<void> {
   const gpu = await initGpu();
   const adapter = gpu.info.adapterName;
-  const fallback = gpu.info.isFallbackAdapter;
+  const fallback = gpu.info.isFallbackAdapter || !!opts.tiny;
   console.log(`adapter: ${adapter}${fallback ? " (fallback: scaled-down shapes)" : ""}`);
   const all: (BenchRecord & { suite: string })[] = [];
   for (const [m, run] of suites) {
@@ -59,7 +65,14 @@ export async function runSuites(
   await Deno.writeTextFile(
     file,
     JSON.stringify(
-      { adapter, fallback, date: new Date().toISOString(), deno: Deno.version.deno, records: all },
+      {
+        adapter,
+        fallback,
+        date: new Date().toISOString(),
+        deno: Deno.version.deno,
+        ...opts.extra,
+        records: all,
+      },
       null,
       2,
     ),

@@ -15,7 +15,8 @@ import type { BenchRecord } from "./_types.ts";
 import { runTorchPeer } from "./_peer.ts";
 import process from "node:process";
 
-function fakeBatch(n: number, h: number, w: number, gts: number) {
+/** A deterministic fake batch: `n` images of h×w noise with `gts` boxes each. */
+export function fakeBatch(n: number, h: number, w: number, gts: number) {
   const img = new Float32Array(n * 3 * h * w);
   let s = 1;
   for (let i = 0; i < img.length; i++) {

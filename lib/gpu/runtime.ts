@@ -25,6 +25,17 @@ export interface DispatchArgs {
   workgroups: number | [number, number, number];
 }
 
+/**
+ * A profiler's hook (`Gpu.setPassTimer`): while set, every dispatch runs in its own compute pass
+ * with the timestamp writes `next` returns for it (undefined: untimed).
+ */
+export interface PassTimer {
+  next(
+    kernel: string,
+    overrides: Record<string, number> | undefined,
+  ): GPUComputePassTimestampWrites | undefined;
+}
+
 /** Runtime counters, for tests and benchmarks. */
 export interface RuntimeStats extends PoolStats {
   /** Compute passes dispatched since the runtime was created. */
@@ -105,6 +116,7 @@ export class Gpu {
   readonly pipelines: PipelineCache;
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
+  #timer: PassTimer | null = null;
   #arena: UniformArena;
   #epoch = 0;
   #pending = 0;
@@ -338,6 +350,11 @@ export class Gpu {
       bg = this.device.createBindGroup({ label: ck.label, layout: ck.layout, entries });
       this.#bindGroups.set(key, bg);
     }
+    if (this.#timer) {
+      this.#endPass();
+      const timestampWrites = this.#timer.next(spec.name, args.overrides);
+      this.#pass = this.#enc().beginComputePass({ label: ck.label, timestampWrites });
+    }
     if (!this.#pass) this.#pass = this.#enc().beginComputePass({ label: ck.label });
     this.#pass.setPipeline(ck.pipeline);
     this.#pass.setBindGroup(0, bg);
@@ -351,6 +368,15 @@ export class Gpu {
     let id = this.#ids.get(o);
     if (id === undefined) this.#ids.set(o, id = this.#nextId++);
     return id;
+  }
+
+  /**
+   * Sets (or clears, with null) the profiler's pass timer: one compute pass per dispatch, with the
+   * timer's timestamp writes. For `deno task profile` only; it changes what is recorded.
+   */
+  setPassTimer(t: PassTimer | null): void {
+    this.#endPass();
+    this.#timer = t;
   }
 
   /** Records a buffer-to-buffer copy of `bytes` bytes. */

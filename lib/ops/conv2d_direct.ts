@@ -8,6 +8,8 @@
  */
 import { getGpu, type Gpu } from "../gpu/runtime.ts";
 import { RawTensor } from "../gpu/raw_tensor.ts";
+import transposeSrc from "../../kernels/batch_transpose.wgsl" with { type: "text" };
+import type { KernelSpec } from "../gpu/kernel.ts";
 import { PooledBuffer } from "../gpu/pool.ts";
 import {
   type ConvGeometry,
@@ -169,7 +171,18 @@ export function runDirect(
   const copies: { src: number; floats: number; slot: number }[] = [];
   let packWindows: { kchunk: number; nchunks: number; ngroups: number } | null = null;
   let slotFloats: number;
-  if (v.ssbo) {
+  // The filter gradient over the whole batch in one dispatch: dy transposed once to
+  // [cout, N·OH·OW] makes A(m, k) affine in k across images, read from storage (lanes of the
+  // channel-fast variants gather A anyway), instead of one window copy and dispatch per image.
+  const wholeBatch = mode === "backwardFilter" && g.batch > 1 && g.groups === 1;
+  let aBind = a;
+  if (wholeBatch) {
+    aBind = batchTranspose(a, g.batch, g.cout, ohw);
+    slotFloats = 0;
+    mg = gm.m;
+    [amul, ams] = [1, gm.k];
+    steps.push({ slot: 0, m0: 0, mv: gm.m, k0: 0, k1: gm.k, abase: 0, accumulate: false });
+  } else if (v.ssbo) {
     // A read from its own storage buffer: one dispatch (per image for the filter gradient)
     slotFloats = 0;
     mg = gm.m;
@@ -274,7 +287,10 @@ export function runDirect(
   const nslots = Math.max(...steps.map((st) => st.slot)) + 1;
   const stagingBytes = 2 ** Math.ceil(Math.log2((nslots * slotFloats + WINDOW_FLOATS) * 4));
   const lim = gpu.info.limits;
-  if (stagingBytes > Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize)) return null;
+  if (stagingBytes > Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize)) {
+    if (aBind !== a) aBind.release();
+    return null;
+  }
   const staging = stagingBuffer(gpu, nslots * slotFloats + WINDOW_FLOATS);
   if (packWindows) {
     const { kchunk, nchunks, ngroups } = packWindows;
@@ -285,7 +301,7 @@ export function runDirect(
       overrides: { MODE: MODE_CODE[mode] },
       workgroups: Math.ceil(rows / 16),
     });
-  } else if (!v.ssbo) {
+  } else if (!v.ssbo && !wholeBatch) {
     const st = stagingTensor(staging);
     for (const c of copies) gpu.copy(a, c.src * 4, st, c.slot * slotFloats * 4, c.floats * 4);
   }
@@ -297,7 +313,7 @@ export function runDirect(
     WG: wg,
     MFAST: v.mfast ? 1 : 0,
     MUNI: v.muni ? 1 : 0,
-    ASSB: v.ssbo ? 1 : 0,
+    ASSB: v.ssbo || wholeBatch ? 1 : 0,
     ...(mode === "backwardFilter" ? {} : { ROW3: row3 ? 1 : 0, INB: isPointwise(g) ? 1 : 0 }),
   };
   const windowAt = (slot: number) => ({
@@ -364,13 +380,35 @@ export function runDirect(
       });
     } else {
       gpu.dispatch(directKernel("conv2d_direct_backward_filter", tn, tm), {
-        bindings: [b, out, window, a],
+        bindings: [b, out, window, aBind],
         params,
         overrides,
         workgroups,
       });
     }
   }
+  if (aBind !== a) aBind.release();
+  return out;
+}
+
+/** `kernels/batch_transpose.wgsl`. */
+export const BATCH_TRANSPOSE: KernelSpec = {
+  name: "batch_transpose",
+  source: transposeSrc,
+  params: "uuuuuuuu",
+};
+
+/** `[N, C, P]` → `[C, N·P]` in one dispatch (serial runs of up to 64 values per thread). */
+export function batchTranspose(a: RawTensor, n: number, c: number, p: number): RawTensor {
+  const gpu = getGpu();
+  const out = gpu.empty([c, n * p], "f32", "batch_transpose");
+  const segLen = Math.min(p, 64), segs = Math.ceil(p / segLen);
+  const total = n * c * segs;
+  gpu.dispatch(BATCH_TRANSPOSE, {
+    bindings: [a, out],
+    params: [n, c, p, segs, segLen, total, 0, 0],
+    workgroups: Math.ceil(total / 64),
+  });
   return out;
 }
 

@@ -195,9 +195,29 @@ function directColumnThreads(g: ConvGeometry, mode: ConvMode, tn: number): numbe
   return Math.ceil(((g.cin / g.groups) * g.kh * g.kw) / tn);
 }
 
+let forceTiledEnv: boolean | undefined;
+
+/**
+ * `WGDET_FORCE_TILED=1`: the heuristic picks the tiled kernels on every adapter (so that a
+ * software adapter runs the GPU path; `bench/gpu.ts` sets it for its test run).
+ */
+function forceTiled(): boolean {
+  if (forceTiledEnv === undefined) {
+    try {
+      forceTiledEnv = Deno.env.get("WGDET_FORCE_TILED") === "1";
+    } catch {
+      forceTiledEnv = false;
+    }
+  }
+  return forceTiledEnv;
+}
+
 /** The size heuristic used when a shape class was not tuned. */
 export function defaultVariant(g: ConvGeometry, mode: ConvMode): string {
-  if (getGpu().info.directConv && variantApplies(CONV2D_VARIANTS.d8x8w64, g, mode)) {
+  if (
+    getGpu().info.directConv && !forceTiled() &&
+    variantApplies(CONV2D_VARIANTS.d8x8w64, g, mode)
+  ) {
     // CPU adapter: registers, not workgroup memory. Lanes = column threads × channel tiles; small
     // problems read A from storage in one dispatch (per-dispatch costs dominate them).
     const { m, n, k } = gemmOf(g, mode);
