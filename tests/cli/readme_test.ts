@@ -25,7 +25,7 @@ Deno.test("README's Command line section lists every deno task and every flag of
     const texts = [await help([t])];
     // subcommands (analyze-logs plot_curve, …)
     const cmds = texts[0].split(/^Commands:$/m)[1];
-    for (const m of cmds?.matchAll(/^  (\w+)(?= )/gm) ?? []) {
+    for (const m of cmds?.matchAll(/^ {2}(\w+)(?= )/gm) ?? []) {
       if (m[1] === "help") continue;
       if (!section.includes(`deno task ${t} ${m[1]}`)) missing.push(`deno task ${t} ${m[1]}`);
       texts.push(await help([t, m[1]]));
