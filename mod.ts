@@ -391,3 +391,32 @@ export {
   loadStateDictReport,
 } from "./lib/nn/load_report.ts";
 export { applyPretrained, type PretrainedInit, pretrainedInits } from "./lib/apis/pretrained.ts";
+
+// ---- honest runtime keys, results files, TensorBoard (issue 14) ----
+export {
+  applyAutoScaleLr,
+  checkRuntimeKeys,
+  type KeyHandling,
+  prepareRun,
+  type PrepareRunOptions,
+  TOP_LEVEL_KEY_HANDLING,
+} from "./lib/apis/runtime_keys.ts";
+export { ensureSyntheticData } from "./lib/apis/synthetic_data.ts";
+export {
+  checkTestOptions,
+  readResults,
+  type TestOutputOptions,
+  writeResults,
+} from "./lib/apis/results_io.ts";
+export { formatCocoResults } from "./lib/apis/test.ts";
+export { createProgress, type Progress, type ProgressOptions } from "./lib/apis/progress.ts";
+export { importCustomModules } from "./lib/config/custom_imports.ts";
+export {
+  NdArray,
+  pickleDumps,
+  pickleLoads,
+  type PickleValue,
+  PyTuple as PickleTuple,
+} from "./lib/utils/pickle.ts";
+export { EventFileWriter, readEventFile } from "./lib/utils/tfevents.ts";
+export { renderCurvesSvg } from "./lib/runner/plot_svg.ts";

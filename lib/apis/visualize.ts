@@ -41,6 +41,7 @@ export function drawDetections(
   }
   const thr = opts.scoreThr ?? 0.3;
   const scale = img.width >= 640 ? 2 : 1; // text scale and line thickness
+  const drawn: { box: number[]; col: Rgb; label: string; w: number; h: number }[] = [];
   result.forEach((dets, cls) => {
     const col = COLORS[cls % COLORS.length];
     for (let k = 0; k + 4 < dets.length; k += 5) {
@@ -52,11 +53,53 @@ export function drawDetections(
       r.line(x1, y2, x1, y1, col, scale);
       const name = String(opts.classes[cls] ?? cls);
       const label = opts.showScore === false ? name : `${name} ${s.toFixed(2)}`;
-      const w = Raster.textWidth(label, scale) + 2 * scale, h = 9 * scale;
-      const ty = y1 - h >= 0 ? y1 - h : y1;
-      r.rect(x1, ty, w, h, col);
-      r.text(x1 + scale, ty + scale, label, [255, 255, 255], scale);
+      drawn.push({
+        box: [x1, y1, x2, y2],
+        col,
+        label,
+        w: Raster.textWidth(label, scale) + 2 * scale,
+        h: 9 * scale,
+      });
     }
   });
+  // labels after all boxes, inside the image and apart from each other
+  const places = placeLabels(
+    drawn.map((d) => ({ box: d.box, w: d.w, h: d.h })),
+    img.width,
+    img.height,
+  );
+  drawn.forEach((d, i) => {
+    const [x, y] = places[i];
+    r.rect(x, y, d.w, d.h, d.col);
+    r.text(x + scale, y + scale, d.label, [255, 255, 255], scale);
+  });
   return r;
+}
+
+/**
+ * Where the label of each box goes: `[x, y]` of a `w × h` tag, above the box's top-left corner
+ * (inside the box when there is no room above), moved inside the image, and moved to the nearest
+ * height just below or above a label placed before it when it would overlap one (where the image
+ * has room).
+ */
+export function placeLabels(
+  items: { box: ArrayLike<number>; w: number; h: number }[],
+  width: number,
+  height: number,
+): [number, number][] {
+  const placed: [number, number, number, number][] = [];
+  const clamp = (v: number, hi: number) => Math.max(0, Math.min(Math.max(0, hi), v));
+  const overlaps = (x: number, y: number, w: number, h: number) =>
+    placed.some(([px, py, pw, ph]) => x < px + pw && px < x + w && y < py + ph && py < y + h);
+  return items.map(({ box, w, h }) => {
+    const x = clamp(Math.floor(box[0]), width - w);
+    const pref = clamp(Math.floor(box[1] - h >= 0 ? box[1] - h : box[1]), height - h);
+    // the nearest free row: just below or above an already placed label
+    const cands = [pref, ...placed.flatMap(([, py, , ph]) => [py + ph, py - h])]
+      .filter((c) => c >= 0 && c + h <= height)
+      .sort((p1, p2) => Math.abs(p1 - pref) - Math.abs(p2 - pref));
+    const y = cands.find((c) => !overlaps(x, c, w, h)) ?? pref;
+    placed.push([x, y, w, h]);
+    return [x, y];
+  });
 }

@@ -196,7 +196,7 @@ export class EventFileWriter {
   #file: Deno.FsFile;
 
   /** Creates `logDir` and the event file with its `file_version` record. */
-  constructor(logDir: string, now = Date.now() / 1000) {
+  constructor(logDir: string, now: number = Date.now() / 1000) {
     Deno.mkdirSync(logDir, { recursive: true });
     let host = "localhost";
     try {
@@ -216,7 +216,11 @@ export class EventFileWriter {
   }
 
   /** Writes the scalars of one step (one event). */
-  addScalars(step: number, scalars: [string, number][], wallTime = Date.now() / 1000): void {
+  addScalars(
+    step: number,
+    scalars: [string, number][],
+    wallTime: number = Date.now() / 1000,
+  ): void {
     if (scalars.length) this.#write(scalarEvent(wallTime, step, scalars));
   }
 

@@ -1,5 +1,6 @@
 // Helper for cli_test.ts: the real CLI with fake training/testing APIs. FAKE_API selects a
 // behaviour: "ok" (build the model from a fake registry, write a log and a checkpoint pointer),
+// "crash" (write the log, then fail),
 // "gpu" (no adapter), "nodata" (missing dataset folder).
 import { join } from "node:path";
 import type { Apis } from "../../lib/cli/actions.ts";
@@ -43,6 +44,7 @@ const apis: Apis = {
         join(opts.workDir, `${opts.timestamp}.log.json`),
         log.map((r) => JSON.stringify(r)).join("\n") + "\n",
       );
+      if (mode === "crash") throw new Error("Loss is not finite at epoch 1, iter 2");
       await Deno.writeTextFile(join(opts.workDir, "latest"), "epoch_1.safetensors\n");
       console.log(
         `fake train: validate=${opts.validate} seed=${opts.seed} lr=${cfg.get("optimizer.lr")}`,

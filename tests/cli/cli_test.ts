@@ -286,3 +286,15 @@ Deno.test("test: --out missing folder fails at once naming it; --format-only and
       showScoreThr: 0.5,
     });
   }));
+
+Deno.test("a failed training run still gets its curves (PNG and SVG) drawn from the log, and exits 1", () =>
+  inTmp(async (dir) => {
+    const r = await cli(["train", fixture("child.ts")], { cwd: dir, fake: "crash" });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /Loss is not finite/);
+    const work = join(dir, "work_dirs", "child");
+    await Deno.stat(join(work, "training_curves.png"));
+    const svg = await Deno.readTextFile(join(work, "training_curves.svg"));
+    assert.ok(svg.includes(">loss<") && svg.includes(">lr (log scale)<"), svg.slice(0, 300));
+    assert.ok(!r.stdout.includes("Checkpoint:"), "no checkpoint claimed");
+  }));

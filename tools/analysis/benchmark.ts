@@ -19,10 +19,10 @@ const program = toolProgram(
 )
   .argument("<config>", "config file")
   .argument("<checkpoint>", "checkpoint (.safetensors, a work dir, or its latest pointer)")
-  .option("--max-iter <int>", "images to time, warm-up included (default 2000)", int, 2000)
-  .option("--num-warmup <int>", "images run before timing (default 5)", int, 5)
-  .option("--log-interval <int>", "print the speed every N images (default 50)", int, 50)
-  .option("--repeat-num <int>", "repeat the measurement N times (default 1)", int, 1)
+  .option("--max-iter <int>", "images to time, warm-up included", int, 2000)
+  .option("--num-warmup <int>", "images run before timing", int, 5)
+  .option("--log-interval <int>", "print the speed every N images", int, 50)
+  .option("--repeat-num <int>", "repeat the measurement N times", int, 1)
   .option("--cfg-options <key=value...>", "override config keys", collect)
   .action(async (config: string, checkpoint: string, o) => {
     const cfg = await loadToolConfig(config, o.cfgOptions);

@@ -52,7 +52,7 @@ const program = toolProgram("get-flops", "Parameters and FLOPs of a detector, by
     "--shape <size...>",
     "input image size: H W, or one number for a square (default 1280 800)",
   )
-  .option("--depth <int>", "module depth of the table (default 2)", int, 2)
+  .option("--depth <int>", "module depth of the table", int, 2)
   .option("--cfg-options <key=value...>", "override config keys", collect)
   .action(async (config: string, o) => {
     const shape = (o.shape ?? ["1280", "800"]).map((s: string) => int(s));
