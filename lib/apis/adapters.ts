@@ -16,7 +16,6 @@ import type { Batch } from "../datasets/types.ts";
 import { Hook } from "../runner/hook.ts";
 import { setScalarReader } from "../runner/log_buffer.ts";
 import { HOOKS } from "../runner/registry.ts";
-import { matchStateDictKeys } from "../runner/checkpoint.ts";
 import type {
   LazyScalar,
   Optimizer,
