@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { platform } from "../platform/mod.ts";
 
 /** Options of {@linkcode createProgress}. */
 export interface ProgressOptions {
@@ -30,16 +31,14 @@ export interface Progress {
   end(): void;
 }
 
-const enc = new TextEncoder();
-
 function fmtS(s: number): string {
   return `${Math.round(s)}s`;
 }
 
 /** A progress display over `total` items. */
 export function createProgress(total: number, opts: ProgressOptions = {}): Progress {
-  const mode = opts.mode ?? (Deno.stdout.isTerminal() ? "bar" : "lines");
-  const write = opts.write ?? ((t: string) => Deno.stdout.writeSync(enc.encode(t)));
+  const mode = opts.mode ?? (platform().stdoutIsTerminal() ? "bar" : "lines");
+  const write = opts.write ?? ((t: string) => platform().writeStdout(t));
   const now = opts.now ?? (() => performance.now());
   const interval = (opts.intervalS ?? 10) * 1000;
   const width = opts.width ?? 40;

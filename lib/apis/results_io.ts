@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { dirname, extname, resolve } from "node:path";
+import { dirname, extname, resolve } from "../utils/path.ts";
+import { platform } from "../platform/mod.ts";
 import type { BboxResult } from "../models/detectors/base.ts";
 import { ConfigError } from "../utils/errors.ts";
 import { NdArray, pickleDumps, pickleLoads, type PickleValue } from "../utils/pickle.ts";
@@ -17,7 +18,7 @@ export const RESULT_EXTENSIONS = [".pkl", ".pickle", ".json"] as const;
 /** Throws a ConfigError unless the folder of `path` exists (`what` names the flag). */
 export async function checkOutputFolder(path: string, what: string): Promise<void> {
   const dir = dirname(resolve(path));
-  const st = await Deno.stat(dir).catch(() => null);
+  const st = await platform().stat(dir).catch(() => null);
   if (!st?.isDirectory) {
     throw new ConfigError(
       `Invalid ${what} "${path}": the folder "${dir}" does not exist: create it first (mkdir -p ${dir})`,
@@ -113,7 +114,7 @@ export function encodeResults(results: BboxResult[], path: string): Uint8Array {
 
 /** Writes `results` to `path` in mmdetection's layout. */
 export async function writeResults(results: BboxResult[], path: string): Promise<void> {
-  await Deno.writeFile(path, encodeResults(results, path));
+  await platform().writeFile(path, encodeResults(results, path));
 }
 
 /**
@@ -121,8 +122,8 @@ export async function writeResults(results: BboxResult[], path: string): Promise
  * nesting; wgdet's older `{classes, results}` JSON too).
  */
 export async function readResults(path: string): Promise<BboxResult[]> {
-  const bytes = await Deno.readFile(path).catch((e) => {
-    throw new Deno.errors.NotFound(`Cannot read results "${path}": ${(e as Error).message}`);
+  const bytes = await platform().readFile(path).catch((e) => {
+    throw platform().notFound(`Cannot read results "${path}": ${(e as Error).message}`);
   });
   const ext = extname(path).toLowerCase();
   let value: unknown;

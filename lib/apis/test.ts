@@ -85,7 +85,10 @@ export async function formatCocoResults(
     );
   }
   const file = `${prefix}.bbox.json`;
-  await Deno.writeTextFile(file, JSON.stringify(resultsToCocoJson(results, ds.imgIds, ds.catIds)));
+  await platform().writeTextFile(
+    file,
+    JSON.stringify(resultsToCocoJson(results, ds.imgIds, ds.catIds)),
+  );
   return file;
 }
 

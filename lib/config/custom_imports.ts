@@ -8,8 +8,7 @@
  *
  * @module
  */
-import { isAbsolute, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { isAbsolute, pathToFileURL, resolve } from "../utils/path.ts";
 import { ConfigError } from "../utils/errors.ts";
 import { type Config, isDict } from "./config.ts";
 

@@ -6,6 +6,7 @@
  * @module
  */
 import { DataError } from "../utils/errors.ts";
+import { platform } from "../platform/mod.ts";
 
 const PY_FLOAT =
   /^[+-]?(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?$/;
@@ -100,9 +101,9 @@ function firstBadUtf8(b: Uint8Array): number {
 export function readUtf8File(path: string, what: string): string {
   let bytes: Uint8Array;
   try {
-    bytes = Deno.readFileSync(path);
+    bytes = platform().readFileSync(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
+    if (platform().isNotFound(e)) {
       throw new DataError(`Cannot read ${what} "${path}": the file does not exist`);
     }
     throw new DataError(`Cannot read ${what} "${path}": ${(e as Error).message}`);

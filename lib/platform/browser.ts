@@ -230,6 +230,7 @@ function encodePngStored(image: RgbaImage, colorType: 0 | 2 | 6): Uint8Array {
 }
 
 let stdoutLine = "";
+let stderrLine = "";
 
 /** The browser's platform. */
 export const browserPlatform: Platform = {
@@ -240,6 +241,7 @@ export const browserPlatform: Platform = {
   readTextFile: async (p) => dec.decode(getFile(p)),
   readTextFileSync: (p) => dec.decode(getFile(p)),
   writeFile: async (p, d, o) => write(p, d, o?.append),
+  writeFileSync: (p, d, o) => write(p, d, o?.append),
   writeTextFile: async (p, t, o) => write(p, enc.encode(t), o?.append),
   writeTextFileSync: (p, t, o) => write(p, enc.encode(t), o?.append),
   stat: async (path) => {
@@ -327,6 +329,13 @@ export const browserPlatform: Platform = {
     const lines = stdoutLine.split("\n");
     stdoutLine = lines.pop()!;
     for (const l of lines) console.log(l);
+  },
+  stderrIsTerminal: () => false,
+  writeStderr: (text) => {
+    const lines = (stderrLine + text).split("\n");
+    stderrLine = lines.pop()!;
+    stderrLine = stderrLine.slice(stderrLine.lastIndexOf("\r") + 1);
+    for (const l of lines) console.error(l.slice(l.lastIndexOf("\r") + 1));
   },
   exit: (code) => {
     throw new Error(`exit(${code}) called in a browser tab`);

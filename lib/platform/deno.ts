@@ -35,6 +35,7 @@ export const denoPlatform: Platform = {
   readTextFile: (p) => Deno.readTextFile(p),
   readTextFileSync: (p) => Deno.readTextFileSync(p),
   writeFile: (p, d, o) => Deno.writeFile(p, d, { append: o?.append }),
+  writeFileSync: (p, d, o) => Deno.writeFileSync(p, d, { append: o?.append }),
   writeTextFile: (p, t, o) => Deno.writeTextFile(p, t, { append: o?.append }),
   writeTextFileSync: (p, t, o) => Deno.writeTextFileSync(p, t, { append: o?.append }),
   stat: async (p) => {
@@ -75,6 +76,11 @@ export const denoPlatform: Platform = {
   writeStdout: (text) => {
     const b = enc.encode(text);
     for (let o = 0; o < b.length;) o += Deno.stdout.writeSync(b.subarray(o));
+  },
+  stderrIsTerminal: () => Deno.stderr.isTerminal(),
+  writeStderr: (text) => {
+    const b = enc.encode(text);
+    for (let o = 0; o < b.length;) o += Deno.stderr.writeSync(b.subarray(o));
   },
   exit: (code) => Deno.exit(code),
   onTerminate: (fn) => {

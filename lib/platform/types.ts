@@ -55,6 +55,8 @@ export interface Platform {
   readTextFileSync(path: string | URL): string;
   /** Writes (or appends to) a file. */
   writeFile(path: string, data: Uint8Array, opts?: { append?: boolean }): Promise<void>;
+  /** Writes (or appends to) a file synchronously. */
+  writeFileSync(path: string, data: Uint8Array, opts?: { append?: boolean }): void;
   /** Writes (or appends to) a UTF-8 text file. */
   writeTextFile(path: string, text: string, opts?: { append?: boolean }): Promise<void>;
   /** Writes (or appends to) a UTF-8 text file synchronously. */
@@ -91,6 +93,13 @@ export interface Platform {
   stdoutIsTerminal(): boolean;
   /** Writes text to stdout without a newline (browser: buffered into console lines). */
   writeStdout(text: string): void;
+  /** Whether stderr is an interactive terminal (browser: false). */
+  stderrIsTerminal(): boolean;
+  /**
+   * Writes text to stderr without a newline (browser: buffered into `console.error` lines, a
+   * `\r` dropping what the line held before it, as a terminal redraws a progress line).
+   */
+  writeStderr(text: string): void;
   /** Ends the process with `code` (browser: throws, a tab cannot exit). */
   exit(code: number): never;
   /** Calls `fn` on SIGTERM; returns a function that removes it (browser: never called). */

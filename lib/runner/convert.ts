@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { basename, dirname } from "node:path";
+import { basename, dirname } from "../utils/path.ts";
+import { platform } from "../platform/mod.ts";
 import { type PthTensor, PthTensorRef, PyTuple, readPth } from "../utils/pth/pth.ts";
 import { PthError } from "../utils/pth/zip.ts";
 import {
@@ -59,7 +60,7 @@ function metaJson(v: unknown, depth = 0): unknown {
 export async function convertCheckpoint(input: string, output: string): Promise<ConvertResult> {
   const notes: string[] = [];
   if (isPth(input) && isSt(output)) {
-    const f = await readPth(await Deno.readFile(input), basename(input));
+    const f = await readPth(await platform().readFile(input), basename(input));
     const top = f.value;
     if (!(top instanceof Map)) {
       throw new PthError(
@@ -101,22 +102,22 @@ export async function convertCheckpoint(input: string, output: string): Promise<
       await writeFileAtomic(files.meta, JSON.stringify(record, null, 1) + "\n");
       written.push(files.meta);
     } else {
-      await Deno.remove(files.meta).catch(() => {}); // no stale meta beside new weights
+      await platform().remove(files.meta).catch(() => {}); // no stale meta beside new weights
     }
     return { written, tensors: Object.keys(tensors).length, notes };
   }
   if (isSt(input) && isPth(output)) {
-    const st = decodeSafetensors(await Deno.readFile(input), input);
+    const st = decodeSafetensors(await platform().readFile(input), input);
     const files = checkpointFiles(input);
     let meta: Record<string, unknown> | null = null;
     try {
-      const rec = JSON.parse(await Deno.readTextFile(files.meta));
+      const rec = JSON.parse(await platform().readTextFile(files.meta));
       if (rec && typeof rec.meta === "object" && rec.meta) meta = rec.meta;
       if (rec?.optimizer) {
         notes.push(`the optimizer state "${rec.optimizer.file}" is not converted`);
       }
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) {
+      if (!platform().isNotFound(e)) {
         throw new SyntaxError(`Cannot convert "${input}": its meta "${files.meta}" is not JSON`);
       }
     }
@@ -133,7 +134,7 @@ export async function convertCheckpoint(input: string, output: string): Promise<
         data: t.data as PthTensor["data"],
       };
     }
-    await Deno.mkdir(dirname(output) || ".", { recursive: true });
+    await platform().mkdir(dirname(output) || ".", { recursive: true });
     await writeFileAtomic(output, encodePthCheckpoint(sd, meta));
     return { written: [output], tensors: Object.keys(sd).length, notes };
   }

@@ -6,6 +6,7 @@
  * @module
  */
 import { type JsonLogRecord, niceTicks } from "./plot.ts";
+import { platform } from "../platform/mod.ts";
 
 /** One run's records (a `*.log.json`), named in the legend. */
 export interface CurveRun {
@@ -192,8 +193,8 @@ export function renderCurvesSvg(runs: CurveRun[], opts: CurvesSvgOptions = {}): 
 
 /** Reads the records of one `*.log.json` file (lines cut by a crash are skipped). */
 export async function readJsonLogFile(path: string): Promise<JsonLogRecord[]> {
-  const text = await Deno.readTextFile(path).catch((e) => {
-    throw new Deno.errors.NotFound(`Cannot read log "${path}": ${(e as Error).message}`);
+  const text = await platform().readTextFile(path).catch((e) => {
+    throw platform().notFound(`Cannot read log "${path}": ${(e as Error).message}`);
   });
   const out: JsonLogRecord[] = [];
   for (const line of text.split("\n")) {

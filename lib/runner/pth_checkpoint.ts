@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join } from "../utils/path.ts";
+import { platform } from "../platform/mod.ts";
 import {
   type PthFile,
   type PthTensor,
@@ -85,7 +86,7 @@ const OPEN_MMLAB_DEPRECATED: Record<string, string> = {
 
 /** `$TORCH_HOME/hub/checkpoints` (TORCH_HOME defaults to `$XDG_CACHE_HOME/torch`, `~/.cache/torch`). */
 export function torchHubCheckpointsDir(
-  env: (k: string) => string | undefined = Deno.env.get,
+  env: (k: string) => string | undefined = (k) => platform().env(k),
 ): string {
   const home = env("TORCH_HOME") ??
     join(env("XDG_CACHE_HOME") ?? join(env("HOME") ?? ".", ".cache"), "torch");
@@ -192,14 +193,14 @@ export async function fetchCheckpoint(
       );
     }
   }
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.partial-${Deno.pid}`;
-  await Deno.writeFile(tmp, bytes);
-  await Deno.rename(tmp, path);
+  await platform().mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.partial-${platform().pid}`;
+  await platform().writeFile(tmp, bytes);
+  await platform().rename(tmp, path);
 }
 
 function defaultProgress(name: string): (done: number, total: number | null) => void {
-  const tty = Deno.stderr.isTerminal() || Deno.env.get("WGDET_PROGRESS") === "1";
+  const tty = platform().stderrIsTerminal() || platform().env("WGDET_PROGRESS") === "1";
   let last = -1;
   return (done, total) => {
     if (!tty) return;
@@ -208,8 +209,8 @@ function defaultProgress(name: string): (done: number, total: number | null) => 
     last = pct;
     const mb = (done / 2 ** 20).toFixed(1);
     const bar = total ? `[${"#".repeat(pct / 5).padEnd(20, ".")}] ${pct}%` : "";
-    Deno.stderr.writeSync(new TextEncoder().encode(`\rDownloading ${name}: ${bar} ${mb} MiB`));
-    if (total && done >= total) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+    platform().writeStderr(`\rDownloading ${name}: ${bar} ${mb} MiB`);
+    if (total && done >= total) platform().writeStderr("\n");
   };
 }
 
@@ -222,8 +223,8 @@ function defaultProgress(name: string): (done: number, total: number | null) => 
 export async function localCheckpointPath(spec: string, opts: FetchOptions = {}): Promise<string> {
   if (!/^(torchvision|open-mmlab|https?):\/\//.test(spec)) return spec;
   const { url, path } = resolveModelZoo(spec, opts.dir);
-  if (await Deno.stat(path).then((s) => s.isFile, () => false)) return path;
-  const download = (opts.download ?? true) && Deno.env.get("WGDET_OFFLINE") !== "1";
+  if (await platform().stat(path).then((s) => s.isFile, () => false)) return path;
+  const download = (opts.download ?? true) && platform().env("WGDET_OFFLINE") !== "1";
   if (!download) {
     throw new PthError(
       `Cannot load checkpoint "${spec}": ${path} does not exist and downloading is off: ` +
@@ -275,10 +276,10 @@ export async function readPthCheckpoint(
 ): Promise<PthCheckpoint> {
   let bytes: Uint8Array;
   try {
-    bytes = await Deno.readFile(path);
+    bytes = await platform().readFile(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new Deno.errors.NotFound(`Cannot load checkpoint "${path}": file not found`);
+    if (platform().isNotFound(e)) {
+      throw platform().notFound(`Cannot load checkpoint "${path}": file not found`);
     }
     throw e;
   }

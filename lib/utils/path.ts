@@ -84,9 +84,12 @@ export function fileURLToPath(url: string | URL): string {
   return decodeURIComponent(u.pathname);
 }
 
-/** The `file:` URL of `path` (resolved first). */
+/**
+ * The `file:` URL of `path` (resolved first). As `node:url`'s, `%`, backslashes, newlines and tabs are
+ * percent-encoded first (the URL parser would read them as escapes, separators or drop them).
+ */
 export function pathToFileURL(path: string): URL {
   const u = new URL("file://");
-  u.pathname = resolve(path);
+  u.pathname = resolve(path).replace(/[%\\\n\r\t]/g, (c) => encodeURIComponent(c));
   return u;
 }

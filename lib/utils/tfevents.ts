@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { platform } from "../platform/mod.ts";
 
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);
@@ -193,26 +194,24 @@ export function readEventFile(bytes: Uint8Array): DecodedEvent[] {
 export class EventFileWriter {
   /** The file written. */
   readonly path: string;
-  #file: Deno.FsFile;
+  #closed = false;
 
   /** Creates `logDir` and the event file with its `file_version` record. */
   constructor(logDir: string, now: number = Date.now() / 1000) {
-    Deno.mkdirSync(logDir, { recursive: true });
+    platform().mkdirSync(logDir, { recursive: true });
     let host = "localhost";
     try {
-      host = Deno.hostname();
+      host = platform().hostname();
     } catch {
       // no sys permission: keep the default
     }
     this.path = `${logDir}/events.out.tfevents.${Math.floor(now)}.${host}`;
-    this.#file = Deno.openSync(this.path, { create: true, append: true });
     this.#write(fileVersionEvent(now));
   }
 
   #write(ev: Uint8Array): void {
-    const rec = tfRecord(ev);
-    let o = 0;
-    while (o < rec.length) o += this.#file.writeSync(rec.subarray(o));
+    if (this.#closed) throw new Error(`Event file ${this.path} is closed`);
+    platform().writeFileSync(this.path, tfRecord(ev), { append: true });
   }
 
   /** Writes the scalars of one step (one event). */
@@ -226,6 +225,6 @@ export class EventFileWriter {
 
   /** Closes the file. */
   close(): void {
-    this.#file.close();
+    this.#closed = true;
   }
 }

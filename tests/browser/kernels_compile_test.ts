@@ -2,12 +2,13 @@
 // enforces rules naga does not, e.g. no NaN or infinity produced by a constant expression.
 import { assert } from "../_assert.ts";
 import { NO_CHROMIUM, openSession, ROOT } from "./_browser.ts";
+import { resolveKernelSource } from "../../lib/gpu/kernel.ts";
 
 async function kernelFiles(dir: string, rel = ""): Promise<string[]> {
   const out: string[] = [];
   for await (const e of Deno.readDir(dir + rel)) {
     if (e.isDirectory) out.push(...await kernelFiles(dir, `${rel}${e.name}/`));
-    else if (e.name.endsWith(".wgsl") && e.name !== "_common.wgsl") out.push(rel + e.name);
+    else if (e.name.endsWith(".wgsl") && !e.name.startsWith("_")) out.push(rel + e.name); // _x: includes
   }
   return out.sort();
 }
@@ -19,12 +20,12 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const dir = `${ROOT}kernels/`;
-    const common = await Deno.readTextFile(`${dir}_common.wgsl`);
     const kernels: { name: string; code: string; pipeline: boolean }[] = [];
     for (const f of await kernelFiles(dir)) {
       kernels.push({
         name: f,
-        code: `${common}\n${await Deno.readTextFile(dir + f)}`,
+        // `_common.wgsl` and the `//#include` files prepended, as lib/gpu/kernel.ts compiles it
+        code: resolveKernelSource(await Deno.readTextFile(dir + f), f).code,
         // the register-blocked CPU-adapter kernels are valid WGSL (the module check below) but
         // SwiftShader's backend compiler does not finish them, so no pipeline is built for them
         pipeline: !/(^|\/)conv2d_direct/.test(f),

@@ -1,7 +1,16 @@
 import { assert } from "../_assert.ts";
 import { browserPlatform as b, listFiles, normPath } from "../../lib/platform/browser.ts";
 import { denoPlatform } from "../../lib/platform/deno.ts";
-import { basename, dirname, extname, join, relative, resolve } from "../../lib/utils/path.ts";
+import {
+  basename,
+  dirname,
+  extname,
+  fileURLToPath,
+  join,
+  pathToFileURL,
+  relative,
+  resolve,
+} from "../../lib/utils/path.ts";
 
 Deno.test("browser platform: in-memory files, folders, rename, remove, not-found errors", async () => {
   await b.mkdir("/t/a", { recursive: true });
@@ -48,4 +57,36 @@ Deno.test("lib/utils/path.ts matches node:path's posix behaviour on the cases th
   assert.equal(extname(".hidden"), "");
   assert.equal(resolve("/a", "b", "../c"), "/a/c");
   assert.equal(relative("/a/b", "/a/c/d"), "../c/d");
+  // as node:url's: % and \ are escaped, so the path comes back unchanged
+  assert.equal(pathToFileURL("/a%20b\\c d#.ts").href, "file:///a%2520b%5Cc%20d%23.ts");
+  assert.equal(fileURLToPath(pathToFileURL("/a%20b\\c d#.ts")), "/a%20b\\c d#.ts");
+});
+
+Deno.test("platform writeFileSync appends; the browser's writeStderr redraws a line on \\r", async () => {
+  b.mkdirSync("/s", { recursive: true });
+  b.writeFileSync("/s/a.bin", new Uint8Array([1, 2]));
+  b.writeFileSync("/s/a.bin", new Uint8Array([3]), { append: true });
+  assert.deepEqual(Array.from(b.readFileSync("/s/a.bin")), [1, 2, 3]);
+  await b.remove("/s", { recursive: true });
+  const dir = await Deno.makeTempDir();
+  try {
+    denoPlatform.writeFileSync(`${dir}/a.bin`, new Uint8Array([1, 2]));
+    denoPlatform.writeFileSync(`${dir}/a.bin`, new Uint8Array([3]), { append: true });
+    assert.deepEqual(Array.from(Deno.readFileSync(`${dir}/a.bin`)), [1, 2, 3]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  const lines: string[] = [];
+  const orig = console.error;
+  console.error = (s: string) => lines.push(s);
+  try {
+    b.writeStderr("\rDownloading x: 10%");
+    b.writeStderr("\rDownloading x: 100%");
+    b.writeStderr("\nnext\r");
+    b.writeStderr("line\n");
+  } finally {
+    console.error = orig;
+  }
+  assert.deepEqual(lines, ["Downloading x: 100%", "line"]);
+  assert.equal(b.stderrIsTerminal(), false);
 });

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../../../utils/path.ts";
 import type { Runner } from "../../hook.ts";
 import { HOOKS } from "../../registry.ts";
 import { LoggerHook, type LoggerHookCfg } from "./base.ts";
