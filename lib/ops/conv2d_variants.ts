@@ -15,6 +15,7 @@ import tiled64Src from "../../kernels/conv2d_tiled_64x64.wgsl" with { type: "tex
 import tiled128Src from "../../kernels/conv2d_tiled_128x128.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/kernel.ts";
 import { getGpu } from "../gpu/runtime.ts";
+import { platform } from "../platform/mod.ts";
 import { sizeBucket, tunedChoice, tuningKey } from "./tuning.ts";
 import { type ConvGeometry, type ConvMode, gemmOf } from "./conv2d_geometry.ts";
 
@@ -204,7 +205,7 @@ let forceTiledEnv: boolean | undefined;
 function forceTiled(): boolean {
   if (forceTiledEnv === undefined) {
     try {
-      forceTiledEnv = Deno.env.get("WGDET_FORCE_TILED") === "1";
+      forceTiledEnv = platform().env("WGDET_FORCE_TILED") === "1";
     } catch {
       forceTiledEnv = false;
     }
