@@ -15,7 +15,8 @@ import { buildOptimizer } from "../lib/runner/optimizers/builder.ts";
 import { skipInit } from "../lib/nn/init.ts";
 import { fakeBatch } from "./train_bench.ts";
 
-const HELP = `Usage: deno task profile [CONFIG] [--batch N] [--size PX] [--steps K] [--top T] [--json FILE]
+const HELP =
+  `Usage: deno task profile [CONFIG] [--batch N] [--size PX] [--steps K] [--top T] [--json FILE]
 
 Times every dispatch of K training steps (default 2, after 2 warm-up steps) of CONFIG (default
 configs/retinanet/retinanet_tiny_shapes.ts) on a fake batch (default 8 images of 128×128) with
