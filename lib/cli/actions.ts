@@ -21,6 +21,9 @@ import {
 import { formatTimestamp, RunnerLogger } from "../runner/logger.ts";
 import { plotWorkDir } from "../runner/plot.ts";
 import { VERSION } from "../utils/version.ts";
+import type { TrainDetectorOptions } from "../apis/train.ts";
+import type { TestDetectorOptions } from "../apis/test.ts";
+import type { InferOptions } from "../apis/infer.ts";
 
 /** Options of `train` (the CLI flags). */
 export interface TrainCliOptions {
@@ -37,17 +40,9 @@ export interface TrainCliOptions {
   launcher?: "none" | "mpi";
 }
 
-/** What `trainDetector` receives besides the config (mmdet's `train_detector` arguments). */
-export interface TrainDetectorOptions {
-  workDir: string;
-  /** `YYYYMMDD_HHMMSS`; names the `.log`/`.log.json` files. */
-  timestamp: string;
-  validate: boolean;
-  seed?: number;
-  logger: RunnerLogger;
-  /** runner.meta: `config` text, `seed`, `exp_name`, `env_info`. */
-  meta: Record<string, unknown>;
-}
+// The options of the API calls are defined once, in lib/apis/ (type-only imports: the modules
+// themselves load lazily through the ApiLoader).
+export type { TrainDetectorOptions } from "../apis/train.ts";
 
 /** The API modules the CLI calls (implemented in `lib/apis/`). */
 export interface Apis {
@@ -56,7 +51,7 @@ export interface Apis {
     testDetector(
       cfg: Config,
       checkpoint: string,
-      opts: { eval?: string[]; out?: string; showDir?: string },
+      opts: TestDetectorOptions,
     ): Promise<unknown>;
   };
   infer: {
@@ -64,7 +59,7 @@ export interface Apis {
       cfg: Config,
       checkpoint: string,
       images: string[],
-      opts: { outDir: string; scoreThr: number },
+      opts: InferOptions,
     ): Promise<unknown>;
   };
 }
