@@ -1,6 +1,6 @@
 /**
  * `deno task test`: with no arguments (or only `deno test` flags such as `--filter`), runs the
- * test suite; with a config and a checkpoint (`deno task test CONFIG CHECKPOINT [--eval bbox]`),
+ * test suite and the JSDoc examples (`tools/doc_examples.ts`); with a config and a checkpoint (`deno task test CONFIG CHECKPOINT [--eval bbox]`),
  * evaluates the checkpoint as mmdetection's `tools/test.py` does.
  *
  * Test modules run one after another in one process, sharing one GPU device (`--parallel` puts
@@ -13,6 +13,8 @@
  * it was (every test passed) with a warning naming the abort, instead of turning a teardown crash
  * into a test failure. Any other non-zero exit is passed through.
  */
+import { docExampleFiles } from "./doc_examples.ts";
+
 const args = Deno.args;
 const positional = args.filter((a) => !a.startsWith("-"));
 const isEval = positional.length > 0 && /\.(ts|json)$/.test(positional[0]) &&
@@ -29,8 +31,15 @@ if (isEval) {
   Deno.exit((await child.status).code);
 }
 
+// The whole suite also runs the JSDoc examples (deno test --doc on the files that have runnable
+// ones, tools/doc_examples.ts); those that need a GPU only when there is an adapter.
+const suite: string[] = [];
+if (!positional.length) {
+  const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
+  suite.push("--doc", "tests/", ...(await docExampleFiles(!!adapter)));
+}
 const child = new Deno.Command(Deno.execPath(), {
-  args: ["test", "-A", ...args, ...(positional.length ? [] : ["tests/"])],
+  args: ["test", "-A", ...args, ...suite],
   stdin: "inherit",
   stdout: "piped",
   stderr: "inherit",
