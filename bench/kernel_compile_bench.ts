@@ -88,7 +88,9 @@ async function compileMs(
   source: string,
   overrides: Record<string, number>,
 ): Promise<number> {
-  const spec: KernelSpec = { ...r.spec, name: `${r.stem}_bench${fresh++}`, source };
+  // a source of its own: modules are cached per source (the comment changes nothing compiled)
+  const n = fresh++;
+  const spec: KernelSpec = { ...r.spec, name: `${r.stem}_bench${n}`, source: `${source}// ${n}\n` };
   const args = { ...r.args, overrides };
   const t0 = performance.now();
   gpu.dispatch(spec, args);
@@ -105,6 +107,8 @@ async function compileMs(
 async function child(): Promise<void> {
   const gpu = await initGpu();
   const recorded = await recordDispatches(gpu);
+  // every module and pipeline the conv passes created (all kernels, not only the direct ones)
+  const stats = gpu.stats();
   const rows = [];
   for (const r of recorded) {
     const [, base, tn, tm] = r.stem.match(/^(.*)_(\d+)x(\d+)$/)!;
@@ -125,7 +129,24 @@ async function child(): Promise<void> {
       genLines: generic.split("\n").length,
     });
   }
-  console.log(JSON.stringify({ rows, pipelines: recorded.length }));
+  // rendering at run time instead: what rendering one specialised kernel costs
+  const t0 = performance.now();
+  let rendered = 0;
+  for (let rep = 0; rep < 5; rep++) {
+    for (const r of recorded) {
+      const [, base, tn, tm] = r.stem.match(/^(.*)_(\d+)x(\d+)$/)!;
+      renderDirect(KERNEL_OF[base], { tn: +tn as 4 | 8 | 16, tm: +tm as 4 | 8 | 16 });
+      rendered++;
+    }
+  }
+  const renderMs = (performance.now() - t0) / rendered;
+  console.log(JSON.stringify({
+    rows,
+    pipelines: recorded.length,
+    renderMs,
+    allModules: stats.shaderModules,
+    allPipelines: stats.pipelines,
+  }));
 }
 
 /** Runs the benchmark (in a child process with Mesa's shader cache off). */
@@ -138,7 +159,7 @@ export async function run(): Promise<BenchRecord[]> {
   }).output();
   if (!out.success) throw new Error(`kernel_compile_bench child exited with ${out.code}`);
   const text = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!;
-  const { rows, pipelines } = JSON.parse(text) as {
+  const { rows, pipelines, renderMs, allModules, allPipelines } = JSON.parse(text) as {
     rows: {
       stem: string;
       base: string;
@@ -148,6 +169,9 @@ export async function run(): Promise<BenchRecord[]> {
       genLines: number;
     }[];
     pipelines: number;
+    renderMs: number;
+    allModules: number;
+    allPipelines: number;
   };
   const recs: BenchRecord[] = [];
   for (const r of rows) {
@@ -178,6 +202,18 @@ export async function run(): Promise<BenchRecord[]> {
     peer: "generic",
     peerValue: new Set(rows.map((r) => r.base)).size,
     notes: `${pipelines} pipelines either way`,
+  });
+  recs.push({
+    name: "shader modules of the conv passes (all kernels)",
+    value: allModules,
+    unit: "modules",
+    notes: `${allPipelines} pipelines`,
+  });
+  recs.push({
+    name: "render one specialised direct kernel in TypeScript",
+    value: renderMs,
+    unit: "ms",
+    notes: "the cost run-time rendering would add per module",
   });
   return recs;
 }

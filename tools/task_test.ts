@@ -1,6 +1,6 @@
 /**
  * `deno task test`: with no arguments (or only `deno test` flags such as `--filter`), runs the
- * test suite; with a config and a checkpoint (`deno task test CONFIG CHECKPOINT [--eval bbox]`),
+ * test suite and the JSDoc examples (`tools/doc_examples.ts`); with a config and a checkpoint (`deno task test CONFIG CHECKPOINT [--eval bbox]`),
  * evaluates the checkpoint as mmdetection's `tools/test.py` does.
  *
  * Test modules run one after another in one process, sharing one GPU device (`--parallel` puts
@@ -13,6 +13,8 @@
  * it was (every test passed) with a warning naming the abort, instead of turning a teardown crash
  * into a test failure. Any other non-zero exit is passed through.
  */
+import { docExampleFiles } from "./doc_examples.ts";
+
 const args = Deno.args;
 
 const HELP = `Usage: deno task test [DENO_TEST_FLAGS...] [TEST_FILES...]
@@ -48,8 +50,20 @@ if (isEval) {
   Deno.exit((await child.status).code);
 }
 
+// The whole suite also runs the JSDoc examples (deno test --doc on the files that have runnable
+// ones, tools/doc_examples.ts); those that need a GPU only when there is an adapter.
+const suite: string[] = [];
+if (!positional.length) {
+  // asked in a child process: a WebGPU adapter held here could abort this process at exit
+  const probe = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "Deno.exit((await navigator.gpu?.requestAdapter().catch(() => null)) ? 0 : 3)"],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  suite.push("--doc", "tests/", ...(await docExampleFiles(probe.code === 0)));
+}
 const child = new Deno.Command(Deno.execPath(), {
-  args: ["test", "-A", ...args, ...(positional.length ? [] : ["tests/"])],
+  args: ["test", "-A", ...args, ...suite],
   stdin: "inherit",
   stdout: "piped",
   stderr: "inherit",

@@ -13,19 +13,11 @@ import { isGradEnabled, record } from "./tape.ts";
 import { Tensor } from "./tensor.ts";
 import "./loss_gradients.ts";
 
-/** `weight_reduce_loss` settings; `avgFactor` may be a number or a `[]` f32 tensor on the GPU. */
-export interface LossReduceOptions {
-  /** Reduction mode (default `"mean"`). */
-  reduction?: "none" | "mean" | "sum";
-  /**
-   * Divisor of the `"mean"` reduction instead of the element count; a number or a `[]` f32 tensor.
-   */
-  avgFactor?: number | Tensor | null;
-  /** Multiplier of the reduced loss (default 1). */
-  lossWeight?: number;
-  /** mmdetection ≥ 2.2x: divide by `avgFactor + float32 eps` (default false: v2.11). */
-  avgEps?: boolean;
-}
+/**
+ * `weight_reduce_loss` settings (`lib/ops/loss_reduce.ts`'s {@linkcode ops.ReduceOptions} with a
+ * {@linkcode Tensor} `avgFactor`; the gradient is the tape's business).
+ */
+export type LossReduceOptions = Omit<ops.ReduceOptions<Tensor>, "wantGrad">;
 
 function reduceOpts(pred: Tensor, o: LossReduceOptions): ops.ReduceOptions {
   const avg = o.avgFactor;

@@ -32,11 +32,12 @@ export interface TensorOptions {
  * `await t.toArray()` is the only way to read it (and the only synchronisation point).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { initGpu, Tensor } from "../../mod.ts";
  * await initGpu();
  * const t = Tensor.from([1, 2, 3, 4], [2, 2], { requiresGrad: true });
- * console.log(await t.toArray()); // Float32Array [1, 2, 3, 4]
+ * const v = await t.toArray(); // Float32Array [1, 2, 3, 4]
+ * if (v.join() !== "1,2,3,4") throw new Error(`read ${v}`);
  * ```
  */
 export class Tensor {

@@ -19,10 +19,13 @@ import {
   parseCfgOptionValue,
 } from "../config/mod.ts";
 import { importCustomModules } from "../config/custom_imports.ts";
-import { checkTestOptions, type TestOutputOptions } from "../apis/results_io.ts";
+import { checkTestOptions } from "../apis/results_io.ts";
 import { formatTimestamp, RunnerLogger } from "../runner/logger.ts";
 import { plotWorkDir } from "../runner/plot.ts";
 import { VERSION } from "../utils/version.ts";
+import type { TrainDetectorOptions } from "../apis/train.ts";
+import type { TestDetectorOptions } from "../apis/test.ts";
+import type { InferOptions } from "../apis/infer.ts";
 
 /** Options of `train` (the CLI flags). */
 export interface TrainCliOptions {
@@ -43,17 +46,9 @@ export interface TrainCliOptions {
   autoScaleLr?: boolean;
 }
 
-/** What `trainDetector` receives besides the config (mmdet's `train_detector` arguments). */
-export interface TrainDetectorOptions {
-  workDir: string;
-  /** `YYYYMMDD_HHMMSS`; names the `.log`/`.log.json` files. */
-  timestamp: string;
-  validate: boolean;
-  seed?: number;
-  logger: RunnerLogger;
-  /** runner.meta: `config` text, `seed`, `exp_name`, `env_info`. */
-  meta: Record<string, unknown>;
-}
+// The options of the API calls are defined once, in lib/apis/ (type-only imports: the modules
+// themselves load lazily through the ApiLoader).
+export type { TrainDetectorOptions } from "../apis/train.ts";
 
 /** The API modules the CLI calls (implemented in `lib/apis/`). */
 export interface Apis {
@@ -62,7 +57,7 @@ export interface Apis {
     testDetector(
       cfg: Config,
       checkpoint: string,
-      opts: TestOutputOptions,
+      opts: TestDetectorOptions,
     ): Promise<unknown>;
   };
   infer: {
@@ -70,7 +65,7 @@ export interface Apis {
       cfg: Config,
       checkpoint: string,
       images: string[],
-      opts: { outDir: string; scoreThr: number },
+      opts: InferOptions,
     ): Promise<unknown>;
   };
 }

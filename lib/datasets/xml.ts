@@ -77,7 +77,7 @@ function decodeEntities(s: string, fail: (msg: string) => never): string {
  * ```ts
  * import { parseXml } from "./xml.ts";
  * const root = parseXml("<annotation><size><width>640</width></size></annotation>");
- * console.assert(root.find("size")?.findText("width") === "640");
+ * if (!(root.find("size")?.findText("width") === "640")) throw new Error("unexpected");
  * ```
  */
 export function parseXml(text: string, name = "<xml>"): XmlElement {

@@ -232,7 +232,7 @@ function selectBoxes(
  * import { evalMap } from "./voc_eval.ts";
  * const ann = { bboxes: [0, 0, 10, 10], labels: [0] };
  * const { mean_ap } = evalMap([[new Float32Array([0, 0, 10, 10, 0.9])]], [ann]);
- * console.assert(mean_ap[0] === 1);
+ * if (!(mean_ap[0] === 1)) throw new Error("unexpected");
  * ```
  */
 export function evalMap(

@@ -72,9 +72,13 @@ function checkBoxes(t: RawTensor, name: string): number {
  * @returns `[m, n]` f32, or `[m]` when `isAligned`.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { initGpu } from "../gpu/runtime.ts";
+ * import { bboxOverlaps } from "./bbox.ts";
+ * const gpu = await initGpu();
  * const iou = bboxOverlaps(gpu.upload([0, 0, 10, 10], [1, 4]), gpu.upload([5, 0, 15, 10], [1, 4]));
- * // [[0.33333334]]
+ * const v = await gpu.read(iou); // [[0.33333334]]
+ * if (Math.abs(v[0] - 1 / 3) > 1e-6) throw new Error(`IoU ${v[0]}`);
  * ```
  */
 export function bboxOverlaps(

@@ -21,11 +21,18 @@ export const LOSS_FINALIZE: KernelSpec = {
 export const FLOAT32_EPS = 1.1920928955078125e-7;
 
 /** `weight_reduce_loss` settings shared by every loss. */
-export interface ReduceOptions {
+/** A reduction mode of mmdetection's `weight_reduce_loss`. */
+export type Reduction = "none" | "mean" | "sum";
+
+/**
+ * The one definition of `weight_reduce_loss`'s options, for every layer: `T` is the tensor type of
+ * `avgFactor` (`RawTensor` here, `Tensor` in `lib/autograd/losses.ts`).
+ */
+export interface ReduceOptions<T = RawTensor> {
   /** Default `"mean"`. */
-  reduction?: "none" | "mean" | "sum";
+  reduction?: Reduction;
   /** Divide the sum by this instead of the element count (`"mean"` only): a number or a `[]` f32 GPU tensor. */
-  avgFactor?: number | RawTensor | null;
+  avgFactor?: number | T | null;
   /** Multiplies the result (default 1). */
   lossWeight?: number;
   /** Add float32 eps to `avgFactor` (mmdetection ≥ 2.2x); default false (v2.11). */

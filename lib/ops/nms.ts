@@ -282,8 +282,15 @@ export async function batchedNmsGpu(
  * @returns the kept detections `[k, 5]` and their input indices, score-descending.
  *
  * @example
- * ```ts ignore
- * const { inds } = await nms(gpu.upload(boxes, [n, 4]), gpu.upload(scores, [n]), { iouThreshold: 0.5 });
+ * ```ts
+ * import { initGpu } from "../gpu/runtime.ts";
+ * import { nms } from "./nms.ts";
+ * const gpu = await initGpu();
+ * const boxes = [0, 0, 10, 10, 1, 0, 11, 10, 20, 20, 30, 30];
+ * const { inds } = await nms(gpu.upload(boxes, [3, 4]), gpu.upload([0.9, 0.8, 0.7], [3]), {
+ *   iouThreshold: 0.5,
+ * });
+ * if (inds.join() !== "0,2") throw new Error(`kept ${inds}`); // box 1 overlaps box 0
  * ```
  */
 export async function nms(

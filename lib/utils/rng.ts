@@ -46,7 +46,7 @@ export function hashSeed(...parts: number[]): number {
  * ```ts
  * import { Rng } from "./rng.ts";
  * const a = new Rng(7), b = new Rng(7);
- * console.assert(a.random() === b.random());
+ * if (!(a.random() === b.random())) throw new Error("unexpected");
  * ```
  */
 export class Rng {

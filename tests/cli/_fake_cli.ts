@@ -33,7 +33,7 @@ const apis: Apis = {
     async trainDetector(cfg, opts) {
       fail();
       DETECTORS.build(cfg.dict.model as { type: string });
-      const log = [{ exp_name: opts.meta.exp_name }, {
+      const log = [{ exp_name: opts.meta?.exp_name }, {
         mode: "train",
         epoch: 1,
         iter: 2,

@@ -11,9 +11,9 @@
  * @module
  */
 import type { Tensor } from "../../autograd/tensor.ts";
+import type { ReduceOptions, Reduction } from "../../ops/loss_reduce.ts";
 
-/** A reduction mode. */
-export type Reduction = "none" | "mean" | "sum";
+export type { Reduction } from "../../ops/loss_reduce.ts";
 
 /** Config keys shared by every loss. */
 export interface BaseLossCfg {
@@ -32,7 +32,7 @@ export interface LossForwardOptions {
   /** Element or row weights (e.g. `label_weights` `[M]`, `bbox_weights` `[M, 4]`). */
   weight?: Tensor | null;
   /** Normaliser for `"mean"`: a number or a `[]` f32 tensor. */
-  avgFactor?: number | Tensor | null;
+  avgFactor?: ReduceOptions<Tensor>["avgFactor"];
   /** Overrides the configured reduction for this call. */
   reductionOverride?: Reduction | null;
 }
