@@ -2,13 +2,19 @@
  * Reference RetinaNet head loss (mmdetection `AnchorHead.loss` with `FocalLoss` + `L1Loss`,
  * spec §2.5–§2.8), from per-level logits/deltas, anchors, valid flags and gts per image:
  * assign → targets → focal + L1, each divided by num_total_pos = Σ_img max(#pos, 1). Float64,
- * except the IoUs of the assignment, which are float32 as mmdetection's (exact ties). This is the
- * reference for the GPU head loss; its own oracle is `tests/fixtures/core/retina_loss.json`.
+ * except the assignment and the box targets, which use the CPU `MaxIoUAssigner` and
+ * `DeltaXYWHBBoxCoder` of `lib/core` (float32 as mmdetection's; both are checked against PyTorch
+ * in tests/core/bbox). This is the reference for the GPU head loss; its own oracle is
+ * `tests/fixtures/core/retina_loss.json`.
  *
  * @module
  */
-import { type AssignRefCfg, maxIoUAssignRef } from "./max_iou_assign_ref.ts";
-import { deltaEncodeRef, type DeltaRefCfg } from "./delta_coder_ref.ts";
+import {
+  DeltaXYWHBBoxCoder,
+  type DeltaXYWHBBoxCoderCfg,
+  MaxIoUAssigner,
+  type MaxIoUAssignerCfg,
+} from "../../lib/core/mod.ts";
 import { sigmoidFocalRef } from "./focal_loss_ref.ts";
 import { FLOAT32_EPS } from "./weight_reduce_ref.ts";
 
@@ -37,8 +43,8 @@ export interface RetinaLossRefInputs {
 
 /** Head settings; defaults are RetinaNet's. */
 export interface RetinaLossRefCfg {
-  assigner?: AssignRefCfg;
-  coder?: DeltaRefCfg;
+  assigner?: MaxIoUAssignerCfg;
+  coder?: DeltaXYWHBBoxCoderCfg;
   alpha?: number;
   gamma?: number;
   lossClsWeight?: number;
@@ -71,6 +77,7 @@ export function retinaLossRef(
 ): RetinaLossRefResult {
   const C = inp.numClasses, A = inp.numAnchors, N = inp.gtBboxes.length;
   const assigner = cfg.assigner ?? { pos_iou_thr: 0.5, neg_iou_thr: 0.4, min_pos_iou: 0 };
+  const coder = new DeltaXYWHBBoxCoder(cfg.coder);
   const { alpha = 0.25, gamma = 2, lossClsWeight = 1, lossBboxWeight = 1 } = cfg;
   const { allowedBorder = -1, posWeight = -1, version = "v2.11" } = cfg;
   const levelCounts = inp.featmapSizes.map(([h, w]) => h * w * A);
@@ -97,12 +104,12 @@ export function retinaLossRef(
     }
     // 2. assign on the inside anchors
     const insideBoxes = inside.flatMap((j) => allAnchors.slice(4 * j, 4 * j + 4));
-    const res = maxIoUAssignRef({
-      bboxes: insideBoxes,
-      gtBboxes: inp.gtBboxes[n],
-      gtBboxesIgnore: inp.gtBboxesIgnore?.[n] ?? null,
-      gtLabels: inp.gtLabels[n],
-    }, assigner);
+    const res = new MaxIoUAssigner(assigner).assign({
+      bboxes: Float32Array.from(insideBoxes),
+      gtBboxes: Float32Array.from(inp.gtBboxes[n]),
+      gtBboxesIgnore: inp.gtBboxesIgnore?.[n] ? Float32Array.from(inp.gtBboxesIgnore[n]!) : null,
+      gtLabels: Int32Array.from(inp.gtLabels[n]),
+    });
     // 3–7. positives: encoded targets, weight 1, gt label; negatives: label weight 1
     let numPos = 0;
     res.gtInds.forEach((g, r) => {
@@ -110,7 +117,8 @@ export function retinaLossRef(
       if (g > 0) {
         numPos++;
         const gt = Array.from(inp.gtBboxes[n]).slice(4 * (g - 1), 4 * g);
-        bboxT.set(deltaEncodeRef(insideBoxes.slice(4 * r, 4 * r + 4), gt, cfg.coder), 4 * j);
+        const anchor = Float32Array.from(insideBoxes.slice(4 * r, 4 * r + 4));
+        bboxT.set(coder.encode(anchor, Float32Array.from(gt)), 4 * j);
         bboxW.fill(1, 4 * j, 4 * j + 4);
         labels[j] = inp.gtLabels[n][g - 1];
         labelW[j] = posWeight <= 0 ? 1 : posWeight;

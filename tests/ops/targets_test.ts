@@ -1,8 +1,7 @@
 import { assert, assertClose, type FixtureArray, loadFixture } from "../_assert.ts";
 import { gpuTest } from "../_gpu.ts";
 import { Rng } from "../_reference/rng.ts";
-import { type AssignRefCfg, maxIoUAssignRef } from "../_reference/max_iou_assign_ref.ts";
-import { deltaEncodeRef } from "../_reference/delta_coder_ref.ts";
+import { DeltaXYWHBBoxCoder, MaxIoUAssigner, type MaxIoUAssignerCfg } from "../../lib/core/mod.ts";
 import { anchorFlags, levelTable } from "../../lib/ops/bbox.ts";
 import {
   assignTargets,
@@ -36,7 +35,7 @@ async function gpuAssign(
   gpu: Gpu,
   anchors: Float32Array,
   images: Image[],
-  cfg: AssignRefCfg,
+  cfg: MaxIoUAssignerCfg,
 ): Promise<Assigned> {
   const A = anchors.length / 4;
   const packed = packTargetInputs({
@@ -92,23 +91,24 @@ async function gpuAssign(
   };
 }
 
-/** Checks one batch against the reference assigner and the reference box encoder. */
-function checkAgainstRef(
+/** Checks one batch against the CPU `MaxIoUAssigner` and `DeltaXYWHBBoxCoder` (both checked against PyTorch in tests/core/bbox). */
+function checkAgainstCpu(
   anchors: Float32Array,
   images: Image[],
-  cfg: AssignRefCfg,
+  cfg: MaxIoUAssignerCfg,
   got: Assigned,
   what: string,
 ): void {
   const A = anchors.length / 4;
   let totalPos = 0, totalNeg = 0;
   images.forEach((im, n) => {
-    const ref = maxIoUAssignRef({
+    const cpu = new MaxIoUAssigner(cfg).assign({
       bboxes: anchors,
       gtBboxes: im.gts,
       gtLabels: im.labels,
       gtBboxesIgnore: im.ignore ?? null,
-    }, cfg);
+    });
+    const ref = { gtInds: Array.from(cpu.gtInds), maxOverlaps: Array.from(cpu.maxOverlaps) };
     const sl = <T extends { subarray(a: number, b: number): T }>(x: T, w = 1) =>
       x.subarray(n * A * w, (n + 1) * A * w);
     const where = `${what}, image ${n}`;
@@ -141,7 +141,7 @@ function checkAgainstRef(
         pos.flatMap((j) => Array.from(im.gts.subarray(4 * (ref.gtInds[j] - 1), 4 * ref.gtInds[j]))),
       );
       const gotT = pos.flatMap((j) => Array.from(bt.subarray(4 * j, 4 * j + 4)));
-      assertClose(gotT, deltaEncodeRef(p, g), {
+      assertClose(gotT, new DeltaXYWHBBoxCoder().encode(p, g), {
         rtol: 1e-5,
         atol: 2e-6,
         msg: `${where}: bbox_targets`,
@@ -166,7 +166,7 @@ function checkAgainstRef(
 type AssignerFixture = {
   cases: {
     name: string;
-    cfg: AssignRefCfg;
+    cfg: MaxIoUAssignerCfg;
     bboxes: FixtureArray;
     gt_bboxes: FixtureArray;
     gt_labels: FixtureArray;
@@ -190,12 +190,12 @@ gpuTest(
       const got = await gpuAssign(gpu, anchors, [image], c.cfg);
       assert.deepEqual(Array.from(got.gtInds), c.gt_inds.data, `${c.name}: gt_inds`);
       assert.deepEqual(Array.from(got.maxOverlaps), c.max_overlaps.data, `${c.name}: max_overlaps`);
-      checkAgainstRef(anchors, [image], c.cfg, got, c.name);
+      checkAgainstCpu(anchors, [image], c.cfg, got, c.name);
     }
   },
 );
 
-const CONFIGS: AssignRefCfg[] = [
+const CONFIGS: MaxIoUAssignerCfg[] = [
   { pos_iou_thr: 0.5, neg_iou_thr: 0.4, min_pos_iou: 0 },
   { pos_iou_thr: 0.5, neg_iou_thr: 0.5, min_pos_iou: 0, gt_max_assign_all: false },
   { pos_iou_thr: 0.6, neg_iou_thr: [0.1, 0.3], min_pos_iou: 0.3 },
@@ -213,7 +213,7 @@ const CONFIGS: AssignRefCfg[] = [
 ];
 
 gpuTest(
-  "assignTargets() equals the step-by-step reference on 2048 random cases (grid ties, empty images, ignores)",
+  "assignTargets() equals the CPU MaxIoUAssigner and DeltaXYWHBBoxCoder on 2048 random cases (grid ties, empty images, ignores)",
   async (gpu) => {
     const r = new Rng(2024);
     let cases = 0;
@@ -230,7 +230,7 @@ gpuTest(
           };
         });
         const got = await gpuAssign(gpu, anchors, images, cfg);
-        checkAgainstRef(anchors, images, cfg, got, `config ${ci}, grid ${grid}`);
+        checkAgainstCpu(anchors, images, cfg, got, `config ${ci}, grid ${grid}`);
         cases += images.length;
       }
     }
@@ -248,7 +248,7 @@ gpuTest(
       labels: Int32Array.from({ length: k }, () => r.int(0, NUM_CLASSES)),
     }));
     for (const cfg of [CONFIGS[0], CONFIGS[1]]) {
-      checkAgainstRef(anchors, images, cfg, await gpuAssign(gpu, anchors, images, cfg), "many gts");
+      checkAgainstCpu(anchors, images, cfg, await gpuAssign(gpu, anchors, images, cfg), "many gts");
     }
   },
 );
@@ -265,7 +265,7 @@ gpuTest(
     const got = await gpuAssign(gpu, anchors, [image], cfg);
     // anchor 0 matches gt 1 (IoU 1); the others have IoU 0 with both gts, and gt 0's best IoU is 0
     assert.deepEqual(Array.from(got.gtInds), [2, 1, 1, 1]);
-    checkAgainstRef(anchors, [image], cfg, got, "zero-IoU gt");
+    checkAgainstCpu(anchors, [image], cfg, got, "zero-IoU gt");
   },
 );
 
