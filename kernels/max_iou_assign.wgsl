@@ -46,10 +46,6 @@ var<workgroup> n_neg: atomic<u32>;
 //#include _box.wgsl
 
 // -inf built at run time (WGSL forbids infinities in constant expressions)
-fn neg_inf() -> f32 {
-  var b = 0xff800000u;
-  return bitcast<f32>(b);
-}
 
 // DeltaXYWHBBoxCoder.encode (v2, spec §2.7)
 fn encode(a: vec4<f32>, g: vec4<f32>) -> vec4<f32> {
@@ -83,7 +79,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let k = pack[p.count_off + n];
   let low_quality = (p.opts & 1u) != 0u;
   let assign_all = (p.opts & 2u) != 0u;
-  var best = neg_inf();
+  var best = f32_bits(0xff800000u);
   var arg = 0u;
   var lq = 0u;
   for (var t0 = 0u; t0 < k; t0 += 256u) {

@@ -31,10 +31,6 @@ var<workgroup> best_i: array<u32, 256>;
 //#include _box.wgsl
 
 // -inf built at run time (WGSL forbids infinities in constant expressions)
-fn neg_inf() -> f32 {
-  var b = 0xff800000u;
-  return bitcast<f32>(b);
-}
 
 
 
@@ -46,7 +42,7 @@ fn better(v: f32, i: u32, w: f32, k: u32) -> bool {
 
 fn reduce_chunks(s: u32) {
   if (s >= p.n_img * p.max_gt) { return; }
-  var v = neg_inf();
+  var v = f32_bits(0xff800000u);
   var i = 0xffffffffu;
   for (var c = 0u; c < p.nchunks; c++) {
     let q = part[s * p.nchunks + c];
@@ -68,7 +64,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (s >= p.n_img * p.max_gt) { return; }
   let n = s / p.max_gt;
   let g = s % p.max_gt;
-  var v = neg_inf();
+  var v = f32_bits(0xff800000u);
   var i = 0xffffffffu;
   if (g < pack[p.count_off + n]) {
     let gt = pack_box(p.gt_off + s * 4u);

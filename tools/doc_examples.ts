@@ -23,6 +23,9 @@ export const GPU_EXAMPLE_FILES: readonly string[] = [
  */
 export const EXAMPLES_NOT_RUN: Readonly<Record<string, string>> = {
   "mod.ts#module": "a whole training run (config, dataset on disk, minutes of GPU time)",
+  "lib/nn/linear.ts#Linear": "fragment: x is a RoI head's pooled features",
+  "lib/models/roi_heads/roi_extractors/single_level_roi_extractor.ts#SingleRoIExtractor":
+    "fragment: x (FPN levels) and rois come from a two-stage detector's forward",
   "lib/autograd/losses.ts#sigmoidFocalLoss": "fragment: pred/target tensors come from a model",
   "lib/config/config.ts#loadConfig": "reads a config file relative to the working directory",
   "lib/config/mod.ts#module": "writes merged.ts into the working directory",

@@ -10,10 +10,7 @@ function generatedBy(text: string): string | null {
 }
 
 /** Duplicates left on purpose, by function name, with the reason. */
-const ALLOWED: Record<string, string> = {
-  neg_inf: "max_iou_assign*.wgsl: being replaced by a non-constant -inf expression in another " +
-    "branch (h19); move to an include once that lands",
-};
+const ALLOWED: Record<string, string> = {};
 
 Deno.test("no WGSL function is defined twice: shared helpers live in kernels/_*.wgsl", async () => {
   const files = await kernelFiles();
