@@ -45,8 +45,6 @@ var<workgroup> n_neg: atomic<u32>;
 //#include _iou.wgsl
 //#include _box.wgsl
 
-// -inf built at run time (WGSL forbids infinities in constant expressions)
-
 // DeltaXYWHBBoxCoder.encode (v2, spec §2.7)
 fn encode(a: vec4<f32>, g: vec4<f32>) -> vec4<f32> {
   let px = (a.x + a.z) * 0.5;

@@ -30,8 +30,6 @@ var<workgroup> best_i: array<u32, 256>;
 //#include _iou.wgsl
 //#include _box.wgsl
 
-// -inf built at run time (WGSL forbids infinities in constant expressions)
-
 
 
 
