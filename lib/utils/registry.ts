@@ -38,10 +38,16 @@ function levenshtein(a: string, b: string): number {
  * @example
  * ```ts
  * import { Registry } from "./registry.ts";
- * class Foo { constructor(public cfg: { type: string; x?: number }) {} }
+ * class Foo {
+ *   readonly x: number;
+ *   constructor(cfg: { type: string; x?: number }) {
+ *     this.x = cfg.x ?? 0; // a component reads every key it is given (unread keys are refused)
+ *   }
+ * }
  * const R = new Registry<Foo>("FOOS");
  * R.register("Foo", Foo);
  * const foo = R.build({ type: "Foo", x: 1 });
+ * if (foo.x !== 1) throw new Error("x not passed");
  * ```
  */
 export class Registry<T = unknown> {
