@@ -117,7 +117,8 @@ export async function parseCli<O extends Record<string, OptionSpec>>(
 ): Promise<Parsed<O>> {
   const raw = spec.args ?? Deno.args;
   const usage = typeof spec.usage === "string" ? spec.usage : undefined;
-  const cmd = usage && /^Usage: (deno task \S+|deno run (?:-\S+ )*\S+\.ts)/m.exec(usage)?.[1];
+  const cmd = usage &&
+    /^Usage: (deno task \S+(?: [a-z_]+(?=\s))?|deno run (?:-\S+ )*\S+\.ts)/m.exec(usage)?.[1];
   if (cmd) helpHint = `${cmd} --help`;
   const dashDash = raw.indexOf("--");
   const head = dashDash >= 0 ? raw.slice(0, dashDash) : raw;
