@@ -19,6 +19,7 @@ import type { RawTensor } from "../lib/gpu/raw_tensor.ts";
 import * as cv from "../lib/ops/conv2d.ts";
 import type { BenchRecord } from "./_types.ts";
 import { runTorchPeer } from "./_peer.ts";
+import { parseCli } from "../tools/_args.ts";
 
 /** One benchmarked convolution: NCHW input, OIHW weight. */
 export interface ConvShape {
@@ -367,10 +368,14 @@ export async function run(opts: { fallback: boolean; tune?: boolean }): Promise<
 }
 
 if (import.meta.main) {
+  const { values } = await parseCli({
+    usage: "Usage: deno run -A bench/conv_bench.ts [--no-tune]",
+    options: { "no-tune": { type: "boolean" } },
+  });
   const gpu = await initGpu();
   const recs = await run({
     fallback: gpu.info.isFallbackAdapter,
-    tune: !Deno.args.includes("--no-tune"),
+    tune: values["no-tune"] !== true,
   });
   for (const r of recs) {
     console.log(

@@ -16,6 +16,7 @@ import { gemm, tuneConv2d } from "../lib/ops/conv2d.ts";
 import { matmul } from "../lib/ops/matmul.ts";
 import type { BenchRecord } from "./_types.ts";
 import { rand, timeIt } from "./conv_bench.ts";
+import { parseCli } from "../tools/_args.ts";
 
 /** Runs the benchmark: [M, K] · [K, N] at several sizes; ratios are ours / tfjs. */
 export async function run(opts: { fallback: boolean; tune?: boolean }): Promise<BenchRecord[]> {
@@ -77,11 +78,15 @@ export async function run(opts: { fallback: boolean; tune?: boolean }): Promise<
 }
 
 if (import.meta.main) {
+  const { values } = await parseCli({
+    usage: "Usage: deno run -A bench/gemm_bench.ts [--no-tune]",
+    options: { "no-tune": { type: "boolean" } },
+  });
   const gpu = await initGpu();
   for (
     const r of await run({
       fallback: gpu.info.isFallbackAdapter,
-      tune: !Deno.args.includes("--no-tune"),
+      tune: values["no-tune"] !== true,
     })
   ) {
     console.log(

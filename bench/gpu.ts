@@ -20,6 +20,7 @@ import { runSuites, type Suite } from "./_run.ts";
 import { run as conv } from "./conv_bench.ts";
 import { run as gemm } from "./gemm_bench.ts";
 import { run as train } from "./train_bench.ts";
+import { num, parseCli, usageError } from "../tools/_args.ts";
 
 /** Test files that exercise GPU kernels (the rest of the suite is host code). */
 export const GPU_TESTS = [
@@ -100,34 +101,26 @@ export async function runGpuTests(files: string[], limitS: number): Promise<Test
 }
 
 if (import.meta.main) {
-  const args = [...Deno.args];
-  const flag = (f: string) => {
-    const i = args.indexOf(f);
-    if (i >= 0) args.splice(i, 1);
-    return i >= 0;
-  };
-  if (flag("--help") || flag("-h")) {
-    console.log(
-      "deno run -A bench/gpu.ts [--tiny] [--no-tests] [--tests-timeout S] [--out FILE] [FILTER...]\n" +
-        "GPU-relevant tests (tiled kernels forced), conv/GEMM/train benches with their PyTorch\n" +
-        "and tfjs peers, one JSON ($OUT/gpu.json or bench/results/). See the module doc.",
-    );
-    Deno.exit(0);
-  }
-  const tiny = flag("--tiny");
-  let outPath: string | undefined;
-  const oi = args.indexOf("--out");
-  if (oi >= 0) {
-    outPath = args[oi + 1];
-    args.splice(oi, 2);
-  }
-  const noTests = flag("--no-tests");
+  const { values, positionals: args } = await parseCli({
+    usage:
+      "Usage: deno run -A bench/gpu.ts [--tiny] [--no-tests] [--tests-timeout S] [--out FILE] [FILTER...]\n" +
+      "GPU-relevant tests (tiled kernels forced), conv/GEMM/train benches with their PyTorch\n" +
+      "and tfjs peers, one JSON ($OUT/gpu.json or bench/results/). See the module doc.",
+    positionals: true,
+    options: {
+      tiny: { type: "boolean" },
+      out: { type: "string" },
+      "no-tests": { type: "boolean" },
+      "tests-timeout": { type: "string" },
+    },
+  });
+  const tiny = values.tiny === true;
+  const outPath = values.out;
+  const noTests = values["no-tests"] === true;
   let limit = tiny ? 150 : 240;
-  const ti = args.indexOf("--tests-timeout");
-  if (ti >= 0) {
-    limit = Number(args[ti + 1]);
-    if (!(limit > 0)) throw new RangeError(`--tests-timeout needs seconds, got ${args[ti + 1]}`);
-    args.splice(ti, 2);
+  if (values["tests-timeout"] !== undefined) {
+    limit = num("tests-timeout", values["tests-timeout"]);
+    if (!(limit > 0)) usageError(`--tests-timeout needs seconds, got ${values["tests-timeout"]}`);
   }
   let tests: TestRun | null = null;
   if (!noTests) {

@@ -20,6 +20,7 @@ import { DIRECT_STEMS, type DirectKernel, renderDirect } from "../kernels/gen/mo
 import * as cv from "../lib/ops/conv2d.ts";
 import type { BenchRecord } from "./_types.ts";
 import { fallbackShapes, rand } from "./conv_bench.ts";
+import { parseCli } from "../tools/_args.ts";
 
 /** One direct-kernel dispatch of the recorded run. */
 interface Recorded {
@@ -218,4 +219,11 @@ export async function run(): Promise<BenchRecord[]> {
   return recs;
 }
 
-if (import.meta.main && Deno.args.includes("--child")) await child();
+if (import.meta.main) {
+  const { values } = await parseCli({
+    usage: "Usage: deno run -A bench/kernel_compile_bench.ts --child\n" +
+      "(the child process of the kernel_compile suite; run the suite with deno task bench kernel_compile)",
+    options: { child: { type: "boolean" } },
+  });
+  if (values.child) await child();
+}

@@ -9,7 +9,6 @@
  *
  * Usage: deno run -A bench/kill9_bench.ts [--trials 30] [--seed 1] [--out FILE]
  */
-import { parseArgs } from "node:util";
 import { join } from "node:path";
 import {
   cleanTempFiles,
@@ -19,9 +18,12 @@ import {
   loadCheckpoint,
 } from "../lib/runner/checkpoint.ts";
 import { Rng } from "../lib/utils/rng.ts";
+import { parseCli } from "../tools/_args.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
+const { values } = await parseCli({
+  usage: "Usage: deno run -A bench/kill9_bench.ts [--trials 30] [--seed 1] [--out FILE]",
+  // imported by bench/main.ts: its arguments are not ours
+  args: import.meta.main ? Deno.args : [],
   options: {
     trials: { type: "string", default: "30" },
     seed: { type: "string", default: "1" },

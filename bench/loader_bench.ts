@@ -7,6 +7,7 @@
 import { buildDataloader } from "../lib/datasets/loader.ts";
 import { buildDataset } from "../lib/datasets/dataset_wrappers.ts";
 import type { BenchRecord } from "./_types.ts";
+import { parseCli } from "../tools/_args.ts";
 
 const BCCD = Deno.env.get("WGDET_BCCD") ??
   new URL("../../shared/data/bccd/BCCD/", import.meta.url).pathname;
@@ -72,7 +73,11 @@ export async function run(opts: { fallback: boolean }): Promise<BenchRecord[]> {
 }
 
 if (import.meta.main) {
-  for (const r of await run({ fallback: Deno.args.includes("--fallback") })) {
+  const { values } = await parseCli({
+    usage: "Usage: deno run -A bench/loader_bench.ts [--fallback]",
+    options: { fallback: { type: "boolean" } },
+  });
+  for (const r of await run({ fallback: values.fallback === true })) {
     console.log(JSON.stringify(r));
   }
 }

@@ -7,15 +7,18 @@
  *
  * Usage: deno run -A --v8-flags=--expose-gc bench/memory_bench.ts [--iters 300] [--out FILE]
  */
-import { parseArgs } from "node:util";
 import { trainDetector } from "../lib/apis/train.ts";
 import { getGpu } from "../lib/gpu/runtime.ts";
 import { Hook } from "../lib/runner/hook.ts";
 import { HOOKS } from "../lib/runner/registry.ts";
 import { quietLogger, tinyConfig } from "../tests/e2e/_tiny.ts";
+import { parseCli } from "../tools/_args.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
+const { values } = await parseCli({
+  usage:
+    "Usage: deno run -A --v8-flags=--expose-gc bench/memory_bench.ts [--iters 300] [--out FILE]",
+  // imported by bench/main.ts: its arguments are not ours
+  args: import.meta.main ? Deno.args : [],
   options: { iters: { type: "string", default: "300" }, out: { type: "string" } },
 });
 const iters = Number(values.iters), warm = 50;

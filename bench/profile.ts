@@ -14,6 +14,7 @@ import { initGpu, type PassTimer } from "../lib/gpu/runtime.ts";
 import { buildOptimizer } from "../lib/runner/optimizers/builder.ts";
 import { skipInit } from "../lib/nn/init.ts";
 import { fakeBatch } from "./train_bench.ts";
+import { int, parseCli, usageError } from "../tools/_args.ts";
 
 const HELP =
   `Usage: deno task profile [CONFIG] [--batch N] [--size PX] [--steps K] [--top T] [--json FILE]
@@ -48,29 +49,35 @@ export function kernelFamily(name: string, o: Record<string, number> | undefined
   return "targets / other";
 }
 
-function parse(args: string[]) {
-  const o = { config: "", batch: 8, size: 128, steps: 2, top: 15, json: "" };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const num = (k: string) => {
-      const v = Number(args[++i]);
-      if (!Number.isInteger(v) || v < 1) {
-        throw new RangeError(`deno task profile: ${k} needs a positive integer, got ${args[i]}`);
-      }
-      return v;
-    };
-    if (a === "--help" || a === "-h") {
-      console.log(HELP);
-      Deno.exit(0);
-    } else if (a === "--batch") o.batch = num(a);
-    else if (a === "--size") o.size = num(a);
-    else if (a === "--steps") o.steps = num(a);
-    else if (a === "--top") o.top = num(a);
-    else if (a === "--json") o.json = args[++i];
-    else if (a.startsWith("-")) throw new RangeError(`deno task profile: unknown option ${a}`);
-    else o.config = a;
+async function parse(args: string[]) {
+  const { values: v, positionals } = await parseCli({
+    usage: HELP,
+    args,
+    positionals: true,
+    options: {
+      batch: { type: "string", default: "8" },
+      size: { type: "string", default: "128" },
+      steps: { type: "string", default: "2" },
+      top: { type: "string", default: "15" },
+      json: { type: "string", default: "" },
+    },
+  });
+  const pos = (k: "batch" | "size" | "steps" | "top") => {
+    const n = int(k, v[k]);
+    if (n < 1) usageError(`--${k} needs a positive integer, got ${v[k]}`);
+    return n;
+  };
+  if (positionals.length > 1) {
+    usageError(`expected at most one CONFIG, got ${positionals.join(" ")}`);
   }
-  return o;
+  return {
+    config: positionals[0] ?? "",
+    batch: pos("batch"),
+    size: pos("size"),
+    steps: pos("steps"),
+    top: pos("top"),
+    json: v.json,
+  };
 }
 
 /** Query sets hold at most 4,096 queries: 2,048 timed passes each. */
@@ -126,7 +133,7 @@ class Timer implements PassTimer {
 }
 
 if (import.meta.main) {
-  const o = parse(Deno.args);
+  const o = await parse(Deno.args);
   const gpu = await initGpu();
   const cfgPath = o.config ||
     new URL("../configs/retinanet/retinanet_tiny_shapes.ts", import.meta.url).pathname;

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { parseCli } from "./_args.ts";
 import { buildWeb } from "./serve_web.ts";
 
 const HELP = `Usage: deno task build:web
@@ -15,13 +16,6 @@ page (deno task serve) loads it; your own page can import it the same way.
 Options:
   -h, --help   print this help and exit`;
 
-if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
-  console.log(HELP);
-  Deno.exit(0);
-}
-if (Deno.args.length) {
-  console.error(`error: unexpected argument "${Deno.args[0]}" (see deno task build:web --help)`);
-  Deno.exit(2);
-}
+await parseCli({ usage: HELP, options: {} });
 await buildWeb();
 console.log("wrote web/dist/wgdet.js");

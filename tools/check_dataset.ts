@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseCli, usageError } from "./_args.ts";
 import { applyCfgOptions, type Config, isDict, loadConfig } from "../lib/config/mod.ts";
 import { buildDataset } from "../lib/datasets/dataset_wrappers.ts";
 import "../lib/datasets/mod.ts";
@@ -183,30 +183,16 @@ export async function checkDataset(
 }
 
 if (import.meta.main) {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: Deno.args,
-      allowPositionals: true,
-      options: {
-        splits: { type: "string", default: "train,val,test" },
-        "cfg-options": { type: "string", multiple: true },
-        "allow-remote-config": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}\n\n${HELP}`);
-    Deno.exit(2);
-  }
-  if (parsed.values.help) {
-    console.log(HELP);
-    Deno.exit(0);
-  }
-  if (parsed.positionals.length !== 1) {
-    console.error(`error: expected one CONFIG argument\n\n${HELP}`);
-    Deno.exit(2);
-  }
+  const parsed = await parseCli({
+    usage: HELP,
+    positionals: true,
+    options: {
+      splits: { type: "string", default: "train,val,test" },
+      "cfg-options": { type: "string", multiple: true },
+      "allow-remote-config": { type: "boolean" },
+    },
+  });
+  if (parsed.positionals.length !== 1) usageError("expected one CONFIG argument");
   try {
     const cfg = await loadConfig(parsed.positionals[0], {
       allowRemoteConfig: parsed.values["allow-remote-config"],

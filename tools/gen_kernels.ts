@@ -7,10 +7,11 @@
  * @module
  */
 import { DIRECT_DIR, renderAll } from "../kernels/gen/mod.ts";
+import { parseCli } from "./_args.ts";
 
 const root = new URL("../", import.meta.url);
-if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
-  console.log(`Usage: deno task gen:kernels [--check]
+const { values } = await parseCli({
+  usage: `Usage: deno task gen:kernels [--check]
 
 Renders the generated WGSL (kernels/direct/: one file per TN x TM size the conv variant table
 selects; kernels/conv2d_tiled_*.wgsl) from the TypeScript renderers in kernels/gen/, and deletes
@@ -18,15 +19,10 @@ files of kernels/direct/ that nothing renders.
 
 Options:
   --check      write nothing; exit 1 naming every file that differs, is missing or is stale
-  -h, --help   print this help and exit`);
-  Deno.exit(0);
-}
-const check = Deno.args.includes("--check");
-const unknown = Deno.args.filter((a) => a !== "--check");
-if (unknown.length) {
-  console.error(`gen_kernels: unknown argument(s) ${unknown.join(" ")}; usage: [--check]`);
-  Deno.exit(2);
-}
+  -h, --help   print this help and exit`,
+  options: { check: { type: "boolean" } },
+});
+const check = values.check === true;
 
 const files = renderAll();
 const problems: string[] = [];

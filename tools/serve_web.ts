@@ -8,6 +8,7 @@
  */
 import { applyCfgOptions, loadConfig } from "../lib/config/mod.ts";
 import { serveStatic, type StaticServer } from "./chromium.ts";
+import { int, parseCli, usageError } from "./_args.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -82,23 +83,9 @@ Options:
   -h, --help   print this help and exit`;
 
 if (import.meta.main) {
-  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
-    console.log(HELP);
-    Deno.exit(0);
-  }
-  const bad = Deno.args.filter((a, k) =>
-    a.startsWith("-") && a !== "--port" && Deno.args[k - 1] !== "--port"
-  );
-  if (bad.length) {
-    console.error(`error: unknown option "${bad[0]}" (see deno task serve --help)`);
-    Deno.exit(2);
-  }
-  const i = Deno.args.indexOf("--port");
-  const port = i >= 0 ? Number(Deno.args[i + 1]) : 8000;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`error: --port must be an integer in 0..65535, got ${Deno.args[i + 1]}`);
-    Deno.exit(2);
-  }
+  const { values } = await parseCli({ usage: HELP, options: { port: { type: "string" } } });
+  const port = values.port === undefined ? 8000 : int("port", values.port);
+  if (port > 65535) usageError(`--port must be an integer in 0..65535, got ${values.port}`);
   const s = await startDemoServer(port);
   console.log(`wgdet demo on ${s.url} (Chrome/Chromium with WebGPU; Ctrl-C stops)`);
 }

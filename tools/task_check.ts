@@ -2,6 +2,8 @@
  * `deno task check`: type-check (`deno check mod.ts lib/ tests/ bench/ tools/`), lint and
  * format-check, stopping at the first that fails; `--help` prints the usage and runs nothing.
  */
+import { parseCli } from "./_args.ts";
+
 const HELP = `Usage: deno task check
 
 Type-checks mod.ts, lib/, tests/, bench/ and tools/ (deno check), then runs deno lint and
@@ -11,14 +13,7 @@ Options:
   -h, --help   print this help and exit
 `;
 
-if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
-  console.log(HELP);
-  Deno.exit(0);
-}
-if (Deno.args.length) {
-  console.error(`error: deno task check takes no arguments, got "${Deno.args.join(" ")}"`);
-  Deno.exit(2);
-}
+await parseCli({ usage: HELP, options: {} });
 for (
   const step of [
     ["check", "mod.ts", "lib/", "tests/", "bench/", "tools/"],

@@ -14,8 +14,7 @@
  * into a test failure. Any other non-zero exit is passed through.
  */
 import { docExampleFiles } from "./doc_examples.ts";
-
-const args = Deno.args;
+import { parseCli } from "./_args.ts";
 
 const HELP = `Usage: deno task test [DENO_TEST_FLAGS...] [TEST_FILES...]
        deno task test CONFIG CHECKPOINT [deno task eval options]
@@ -31,14 +30,15 @@ mmdetection's tools/test.py; the options are those of deno task eval (see deno t
 Options:
   -h, --help   print this help and exit
 `;
-if (args.length === 1 && (args[0] === "--help" || args[0] === "-h")) {
-  console.log(HELP);
-  Deno.exit(0);
-}
-const positional = args.filter((a) => !a.startsWith("-"));
+const positional = Deno.args.filter((a) => !a.startsWith("-"));
 const isEval = positional.length > 0 && /\.(ts|json)$/.test(positional[0]) &&
   !positional[0].endsWith("_test.ts");
 
+// an evaluation forwards everything (--help included) to the CLI's `test`; otherwise the
+// options are deno test's, passed through
+const args = isEval
+  ? Deno.args
+  : (await parseCli({ usage: HELP, options: {}, passThrough: true })).positionals;
 if (isEval) {
   const cli = new URL("../lib/cli/main.ts", import.meta.url).pathname;
   const child = new Deno.Command(Deno.execPath(), {

@@ -8,9 +8,9 @@
  * Writes `<out>/instances_<split>.json` per split; `file_name`s are relative to `--root`. A split
  * that writes 0 annotations is an error (exit 1): its class names probably match nothing.
  */
-import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { vocToCoco } from "../lib/datasets/voc2coco.ts";
+import { parseCli, usageError } from "./_args.ts";
 
 const HELP = `Usage: deno task voc2coco --root VOC_ROOT --classes A,B,C --out DIR [--split NAME ...]
 
@@ -26,29 +26,17 @@ Options:
 
 Exit code: 0 done, 1 an input error or a split with 0 annotations, 2 bad usage.`;
 
-let values;
-try {
-  ({ values } = parseArgs({
-    args: Deno.args,
-    options: {
-      root: { type: "string" },
-      split: { type: "string", multiple: true, default: ["trainval", "test"] },
-      classes: { type: "string" },
-      out: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  }));
-} catch (e) {
-  console.error(`error: ${(e as Error).message}\n\n${HELP}`);
-  Deno.exit(2);
-}
-if (values.help) {
-  console.log(HELP);
-  Deno.exit(0);
-}
+const { values } = await parseCli({
+  usage: HELP,
+  options: {
+    root: { type: "string" },
+    split: { type: "string", multiple: true, default: ["trainval", "test"] as string[] },
+    classes: { type: "string" },
+    out: { type: "string" },
+  },
+});
 if (!values.root || !values.classes || !values.out) {
-  console.error(`error: --root, --classes and --out are required\n\n${HELP}`);
-  Deno.exit(2);
+  usageError("--root, --classes and --out are required");
 }
 try {
   await Deno.mkdir(values.out, { recursive: true });

@@ -8,7 +8,7 @@
  * (counts), `confusion_matrix.csv` and `confusion_matrix.png` (row-normalised percentages).
  */
 import { join } from "node:path";
-import { collect, int, loadToolConfig, num, runTool, toolProgram } from "./_common.ts";
+import { int, loadToolConfig, num, runTool, toolArgs } from "./_common.ts";
 import { buildSplit } from "../../lib/apis/common.ts";
 import { readResults } from "../../lib/apis/results_io.ts";
 import { Raster } from "../../lib/runner/plot.ts";
@@ -88,18 +88,40 @@ function drawMatrix(m: number[][], names: string[], title: string): Uint8Array {
   return r.toPng();
 }
 
-const program = toolProgram(
-  "confusion-matrix",
-  "Confusion matrix of a results file on the config's test set",
-)
-  .argument("<config>", "config file")
-  .argument("<results>", "results file: .pkl/.pickle (mmdet layout) or .json")
-  .argument("<save_dir>", "folder for confusion_matrix.{json,csv,png} (created)")
-  .option("--score-thr <float>", "score threshold of the detections", num, 0.3)
-  .option("--tp-iou-thr <float>", "IoU threshold of a match", num, 0.5)
-  .option("--max-images <int>", "only the first N images", int)
-  .option("--cfg-options <key=value...>", "override config keys", collect)
-  .action(async (config: string, resultsPath: string, saveDir: string, o) => {
+const HELP = `Usage: deno task confusion-matrix [options] <config> <results> <save_dir>
+
+Confusion matrix of a results file on the config's test set
+
+Arguments:
+  config                        config file
+  results                       results file: .pkl/.pickle (mmdet layout) or .json
+  save_dir                      folder for confusion_matrix.{json,csv,png} (created)
+
+Options:
+  --score-thr <float>           score threshold of the detections (default: 0.3)
+  --tp-iou-thr <float>          IoU threshold of a match (default: 0.5)
+  --max-images <int>            only the first N images
+  --cfg-options <key=value...>  override config keys
+  -h, --help                    print this help and exit`;
+
+if (import.meta.main) {
+  await runTool(async () => {
+    const { values: v, positionals } = await toolArgs({
+      usage: HELP,
+      options: {
+        "score-thr": { type: "string", default: "0.3" },
+        "tp-iou-thr": { type: "string", default: "0.5" },
+        "max-images": { type: "string" },
+        "cfg-options": { type: "string", variadic: true },
+      },
+    }, ["config", "results", "save_dir"]);
+    const [config, resultsPath, saveDir] = positionals;
+    const o = {
+      scoreThr: num("score-thr", v["score-thr"]),
+      tpIouThr: num("tp-iou-thr", v["tp-iou-thr"]),
+      maxImages: v["max-images"] === undefined ? undefined : int("max-images", v["max-images"]),
+      cfgOptions: v["cfg-options"],
+    };
     const cfg = await loadToolConfig(config, o.cfgOptions);
     const dataset = buildSplit(cfg, "test") as unknown as {
       length: number;
@@ -138,5 +160,4 @@ const program = toolProgram(
     );
     console.log(`confusion matrix written to ${saveDir}/confusion_matrix.{json,csv,png}`);
   });
-
-if (import.meta.main) await runTool(program);
+}
