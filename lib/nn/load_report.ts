@@ -33,6 +33,76 @@ export interface LoadReportOptions {
   source?: string;
 }
 
+/** How a checkpoint's keys match a model's (mmcv's `load_state_dict` report). */
+export interface KeyMatch {
+  /** Model keys the checkpoint lacks (left at their initial values). */
+  missing: string[];
+  /** Checkpoint keys the model lacks (ignored). */
+  unexpected: string[];
+  /** Keys in both. */
+  matched: number;
+  /** mmcv's warning text, or "" when the keys match exactly. */
+  message: string;
+}
+
+/**
+ * Compares a checkpoint's keys with a model's, as mmcv's `load_state_dict` reports them
+ * ("unexpected key in source state_dict: …", "missing keys in source state_dict: …"), and
+ * refuses a checkpoint of which no key matches (the model would silently keep its random
+ * init), suggesting the prefix to add or strip when one explains the mismatch. Used by
+ * `load_from`, `resume_from` and other weight loaders.
+ *
+ * @throws {DataError} when no key matches and the model has keys
+ */
+export function matchStateDictKeys(
+  modelKeys: Iterable<string>,
+  ckptKeys: Iterable<string>,
+  source: string,
+): KeyMatch {
+  const own = new Set(modelKeys), given = new Set(ckptKeys);
+  const missing = [...own].filter((k) => !given.has(k));
+  const unexpected = [...given].filter((k) => !own.has(k));
+  const matched = own.size - missing.length;
+  if (matched === 0 && own.size > 0) {
+    throw new DataError(
+      `Cannot load "${source}": none of its ${given.size} keys matches the model's ${own.size} keys ` +
+        `(checkpoint e.g. "${[...given][0] ?? "(none)"}", model e.g. "${[...own][0]}")` +
+        statePrefixHint(own, given) + "; the model would keep its random initialisation",
+    );
+  }
+  const parts: string[] = [];
+  if (unexpected.length) {
+    parts.push(`unexpected key in source state_dict: ${unexpected.join(", ")}\n`);
+  }
+  if (missing.length) parts.push(`missing keys in source state_dict: ${missing.join(", ")}\n`);
+  const message = parts.length
+    ? ["The model and loaded state dict do not match exactly\n", ...parts].join("\n")
+    : "";
+  return { missing, unexpected, matched, message };
+}
+
+/**
+ * Why no key matched, when a prefix explains it: the checkpoint's keys carry one the model's lack,
+ * or the reverse; "" otherwise. Starts with "; " to append to a message.
+ */
+export function statePrefixHint(own: Set<string>, given: Set<string>): string {
+  const first = [...given][0];
+  if (!first) return "";
+  for (const o of own) {
+    if (first.endsWith(`.${o}`) || first.endsWith(o)) {
+      const p = first.slice(0, first.length - o.length);
+      if (p && [...given].filter((k) => k.startsWith(p) && own.has(k.slice(p.length))).length > 0) {
+        return `; its keys carry the prefix "${p}": strip it (convert the file) to load them`;
+      }
+    }
+    if (o.endsWith(first) && o !== first) {
+      const p = o.slice(0, o.length - first.length);
+      return `; the model's keys carry the prefix "${p}" that the file lacks (weights of a submodule?)`;
+    }
+  }
+  return "";
+}
+
 const torchSize = (s: number[]) => `torch.Size([${s.join(", ")}])`;
 
 /**
@@ -80,24 +150,17 @@ export function loadStateDictReport(
   const loaded = Object.keys(ok);
   if (loaded.length === 0 && Object.keys(sd).length > 0 && own.size > 0) {
     const first = (ks: string[]) => ks.slice(0, 3).join(", ") + (ks.length > 3 ? ", …" : "");
-    // every checkpoint key under one prefix that the model's keys lack (e.g. "model.")
-    const ck = Object.keys(sd);
-    const p0 = /^[^.]+\./.exec(ck[0])?.[0];
-    if (p0 && ck.every((k) => k.startsWith(p0)) && ck.some((k) => own.has(k.slice(p0.length)))) {
-      throw new DataError(
-        `Cannot load state dict${src} into ${module.constructor.name}: none of its keys matches, ` +
-          `they carry the prefix "${p0}" (e.g. ${ck[0]}): strip it (deno task convert, or ` +
-          `init_cfg=dict(type="Pretrained", checkpoint=..., prefix="${p0}"))`,
-      );
-    }
+    const hint = statePrefixHint(new Set(own.keys()), new Set(Object.keys(sd)));
     throw new DataError(
       `Cannot load state dict${src} into ${module.constructor.name}: not one of its ` +
         `${
           Object.keys(sd).length
         } entries matches the model's ${own.size} parameters and buffers ` +
         `by name and shape (checkpoint keys: ${first(Object.keys(sd))}; model keys: ` +
-        `${first([...own.keys()])}): it is another model's checkpoint, or its keys need a prefix ` +
-        `(init_cfg=dict(type="Pretrained", checkpoint=..., prefix="backbone."))`,
+        `${first([...own.keys()])})` +
+        (hint ||
+          `: it is another model's checkpoint, or its keys need a prefix ` +
+            `(init_cfg=dict(type="Pretrained", checkpoint=..., prefix="backbone."))`),
     );
   }
   if (message && opts.strict) {

@@ -17,6 +17,8 @@ import {
   toFloat32,
 } from "../utils/safetensors.ts";
 import { DataError } from "../utils/errors.ts";
+// the key report is shared with mmcv-style loading in lib/nn (one implementation)
+export { type KeyMatch, matchStateDictKeys } from "../nn/load_report.ts";
 import type { OptimizerState, StateDict } from "./types.ts";
 import { isPthPath, loadPthAsCheckpoint } from "./pth_checkpoint.ts";
 import { platform } from "../platform/mod.ts";
@@ -469,70 +471,4 @@ export async function loadCheckpoint(
     };
   }
   return ckpt;
-}
-
-/** How a checkpoint's keys match a model's (mmcv's `load_state_dict` report). */
-export interface KeyMatch {
-  /** Model keys the checkpoint lacks (left at their initial values). */
-  missing: string[];
-  /** Checkpoint keys the model lacks (ignored). */
-  unexpected: string[];
-  /** Keys in both. */
-  matched: number;
-  /** mmcv's warning text, or "" when the keys match exactly. */
-  message: string;
-}
-
-/**
- * Compares a checkpoint's keys with a model's, as mmcv's `load_state_dict` reports them
- * ("unexpected key in source state_dict: …", "missing keys in source state_dict: …"), and
- * refuses a checkpoint of which no key matches (the model would silently keep its random
- * init), suggesting the prefix to add or strip when one explains the mismatch. Used by
- * `load_from`, `resume_from` and other weight loaders.
- *
- * @throws {DataError} when no key matches and the model has keys
- */
-export function matchStateDictKeys(
-  modelKeys: Iterable<string>,
-  ckptKeys: Iterable<string>,
-  source: string,
-): KeyMatch {
-  const own = new Set(modelKeys), given = new Set(ckptKeys);
-  const missing = [...own].filter((k) => !given.has(k));
-  const unexpected = [...given].filter((k) => !own.has(k));
-  const matched = own.size - missing.length;
-  if (matched === 0 && own.size > 0) {
-    throw new DataError(
-      `Cannot load "${source}": none of its ${given.size} keys matches the model's ${own.size} keys ` +
-        `(checkpoint e.g. "${[...given][0] ?? "(none)"}", model e.g. "${[...own][0]}")` +
-        prefixHint(own, given) + "; the model would keep its random initialisation",
-    );
-  }
-  const parts: string[] = [];
-  if (unexpected.length) {
-    parts.push(`unexpected key in source state_dict: ${unexpected.join(", ")}\n`);
-  }
-  if (missing.length) parts.push(`missing keys in source state_dict: ${missing.join(", ")}\n`);
-  const message = parts.length
-    ? ["The model and loaded state dict do not match exactly\n", ...parts].join("\n")
-    : "";
-  return { missing, unexpected, matched, message };
-}
-
-function prefixHint(own: Set<string>, given: Set<string>): string {
-  const first = [...given][0];
-  if (!first) return "";
-  for (const o of own) {
-    if (first.endsWith(`.${o}`) || first.endsWith(o)) {
-      const p = first.slice(0, first.length - o.length);
-      if (p && [...given].filter((k) => k.startsWith(p) && own.has(k.slice(p.length))).length > 0) {
-        return `; its keys carry the prefix "${p}": strip it (convert the file) to load them`;
-      }
-    }
-    if (o.endsWith(first) && o !== first) {
-      const p = o.slice(0, o.length - first.length);
-      return `; the model's keys carry the prefix "${p}" that the file lacks (weights of a submodule?)`;
-    }
-  }
-  return "";
 }
