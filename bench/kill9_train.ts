@@ -6,7 +6,7 @@
  * it resumed from the checkpoint `findLatestCheckpoint` chose (the newest complete one), and every
  * complete checkpoint of the work dir loads.
  *
- * Usage: deno run -A bench/kill9_train.ts   (WGDET_KILL9_TRIALS, default 20; WGDET_KILL9_OUT: JSON)
+ * Usage: deno run -A bench/kill9_train.ts [--trials 20] [--seed 7] [--out FILE]
  */
 import { join } from "../lib/utils/path.ts";
 import {
@@ -15,10 +15,19 @@ import {
   loadCheckpoint,
 } from "../lib/runner/checkpoint.ts";
 import { Rng } from "../lib/utils/rng.ts";
+import { int, parseCli } from "../tools/_args.ts";
 
-const trials = Number(Deno.env.get("WGDET_KILL9_TRIALS") ?? "20");
+const { values } = await parseCli({
+  usage: "Usage: deno run -A bench/kill9_train.ts [--trials 20] [--seed 7] [--out FILE]",
+  options: {
+    trials: { type: "string", default: "20" },
+    seed: { type: "string", default: "7" },
+    out: { type: "string" },
+  },
+});
+const trials = int("trials", values.trials);
 const root = new URL("../", import.meta.url).pathname;
-const rng = new Rng(7);
+const rng = new Rng(int("seed", values.seed));
 const NARROW = [
   "model.backbone.base_channels=8",
   "model.neck.in_channels=[8,16,32,64]",
@@ -116,6 +125,5 @@ const result = {
   failures,
 };
 console.log(JSON.stringify(result, null, 1));
-const outFile = Deno.env.get("WGDET_KILL9_OUT");
-if (outFile) await Deno.writeTextFile(outFile, JSON.stringify(result, null, 1) + "\n");
+if (values.out) await Deno.writeTextFile(values.out, JSON.stringify(result, null, 1) + "\n");
 if (ok !== trials) Deno.exit(1);
