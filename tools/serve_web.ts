@@ -37,17 +37,24 @@ export const DEMO_CONFIGS: Record<string, { file: string; options: string[]; not
   },
 };
 
-/** The bundle of web.ts (same command as `deno task build:web`), written to web/dist/wgdet.js. */
-export async function buildWeb(): Promise<void> {
+/**
+ * The bundle of web.ts (the command of `deno task build:web`), written to `out` (default
+ * web/dist/wgdet.js, relative to the repository root). The browser tests build theirs with it.
+ */
+export async function buildWeb(out = "web/dist/wgdet.js"): Promise<void> {
   const r = await new Deno.Command(Deno.execPath(), {
     args: [
       "bundle",
       "--platform",
       "browser",
+      // class names are behaviour, not decoration: NumClassCheckHook exempts RPNHead by name,
+      // datasets write their type, errors name the module; without this esbuild renames
+      // colliding classes (RPNHead became _RPNHead and the hook refused every two-stage run)
+      "--keep-names",
       "--import-map",
       "web/import_map.json",
       "-o",
-      "web/dist/wgdet.js",
+      out,
       "web.ts",
     ],
     cwd: ROOT,

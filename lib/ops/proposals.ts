@@ -8,6 +8,7 @@
  * @module
  */
 import propSrc from "../../kernels/rpn_proposals.wgsl" with { type: "text" };
+import selectSrc from "../../kernels/rpn_proposals_select.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/kernel.ts";
 import { getGpu } from "../gpu/runtime.ts";
 import { fmtShape, type RawTensor } from "../gpu/raw_tensor.ts";
@@ -18,6 +19,13 @@ import { sortRank } from "./topk.ts";
 export const RPN_PROPOSALS: KernelSpec = {
   name: "rpn_proposals",
   source: propSrc,
+  params: "uuuufuuu",
+};
+
+/** `kernels/rpn_proposals_select.wgsl`: the greedy sweep that writes the proposals. */
+export const RPN_PROPOSALS_SELECT: KernelSpec = {
+  name: "rpn_proposals_select",
+  source: selectSrc,
   params: "uuuufuuu",
 };
 
@@ -80,7 +88,6 @@ export function rpnProposals(
   const keys = gpu.empty([N * K, 2], "u32", "proposal_keys");
   const stats = gpu.zeros([N * 2], "u32", "proposal_stats");
   const segmax = gpu.empty([N], "f32", "proposal_segmax");
-  const dummy = gpu.empty([4], "u32", "proposal_dummy");
   const params = [
     N,
     K,
@@ -91,28 +98,15 @@ export function rpnProposals(
     words,
     0,
   ];
-  const bind = (mask: RawTensor, perm: RawTensor) => [
-    boxes,
-    scores,
-    lv,
-    mask,
-    perm,
-    labels,
-    keys,
-    stats,
-    segmax,
-    out.proposals,
-    out.valid,
-    out.counts,
-  ];
+  const bindings = [boxes, scores, lv, labels, keys, stats, segmax];
   gpu.dispatch(RPN_PROPOSALS, {
-    bindings: bind(dummy, dummy),
+    bindings,
     params,
     overrides: { PASS: 0 },
     workgroups: Math.ceil((N * K) / 256),
   });
   gpu.dispatch(RPN_PROPOSALS, {
-    bindings: bind(dummy, dummy),
+    bindings,
     params,
     overrides: { PASS: 1 },
     workgroups: Math.ceil(N / 256),
@@ -144,13 +138,12 @@ export function rpnProposals(
       workgroups: tiles.length / 2,
     });
   }
-  gpu.dispatch(RPN_PROPOSALS, {
-    bindings: bind(mask, perm),
+  gpu.dispatch(RPN_PROPOSALS_SELECT, {
+    bindings: [boxes, scores, mask, perm, stats, out.proposals, out.valid, out.counts],
     params,
-    overrides: { PASS: 2 },
     workgroups: N,
   });
-  for (const t of [lv, labels, keys, stats, segmax, dummy, perm, segT, tileT, mask, flatBoxes]) {
+  for (const t of [lv, labels, keys, stats, segmax, perm, segT, tileT, mask, flatBoxes]) {
     t.release();
   }
   return out;

@@ -12,6 +12,7 @@ import {
   serveStatic,
 } from "../../tools/chromium.ts";
 import type { PageAdapter, StaticServer } from "../../tools/chromium.ts";
+import { buildWeb } from "../../tools/serve_web.ts";
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
 export const CHROMIUM = findChromium();
@@ -75,22 +76,7 @@ export async function openSession(
 export async function buildBundle(): Promise<string> {
   const out = await Deno.makeTempFile({ suffix: ".js" });
   try {
-    const r = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "bundle",
-        "--platform",
-        "browser",
-        "--import-map",
-        "web/import_map.json",
-        "-o",
-        out,
-        "web.ts",
-      ],
-      cwd: ROOT,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (r.code !== 0) throw new Error(`deno bundle failed:\n${new TextDecoder().decode(r.stderr)}`);
+    await buildWeb(out);
     return await Deno.readTextFile(out);
   } finally {
     await Deno.remove(out).catch(() => {});

@@ -1,7 +1,7 @@
 // The same library in a Chromium tab (the web.ts bundle on Chromium's SwiftShader WebGPU adapter)
 // and in Deno (mod.ts on this machine's adapter), on the same inputs: README's gradient, a conv
-// forward/backward, and 5 training iterations of the tiny RetinaNet whose losses must agree to
-// 1e-4. Skipped with a message when Chromium is absent (see _browser.ts).
+// forward/backward, and 5 training iterations of the tiny RetinaNet and of a tiny Faster R-CNN whose
+// losses must agree to 1e-4. Skipped with a message when Chromium is absent (see _browser.ts).
 import * as wgdet from "../../mod.ts";
 import { RunnerLogger } from "../../lib/runner/logger.ts";
 import { platform } from "../../lib/platform/mod.ts";
@@ -50,6 +50,31 @@ async function tinyBrowserConfig(): Promise<{ dict: wgdet.CfgDict; root: string 
   return { dict: cfg.toJSON(), root: info.root };
 }
 
+/**
+ * The tiny Faster R-CNN of configs/faster_rcnn/faster_rcnn_tiny_shapes.ts at half its width, on the
+ * same 10 images as {@linkcode tinyBrowserConfig}: 5 iterations.
+ */
+async function tinyTwoStageConfig(): Promise<{ dict: wgdet.CfgDict; root: string }> {
+  const { dict: base, root } = await tinyBrowserConfig();
+  const d = (await loadConfig(`${ROOT}configs/faster_rcnn/faster_rcnn_tiny_shapes.ts`)).toJSON();
+  Object.assign(d, { data: base.data, runner: base.runner, lr_config: base.lr_config });
+  const cfg = new wgdet.Config(d, "faster_rcnn_tiny_browser");
+  applyCfgOptions(cfg, [
+    "model.backbone.base_channels=8",
+    "model.neck.in_channels=[8,16,32,64]",
+    "model.neck.out_channels=16",
+    "model.rpn_head.in_channels=16",
+    "model.rpn_head.feat_channels=16",
+    "model.roi_head.bbox_roi_extractor.out_channels=16",
+    "model.roi_head.bbox_head.in_channels=16",
+    "model.roi_head.bbox_head.fc_out_channels=32",
+    "log_config.interval=1",
+    "checkpoint_config.interval=100",
+    "evaluation.save_best=None",
+  ], { warn: () => {} });
+  return { dict: cfg.toJSON(), root };
+}
+
 async function filesUnder(dir: string): Promise<string[]> {
   const out: string[] = [];
   for await (const e of Deno.readDir(dir)) {
@@ -62,7 +87,7 @@ async function filesUnder(dir: string): Promise<string[]> {
 
 Deno.test({
   name:
-    "browser: README gradient, conv forward/backward and 5 tiny RetinaNet iterations equal Deno's",
+    "browser: README gradient, conv forward/backward, 5 tiny RetinaNet and 5 Faster R-CNN iterations equal Deno's",
   ignore: NO_CHROMIUM || !hasAdapter,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -167,6 +192,40 @@ Deno.test({
           await Deno.remove(dir, { recursive: true });
         }
       });
+      await t.step(
+        "5 Faster R-CNN iterations (RPN proposals, RoIAlign): losses equal Deno's",
+        async () => {
+          const { dict, root } = await tinyTwoStageConfig();
+          const files = (await filesUnder(root)).map((p) =>
+            [p, s.server.url + p.slice(ROOT.length)] as [string, string]
+          );
+          const t0 = performance.now();
+          const page = (await callWithWgdet<{ loss: number }[]>(
+            s,
+            trainRecordsProbe,
+            dict,
+            "/work_dirs/browser_frcnn",
+            files,
+          )).map((r) => r.loss);
+          const tPage = performance.now() - t0;
+          const dir = await Deno.makeTempDir({ prefix: "wgdet-browser-" });
+          try {
+            const t1 = performance.now();
+            const deno = (await trainRecordsProbe(WG, dict, dir, [])).map((r) => r.loss);
+            console.log(
+              `  5 Faster R-CNN iterations: ${(tPage / 1000).toFixed(1)} s in Chromium, ` +
+                `${((performance.now() - t1) / 1000).toFixed(1)} s in Deno; losses ${
+                  page.map((v) => v.toFixed(4)).join(", ")
+                }`,
+            );
+            assert.equal(page.length, 5);
+            assert.equal(deno.length, 5);
+            assertClose(page, deno, { atol: 1e-4, rtol: 0 });
+          } finally {
+            await Deno.remove(dir, { recursive: true });
+          }
+        },
+      );
     } finally {
       await s.close();
     }
