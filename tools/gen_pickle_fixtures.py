@@ -1,5 +1,6 @@
 """Fixtures of tests/utils/pickle_test.ts: mmdetection-style results.pkl files written by Python
-(protocol 2, as mmcv.dump does, and protocol 4, pickle's default) from results.json, and a check
+(protocol 2, as mmcv.dump does, protocol 4, pickle's default, and protocol 5, numpy's
+_frombuffer form) from results.json, and a check
 that wgdet's own results.pkl (written by lib/apis/results_io.ts) loads with pickle.load as a list
 per image of float32 [k, 5] numpy arrays equal to results.json.
 
@@ -17,7 +18,7 @@ with open(os.path.join(HERE, "results.json")) as f:
     nested = json.load(f)
 results = [[np.array(c, dtype=np.float32).reshape(-1, 5) for c in im] for im in nested]
 
-for proto, name in [(2, "mmdet_p2.pkl"), (4, "mmdet_p4.pkl")]:
+for proto, name in [(2, "mmdet_p2.pkl"), (4, "mmdet_p4.pkl"), (5, "mmdet_p5.pkl")]:
     with open(os.path.join(HERE, name), "wb") as f:
         pickle.dump(results, f, protocol=proto)
 

@@ -133,7 +133,7 @@ export async function readResults(path: string): Promise<BboxResult[]> {
       value = (value as { results: unknown }).results;
     }
   } else if (ext === ".pkl" || ext === ".pickle") {
-    value = pickleLoads(bytes, `results "${path}"`);
+    value = pickleLoads(bytes, path);
   } else {
     throw new ConfigError(`Cannot read results "${path}": expected a .pkl, .pickle or .json file`);
   }

@@ -19,6 +19,7 @@ import {
   unpickle,
 } from "./unpickle.ts";
 import { isZip, PthError, writeZip, ZipReader } from "./zip.ts";
+import { PickleWriter } from "../pickle_writer.ts";
 
 export { PthError, PthTensorRef, PyTuple };
 export type { PthDtype, PthStorageRef };
@@ -326,157 +327,47 @@ function isTensor(v: unknown): v is PthTensor {
     ArrayBuffer.isView((v as PthTensor).data);
 }
 
-/** Pickles (protocol 2) `value` as `torch.save` does, tensors as persistent storage ids. */
-class PickleWriter {
-  readonly #chunks: Uint8Array[] = [];
-  #cur = new Uint8Array(1 << 16);
-  #n = 0;
-  readonly storages: Uint8Array[] = [];
-  readonly #enc = new TextEncoder();
-
-  #byte(b: number) {
-    if (this.#n === this.#cur.length) this.#flushCur();
-    this.#cur[this.#n++] = b;
-  }
-  #bytes(b: Uint8Array) {
-    for (const x of b) this.#byte(x);
-  }
-  #u32(v: number) {
-    this.#bytes(new Uint8Array(new Uint32Array([v]).buffer));
-  }
-  #flushCur() {
-    this.#chunks.push(this.#cur.slice(0, this.#n));
-    this.#n = 0;
-  }
-  #global(module: string, name: string) {
-    this.#byte(0x63);
-    this.#bytes(this.#enc.encode(`${module}\n${name}\n`));
-  }
-  #str(s: string) {
-    const b = this.#enc.encode(s);
-    this.#byte(0x58);
-    this.#u32(b.length);
-    this.#bytes(b);
-  }
-  #int(v: number | bigint) {
-    if (typeof v === "number" && v >= 0 && v < 256) {
-      this.#byte(0x4b);
-      this.#byte(v);
-    } else if (typeof v === "number" && v >= -(2 ** 31) && v < 2 ** 31) {
-      this.#byte(0x4a);
-      this.#bytes(new Uint8Array(new Int32Array([v]).buffer));
-    } else {
-      let b = BigInt(v);
-      const out: number[] = [];
-      while (true) {
-        out.push(Number(b & 0xffn));
-        const done = b >= -128n && b < 128n;
-        b >>= 8n;
-        if (done) break;
-      }
-      this.#byte(0x8a);
-      this.#byte(out.length);
-      this.#bytes(new Uint8Array(out));
-    }
-  }
-  #tuple(items: (() => void)[]) {
-    if (items.length === 0) return this.#byte(0x29);
-    if (items.length > 3) this.#byte(0x28);
-    for (const f of items) f();
-    this.#byte(items.length <= 3 ? [0, 0x85, 0x86, 0x87][items.length] : 0x74);
-  }
-  #orderedDict(entries: [string | number, PthValue][]) {
-    this.#global("collections", "OrderedDict");
-    this.#byte(0x29);
-    this.#byte(0x52);
-    this.#setItems(entries);
-  }
-  #setItems(entries: [string | number, PthValue][]) {
-    for (let i = 0; i < entries.length; i += 1000) {
-      this.#byte(0x28);
-      for (const [k, v] of entries.slice(i, i + 1000)) {
-        this.value(k);
-        this.value(v);
-      }
-      this.#byte(0x75);
-    }
-  }
-  #tensor(t: PthTensor) {
-    const key = String(this.storages.length);
+/**
+ * The pickle (protocol 2) of `value` as `torch.save` writes it, tensors as persistent storage ids
+ * `("storage", torch.XStorage, key, "cpu", numel)` whose bytes go to `storages` (key = index).
+ */
+function picklePth(value: PthValue, storages: Uint8Array[]): Uint8Array {
+  const w = new PickleWriter(2);
+  const tensor = (v: unknown): boolean => {
+    if (!isTensor(v)) return false;
+    const t = v;
+    const key = String(storages.length);
     const n = t.shape.reduce((a, b) => a * b, 1);
     if (t.data.length !== n) {
       throw new TypeError(
         `Cannot write a tensor of shape [${t.shape}] from ${t.data.length} values`,
       );
     }
-    this.storages.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength).slice());
+    storages.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength).slice());
     const strides = t.shape.map((_, i) => t.shape.slice(i + 1).reduce((a, b) => a * b, 1));
-    this.#global("torch._utils", "_rebuild_tensor_v2");
-    this.#tuple([
+    w.global("torch._utils", "_rebuild_tensor_v2");
+    w.tuple([
       () => {
-        this.#tuple([
-          () => this.#str("storage"),
-          () => this.#global("torch", STORAGE_OF_DTYPE[t.dtype]),
-          () => this.#str(key),
-          () => this.#str("cpu"),
-          () => this.#int(n),
+        w.tuple([
+          () => w.str("storage"),
+          () => w.global("torch", STORAGE_OF_DTYPE[t.dtype]),
+          () => w.str(key),
+          () => w.str("cpu"),
+          () => w.int(n),
         ]);
-        this.#byte(0x51); // BINPERSID
+        w.byte(0x51); // BINPERSID
       },
-      () => this.#int(0),
-      () => this.#tuple(t.shape.map((d) => () => this.#int(d))),
-      () => this.#tuple(strides.map((d) => () => this.#int(d))),
-      () => this.#byte(0x89),
-      () => this.#orderedDict([]),
+      () => w.int(0),
+      () => w.tuple(t.shape.map((d) => () => w.int(d))),
+      () => w.tuple(strides.map((d) => () => w.int(d))),
+      () => w.byte(0x89), // requires_grad False
+      () => w.value(new Map()), // backward hooks: an empty OrderedDict
     ]);
-    this.#byte(0x52);
-  }
-  /** Appends the pickle of `v`. */
-  value(v: PthValue): void {
-    if (v === null) this.#byte(0x4e);
-    else if (v === true) this.#byte(0x88);
-    else if (v === false) this.#byte(0x89);
-    else if (typeof v === "bigint") this.#int(v);
-    else if (typeof v === "number") {
-      if (Number.isInteger(v) && Math.abs(v) <= Number.MAX_SAFE_INTEGER && !Object.is(v, -0)) {
-        this.#int(v);
-      } else {
-        this.#byte(0x47);
-        const b = new Uint8Array(8);
-        new DataView(b.buffer).setFloat64(0, v, false);
-        this.#bytes(b);
-      }
-    } else if (typeof v === "string") this.#str(v);
-    else if (Array.isArray(v)) {
-      this.#byte(0x5d);
-      for (let i = 0; i < v.length; i += 1000) {
-        this.#byte(0x28);
-        for (const x of v.slice(i, i + 1000)) this.value(x);
-        this.#byte(0x65);
-      }
-    } else if (v instanceof PyTuple) {
-      this.#tuple(v.items.map((x) => () => this.value(x as PthValue)));
-    } else if (v instanceof Map) this.#orderedDict([...v.entries()]);
-    else if (isTensor(v)) this.#tensor(v);
-    else {
-      this.#byte(0x7d);
-      this.#setItems(Object.entries(v));
-    }
-  }
-  /** The finished pickle (protocol 2, ending in STOP). */
-  finish(): Uint8Array {
-    this.#byte(0x2e);
-    this.#flushCur();
-    const out = new Uint8Array(this.#chunks.reduce((a, c) => a + c.length, 0) + 2);
-    out[0] = 0x80;
-    out[1] = 2;
-    let p = 2;
-    for (const c of this.#chunks) {
-      out.set(c, p);
-      p += c.length;
-    }
-    return out;
-  }
+    w.byte(0x52); // REDUCE
+    return true;
+  };
+  w.value(value, tensor);
+  return w.finish();
 }
 
 /**
@@ -488,14 +379,13 @@ export function writePth(value: PthValue, archiveName = "archive"): Uint8Array<A
   if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
     throw new RangeError("Cannot write .pth files on a big-endian host");
   }
-  const w = new PickleWriter();
-  w.value(value);
-  const pkl = w.finish();
+  const storages: Uint8Array[] = [];
+  const pkl = picklePth(value, storages);
   const enc = new TextEncoder();
   return writeZip([
     [`${archiveName}/data.pkl`, pkl],
     [`${archiveName}/byteorder`, enc.encode("little")],
-    ...w.storages.map((s, i) => [`${archiveName}/data/${i}`, s] as [string, Uint8Array]),
+    ...storages.map((s, i) => [`${archiveName}/data/${i}`, s] as [string, Uint8Array]),
     [`${archiveName}/version`, enc.encode("3\n")],
   ]);
 }

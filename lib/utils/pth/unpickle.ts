@@ -14,12 +14,9 @@
  * @module
  */
 import { PthError } from "./zip.ts";
+import { PyTuple } from "../pickle_writer.ts";
 
-/** A Python tuple. */
-export class PyTuple {
-  /** Creates a tuple of `items`. */
-  constructor(readonly items: unknown[]) {}
-}
+export { PyTuple };
 
 /** An allowlisted global (a storage type, a dtype, or a function implemented here). */
 export class PyGlobal {
@@ -126,6 +123,26 @@ export interface UnpickleOptions {
   persistentLoad?: (pid: unknown) => unknown;
   /** Most memo entries (default 10 million). */
   maxMemo?: number;
+  /** Globals beyond the checkpoint allowlist, for other kinds of pickle (numpy arrays). */
+  extension?: UnpickleExtension;
+}
+
+/**
+ * More globals an unpickling accepts, each implemented in TypeScript (lib/utils/pickle.ts reads
+ * numpy arrays with one). Everything else stays refused.
+ */
+export interface UnpickleExtension {
+  /** What the file may hold, for the refusal message (default: tensors and state dicts). */
+  kind: string;
+  /** Whether `module.name` (Python 3 names) is one of the extension's globals. */
+  allows(qualname: string): boolean;
+  /** `REDUCE` (or `NEWOBJ`) of an allowed global with positional `args`: the value. */
+  call(qualname: string, args: unknown[], fail: (why: string) => Error): unknown;
+  /**
+   * `BUILD` with `state` on `obj` (a value `call` made): the value that replaces it, or
+   * `undefined` when `obj` is not the extension's.
+   */
+  build?(obj: unknown, state: unknown, fail: (why: string) => Error): unknown;
 }
 
 /** Python 2 module names pickles of protocol ≤ 2 use, mapped to Python 3's (`_compat_pickle`). */
@@ -201,10 +218,14 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions, start = 0): U
     new PthError(
       `Cannot read "${file}": ${why} (pickle opcode 0x${op.toString(16)} at byte ${opPos})`,
     );
+  const ext = opts.extension;
   const refuse = (what: string) =>
     new PthError(
-      `refusing to load ${file}: it calls ${what}, which is not a tensor or state-dict type ` +
-        `(only weights are read; no code from the file is run)`,
+      ext
+        ? `refusing to load ${file}: it calls ${what}, which is not ${ext.kind} ` +
+          `(no code from the file is run)`
+        : `refusing to load ${file}: it calls ${what}, which is not a tensor or state-dict type ` +
+          `(only weights are read; no code from the file is run)`,
     );
   const stack: unknown[] = [];
   const marks: number[] = [];
@@ -311,10 +332,12 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions, start = 0): U
       q === "torch.nn.parameter.Parameter" ||
       q === "_codecs.encode" ||
       q === "builtins.set" || q === "builtins.frozenset" || q === "builtins.bytearray" ||
+      q === "builtins.bytes" ||
       (module === "torch" && (name in DTYPE_OF_STORAGE || TORCH_DTYPES.has(name)))
     ) {
       return new PyGlobal(module, name);
     }
+    if (ext?.allows(q)) return new PyGlobal(module, name);
     throw refuse(q);
   };
   const rebuildTensor = (args: unknown[], what: string) => {
@@ -394,11 +417,13 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions, start = 0): U
         if (args.length === 0) return new Set();
         if (args.length === 1 && Array.isArray(args[0])) return new Set(args[0]);
         throw fail(`${fn.qualname} called with unexpected arguments`);
+      case "builtins.bytes": // b'' at protocol <= 2 is bytes()
       case "builtins.bytearray":
         if (args.length === 0) return new Uint8Array(0);
         if (args.length === 1 && args[0] instanceof Uint8Array) return args[0].slice();
         throw fail(`${fn.qualname} called with unexpected arguments`);
       default:
+        if (ext?.allows(fn.qualname)) return ext.call(fn.qualname, args, fail);
         throw refuse(fn.qualname);
     }
   };
@@ -646,7 +671,10 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions, start = 0): U
       case 0x81: { // NEWOBJ
         const args = pop();
         const cls = pop();
-        if (cls instanceof PyGlobal && cls.qualname === "collections.OrderedDict") {
+        if (
+          cls instanceof PyGlobal &&
+          (cls.qualname === "collections.OrderedDict" || ext?.allows(cls.qualname))
+        ) {
           stack.push(call(cls, args));
         } else {throw refuse(
             cls instanceof PyGlobal ? `${cls.qualname}.__new__` : "an object constructor",
@@ -657,7 +685,10 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions, start = 0): U
         pop();
         const args = pop();
         const cls = pop();
-        if (cls instanceof PyGlobal && cls.qualname === "collections.OrderedDict") {
+        if (
+          cls instanceof PyGlobal &&
+          (cls.qualname === "collections.OrderedDict" || ext?.allows(cls.qualname))
+        ) {
           stack.push(call(cls, args));
         } else {throw refuse(
             cls instanceof PyGlobal ? `${cls.qualname}.__new__` : "an object constructor",
@@ -667,6 +698,11 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions, start = 0): U
       case 0x62: { // BUILD
         const state = pop();
         const obj = top();
+        const built = ext?.build?.(obj, state, fail);
+        if (built !== undefined) {
+          stack[stack.length - 1] = built;
+          break;
+        }
         // OrderedDict state (state_dict()'s `_metadata`) and empty tensor state are dropped.
         if (obj instanceof Map && (state instanceof Map || state === null)) break;
         if (
