@@ -4,7 +4,7 @@
  * @module
  */
 import { ConfigError } from "../utils/errors.ts";
-import { closestMatch } from "./_suggest.ts";
+import { closestMatch } from "../utils/suggest.ts";
 import type { CfgDict, Config } from "./config.ts";
 
 /**

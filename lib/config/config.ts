@@ -8,7 +8,7 @@
 import { dirname, extname, isAbsolute, relative, resolve } from "../utils/path.ts";
 import { fileURLToPath, pathToFileURL } from "../utils/path.ts";
 import { ConfigError } from "../utils/errors.ts";
-import { closestMatch } from "./_suggest.ts";
+import { closestMatch } from "../utils/suggest.ts";
 import { platform } from "../platform/mod.ts";
 
 /** A JSON-like config value: what config files may contain. */

@@ -8,6 +8,7 @@
  * @module
  */
 import { ConfigError } from "./errors.ts";
+import { editDistance } from "./suggest.ts";
 
 const PATHS = new WeakMap<object, string>();
 
@@ -58,21 +59,6 @@ export function setStrictConfigKeys(on: boolean): boolean {
   const prev = strict;
   strict = on;
   return prev;
-}
-
-function editDistance(a: string, b: string): number {
-  const n = b.length;
-  const row = Array.from({ length: n + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = row[0];
-    row[0] = i;
-    for (let j = 1; j <= n; j++) {
-      const above = row[j];
-      row[j] = Math.min(above + 1, row[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = above;
-    }
-  }
-  return row[n];
 }
 
 /** The candidate within typo distance of `name` (max(2, ⌊len/4⌋)), or undefined. */

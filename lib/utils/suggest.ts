@@ -1,5 +1,6 @@
 /**
- * "Did you mean" helpers shared by the config loader, the key checker and `--cfg-options`.
+ * "Did you mean" helpers shared by the config loader, the key checker, `--cfg-options` and the
+ * train/test-cfg rules (lib/utils/cfg_rules.ts).
  *
  * @module
  */
