@@ -114,6 +114,16 @@ gpuTest(
         rescale: true,
       });
       pair[0].forEach((c, k) => assertClose(swapped[0][k], c, { atol: 1e-4, rtol: 1e-5 }));
+      // no proposal survives min_bbox_size: no detections, as mmdet's empty branch
+      const rpnCfg = det.rpnHead.rpnTestCfg!;
+      const keep = rpnCfg.min_bbox_size;
+      rpnCfg.min_bbox_size = 1e6;
+      try {
+        const none = await det.augTest([img, imgF], [[meta(false)], [meta(true)]]);
+        assert.deepEqual(none[0].map((c) => c.length), [0, 0, 0]);
+      } finally {
+        rpnCfg.min_bbox_size = keep;
+      }
       // the flip matters: the pair differs from the unflipped image alone
       const alone = await det.simpleTest(img, [meta(false)], { rescale: true });
       assert.notDeepEqual(

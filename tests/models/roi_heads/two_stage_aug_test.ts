@@ -166,6 +166,15 @@ gpuTest(
       );
       assert.deepEqual(Array.from(one.bboxes), Array.from(simple.bboxes));
       assert.deepEqual(Array.from(one.labels), Array.from(simple.labels));
+      // no proposals: no detections (mmdet's empty branch of aug_test_bboxes)
+      const empty = {
+        rois: new Float32Array(0),
+        cls: new Float32Array(0),
+        reg: new Float32Array(0),
+      };
+      const none = head.mergeAugDetections([empty, empty], fx.img_metas.slice(0, 2), false);
+      assert.equal(none.bboxes.length, 0);
+      assert.equal(none.labels.length, 0);
     } finally {
       head.dispose();
     }
