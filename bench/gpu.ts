@@ -7,7 +7,9 @@
  *    summary (passed, failed, names of failures, the tail of the output) goes into the JSON;
  * 2. the conv and GEMM benches at full RetinaNet shapes (tfjs and cuDNN peers in the same run),
  *    the train bench: tiny config vs PyTorch-CPU, R-50 RetinaNet train step (batch 2, 800×1216)
- *    and inference vs torchvision (`tools/peer_torch.py`: cuDNN, TF32 off), side by side;
+ *    and inference vs torchvision (`tools/peer_torch.py`: cuDNN, TF32 off), side by side; the
+ *    Faster R-CNN bench: RoIAlign forward/backward, the tiny and R-50 Faster R-CNN train step and
+ *    inference (also with flip TTA) vs torchvision's `fasterrcnn_resnet50_fpn` and `roi_align`;
  * 3. everything as one JSON: `$OUT/gpu.json` when `OUT` is set, else `bench/results/…`.
  *
  *   bash ../shared/gpu/prepare-carry.sh bench/gpu.ts
@@ -18,6 +20,7 @@
  */
 import { runSuites, type Suite } from "./_run.ts";
 import { run as conv } from "./conv_bench.ts";
+import { run as fasterRcnn } from "./faster_rcnn_bench.ts";
 import { run as gemm } from "./gemm_bench.ts";
 import { run as train } from "./train_bench.ts";
 import { num, parseCli, usageError } from "../tools/_args.ts";
@@ -33,6 +36,8 @@ export const GPU_TESTS = [
   "tests/models/dense_heads/retina_head_test.ts",
   "tests/models/detectors/retinanet_parity_test.ts",
   "tests/e2e/train_step_parity_test.ts",
+  "tests/models/roi_heads/",
+  "tests/models/detectors/faster_rcnn_test.ts",
 ];
 
 /** The short list of `--tiny`. */
@@ -139,6 +144,7 @@ if (import.meta.main) {
     ["conv_bench.ts", conv],
     ["gemm_bench.ts", gemm],
     ["train_bench.ts", train],
+    ["faster_rcnn_bench.ts", fasterRcnn],
   ];
   const out = Deno.env.get("OUT");
   await runSuites(suites, args, outPath ?? (out ? `${out}/gpu.json` : undefined), {

@@ -13,6 +13,17 @@ own measurements, on the same machine, so that each ratio compares figures taken
       PyTorch with the same parameter count, trained with the same losses (max-IoU assignment,
       sigmoid focal loss, L1 on deltas) and SGD: median/min/max ms per step over `--iters` steps
       after 3 warm-up steps, on the CPU unless CUDA is there (`--device cpu` forces the CPU).
+  python3 tools/peer_torch.py faster_rcnn [--batch 2] [--height 800] [--width 1216] [--iters 10]
+          [--device cpu] [--threads 0] [--roi K,C,H,W]
+      torchvision's fasterrcnn_resnet50_fpn as configs/faster_rcnn/faster_rcnn_r50_fpn_1x_coco.ts
+      lays it out (80 classes + background, FrozenBN, stem and layer1 frozen as with a pretrained
+      backbone, no resize: min/max size = the input's; RPN 2000/1000 proposals in training,
+      1000/1000 at test, 256 RPN / 512 RoI samples, score 0.05, 100 detections): ms per training
+      step (forward, losses, backward, SGD step) and per single-image inference, FP32 with TF32 off
+      (cuDNN and matmul), peak memory; and torchvision roi_align(aligned=True, sampling_ratio 0)
+      forward and forward+backward on K RoIs of 7x7 from a [1, C, H, W] map (spatial scale 1/4).
+      `--roi-only` times roi_align alone. `--device cpu` with small shapes (e.g. --batch 1 --height 128 --width 128 --iters 1
+      --roi 64,16,32,32) checks the script on a machine without CUDA.
   python3 tools/peer_torch.py conv --shapes '[[n,c,h,w,o,k,stride,pad], ...]' [--iters 20]
       cuDNN conv2d forward, backward-data, backward-filter and forward+backward in ms per shape.
 
@@ -299,6 +310,104 @@ def tiny(args):
     }
 
 
+def faster_rcnn(args):
+    import torchvision
+    from torchvision.models.detection import FasterRCNN
+    from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
+    from torchvision.ops import FrozenBatchNorm2d, roi_align
+
+    dev = torch.device(args.device) if args.device else device()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    setup(dev)
+    g = torch.Generator().manual_seed(0)
+    out = {
+        "model": "fasterrcnn_resnet50_fpn (FrozenBN, trainable_layers 3, 81 classes)",
+        "device": torch.cuda.get_device_name() if dev.type == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "threads": torch.get_num_threads(),
+        "roi_align": roi_align_times(args, dev, g, roi_align),
+    }
+    if args.roi_only:
+        return out
+    # fasterrcnn_resnet50_fpn's network with the norm and freezing of a pretrained backbone
+    # (mmdet: norm_eval, frozen_stages 1); random weights
+    backbone = resnet_fpn_backbone(backbone_name="resnet50", weights=None,
+                                   norm_layer=FrozenBatchNorm2d, trainable_layers=3)
+    model = FasterRCNN(
+        backbone, num_classes=81,
+        min_size=min(args.height, args.width), max_size=max(args.height, args.width),
+        rpn_pre_nms_top_n_train=2000, rpn_post_nms_top_n_train=1000,
+        rpn_pre_nms_top_n_test=1000, rpn_post_nms_top_n_test=1000,
+        rpn_batch_size_per_image=256, box_batch_size_per_image=512,
+        box_score_thresh=0.05, box_detections_per_img=100,
+    ).to(dev)
+    params = sum(p.numel() for p in model.parameters())
+    model.train()
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.001,
+                          momentum=0.9, weight_decay=1e-4)
+    images = [torch.rand(3, args.height, args.width, generator=g).to(dev) for _ in range(args.batch)]
+    targets = []
+    for b in range(args.batch):
+        boxes = []
+        for i in range(20):
+            s = 12 + (i * 13) % max(1, min(args.height, args.width) // 3)
+            x = (i * 37 + b * 11) % max(1, args.width - s)
+            y = (i * 53 + b * 7) % max(1, args.height - s)
+            boxes.append([x, y, x + s, y + s])
+        targets.append({
+            "boxes": torch.tensor(boxes, dtype=torch.float32, device=dev),
+            "labels": torch.tensor([1 + i % 80 for i in range(20)], dtype=torch.int64, device=dev),
+        })
+
+    def step():
+        losses = model(images, targets)
+        loss = sum(losses.values())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    train_ms = timed(step, dev, args.iters, warmup=1 if dev.type == "cpu" else 2)
+    peak = torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda" else None
+    model.eval()
+    with torch.no_grad():
+        infer_ms = timed(lambda: model(images[:1]), dev, args.iters,
+                         warmup=1 if dev.type == "cpu" else 2)
+    out.update({
+        "params": params,
+        "train_ms": train_ms,
+        "infer_ms": infer_ms,
+        "peak_mib": peak,
+        "batch": args.batch,
+        "size": [args.height, args.width],
+        "iters": args.iters,
+    })
+    return out
+
+
+def roi_align_times(args, dev, g, roi_align):
+    """torchvision roi_align (aligned, sampling_ratio 0, 7x7, spatial scale 1/4): forward and
+    forward+backward ms on K random RoIs of 8-208 px over a [1, C, H, W] map."""
+    k, c, h, w = (int(v) for v in args.roi.split(","))
+    x = torch.rand(1, c, h, w, generator=g).sub_(0.5).to(dev).requires_grad_(True)
+    sz = torch.rand(k, generator=g) * 200 + 8
+    x0 = torch.rand(k, generator=g) * (4 * w - sz).clamp(min=1)
+    y0 = torch.rand(k, generator=g) * (4 * h - sz).clamp(min=1)
+    rois = torch.stack([torch.zeros(k), x0, y0, x0 + sz, y0 + sz], 1).to(dev)
+
+    def fwd():
+        return roi_align(x, rois, (7, 7), spatial_scale=0.25, sampling_ratio=0, aligned=True)
+
+    def fwd_bwd():
+        torch.autograd.grad(fwd().sum(), x)
+
+    with torch.no_grad():
+        f_ms = timed(fwd, dev, max(3, args.iters))
+    return {"rois": k, "shape": [1, c, h, w], "forward_ms": f_ms,
+            "forward_backward_ms": timed(fwd_bwd, dev, max(3, args.iters))}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -313,11 +422,20 @@ def main():
     y.add_argument("--iters", type=int, default=30)
     y.add_argument("--threads", type=int, default=0)
     y.add_argument("--device", default="")
+    f = sub.add_parser("faster_rcnn")
+    f.add_argument("--batch", type=int, default=2)
+    f.add_argument("--height", type=int, default=800)
+    f.add_argument("--width", type=int, default=1216)
+    f.add_argument("--iters", type=int, default=10)
+    f.add_argument("--threads", type=int, default=0)
+    f.add_argument("--device", default="")
+    f.add_argument("--roi", default="1024,256,200,304")
+    f.add_argument("--roi-only", action="store_true")
     c = sub.add_parser("conv")
     c.add_argument("--shapes", required=True)
     c.add_argument("--iters", type=int, default=20)
     args = p.parse_args()
-    res = {"train": train, "tiny": tiny, "conv": conv}[args.cmd](args)
+    res = {"train": train, "tiny": tiny, "conv": conv, "faster_rcnn": faster_rcnn}[args.cmd](args)
     json.dump(res, sys.stdout)
     sys.stdout.write("\n")
 

@@ -33,5 +33,6 @@ export * from "./bbox/samplers/random_sampler.ts";
 export * from "./bbox/gpu_stages.ts";
 export * from "./post_processing/nms.ts";
 export * from "./post_processing/bbox_nms.ts";
+export * from "./post_processing/merge_augs.ts";
 export * from "./utils/misc.ts";
 export type { Ctor, Registry, TypedCfg } from "../utils/registry.ts";

@@ -17,6 +17,12 @@ import { Conv2d } from "../../nn/conv.ts";
 import { ConvModule } from "../../nn/conv_module.ts";
 import { ModuleList } from "../../nn/module.ts";
 import { normalInit } from "../../nn/init.ts";
+import {
+  type AugFrame,
+  augFrameOf,
+  mapProposalsBackInto,
+  mapProposalsToRois,
+} from "../../ops/aug_boxes.ts";
 import { rpnProposals } from "../../ops/proposals.ts";
 import type { TypedCfg } from "../../utils/registry.ts";
 import type { ImgMeta } from "../detectors/base.ts";
@@ -61,6 +67,57 @@ export interface ProposalsGpu {
   counts: Tensor;
   /** `M`, the capacity per image (`max_per_img`). */
   capacity: number;
+}
+
+/**
+ * mmdetection v2.25's `merge_aug_proposals` on the GPU for one image: every augmentation's padded
+ * proposals (`[1, M_a, 5]`, in its own frame) mapped back to the original image (flip undone,
+ * divided by `scale_factor`), concatenated, and put through mmcv's `nms` (one class, no size
+ * filter; padding rows are skipped), keeping the best `maxPerImg` by score. No readback.
+ */
+export function mergeAugProposalsGpu(
+  parts: readonly ProposalsGpu[],
+  frames: readonly AugFrame[],
+  o: { iouThreshold: number; maxPerImg: number },
+): ProposalsGpu {
+  if (parts.length === 0 || parts.length !== frames.length) {
+    throw new TypeError(
+      `Cannot merge augmented proposals: ${parts.length} proposal sets and ${frames.length} img_metas`,
+    );
+  }
+  const gpu = getGpu();
+  const K = parts.reduce((a, p) => a + p.capacity, 0);
+  const boxes = gpu.empty([1, K, 4], "f32", "aug_proposal_boxes");
+  const scores = gpu.empty([1, K], "f32", "aug_proposal_scores");
+  try {
+    let offset = 0;
+    for (const [i, p] of parts.entries()) {
+      if (p.valid.shape[0] !== 1) {
+        throw new TypeError(
+          `Cannot merge augmented proposals: set ${i} holds ${
+            p.valid.shape[0]
+          } images: test-time augmentation takes one image per augmentation`,
+        );
+      }
+      mapProposalsBackInto(p.proposals.raw, p.valid.raw, frames[i], { boxes, scores, offset });
+      offset += p.capacity;
+    }
+    const r = rpnProposals(boxes, scores, {
+      levelStarts: [0],
+      iouThreshold: o.iouThreshold,
+      minBboxSize: -1,
+      maxPerImg: o.maxPerImg,
+    });
+    return {
+      proposals: new Tensor(r.proposals),
+      valid: new Tensor(r.valid),
+      counts: new Tensor(r.counts),
+      capacity: r.valid.shape[1],
+    };
+  } finally {
+    boxes.release();
+    scores.release();
+  }
 }
 
 const RPN_ANCHORS: TypedCfg = {
@@ -340,13 +397,78 @@ export class RPNHead extends AnchorHead {
     }
   }
 
-  /** Not supported for the RPN (mmdetection's `aug_test_rpn` merges proposals differently). */
-  override augTest(): Promise<HeadDetections[]> {
-    return Promise.reject(
-      new TypeError(
-        "Cannot run augTest: RPNHead does not support test-time augmentation: test with one augmentation",
-      ),
-    );
+  /**
+   * mmdetection v2.25's `aug_test_rpn` for a batch of one image per augmentation: each
+   * augmentation's proposals (`test_cfg`, in its own frame) are mapped back to the original image
+   * (flip undone, divided by `scale_factor`: `merge_aug_proposals`), concatenated and put through
+   * NMS again (`test_cfg.nms.iou_threshold`, one class), keeping the best `max_per_img`. All on
+   * the GPU; the result is `[1, max_per_img, 5]` padded rows in original-image pixels.
+   */
+  augTestRpn(featsList: readonly Tensor[][], imgMetas: readonly ImgMeta[][]): ProposalsGpu {
+    if (featsList.length === 0 || featsList.length !== imgMetas.length) {
+      throw new TypeError(
+        `Cannot run aug_test_rpn: ${featsList.length} augmentations but ${imgMetas.length} img_metas lists`,
+      );
+    }
+    featsList.forEach((feats, i) => {
+      if (feats[0].shape[0] !== 1 || imgMetas[i].length !== 1) {
+        throw new TypeError(
+          `Cannot run aug_test_rpn: augmentation ${i} holds ${
+            feats[0].shape[0]
+          } images: test-time augmentation takes one image per augmentation`,
+        );
+      }
+    });
+    const s = RPNHead.proposalSettings(this.rpnTestCfg);
+    const parts: ProposalsGpu[] = [];
+    try {
+      for (const [i, feats] of featsList.entries()) {
+        parts.push(noGrad(() =>
+          tidy(() => {
+            const [cls, reg] = this.forward(feats);
+            return this.getProposalsGpu(cls, reg, imgMetas[i], this.rpnTestCfg);
+          })
+        ));
+      }
+      return mergeAugProposalsGpu(
+        parts,
+        imgMetas.map((m, i) => augFrameOf(m[0], `img_metas[${i}][0]`)),
+        { iouThreshold: s.iouThreshold, maxPerImg: s.max_per_img },
+      );
+    } finally {
+      for (const p of parts) for (const t of [p.proposals, p.valid, p.counts]) t.dispose();
+    }
+  }
+
+  /**
+   * mmdetection v2.25's `RPN.aug_test`: the merged proposals of `augTestRpn` (one `[k, 5]` array
+   * per image, labels all 0), in original-image pixels with `rescale`, else mapped into the first
+   * augmentation's frame (`bbox_mapping`).
+   */
+  override async augTest(
+    featsList: Tensor[][],
+    imgMetas: ImgMeta[][],
+    opts: { rescale?: boolean } = {},
+  ): Promise<HeadDetections[]> {
+    const p = this.augTestRpn(featsList, imgMetas);
+    const mapped = opts.rescale
+      ? null
+      : mapProposalsToRois(p.proposals.raw, p.valid.raw, augFrameOf(imgMetas[0][0]));
+    try {
+      const [props, counts, rois] = await getGpu().readMany(
+        [p.proposals.raw, p.counts.raw, ...(mapped ? [mapped] : [])],
+      ) as [Float32Array, Uint32Array, Float32Array | undefined];
+      const k = counts[0];
+      const bboxes = props.slice(0, k * 5);
+      if (rois) {
+        // RoI rows hold (0, x1, y1, x2, y2): the boxes in the first augmentation's frame
+        for (let r = 0; r < k; r++) bboxes.set(rois.subarray(r * 5 + 1, r * 5 + 5), r * 5);
+      }
+      return [{ bboxes, labels: new Int32Array(k) }];
+    } finally {
+      mapped?.release();
+      for (const t of [p.proposals, p.valid, p.counts]) t.dispose();
+    }
   }
 }
 

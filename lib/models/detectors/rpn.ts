@@ -148,11 +148,26 @@ export class RPN extends BaseDetector {
     }
   }
 
-  /** Not supported (mmdetection's `aug_test_rpn` is not implemented here). */
-  augTest(): Promise<BboxResult[]> {
-    return Promise.reject(
-      new TypeError("Cannot run augTest: RPN does not support test-time augmentation"),
-    );
+  /**
+   * mmdetection v2.25's `RPN.aug_test` (one image per augmentation): proposals merged over
+   * augmentations (`RPNHead.augTestRpn`), `[[k, 5]]` per image, in original-image pixels with
+   * `rescale`, else in the first augmentation's frame.
+   */
+  async augTest(
+    imgs: Tensor[],
+    imgMetas: ImgMeta[][],
+    opts: TestOptions = {},
+  ): Promise<BboxResult[]> {
+    const featsList: Tensor[][] = [];
+    try {
+      for (const img of imgs) featsList.push(noGrad(() => tidy(() => this.extractFeat(img))));
+      const dets = await this.rpnHead.augTest(featsList, imgMetas, {
+        rescale: opts.rescale ?? false,
+      });
+      return dets.map((d) => [d.bboxes]);
+    } finally {
+      for (const fs of featsList) for (const f of fs) f.dispose();
+    }
   }
 }
 

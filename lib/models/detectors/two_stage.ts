@@ -11,7 +11,7 @@ import { noGrad } from "../../autograd/tape.ts";
 import { type Tensor, tidy } from "../../autograd/tensor.ts";
 import { bbox2result } from "../../core/bbox/transforms.ts";
 import type { TypedCfg } from "../../utils/registry.ts";
-import type { RPNHead, RpnTestCfg } from "../dense_heads/rpn_head.ts";
+import type { ProposalsGpu, RPNHead, RpnTestCfg } from "../dense_heads/rpn_head.ts";
 import "../dense_heads/rpn_head.ts";
 import type { StandardRoIHead } from "../roi_heads/standard_roi_head.ts";
 import "../roi_heads/standard_roi_head.ts";
@@ -218,13 +218,34 @@ export class TwoStageDetector extends BaseDetector {
     }
   }
 
-  /** Not supported (mmdetection's `aug_test` merges RPN and RoI results over augmentations). */
-  augTest(): Promise<BboxResult[]> {
-    return Promise.reject(
-      new TypeError(
-        `Cannot run augTest: ${this.constructor.name} does not support test-time augmentation: test with one augmentation`,
-      ),
-    );
+  /**
+   * mmdetection v2.25's `TwoStageDetector.aug_test` (one image per augmentation): features of
+   * every augmentation, proposals merged over augmentations (`RPNHead.augTestRpn`, on the GPU),
+   * then the RoI head's `aug_test` (boxes and scores averaged over augmentations, then
+   * `multiclass_nms`). With `rescale` in original-image pixels, else in the first
+   * augmentation's.
+   */
+  async augTest(
+    imgs: Tensor[],
+    imgMetas: ImgMeta[][],
+    opts: TestOptions = {},
+  ): Promise<BboxResult[]> {
+    const featsList: Tensor[][] = [];
+    let proposals: ProposalsGpu | null = null;
+    try {
+      for (const img of imgs) featsList.push(noGrad(() => tidy(() => this.extractFeat(img))));
+      proposals = this.rpnHead.augTestRpn(featsList, imgMetas);
+      const dets = await this.roiHead.augTest(featsList, proposals, imgMetas, {
+        rescale: opts.rescale ?? false,
+      });
+      const C = this.roiHead.bboxHead.numClasses;
+      return dets.map((d) => bbox2result({ dets: d.bboxes, labels: d.labels }, C));
+    } finally {
+      for (const fs of featsList) for (const f of fs) f.dispose();
+      if (proposals) {
+        for (const t of [proposals.proposals, proposals.valid, proposals.counts]) t.dispose();
+      }
+    }
   }
 }
 

@@ -20,9 +20,11 @@ import type { MaxIoUAssigner } from "../../core/bbox/assigners/max_iou_assigner.
 import "../../core/bbox/assigners/max_iou_assigner.ts";
 import { type RandomSampler, stepSeed } from "../../core/bbox/samplers/random_sampler.ts";
 import "../../core/bbox/samplers/pseudo_sampler.ts";
+import { augFrameOf, mergeAugBboxes } from "../../core/post_processing/merge_augs.ts";
 import { BBOX_ASSIGNERS, BBOX_SAMPLERS } from "../../core/registry.ts";
 import { getGpu } from "../../gpu/runtime.ts";
 import { Module } from "../../nn/module.ts";
+import { mapProposalsToRois } from "../../ops/aug_boxes.ts";
 import type { TypedCfg } from "../../utils/registry.ts";
 import type { ProposalsGpu } from "../dense_heads/rpn_head.ts";
 import type { ImgMeta, LossDict } from "../detectors/base.ts";
@@ -243,6 +245,99 @@ export class StandardRoIHead extends Module {
     } finally {
       for (const t of [out.rois, out.cls, out.reg]) t.dispose();
     }
+  }
+
+  /**
+   * mmdetection v2.25's `StandardRoIHead.aug_test` (`aug_test_bboxes`) for one image: the merged
+   * proposals (original-image pixels, from `RPNHead.augTestRpn`) mapped into every augmentation's
+   * frame (`bbox_mapping`, on the GPU), pooled from that augmentation's features and scored by
+   * the box head; one readback; then on the CPU each augmentation's softmax scores and decoded
+   * boxes (clipped to its `img_shape`) are mapped back and averaged (`merge_aug_bboxes`) and go
+   * through `multiclass_nms` (`test_cfg.rcnn`). Without `rescale` the detections are scaled to
+   * the first augmentation's image.
+   */
+  async augTest(
+    featsList: readonly Tensor[][],
+    proposals: ProposalsGpu,
+    imgMetas: readonly ImgMeta[][],
+    opts: { rescale?: boolean } = {},
+  ): Promise<HeadDetections[]> {
+    if (featsList.length === 0 || featsList.length !== imgMetas.length) {
+      throw new TypeError(
+        `Cannot run StandardRoIHead.augTest: ${featsList.length} augmentations but ${imgMetas.length} img_metas lists`,
+      );
+    }
+    if (proposals.valid.shape[0] !== 1) {
+      throw new TypeError(
+        `Cannot run StandardRoIHead.augTest: proposals of ${
+          proposals.valid.shape[0]
+        } images: test-time augmentation takes one image`,
+      );
+    }
+    const frames = imgMetas.map((m, i) => augFrameOf(m[0] ?? {}, `img_metas[${i}][0]`));
+    const outs = featsList.map((x, i) =>
+      noGrad(() =>
+        tidy(() => {
+          const rois = new Tensor(
+            mapProposalsToRois(proposals.proposals.raw, proposals.valid.raw, frames[i]),
+          );
+          const [cls, reg] = this.bboxHead.forward(this.bboxRoiExtractor.forward(x, rois));
+          if (!cls || !reg) {
+            throw new TypeError(
+              "Cannot run StandardRoIHead.augTest: the box head needs with_cls and with_reg",
+            );
+          }
+          return { rois, cls, reg };
+        })
+      )
+    );
+    try {
+      const host = await getGpu().readMany([
+        proposals.counts.raw,
+        ...outs.flatMap((o) => [o.rois.raw, o.cls.raw, o.reg.raw]),
+      ]) as Float32Array[];
+      const k = (host[0] as unknown as Uint32Array)[0];
+      const M = proposals.capacity;
+      const per = outs.map((_, i) => {
+        const [rois, cls, reg] = host.slice(1 + 3 * i, 4 + 3 * i);
+        return {
+          rois: rois.slice(0, k * 5),
+          cls: cls.slice(0, k * (cls.length / M)),
+          reg: reg.slice(0, k * (reg.length / M)),
+        };
+      });
+      return [this.mergeAugDetections(per, imgMetas.map((m) => m[0]), opts.rescale ?? false)];
+    } finally {
+      for (const o of outs) for (const t of [o.rois, o.cls, o.reg]) t.dispose();
+    }
+  }
+
+  /**
+   * The CPU half of `aug_test_bboxes` for one image: per augmentation the box head's outputs on
+   * the same `k` RoIs (in that augmentation's frame) → `get_bboxes(cfg=None)` →
+   * `merge_aug_bboxes` → `multiclass_nms`; scaled by the first augmentation's `scale_factor`
+   * unless `rescale`.
+   */
+  mergeAugDetections(
+    outs: readonly { rois: Float32Array; cls: Float32Array; reg: Float32Array }[],
+    imgMetas: readonly ImgMeta[],
+    rescale: boolean,
+  ): HeadDetections {
+    const frames = imgMetas.map((m, i) => augFrameOf(m ?? {}, `img_metas[${i}][0]`));
+    const dec = outs.map((o, i) =>
+      this.bboxHead.decodeBboxes(o.rois, o.cls, o.reg, frames[i].imgShape)
+    );
+    const merged = mergeAugBboxes(dec.map((d) => d.bboxes), dec.map((d) => d.scores), frames);
+    const d = merged.scores.length === 0
+      ? { bboxes: new Float32Array(0), labels: new Int32Array(0) }
+      : this.bboxHead.nmsBboxes(merged.bboxes, merged.scores, this.testCfg ?? {});
+    if (!rescale) {
+      const sf = frames[0].scaleFactor.map((v) => Math.fround(v));
+      for (let r = 0; r < d.labels.length; r++) {
+        for (let c = 0; c < 4; c++) d.bboxes[r * 5 + c] = Math.fround(d.bboxes[r * 5 + c] * sf[c]);
+      }
+    }
+    return { bboxes: d.bboxes, labels: d.labels };
   }
 }
 

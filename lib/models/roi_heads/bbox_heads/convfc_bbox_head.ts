@@ -278,19 +278,16 @@ export class ConvFCBBoxHead extends Module {
   }
 
   /**
-   * mmdetection v2.25 `BBoxHead.get_bboxes` for one image on the CPU: softmax scores, boxes
-   * decoded from `rois` `[n, 5]` clipped to `imgShape` (`[h, w, …]`), divided by `scaleFactor`
-   * with `rescale`, then `multiclass_nms(score_thr, nms, max_per_img)`.
+   * mmdetection v2.25 `BBoxHead.get_bboxes` with `cfg=None` for one image on the CPU: softmax
+   * scores `[n, C + 1]` and boxes `[n, 4·C]` (or `[n, 4]` class-agnostic) decoded from `rois`
+   * `[n, 5]`, clipped to `imgShape` (`[h, w, …]`), not rescaled (what `aug_test_bboxes` merges).
    */
-  getBboxes(
+  decodeBboxes(
     rois: Float32Array,
     clsScore: Float32Array,
     bboxPred: Float32Array,
     imgShape: readonly number[] | null,
-    scaleFactor: number[] | number | undefined,
-    rescale: boolean,
-    cfg: RcnnTestCfg,
-  ): RoiDetections {
+  ): { bboxes: Float32Array; scores: Float32Array } {
     const C = this.numClasses, n = rois.length / 5;
     const scores = new Float32Array(n * (C + 1));
     for (let i = 0; i < n; i++) {
@@ -307,6 +304,44 @@ export class ConvFCBBoxHead extends Module {
     const bboxes = this.bboxCoder.decode(boxes, bboxPred, {
       maxShape: imgShape ? [imgShape[0], imgShape[1]] : null,
     });
+    return { bboxes, scores };
+  }
+
+  /**
+   * mmdetection v2.25 `multiclass_nms(score_thr, nms, max_per_img)` of `test_cfg.rcnn` on boxes
+   * `[n, 4·C]` and scores `[n, C + 1]`.
+   */
+  nmsBboxes(bboxes: Float32Array, scores: Float32Array, cfg: RcnnTestCfg): RoiDetections {
+    const nmsCfg = cfg.nms ?? {};
+    if (nmsCfg.type != null && nmsCfg.type !== "nms") {
+      throw new RangeError(
+        `Cannot get RoI head boxes: test_cfg.rcnn.nms type "${nmsCfg.type}" is not supported: use "nms"`,
+      );
+    }
+    const r = multiclassNms({ bboxes, scores }, {
+      numClasses: this.numClasses,
+      score_thr: cfg.score_thr ?? 0.05,
+      nms: { type: "nms", iou_threshold: nmsCfg.iou_threshold ?? nmsCfg.iou_thr ?? 0.5 },
+      max_num: cfg.max_per_img ?? 100,
+    });
+    return { bboxes: r.dets, labels: r.labels };
+  }
+
+  /**
+   * mmdetection v2.25 `BBoxHead.get_bboxes` for one image on the CPU: softmax scores, boxes
+   * decoded from `rois` `[n, 5]` clipped to `imgShape` (`[h, w, …]`), divided by `scaleFactor`
+   * with `rescale`, then `multiclass_nms(score_thr, nms, max_per_img)`.
+   */
+  getBboxes(
+    rois: Float32Array,
+    clsScore: Float32Array,
+    bboxPred: Float32Array,
+    imgShape: readonly number[] | null,
+    scaleFactor: number[] | number | undefined,
+    rescale: boolean,
+    cfg: RcnnTestCfg,
+  ): RoiDetections {
+    const { bboxes, scores } = this.decodeBboxes(rois, clsScore, bboxPred, imgShape);
     if (rescale && scaleFactor != null) {
       const sf = typeof scaleFactor === "number"
         ? [scaleFactor, scaleFactor, scaleFactor, scaleFactor]
@@ -317,19 +352,7 @@ export class ConvFCBBoxHead extends Module {
         bboxes[i] = Math.fround(bboxes[i] / Math.fround(sf[i % 4]));
       }
     }
-    const nmsCfg = cfg.nms ?? {};
-    if (nmsCfg.type != null && nmsCfg.type !== "nms") {
-      throw new RangeError(
-        `Cannot get RoI head boxes: test_cfg.rcnn.nms type "${nmsCfg.type}" is not supported: use "nms"`,
-      );
-    }
-    const r = multiclassNms({ bboxes, scores }, {
-      numClasses: C,
-      score_thr: cfg.score_thr ?? 0.05,
-      nms: { type: "nms", iou_threshold: nmsCfg.iou_threshold ?? nmsCfg.iou_thr ?? 0.5 },
-      max_num: cfg.max_per_img ?? 100,
-    });
-    return { bboxes: r.dets, labels: r.labels };
+    return this.nmsBboxes(bboxes, scores, cfg);
   }
 }
 
