@@ -47,7 +47,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     out_a[o + 1u] = div_rn(f.y, p.sf.y);
     out_a[o + 2u] = div_rn(f.z, p.sf.z);
     out_a[o + 3u] = div_rn(f.w, p.sf.w);
-    out_b[p.offset + r] = select(bitcast<f32>(0x7fc00000u), props[r * 5u + 4u], ok);
+    out_b[p.offset + r] = select(f32_bits(0x7fc00000u), props[r * 5u + 4u], ok);
   } else {
     let m = flip_box(b * p.sf);
     let o = (p.offset + r) * 5u;
