@@ -104,7 +104,7 @@ const PARAMS = `struct Params {
   py: u32, px: u32, ny: u32, nx: u32,
   abase: u32, amul: u32, ams: u32, aoc: u32,
   ky0: u32, nky: u32, kx0: u32, nkx: u32,
-  dy0: i32, dx0: i32, _p0: u32, _p1: u32,
+  dy0: i32, dx0: i32, nwin: u32, kwin: u32,
 }
 
 // Element i of A: from the uniform window (uniform arrays have 16-byte elements; the compiler
@@ -616,22 +616,104 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   return join(body) + "\n";
 }
 
+/** The filter gradient's K loop over the pixels of window wi (read through wld{wi}). */
+function bfWindow(d: Dims, wi: number): string {
+  const fn = `wld${wi}`;
+  // window 0 is always read: no branch around it
+  const cond = wi === 0 ? null : `NWIN > ${wi}u && p.nwin > ${wi}u`;
+  const head = `      let sy = i32(oy * p.sh);
+      let sx = i32(ox * p.sw);
+`;
+  const tail = `      ti += p.amul;
+      ox += 1u;
+      let wrap1 = ox == p.ow;
+      ox = select(ox, 0u, wrap1);
+      oy = select(oy, oy + 1u, wrap1);
+      let wrap2 = oy == p.oh;
+      oy = select(oy, 0u, wrap2);
+      xb = select(xb, xb + i32(p.cin * hw), wrap2);`;
+  // ICOLS: the columns share their tap, so one bounds check and one address serve them all
+  const ic: (string | null)[] = [
+    head + `      let iy = sy + ro0;
+      let ix = sx + co0;
+      let ok = iy >= 0 && iy < hi && ix >= 0 && ix < wi;
+      let pb = select(0, xb + iy * wi + ix, ok);
+` + wloads(d, "      ", "ti", fn),
+  ];
+  for (const j of range(MAX_TN)) {
+    ic.push(
+      colBlock(d, j, "      ", fmas(d, j, "        ", `select(0.0, x[u32(pb + off${j})], ok)`)),
+    );
+  }
+  ic.push(tail);
+  const nc: (string | null)[] = [
+    head + `      let pb = xb + sy * wi + sx;
+` + wloads(d, "      ", "ti", fn),
+  ];
+  for (const j of range(MAX_TN)) {
+    const inner = `        let iy${j} = sy + ro${j};\n` +
+      `        let ix${j} = sx + co${j};\n` +
+      `        let ok${j} = cv${j} && iy${j} >= 0 && iy${j} < hi && ix${j} >= 0 && ix${j} < wi;\n` +
+      fmas(d, j, "        ", `select(0.0, x[u32(select(0, pb + off${j}, ok${j}))], ok${j})`);
+    nc.push(colBlock(d, j, "      ", inner));
+  }
+  nc.push(tail);
+  return (cond === null ? "  {\n" : `  if (${cond}) {\n`) +
+    `    let ka = p.k0 + ${wi}u * p.kwin;
+    let kb = min(p.k1, ka + p.kwin);
+    var ti = ${wi === 0 ? "(p.k0 - p.abase) * p.amul" : "0u"}; // offset of pixel k in the window
+    if (ICOLS) {
+      for (var k = ka; k < kb; k++) {
+` + join(ic).replace(/^/gm, "  ") + `
+      }
+    } else {
+      for (var k = ka; k < kb; k++) {
+` + join(nc).replace(/^/gm, "  ") + `
+      }
+    }
+  }`;
+}
+
 function backwardFilter(d: Dims, header: string): string {
   const body: (string | null)[] = [];
   const A = (s: string | null) => body.push(s);
+  const wlds = range(MAX_WIN).map((w) =>
+    `fn wld${w}(i: u32) -> f32 {
+  if (ASSB) { return wts[i]; }
+  return wt${w}[i >> 2u][i & 3u];
+}`
+  ).join("\n");
+  const wbind = [2, 4, 5, 6].map((b, w) =>
+    `@group(0) @binding(${b}) var<uniform> wt${w}: array<vec4<f32>, 4096>;`
+  ).join("\n");
   A(
     header + sizeNote(d) + `// Direct 2-D convolution, gradient with respect to the weights:
 // dw[c, n] = Σ_{pixels k} dyᵀ[k][c] · x_n(k) with n = (ic, ky, kx) and k = (b, oy, ox) in the
-// window [k0, k1) of the N·OH·OW output pixels, accumulated into dw over successive dispatches.
-// The window holds the output gradient transposed to [pixel][channel]. A thread owns TN
-// consecutive columns n and TM channels (groups = 1).
-` + overrides(d) + "\n\n" + PARAMS + `
+// range [k0, k1) of the N·OH·OW output pixels, accumulated into dw over successive dispatches.
+// The output gradient is read from up to NWIN uniform windows of kwin consecutive pixels each
+// (window w holds pixels k0 + w·kwin …), or with ASSB from its own storage buffer. A thread owns
+// TN consecutive columns n and TM channels (groups = 1).
+` + overrides(d).replace(
+        "// Read A from the storage binding `wts` instead of the uniform window `wt`.",
+        "// Read A from the storage binding `wts` instead of the uniform windows `wt0`…",
+      ) +
+      `
+override NWIN: u32 = 1u; // uniform windows read: 1 or ${MAX_WIN}
+// The TN columns of a thread are one tap (ky, kx) of TN consecutive input channels (false: TN
+// consecutive columns n): one bounds check per pixel instead of one per column.
+override ICOLS: bool = false;
+
+` + PARAMS.replace(/\n\/\/ Element i of A[\s\S]*$/, "") + `
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<uniform> wt: array<vec4<f32>, 4096>;
+` + wbind + `
 @group(0) @binding(3) var<storage, read> wts: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+@group(0) @binding(7) var<uniform> p: Params;
+
+// Element i of A in window w: uniform arrays have 16-byte elements (the compiler loads one lane);
+// with ASSB, A's own storage buffer.
+` + wlds + `
 
 ` + EPILOGUE_NONE + `
 
@@ -640,8 +722,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
 ` + PREAMBLE + `
   let ncols = p.cin * p.kh * p.kw;
-  let c0 = min(n, p.nthreads - 1u) * TN;
   let khw = p.kh * p.kw;
+  let nt = min(n, p.nthreads - 1u);
+  let c0 = nt * TN; // first column (not ICOLS)
+  let icb = nt / khw; // ICOLS: input channel block and tap of this thread
+  let tap = nt - icb * khw;
+  let ic0 = icb * TN;
   let hw = p.h * p.w;
   let hi = i32(p.h);
   let wi = i32(p.w);
@@ -651,6 +737,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     const g = d.col(j);
     if (g === false) continue;
     const dcl = `  var off${j} = 0;\n  var ro${j} = 0;\n  var co${j} = 0;\n  var cv${j} = false;`;
+    const icInit = `    let ic = min(ic0 + ${j}u, p.cin - 1u);\n` +
+      `    let ky = tap / p.kw;\n` +
+      `    let kx = tap - ky * p.kw;\n` +
+      `    ro${j} = i32(ky * p.dh) - i32(p.ph);\n` +
+      `    co${j} = i32(kx * p.dw) - i32(p.pw);\n` +
+      `    off${j} = i32(ic * hw);\n` +
+      `    cv${j} = ic0 + ${j}u < p.cin;`;
     const init = `    let cc = min(c0 + ${j}u, ncols - 1u);\n` +
       `    let ic = cc / khw;\n` +
       `    let rr = cc - ic * khw;\n` +
@@ -661,7 +754,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       `    off${j} = i32(ic * hw) + ro${j} * wi + co${j};\n` +
       `    cv${j} = c0 + ${j}u < ncols;`;
     A(dcl);
-    A(g ? `  if (${g}) {\n${init}\n  }` : "  {\n" + init + "\n  }");
+    const both = `    if (ICOLS) {\n${icInit.replace(/^/gm, "  ")}\n    } else {\n${
+      init.replace(/^/gm, "  ")
+    }\n    }`;
+    A(g ? `  if (${g}) {\n${both}\n  }` : "  {\n" + both + "\n  }");
   }
   A(
     accDecls(d) + `
@@ -671,34 +767,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var oy = r0 / p.ow;
   var ox = r0 - oy * p.ow;
   var xb = i32(b0 * p.cin * hw);
-  let mo = mt0 * p.ams;
-  var ti = (p.k0 - p.abase) * p.amul;
-  for (var k = p.k0; k < p.k1; k++) {
-    let sy = i32(oy * p.sh);
-    let sx = i32(ox * p.sw);
-    let pb = xb + sy * wi + sx;
-` + wloads(d, "    ", "ti"),
+  let mo = mt0 * p.ams;`,
   );
-  for (const j of range(MAX_TN)) {
-    const inner = `      let iy${j} = sy + ro${j};\n` +
-      `      let ix${j} = sx + co${j};\n` +
-      `      let ok${j} = cv${j} && iy${j} >= 0 && iy${j} < hi && ix${j} >= 0 && ix${j} < wi;\n` +
-      fmas(d, j, "      ", `select(0.0, x[u32(select(0, pb + off${j}, ok${j}))], ok${j})`);
-    A(colBlock(d, j, "    ", inner));
-  }
-  A(`    ti += p.amul;
-    ox += 1u;
-    let wrap1 = ox == p.ow;
-    ox = select(ox, 0u, wrap1);
-    oy = select(oy, oy + 1u, wrap1);
-    let wrap2 = oy == p.oh;
-    oy = select(oy, 0u, wrap2);
-    xb = select(xb, xb + i32(p.cin * hw), wrap2);
-  }
-  let last = false;
+  for (const wi of range(MAX_WIN)) A(bfWindow(d, wi));
+  A(`  let last = false;
   let cg = p.m0 + mt0;
-  let ob = cg * ncols + c0;`);
-  A(storeAll(d, "  ", "valid", "c0 + j < ncols", "ob + mm * ncols + j", "cg"));
+  let cstride = select(1u, khw, ICOLS); // between a thread's columns
+  let ob = cg * ncols + select(c0, ic0 * khw + tap, ICOLS);`);
+  A(
+    storeAll(
+      d,
+      "  ",
+      "valid",
+      "select(c0 + j < ncols, ic0 + j < p.cin, ICOLS)",
+      "ob + mm * ncols + j * cstride",
+      "cg",
+    ),
+  );
   A("}");
   return join(body) + "\n";
 }
