@@ -2,7 +2,8 @@
 // This file: TN = 4 columns × TM = 8 channels per thread.
 // Direct 2-D convolution, gradient with respect to the weights:
 // dw[c, n] = Σ_{pixels k} dyᵀ[k][c] · x_n(k) with n = (ic, ky, kx) and k = (b, oy, ox) in the
-// range [k0, k1) of the N·OH·OW output pixels, accumulated into dw over successive dispatches.
+// range [k0, k1) of the N·OH·OW output pixels, accumulated into dw over successive dispatches
+// (or split into kx0-workgroup groups of nky pixels, each into its own slice of partial sums).
 // The output gradient is read from up to NWIN uniform windows of kwin consecutive pixels each
 // (window w holds pixels k0 + w·kwin …), or with ASSB from its own storage buffer. A thread owns
 // TN consecutive columns n and TM channels (groups = 1).
@@ -75,7 +76,13 @@ fn epilogue(v: f32, c: u32) -> f32 { return v; }
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let gw = wg_index(wid, nwg);
+  // split-K: kx0 workgroups per split, split s sums pixels [k0 + s·nky, k0 + (s + 1)·nky) into
+  // its own [M, ncols] slice of y (reduced by the host's next pass when there are several)
+  let gwa = wg_index(wid, nwg);
+  let split = gwa / max(p.kx0, 1u);
+  let gw = gwa - split * max(p.kx0, 1u);
+  let kk0 = p.k0 + split * p.nky;
+  let kk1 = min(p.k1, kk0 + p.nky);
   var mt: u32;
   var n: u32;
   var valid: bool;
@@ -101,8 +108,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let khw = p.kh * p.kw;
   let nt = min(n, p.nthreads - 1u);
   let c0 = nt * TN; // first column (not ICOLS)
-  let icb = nt / khw; // ICOLS: input channel block and tap of this thread
-  let tap = nt - icb * khw;
+  let per = select(khw, p.kh, ROW3); // ICOLS: threads per input channel block (taps or rows)
+  let icb = nt / per; // ICOLS: input channel block and tap (ROW3: row ky) of this thread
+  let tap = nt - icb * per;
   let ic0 = icb * TN;
   let hw = p.h * p.w;
   let hi = i32(p.h);
@@ -115,8 +123,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     if (ICOLS) {
       let ic = min(ic0 + 0u, p.cin - 1u);
-      let ky = tap / p.kw;
-      let kx = tap - ky * p.kw;
+      let ky = select(tap / p.kw, tap, ROW3);
+      let kx = select(tap - ky * p.kw, 0u, ROW3);
       ro0 = i32(ky * p.dh) - i32(p.ph);
       co0 = i32(kx * p.dw) - i32(p.pw);
       off0 = i32(ic * hw);
@@ -140,8 +148,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     if (ICOLS) {
       let ic = min(ic0 + 1u, p.cin - 1u);
-      let ky = tap / p.kw;
-      let kx = tap - ky * p.kw;
+      let ky = select(tap / p.kw, tap, ROW3);
+      let kx = select(tap - ky * p.kw, 0u, ROW3);
       ro1 = i32(ky * p.dh) - i32(p.ph);
       co1 = i32(kx * p.dw) - i32(p.pw);
       off1 = i32(ic * hw);
@@ -165,8 +173,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     if (ICOLS) {
       let ic = min(ic0 + 2u, p.cin - 1u);
-      let ky = tap / p.kw;
-      let kx = tap - ky * p.kw;
+      let ky = select(tap / p.kw, tap, ROW3);
+      let kx = select(tap - ky * p.kw, 0u, ROW3);
       ro2 = i32(ky * p.dh) - i32(p.ph);
       co2 = i32(kx * p.dw) - i32(p.pw);
       off2 = i32(ic * hw);
@@ -190,8 +198,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     if (ICOLS) {
       let ic = min(ic0 + 3u, p.cin - 1u);
-      let ky = tap / p.kw;
-      let kx = tap - ky * p.kw;
+      let ky = select(tap / p.kw, tap, ROW3);
+      let kx = select(tap - ky * p.kw, 0u, ROW3);
       ro3 = i32(ky * p.dh) - i32(p.ph);
       co3 = i32(kx * p.dw) - i32(p.pw);
       off3 = i32(ic * hw);
@@ -216,18 +224,139 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var a2_1 = vec4<f32>();
   var a3_0 = vec4<f32>();
   var a3_1 = vec4<f32>();
+  var s0_0 = 0.0;
+  var s1_0 = 0.0;
+  var r0_0_0 = vec4<f32>();
+  var r0_0_1 = vec4<f32>();
+  var r0_1_0 = vec4<f32>();
+  var r0_1_1 = vec4<f32>();
+  var r0_2_0 = vec4<f32>();
+  var r0_2_1 = vec4<f32>();
+  var s0_1 = 0.0;
+  var s1_1 = 0.0;
+  var r1_0_0 = vec4<f32>();
+  var r1_0_1 = vec4<f32>();
+  var r1_1_0 = vec4<f32>();
+  var r1_1_1 = vec4<f32>();
+  var r1_2_0 = vec4<f32>();
+  var r1_2_1 = vec4<f32>();
+  var s0_2 = 0.0;
+  var s1_2 = 0.0;
+  var r2_0_0 = vec4<f32>();
+  var r2_0_1 = vec4<f32>();
+  var r2_1_0 = vec4<f32>();
+  var r2_1_1 = vec4<f32>();
+  var r2_2_0 = vec4<f32>();
+  var r2_2_1 = vec4<f32>();
+  var s0_3 = 0.0;
+  var s1_3 = 0.0;
+  var r3_0_0 = vec4<f32>();
+  var r3_0_1 = vec4<f32>();
+  var r3_1_0 = vec4<f32>();
+  var r3_1_1 = vec4<f32>();
+  var r3_2_0 = vec4<f32>();
+  var r3_2_1 = vec4<f32>();
   let ohw = p.oh * p.ow;
-  let b0 = p.k0 / ohw;
-  let r0 = p.k0 - b0 * ohw;
+  let b0 = kk0 / ohw;
+  let r0 = kk0 - b0 * ohw;
   var oy = r0 / p.ow;
   var ox = r0 - oy * p.ow;
   var xb = i32(b0 * p.cin * hw);
   let mo = mt0 * p.ams;
   {
-    let ka = p.k0 + 0u * p.kwin;
-    let kb = min(p.k1, ka + p.kwin);
-    var ti = (p.k0 - p.abase) * p.amul; // offset of pixel k in the window
-    if (ICOLS) {
+    let ka = kk0 + 0u * p.kwin;
+    let kb = min(kk1, ka + p.kwin);
+    var ti = (kk0 - p.abase) * p.amul; // offset of pixel k in the window
+    if (ROW3) {
+      for (var k = ka; k < kb; k++) {
+        let iy = i32(oy * p.sh) + ro0;
+        let yok = iy >= 0 && iy < hi;
+        let rb = xb + iy * wi;
+        let ix = i32(ox) + co0;
+        if (ox == 0u || k == kk0) {
+          let ok0 = yok && ix >= 0 && ix < wi;
+          let ok1 = yok && ix + 1 >= 0 && ix + 1 < wi;
+          let i0 = select(0, rb + ix, ok0);
+          let i1 = select(0, rb + ix + 1, ok1);
+          s0_0 = select(0.0, x[u32(i0 + off0)], ok0);
+          s1_0 = select(0.0, x[u32(i1 + off0)], ok1);
+          s0_1 = select(0.0, x[u32(i0 + off1)], ok0);
+          s1_1 = select(0.0, x[u32(i1 + off1)], ok1);
+          s0_2 = select(0.0, x[u32(i0 + off2)], ok0);
+          s1_2 = select(0.0, x[u32(i1 + off2)], ok1);
+          s0_3 = select(0.0, x[u32(i0 + off3)], ok0);
+          s1_3 = select(0.0, x[u32(i1 + off3)], ok1);
+        }
+        let ok2 = yok && ix + 2 >= 0 && ix + 2 < wi;
+        let i2 = select(0, rb + ix + 2, ok2);
+        let w0 = vec4<f32>(wld0(ti + mo + 0u * p.ams), wld0(ti + mo + 1u * p.ams), wld0(ti + mo + 2u * p.ams), wld0(ti + mo + 3u * p.ams));
+        let w1 = vec4<f32>(wld0(ti + mo + 4u * p.ams), wld0(ti + mo + 5u * p.ams), wld0(ti + mo + 6u * p.ams), wld0(ti + mo + 7u * p.ams));
+        {
+          let s2 = select(0.0, x[u32(i2 + off0)], ok2);
+          let e0 = vec4<f32>(s0_0);
+          let e1 = vec4<f32>(s1_0);
+          let e2 = vec4<f32>(s2);
+          r0_0_0 = fma(w0, e0, r0_0_0);
+          r0_0_1 = fma(w1, e0, r0_0_1);
+          r0_1_0 = fma(w0, e1, r0_1_0);
+          r0_1_1 = fma(w1, e1, r0_1_1);
+          r0_2_0 = fma(w0, e2, r0_2_0);
+          r0_2_1 = fma(w1, e2, r0_2_1);
+          s0_0 = s1_0;
+          s1_0 = s2;
+        }
+        {
+          let s2 = select(0.0, x[u32(i2 + off1)], ok2);
+          let e0 = vec4<f32>(s0_1);
+          let e1 = vec4<f32>(s1_1);
+          let e2 = vec4<f32>(s2);
+          r1_0_0 = fma(w0, e0, r1_0_0);
+          r1_0_1 = fma(w1, e0, r1_0_1);
+          r1_1_0 = fma(w0, e1, r1_1_0);
+          r1_1_1 = fma(w1, e1, r1_1_1);
+          r1_2_0 = fma(w0, e2, r1_2_0);
+          r1_2_1 = fma(w1, e2, r1_2_1);
+          s0_1 = s1_1;
+          s1_1 = s2;
+        }
+        {
+          let s2 = select(0.0, x[u32(i2 + off2)], ok2);
+          let e0 = vec4<f32>(s0_2);
+          let e1 = vec4<f32>(s1_2);
+          let e2 = vec4<f32>(s2);
+          r2_0_0 = fma(w0, e0, r2_0_0);
+          r2_0_1 = fma(w1, e0, r2_0_1);
+          r2_1_0 = fma(w0, e1, r2_1_0);
+          r2_1_1 = fma(w1, e1, r2_1_1);
+          r2_2_0 = fma(w0, e2, r2_2_0);
+          r2_2_1 = fma(w1, e2, r2_2_1);
+          s0_2 = s1_2;
+          s1_2 = s2;
+        }
+        {
+          let s2 = select(0.0, x[u32(i2 + off3)], ok2);
+          let e0 = vec4<f32>(s0_3);
+          let e1 = vec4<f32>(s1_3);
+          let e2 = vec4<f32>(s2);
+          r3_0_0 = fma(w0, e0, r3_0_0);
+          r3_0_1 = fma(w1, e0, r3_0_1);
+          r3_1_0 = fma(w0, e1, r3_1_0);
+          r3_1_1 = fma(w1, e1, r3_1_1);
+          r3_2_0 = fma(w0, e2, r3_2_0);
+          r3_2_1 = fma(w1, e2, r3_2_1);
+          s0_3 = s1_3;
+          s1_3 = s2;
+        }
+        ti += p.amul;
+        ox += 1u;
+        let wrap1 = ox == p.ow;
+        ox = select(ox, 0u, wrap1);
+        oy = select(oy, oy + 1u, wrap1);
+        let wrap2 = oy == p.oh;
+        oy = select(oy, 0u, wrap2);
+        xb = select(xb, xb + i32(p.cin * hw), wrap2);
+      }
+    } else if (ICOLS) {
       for (var k = ka; k < kb; k++) {
         let sy = i32(oy * p.sh);
         let sx = i32(ox * p.sw);
@@ -317,10 +446,99 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   if (NWIN > 1u && p.nwin > 1u) {
-    let ka = p.k0 + 1u * p.kwin;
-    let kb = min(p.k1, ka + p.kwin);
+    let ka = kk0 + 1u * p.kwin;
+    let kb = min(kk1, ka + p.kwin);
     var ti = 0u; // offset of pixel k in the window
-    if (ICOLS) {
+    if (ROW3) {
+      for (var k = ka; k < kb; k++) {
+        let iy = i32(oy * p.sh) + ro0;
+        let yok = iy >= 0 && iy < hi;
+        let rb = xb + iy * wi;
+        let ix = i32(ox) + co0;
+        if (ox == 0u || k == kk0) {
+          let ok0 = yok && ix >= 0 && ix < wi;
+          let ok1 = yok && ix + 1 >= 0 && ix + 1 < wi;
+          let i0 = select(0, rb + ix, ok0);
+          let i1 = select(0, rb + ix + 1, ok1);
+          s0_0 = select(0.0, x[u32(i0 + off0)], ok0);
+          s1_0 = select(0.0, x[u32(i1 + off0)], ok1);
+          s0_1 = select(0.0, x[u32(i0 + off1)], ok0);
+          s1_1 = select(0.0, x[u32(i1 + off1)], ok1);
+          s0_2 = select(0.0, x[u32(i0 + off2)], ok0);
+          s1_2 = select(0.0, x[u32(i1 + off2)], ok1);
+          s0_3 = select(0.0, x[u32(i0 + off3)], ok0);
+          s1_3 = select(0.0, x[u32(i1 + off3)], ok1);
+        }
+        let ok2 = yok && ix + 2 >= 0 && ix + 2 < wi;
+        let i2 = select(0, rb + ix + 2, ok2);
+        let w0 = vec4<f32>(wld1(ti + mo + 0u * p.ams), wld1(ti + mo + 1u * p.ams), wld1(ti + mo + 2u * p.ams), wld1(ti + mo + 3u * p.ams));
+        let w1 = vec4<f32>(wld1(ti + mo + 4u * p.ams), wld1(ti + mo + 5u * p.ams), wld1(ti + mo + 6u * p.ams), wld1(ti + mo + 7u * p.ams));
+        {
+          let s2 = select(0.0, x[u32(i2 + off0)], ok2);
+          let e0 = vec4<f32>(s0_0);
+          let e1 = vec4<f32>(s1_0);
+          let e2 = vec4<f32>(s2);
+          r0_0_0 = fma(w0, e0, r0_0_0);
+          r0_0_1 = fma(w1, e0, r0_0_1);
+          r0_1_0 = fma(w0, e1, r0_1_0);
+          r0_1_1 = fma(w1, e1, r0_1_1);
+          r0_2_0 = fma(w0, e2, r0_2_0);
+          r0_2_1 = fma(w1, e2, r0_2_1);
+          s0_0 = s1_0;
+          s1_0 = s2;
+        }
+        {
+          let s2 = select(0.0, x[u32(i2 + off1)], ok2);
+          let e0 = vec4<f32>(s0_1);
+          let e1 = vec4<f32>(s1_1);
+          let e2 = vec4<f32>(s2);
+          r1_0_0 = fma(w0, e0, r1_0_0);
+          r1_0_1 = fma(w1, e0, r1_0_1);
+          r1_1_0 = fma(w0, e1, r1_1_0);
+          r1_1_1 = fma(w1, e1, r1_1_1);
+          r1_2_0 = fma(w0, e2, r1_2_0);
+          r1_2_1 = fma(w1, e2, r1_2_1);
+          s0_1 = s1_1;
+          s1_1 = s2;
+        }
+        {
+          let s2 = select(0.0, x[u32(i2 + off2)], ok2);
+          let e0 = vec4<f32>(s0_2);
+          let e1 = vec4<f32>(s1_2);
+          let e2 = vec4<f32>(s2);
+          r2_0_0 = fma(w0, e0, r2_0_0);
+          r2_0_1 = fma(w1, e0, r2_0_1);
+          r2_1_0 = fma(w0, e1, r2_1_0);
+          r2_1_1 = fma(w1, e1, r2_1_1);
+          r2_2_0 = fma(w0, e2, r2_2_0);
+          r2_2_1 = fma(w1, e2, r2_2_1);
+          s0_2 = s1_2;
+          s1_2 = s2;
+        }
+        {
+          let s2 = select(0.0, x[u32(i2 + off3)], ok2);
+          let e0 = vec4<f32>(s0_3);
+          let e1 = vec4<f32>(s1_3);
+          let e2 = vec4<f32>(s2);
+          r3_0_0 = fma(w0, e0, r3_0_0);
+          r3_0_1 = fma(w1, e0, r3_0_1);
+          r3_1_0 = fma(w0, e1, r3_1_0);
+          r3_1_1 = fma(w1, e1, r3_1_1);
+          r3_2_0 = fma(w0, e2, r3_2_0);
+          r3_2_1 = fma(w1, e2, r3_2_1);
+          s0_3 = s1_3;
+          s1_3 = s2;
+        }
+        ti += p.amul;
+        ox += 1u;
+        let wrap1 = ox == p.ow;
+        ox = select(ox, 0u, wrap1);
+        oy = select(oy, oy + 1u, wrap1);
+        let wrap2 = oy == p.oh;
+        oy = select(oy, 0u, wrap2);
+        xb = select(xb, xb + i32(p.cin * hw), wrap2);
+      }
+    } else if (ICOLS) {
       for (var k = ka; k < kb; k++) {
         let sy = i32(oy * p.sh);
         let sx = i32(ox * p.sw);
@@ -410,10 +628,99 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   if (NWIN > 2u && p.nwin > 2u) {
-    let ka = p.k0 + 2u * p.kwin;
-    let kb = min(p.k1, ka + p.kwin);
+    let ka = kk0 + 2u * p.kwin;
+    let kb = min(kk1, ka + p.kwin);
     var ti = 0u; // offset of pixel k in the window
-    if (ICOLS) {
+    if (ROW3) {
+      for (var k = ka; k < kb; k++) {
+        let iy = i32(oy * p.sh) + ro0;
+        let yok = iy >= 0 && iy < hi;
+        let rb = xb + iy * wi;
+        let ix = i32(ox) + co0;
+        if (ox == 0u || k == kk0) {
+          let ok0 = yok && ix >= 0 && ix < wi;
+          let ok1 = yok && ix + 1 >= 0 && ix + 1 < wi;
+          let i0 = select(0, rb + ix, ok0);
+          let i1 = select(0, rb + ix + 1, ok1);
+          s0_0 = select(0.0, x[u32(i0 + off0)], ok0);
+          s1_0 = select(0.0, x[u32(i1 + off0)], ok1);
+          s0_1 = select(0.0, x[u32(i0 + off1)], ok0);
+          s1_1 = select(0.0, x[u32(i1 + off1)], ok1);
+          s0_2 = select(0.0, x[u32(i0 + off2)], ok0);
+          s1_2 = select(0.0, x[u32(i1 + off2)], ok1);
+          s0_3 = select(0.0, x[u32(i0 + off3)], ok0);
+          s1_3 = select(0.0, x[u32(i1 + off3)], ok1);
+        }
+        let ok2 = yok && ix + 2 >= 0 && ix + 2 < wi;
+        let i2 = select(0, rb + ix + 2, ok2);
+        let w0 = vec4<f32>(wld2(ti + mo + 0u * p.ams), wld2(ti + mo + 1u * p.ams), wld2(ti + mo + 2u * p.ams), wld2(ti + mo + 3u * p.ams));
+        let w1 = vec4<f32>(wld2(ti + mo + 4u * p.ams), wld2(ti + mo + 5u * p.ams), wld2(ti + mo + 6u * p.ams), wld2(ti + mo + 7u * p.ams));
+        {
+          let s2 = select(0.0, x[u32(i2 + off0)], ok2);
+          let e0 = vec4<f32>(s0_0);
+          let e1 = vec4<f32>(s1_0);
+          let e2 = vec4<f32>(s2);
+          r0_0_0 = fma(w0, e0, r0_0_0);
+          r0_0_1 = fma(w1, e0, r0_0_1);
+          r0_1_0 = fma(w0, e1, r0_1_0);
+          r0_1_1 = fma(w1, e1, r0_1_1);
+          r0_2_0 = fma(w0, e2, r0_2_0);
+          r0_2_1 = fma(w1, e2, r0_2_1);
+          s0_0 = s1_0;
+          s1_0 = s2;
+        }
+        {
+          let s2 = select(0.0, x[u32(i2 + off1)], ok2);
+          let e0 = vec4<f32>(s0_1);
+          let e1 = vec4<f32>(s1_1);
+          let e2 = vec4<f32>(s2);
+          r1_0_0 = fma(w0, e0, r1_0_0);
+          r1_0_1 = fma(w1, e0, r1_0_1);
+          r1_1_0 = fma(w0, e1, r1_1_0);
+          r1_1_1 = fma(w1, e1, r1_1_1);
+          r1_2_0 = fma(w0, e2, r1_2_0);
+          r1_2_1 = fma(w1, e2, r1_2_1);
+          s0_1 = s1_1;
+          s1_1 = s2;
+        }
+        {
+          let s2 = select(0.0, x[u32(i2 + off2)], ok2);
+          let e0 = vec4<f32>(s0_2);
+          let e1 = vec4<f32>(s1_2);
+          let e2 = vec4<f32>(s2);
+          r2_0_0 = fma(w0, e0, r2_0_0);
+          r2_0_1 = fma(w1, e0, r2_0_1);
+          r2_1_0 = fma(w0, e1, r2_1_0);
+          r2_1_1 = fma(w1, e1, r2_1_1);
+          r2_2_0 = fma(w0, e2, r2_2_0);
+          r2_2_1 = fma(w1, e2, r2_2_1);
+          s0_2 = s1_2;
+          s1_2 = s2;
+        }
+        {
+          let s2 = select(0.0, x[u32(i2 + off3)], ok2);
+          let e0 = vec4<f32>(s0_3);
+          let e1 = vec4<f32>(s1_3);
+          let e2 = vec4<f32>(s2);
+          r3_0_0 = fma(w0, e0, r3_0_0);
+          r3_0_1 = fma(w1, e0, r3_0_1);
+          r3_1_0 = fma(w0, e1, r3_1_0);
+          r3_1_1 = fma(w1, e1, r3_1_1);
+          r3_2_0 = fma(w0, e2, r3_2_0);
+          r3_2_1 = fma(w1, e2, r3_2_1);
+          s0_3 = s1_3;
+          s1_3 = s2;
+        }
+        ti += p.amul;
+        ox += 1u;
+        let wrap1 = ox == p.ow;
+        ox = select(ox, 0u, wrap1);
+        oy = select(oy, oy + 1u, wrap1);
+        let wrap2 = oy == p.oh;
+        oy = select(oy, 0u, wrap2);
+        xb = select(xb, xb + i32(p.cin * hw), wrap2);
+      }
+    } else if (ICOLS) {
       for (var k = ka; k < kb; k++) {
         let sy = i32(oy * p.sh);
         let sx = i32(ox * p.sw);
@@ -503,10 +810,99 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   if (NWIN > 3u && p.nwin > 3u) {
-    let ka = p.k0 + 3u * p.kwin;
-    let kb = min(p.k1, ka + p.kwin);
+    let ka = kk0 + 3u * p.kwin;
+    let kb = min(kk1, ka + p.kwin);
     var ti = 0u; // offset of pixel k in the window
-    if (ICOLS) {
+    if (ROW3) {
+      for (var k = ka; k < kb; k++) {
+        let iy = i32(oy * p.sh) + ro0;
+        let yok = iy >= 0 && iy < hi;
+        let rb = xb + iy * wi;
+        let ix = i32(ox) + co0;
+        if (ox == 0u || k == kk0) {
+          let ok0 = yok && ix >= 0 && ix < wi;
+          let ok1 = yok && ix + 1 >= 0 && ix + 1 < wi;
+          let i0 = select(0, rb + ix, ok0);
+          let i1 = select(0, rb + ix + 1, ok1);
+          s0_0 = select(0.0, x[u32(i0 + off0)], ok0);
+          s1_0 = select(0.0, x[u32(i1 + off0)], ok1);
+          s0_1 = select(0.0, x[u32(i0 + off1)], ok0);
+          s1_1 = select(0.0, x[u32(i1 + off1)], ok1);
+          s0_2 = select(0.0, x[u32(i0 + off2)], ok0);
+          s1_2 = select(0.0, x[u32(i1 + off2)], ok1);
+          s0_3 = select(0.0, x[u32(i0 + off3)], ok0);
+          s1_3 = select(0.0, x[u32(i1 + off3)], ok1);
+        }
+        let ok2 = yok && ix + 2 >= 0 && ix + 2 < wi;
+        let i2 = select(0, rb + ix + 2, ok2);
+        let w0 = vec4<f32>(wld3(ti + mo + 0u * p.ams), wld3(ti + mo + 1u * p.ams), wld3(ti + mo + 2u * p.ams), wld3(ti + mo + 3u * p.ams));
+        let w1 = vec4<f32>(wld3(ti + mo + 4u * p.ams), wld3(ti + mo + 5u * p.ams), wld3(ti + mo + 6u * p.ams), wld3(ti + mo + 7u * p.ams));
+        {
+          let s2 = select(0.0, x[u32(i2 + off0)], ok2);
+          let e0 = vec4<f32>(s0_0);
+          let e1 = vec4<f32>(s1_0);
+          let e2 = vec4<f32>(s2);
+          r0_0_0 = fma(w0, e0, r0_0_0);
+          r0_0_1 = fma(w1, e0, r0_0_1);
+          r0_1_0 = fma(w0, e1, r0_1_0);
+          r0_1_1 = fma(w1, e1, r0_1_1);
+          r0_2_0 = fma(w0, e2, r0_2_0);
+          r0_2_1 = fma(w1, e2, r0_2_1);
+          s0_0 = s1_0;
+          s1_0 = s2;
+        }
+        {
+          let s2 = select(0.0, x[u32(i2 + off1)], ok2);
+          let e0 = vec4<f32>(s0_1);
+          let e1 = vec4<f32>(s1_1);
+          let e2 = vec4<f32>(s2);
+          r1_0_0 = fma(w0, e0, r1_0_0);
+          r1_0_1 = fma(w1, e0, r1_0_1);
+          r1_1_0 = fma(w0, e1, r1_1_0);
+          r1_1_1 = fma(w1, e1, r1_1_1);
+          r1_2_0 = fma(w0, e2, r1_2_0);
+          r1_2_1 = fma(w1, e2, r1_2_1);
+          s0_1 = s1_1;
+          s1_1 = s2;
+        }
+        {
+          let s2 = select(0.0, x[u32(i2 + off2)], ok2);
+          let e0 = vec4<f32>(s0_2);
+          let e1 = vec4<f32>(s1_2);
+          let e2 = vec4<f32>(s2);
+          r2_0_0 = fma(w0, e0, r2_0_0);
+          r2_0_1 = fma(w1, e0, r2_0_1);
+          r2_1_0 = fma(w0, e1, r2_1_0);
+          r2_1_1 = fma(w1, e1, r2_1_1);
+          r2_2_0 = fma(w0, e2, r2_2_0);
+          r2_2_1 = fma(w1, e2, r2_2_1);
+          s0_2 = s1_2;
+          s1_2 = s2;
+        }
+        {
+          let s2 = select(0.0, x[u32(i2 + off3)], ok2);
+          let e0 = vec4<f32>(s0_3);
+          let e1 = vec4<f32>(s1_3);
+          let e2 = vec4<f32>(s2);
+          r3_0_0 = fma(w0, e0, r3_0_0);
+          r3_0_1 = fma(w1, e0, r3_0_1);
+          r3_1_0 = fma(w0, e1, r3_1_0);
+          r3_1_1 = fma(w1, e1, r3_1_1);
+          r3_2_0 = fma(w0, e2, r3_2_0);
+          r3_2_1 = fma(w1, e2, r3_2_1);
+          s0_3 = s1_3;
+          s1_3 = s2;
+        }
+        ti += p.amul;
+        ox += 1u;
+        let wrap1 = ox == p.ow;
+        ox = select(ox, 0u, wrap1);
+        oy = select(oy, oy + 1u, wrap1);
+        let wrap2 = oy == p.oh;
+        oy = select(oy, 0u, wrap2);
+        xb = select(xb, xb + i32(p.cin * hw), wrap2);
+      }
+    } else if (ICOLS) {
       for (var k = ka; k < kb; k++) {
         let sy = i32(oy * p.sh);
         let sx = i32(ox * p.sw);
@@ -598,7 +994,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let last = false;
   let cg = p.m0 + mt0;
   let cstride = select(1u, khw, ICOLS); // between a thread's columns
-  let ob = cg * ncols + select(c0, ic0 * khw + tap, ICOLS);
+  let yb = split * p.m * ncols; // this split's slice
+  let ob = yb + cg * ncols + select(c0, ic0 * khw + tap, ICOLS);
+  if (ROW3) {
+    for (var j = 0u; j < TN; j++) {
+      if (!valid || ic0 + j >= p.cin) { continue; }
+      for (var kx = 0u; kx < 3u; kx++) {
+        for (var q = 0u; q < TM / 4u; q++) {
+          var v4 = vec4<f32>();
+          switch ((j * 3u + kx) * 2u + q) { case 0u: { v4 = r0_0_0; } case 1u: { v4 = r0_0_1; } case 2u: { v4 = r0_1_0; } case 3u: { v4 = r0_1_1; } case 4u: { v4 = r0_2_0; } case 5u: { v4 = r0_2_1; } case 6u: { v4 = r1_0_0; } case 7u: { v4 = r1_0_1; } case 8u: { v4 = r1_1_0; } case 9u: { v4 = r1_1_1; } case 10u: { v4 = r1_2_0; } case 11u: { v4 = r1_2_1; } case 12u: { v4 = r2_0_0; } case 13u: { v4 = r2_0_1; } case 14u: { v4 = r2_1_0; } case 15u: { v4 = r2_1_1; } case 16u: { v4 = r2_2_0; } case 17u: { v4 = r2_2_1; } case 18u: { v4 = r3_0_0; } case 19u: { v4 = r3_0_1; } case 20u: { v4 = r3_1_0; } case 21u: { v4 = r3_1_1; } case 22u: { v4 = r3_2_0; } case 23u: { v4 = r3_2_1; } default: {} }
+          for (var c = 0u; c < 4u; c++) {
+            let mm = q * 4u + c;
+            if (mt0 + mm >= p.m) { break; }
+            let o = yb + (cg + mm) * ncols + (ic0 + j) * khw + tap * p.kw + kx;
+            var v = v4[c];
+            if (p.accumulate != 0u) { v = v + y[o]; }
+            y[o] = v;
+          }
+        }
+      }
+    }
+    return;
+  }
   for (var j = 0u; j < TN; j++) {
     if (!(valid) || !(select(c0 + j < ncols, ic0 + j < p.cin, ICOLS))) { continue; }
     for (var q = 0u; q < TM / 4u; q++) {

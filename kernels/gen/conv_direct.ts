@@ -616,6 +616,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   return join(body) + "\n";
 }
 
+/** The filter gradient's ROW3 accumulators r{j}_{kx}_{q} and sliding values s0_j, s1_j. */
+function row3Decls(d: Dims): string {
+  const out: string[] = [];
+  for (const j of range(MAX_TN)) {
+    if (d.col(j) === false) continue;
+    out.push(`  var s0_${j} = 0.0;`, `  var s1_${j} = 0.0;`);
+    for (const kx of range(3)) {
+      for (const q of range(MAX_TMV)) {
+        if (d.q(q) !== false) out.push(`  var r${j}_${kx}_${q} = vec4<f32>();`);
+      }
+    }
+  }
+  return out.join("\n");
+}
+
+/** Stores the ROW3 accumulators: column (ic0 + j, ky, kx) of channel cg + mm. */
+function row3Store(d: Dims): string {
+  const stride = d.generic ? MAX_TMV : d.tmv;
+  const cases: string[] = [];
+  for (const j of range(MAX_TN)) {
+    for (const kx of range(3)) {
+      for (const q of range(MAX_TMV)) {
+        if (d.col(j) === false || d.q(q) === false) continue;
+        cases.push(`case ${(j * 3 + kx) * stride + q}u: { v4 = r${j}_${kx}_${q}; }`);
+      }
+    }
+  }
+  return `    for (var j = 0u; j < TN; j++) {
+      if (!valid || ic0 + j >= p.cin) { continue; }
+      for (var kx = 0u; kx < 3u; kx++) {
+        for (var q = 0u; q < TM / 4u; q++) {
+          var v4 = vec4<f32>();
+          switch ((j * 3u + kx) * ${stride}u + q) { ${cases.join(" ")} default: {} }
+          for (var c = 0u; c < 4u; c++) {
+            let mm = q * 4u + c;
+            if (mt0 + mm >= p.m) { break; }
+            let o = yb + (cg + mm) * ncols + (ic0 + j) * khw + tap * p.kw + kx;
+            var v = v4[c];
+            if (p.accumulate != 0u) { v = v + y[o]; }
+            y[o] = v;
+          }
+        }
+      }
+    }`;
+}
+
 /** The filter gradient's K loop over the pixels of window wi (read through wld{wi}). */
 function bfWindow(d: Dims, wi: number): string {
   const fn = `wld${wi}`;
@@ -646,6 +692,51 @@ function bfWindow(d: Dims, wi: number): string {
     );
   }
   ic.push(tail);
+  // ROW3 (with ICOLS): a thread owns the 3 taps kx of one row ky for TN channels; along a row of
+  // output pixels the 3 values of a channel slide by one, so each pixel loads one new value per
+  // channel (two more at a row start) for 3·TN·TM FMAs
+  const r3: (string | null)[] = [
+    `      let iy = i32(oy * p.sh) + ro0;
+      let yok = iy >= 0 && iy < hi;
+      let rb = xb + iy * wi;
+      let ix = i32(ox) + co0;
+      if (ox == 0u || k == kk0) {
+        let ok0 = yok && ix >= 0 && ix < wi;
+        let ok1 = yok && ix + 1 >= 0 && ix + 1 < wi;
+        let i0 = select(0, rb + ix, ok0);
+        let i1 = select(0, rb + ix + 1, ok1);`,
+  ];
+  for (const j of range(MAX_TN)) {
+    const g = d.col(j);
+    if (g === false) continue;
+    const t = `        s0_${j} = select(0.0, x[u32(i0 + off${j})], ok0);\n` +
+      `        s1_${j} = select(0.0, x[u32(i1 + off${j})], ok1);`;
+    r3.push(g === null ? t : `        if (${g}) {\n  ${t.replace(/\n/g, "\n  ")}\n        }`);
+  }
+  r3.push(
+    `      }
+      let ok2 = yok && ix + 2 >= 0 && ix + 2 < wi;
+      let i2 = select(0, rb + ix + 2, ok2);
+` + wloads(d, "      ", "ti", fn),
+  );
+  for (const j of range(MAX_TN)) {
+    const L: (string | null)[] = [
+      `        let s2 = select(0.0, x[u32(i2 + off${j})], ok2);`,
+      `        let e0 = vec4<f32>(s0_${j});`,
+      `        let e1 = vec4<f32>(s1_${j});`,
+      `        let e2 = vec4<f32>(s2);`,
+    ];
+    for (const kx of range(3)) {
+      for (const q of range(MAX_TMV)) {
+        const st = `r${j}_${kx}_${q} = fma(w${q}, e${kx}, r${j}_${kx}_${q});`;
+        const g = d.q(q);
+        L.push(g === false ? null : g === null ? `        ${st}` : `        if (${g}) { ${st} }`);
+      }
+    }
+    L.push(`        s0_${j} = s1_${j};`, `        s1_${j} = s2;`);
+    r3.push(colBlock(d, j, "      ", join(L)));
+  }
+  r3.push(tail);
   const nc: (string | null)[] = [
     head + `      let pb = xb + sy * wi + sx;
 ` + wloads(d, "      ", "ti", fn),
@@ -659,10 +750,14 @@ function bfWindow(d: Dims, wi: number): string {
   }
   nc.push(tail);
   return (cond === null ? "  {\n" : `  if (${cond}) {\n`) +
-    `    let ka = p.k0 + ${wi}u * p.kwin;
-    let kb = min(p.k1, ka + p.kwin);
-    var ti = ${wi === 0 ? "(p.k0 - p.abase) * p.amul" : "0u"}; // offset of pixel k in the window
-    if (ICOLS) {
+    `    let ka = kk0 + ${wi}u * p.kwin;
+    let kb = min(kk1, ka + p.kwin);
+    var ti = ${wi === 0 ? "(kk0 - p.abase) * p.amul" : "0u"}; // offset of pixel k in the window
+    if (ROW3) {
+      for (var k = ka; k < kb; k++) {
+` + join(r3).replace(/^/gm, "  ") + `
+      }
+    } else if (ICOLS) {
       for (var k = ka; k < kb; k++) {
 ` + join(ic).replace(/^/gm, "  ") + `
       }
@@ -689,7 +784,8 @@ function backwardFilter(d: Dims, header: string): string {
   A(
     header + sizeNote(d) + `// Direct 2-D convolution, gradient with respect to the weights:
 // dw[c, n] = Σ_{pixels k} dyᵀ[k][c] · x_n(k) with n = (ic, ky, kx) and k = (b, oy, ox) in the
-// range [k0, k1) of the N·OH·OW output pixels, accumulated into dw over successive dispatches.
+// range [k0, k1) of the N·OH·OW output pixels, accumulated into dw over successive dispatches
+// (or split into kx0-workgroup groups of nky pixels, each into its own slice of partial sums).
 // The output gradient is read from up to NWIN uniform windows of kwin consecutive pixels each
 // (window w holds pixels k0 + w·kwin …), or with ASSB from its own storage buffer. A thread owns
 // TN consecutive columns n and TM channels (groups = 1).
@@ -720,13 +816,24 @@ override ICOLS: bool = false;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-` + PREAMBLE + `
+  // split-K: kx0 workgroups per split, split s sums pixels [k0 + s·nky, k0 + (s + 1)·nky) into
+  // its own [M, ncols] slice of y (reduced by the host's next pass when there are several)
+  let gwa = wg_index(wid, nwg);
+  let split = gwa / max(p.kx0, 1u);
+  let gw = gwa - split * max(p.kx0, 1u);
+  let kk0 = p.k0 + split * p.nky;
+  let kk1 = min(p.k1, kk0 + p.nky);
+  var mt: u32;
+  var n: u32;
+  var valid: bool;
+` + laneMap("p", "", "window") + `
   let ncols = p.cin * p.kh * p.kw;
   let khw = p.kh * p.kw;
   let nt = min(n, p.nthreads - 1u);
   let c0 = nt * TN; // first column (not ICOLS)
-  let icb = nt / khw; // ICOLS: input channel block and tap of this thread
-  let tap = nt - icb * khw;
+  let per = select(khw, p.kh, ROW3); // ICOLS: threads per input channel block (taps or rows)
+  let icb = nt / per; // ICOLS: input channel block and tap (ROW3: row ky) of this thread
+  let tap = nt - icb * per;
   let ic0 = icb * TN;
   let hw = p.h * p.w;
   let hi = i32(p.h);
@@ -738,8 +845,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (g === false) continue;
     const dcl = `  var off${j} = 0;\n  var ro${j} = 0;\n  var co${j} = 0;\n  var cv${j} = false;`;
     const icInit = `    let ic = min(ic0 + ${j}u, p.cin - 1u);\n` +
-      `    let ky = tap / p.kw;\n` +
-      `    let kx = tap - ky * p.kw;\n` +
+      `    let ky = select(tap / p.kw, tap, ROW3);\n` +
+      `    let kx = select(tap - ky * p.kw, 0u, ROW3);\n` +
       `    ro${j} = i32(ky * p.dh) - i32(p.ph);\n` +
       `    co${j} = i32(kx * p.dw) - i32(p.pw);\n` +
       `    off${j} = i32(ic * hw);\n` +
@@ -760,10 +867,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     A(g ? `  if (${g}) {\n${both}\n  }` : "  {\n" + both + "\n  }");
   }
   A(
-    accDecls(d) + `
+    accDecls(d) + "\n" + row3Decls(d) + `
   let ohw = p.oh * p.ow;
-  let b0 = p.k0 / ohw;
-  let r0 = p.k0 - b0 * ohw;
+  let b0 = kk0 / ohw;
+  let r0 = kk0 - b0 * ohw;
   var oy = r0 / p.ow;
   var ox = r0 - oy * p.ow;
   var xb = i32(b0 * p.cin * hw);
@@ -773,7 +880,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   A(`  let last = false;
   let cg = p.m0 + mt0;
   let cstride = select(1u, khw, ICOLS); // between a thread's columns
-  let ob = cg * ncols + select(c0, ic0 * khw + tap, ICOLS);`);
+  let yb = split * p.m * ncols; // this split's slice
+  let ob = yb + cg * ncols + select(c0, ic0 * khw + tap, ICOLS);`);
+  A("  if (ROW3) {\n" + row3Store(d) + "\n    return;\n  }");
   A(
     storeAll(
       d,

@@ -19,7 +19,7 @@ import {
   isPointwise,
   MODE_CODE,
 } from "./conv2d_geometry.ts";
-import { CONV2D_PACK, type ConvVariant, directKernel } from "./conv2d_variants.ts";
+import { CONV2D_EPILOGUE, CONV2D_PACK, type ConvVariant, directKernel } from "./conv2d_variants.ts";
 
 /** A fused per-channel epilogue, `act((y + bias)·scale + shift)`, each part optional. */
 export interface EpilogueArgs {
@@ -375,13 +375,25 @@ function filterGradient(
   // a thread's TN columns: one tap of TN input channels (one bounds check per pixel), unless
   // that wastes more than 1/8 of the columns (the stem's 3 channels): TN consecutive columns
   const icols = filterColumnsByChannel(g, tn);
-  const nthreads = icols ? Math.ceil(g.cin / tn) * g.kh * g.kw : Math.ceil(gm.n / tn);
+  // rows of 3 taps (kernel width 3, unit stride and dilation along x): a thread owns the row's 3
+  // taps, and along a row of pixels each channel's 3 values slide by one (one new load a pixel)
+  const row3 = icols && tn <= 8 && g.kw === 3 && g.sw === 1 && g.dw === 1;
+  const nthreads = row3
+    ? Math.ceil(g.cin / tn) * g.kh
+    : icols
+    ? Math.ceil(g.cin / tn) * g.kh * g.kw
+    : Math.ceil(gm.n / tn);
   const ntiles = Math.ceil(nthreads / wg);
   const workgroups = lanesWorkgroups(v, mtiles, nthreads);
   const base = geometryParams(g);
   const perDispatch = windows ? MAX_FILTER_WINDOWS : 1;
   const span = windows ? kwin : gm.k;
   const chunks = windows ? Math.ceil(nwin / perDispatch) : 1;
+  // split-K (storage A only): few workgroups over many pixels get S groups of workgroups, each
+  // summing K/S pixels into its own slice of partial sums, reduced by one more pass
+  const splits = windows ? 1 : filterSplits(workgroups, gm.k);
+  const ks = Math.ceil(gm.k / splits);
+  const partial = splits > 1 ? gpu.empty([splits * gm.m * gm.n], "f32", "conv2d_partial") : null;
   for (let ci = 0; ci < chunks; ci++) {
     const k0 = ci * perDispatch * span, k1 = Math.min(gm.k, k0 + perDispatch * span);
     const n = Math.ceil((k1 - k0) / span);
@@ -390,7 +402,7 @@ function filterGradient(
       return { buffer: staging, offset: w * kwin * gm.m * 4, size: WINDOW_FLOATS * 4 };
     });
     gpu.dispatch(directKernel("conv2d_direct_backward_filter", tn, tm), {
-      bindings: [x, out, ws[0], aT ?? x, ws[1], ws[2], ws[3]],
+      bindings: [x, partial ?? out, ws[0], aT ?? x, ws[1], ws[2], ws[3]],
       params: [
         ...base,
         k0,
@@ -411,8 +423,8 @@ function filterGradient(
         1,
         0,
         0,
-        0,
-        0,
+        windows ? k1 - k0 : ks, // pixels per split
+        workgroups, // workgroups per split
         0,
         0,
         0,
@@ -426,12 +438,34 @@ function filterGradient(
         ASSB: windows ? 0 : 1,
         NWIN: windows ? MAX_FILTER_WINDOWS : 1,
         ICOLS: icols ? 1 : 0,
+        ROW3: row3 ? 1 : 0,
       },
-      workgroups,
+      workgroups: workgroups * splits,
     });
   }
   aT?.release();
+  if (partial) {
+    gpu.dispatch(CONV2D_EPILOGUE, {
+      bindings: [partial, partial, partial, partial, out],
+      params: [gm.m * gm.n, splits, 1, 1],
+      overrides: { BIAS: 0, SCALE: 0, SHIFT: 0, RELU: 0 },
+      workgroups: Math.ceil((gm.m * gm.n) / 256),
+    });
+    partial.release();
+  }
   return out;
+}
+
+/** Workgroups a filter-gradient dispatch should have at least (split-K below it). */
+const FILTER_MIN_WORKGROUPS = 16;
+
+/** Splits of the filter gradient's pixels: enough workgroups, at least 512 pixels each. */
+function filterSplits(workgroups: number, k: number): number {
+  if (workgroups >= FILTER_MIN_WORKGROUPS) return 1;
+  return Math.max(
+    1,
+    Math.min(Math.ceil(FILTER_MIN_WORKGROUPS / workgroups), Math.floor(k / 512), 64),
+  );
 }
 
 /** Whether the filter gradient's threads own one tap of `tn` input channels (`ICOLS`). */
