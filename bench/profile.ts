@@ -26,11 +26,23 @@ T (default 15) costliest kernels (name + override constants).`;
 
 /** The family of a kernel, for the table. */
 export function kernelFamily(name: string, o: Record<string, number> | undefined): string {
-  if (name === "conv2d_direct" || name.startsWith("conv2d_tiled") || name === "conv2d") {
-    return "conv forward";
+  // direct kernels are named by their per-thread block (conv2d_direct_backward_filter_8x8); the
+  // tiled kernels run all three passes, told apart by their MODE override (0, 1, 2)
+  const direct = /^conv2d_direct(?:_(backward_data|backward_filter))?(?:_\d+x\d+)?$/.exec(name);
+  if (direct) {
+    return direct[1] === "backward_filter"
+      ? "conv backward-filter"
+      : direct[1] === "backward_data"
+      ? "conv backward-data"
+      : "conv forward";
   }
-  if (name === "conv2d_direct_backward_filter") return "conv backward-filter";
-  if (name === "conv2d_direct_backward_data") return "conv backward-data";
+  if (name.startsWith("conv2d_tiled") || name === "conv2d") {
+    return o?.MODE === 2
+      ? "conv backward-filter"
+      : o?.MODE === 1
+      ? "conv backward-data"
+      : "conv forward";
+  }
   if (name === "conv2d_pack" || name === "batch_transpose") return "conv staging";
   if (name === "conv2d_epilogue") return "conv epilogue / affine";
   if (name.startsWith("batch_norm")) return "batch norm";

@@ -35,7 +35,7 @@ struct Params {
   py: u32, px: u32, ny: u32, nx: u32,
   abase: u32, amul: u32, ams: u32, aoc: u32,
   ky0: u32, nky: u32, kx0: u32, nkx: u32,
-  dy0: i32, dx0: i32, _p0: u32, _p1: u32,
+  dy0: i32, dx0: i32, nwin: u32, kwin: u32,
 }
 
 // Element i of A: from the uniform window (uniform arrays have 16-byte elements; the compiler

@@ -2,9 +2,11 @@
 // This file: TN = 4 columns × TM = 4 channels per thread.
 // Direct 2-D convolution, gradient with respect to the weights:
 // dw[c, n] = Σ_{pixels k} dyᵀ[k][c] · x_n(k) with n = (ic, ky, kx) and k = (b, oy, ox) in the
-// window [k0, k1) of the N·OH·OW output pixels, accumulated into dw over successive dispatches.
-// The window holds the output gradient transposed to [pixel][channel]. A thread owns TN
-// consecutive columns n and TM channels (groups = 1).
+// range [k0, k1) of the N·OH·OW output pixels, accumulated into dw over successive dispatches
+// (or split into kx0-workgroup groups of nky pixels, each into its own slice of partial sums).
+// The output gradient is read from up to NWIN uniform windows of kwin consecutive pixels each
+// (window w holds pixels k0 + w·kwin …), or with ASSB from its own storage buffer. A thread owns
+// TN consecutive columns n and TM channels (groups = 1).
 const TN: u32 = 4u; // output columns per thread (this file's size)
 const TM: u32 = 4u; // output channels per thread (this file's size)
 override WG: u32 = 64u; // threads per workgroup
@@ -17,11 +19,15 @@ override MFAST: bool = false;
 override MUNI: bool = false;
 // Rows of 3 taps (kernel width 3, stride and dilation 1 along x): TN + 2 loads serve 3·TN taps.
 override ROW3: bool = false;
-// Read A from the storage binding `wts` instead of the uniform window `wt`.
+// Read A from the storage binding `wts` instead of the uniform windows `wt0`…
 override ASSB: bool = false;
 // Every tap of the generic loop is inside the image (1×1 kernel, stride 1, no padding): no bounds
 // checks (columns past a row end read neighbours or clamped addresses, and are never stored).
 override INB: bool = false;
+override NWIN: u32 = 1u; // uniform windows read: 1 or 4
+// The TN columns of a thread are one tap (ky, kx) of TN consecutive input channels (false: TN
+// consecutive columns n): one bounds check per pixel instead of one per column.
+override ICOLS: bool = false;
 
 struct Params {
   batch: u32, cin: u32, h: u32, w: u32,
@@ -33,29 +39,50 @@ struct Params {
   py: u32, px: u32, ny: u32, nx: u32,
   abase: u32, amul: u32, ams: u32, aoc: u32,
   ky0: u32, nky: u32, kx0: u32, nkx: u32,
-  dy0: i32, dx0: i32, _p0: u32, _p1: u32,
+  dy0: i32, dx0: i32, nwin: u32, kwin: u32,
 }
 
-// Element i of A: from the uniform window (uniform arrays have 16-byte elements; the compiler
-// loads one lane), or with ASSB from A's own storage buffer (no window: one dispatch, for small
-// problems where per-dispatch costs dominate).
-fn wld(i: u32) -> f32 {
-  if (ASSB) { return wts[i]; }
-  return wt[i >> 2u][i & 3u];
-}
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<uniform> wt: array<vec4<f32>, 4096>;
+@group(0) @binding(2) var<uniform> wt0: array<vec4<f32>, 4096>;
+@group(0) @binding(4) var<uniform> wt1: array<vec4<f32>, 4096>;
+@group(0) @binding(5) var<uniform> wt2: array<vec4<f32>, 4096>;
+@group(0) @binding(6) var<uniform> wt3: array<vec4<f32>, 4096>;
 @group(0) @binding(3) var<storage, read> wts: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+@group(0) @binding(7) var<uniform> p: Params;
+
+// Element i of A in window w: uniform arrays have 16-byte elements (the compiler loads one lane);
+// with ASSB, A's own storage buffer.
+fn wld0(i: u32) -> f32 {
+  if (ASSB) { return wts[i]; }
+  return wt0[i >> 2u][i & 3u];
+}
+fn wld1(i: u32) -> f32 {
+  if (ASSB) { return wts[i]; }
+  return wt1[i >> 2u][i & 3u];
+}
+fn wld2(i: u32) -> f32 {
+  if (ASSB) { return wts[i]; }
+  return wt2[i >> 2u][i & 3u];
+}
+fn wld3(i: u32) -> f32 {
+  if (ASSB) { return wts[i]; }
+  return wt3[i >> 2u][i & 3u];
+}
 
 fn epilogue(v: f32, c: u32) -> f32 { return v; }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let gw = wg_index(wid, nwg);
+  // split-K: kx0 workgroups per split, split s sums pixels [k0 + s·nky, k0 + (s + 1)·nky) into
+  // its own [M, ncols] slice of y (reduced by the host's next pass when there are several)
+  let gwa = wg_index(wid, nwg);
+  let split = gwa / max(p.kx0, 1u);
+  let gw = gwa - split * max(p.kx0, 1u);
+  let kk0 = p.k0 + split * p.nky;
+  let kk1 = min(p.k1, kk0 + p.nky);
   var mt: u32;
   var n: u32;
   var valid: bool;
@@ -78,8 +105,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   let mt0 = mt * TM; // channel offset within the window's channel group
   let ncols = p.cin * p.kh * p.kw;
-  let c0 = min(n, p.nthreads - 1u) * TN;
   let khw = p.kh * p.kw;
+  let nt = min(n, p.nthreads - 1u);
+  let c0 = nt * TN; // first column (not ICOLS)
+  let per = select(khw, p.kh, ROW3); // ICOLS: threads per input channel block (taps or rows)
+  let icb = nt / per; // ICOLS: input channel block and tap (ROW3: row ky) of this thread
+  let tap = nt - icb * per;
+  let ic0 = icb * TN;
   let hw = p.h * p.w;
   let hi = i32(p.h);
   let wi = i32(p.w);
@@ -89,127 +121,802 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var co0 = 0;
   var cv0 = false;
   {
-    let cc = min(c0 + 0u, ncols - 1u);
-    let ic = cc / khw;
-    let rr = cc - ic * khw;
-    let ky = rr / p.kw;
-    let kx = rr - ky * p.kw;
-    ro0 = i32(ky * p.dh) - i32(p.ph);
-    co0 = i32(kx * p.dw) - i32(p.pw);
-    off0 = i32(ic * hw) + ro0 * wi + co0;
-    cv0 = c0 + 0u < ncols;
+    if (ICOLS) {
+      let ic = min(ic0 + 0u, p.cin - 1u);
+      let ky = select(tap / p.kw, tap, ROW3);
+      let kx = select(tap - ky * p.kw, 0u, ROW3);
+      ro0 = i32(ky * p.dh) - i32(p.ph);
+      co0 = i32(kx * p.dw) - i32(p.pw);
+      off0 = i32(ic * hw);
+      cv0 = ic0 + 0u < p.cin;
+    } else {
+      let cc = min(c0 + 0u, ncols - 1u);
+      let ic = cc / khw;
+      let rr = cc - ic * khw;
+      let ky = rr / p.kw;
+      let kx = rr - ky * p.kw;
+      ro0 = i32(ky * p.dh) - i32(p.ph);
+      co0 = i32(kx * p.dw) - i32(p.pw);
+      off0 = i32(ic * hw) + ro0 * wi + co0;
+      cv0 = c0 + 0u < ncols;
+    }
   }
   var off1 = 0;
   var ro1 = 0;
   var co1 = 0;
   var cv1 = false;
   {
-    let cc = min(c0 + 1u, ncols - 1u);
-    let ic = cc / khw;
-    let rr = cc - ic * khw;
-    let ky = rr / p.kw;
-    let kx = rr - ky * p.kw;
-    ro1 = i32(ky * p.dh) - i32(p.ph);
-    co1 = i32(kx * p.dw) - i32(p.pw);
-    off1 = i32(ic * hw) + ro1 * wi + co1;
-    cv1 = c0 + 1u < ncols;
+    if (ICOLS) {
+      let ic = min(ic0 + 1u, p.cin - 1u);
+      let ky = select(tap / p.kw, tap, ROW3);
+      let kx = select(tap - ky * p.kw, 0u, ROW3);
+      ro1 = i32(ky * p.dh) - i32(p.ph);
+      co1 = i32(kx * p.dw) - i32(p.pw);
+      off1 = i32(ic * hw);
+      cv1 = ic0 + 1u < p.cin;
+    } else {
+      let cc = min(c0 + 1u, ncols - 1u);
+      let ic = cc / khw;
+      let rr = cc - ic * khw;
+      let ky = rr / p.kw;
+      let kx = rr - ky * p.kw;
+      ro1 = i32(ky * p.dh) - i32(p.ph);
+      co1 = i32(kx * p.dw) - i32(p.pw);
+      off1 = i32(ic * hw) + ro1 * wi + co1;
+      cv1 = c0 + 1u < ncols;
+    }
   }
   var off2 = 0;
   var ro2 = 0;
   var co2 = 0;
   var cv2 = false;
   {
-    let cc = min(c0 + 2u, ncols - 1u);
-    let ic = cc / khw;
-    let rr = cc - ic * khw;
-    let ky = rr / p.kw;
-    let kx = rr - ky * p.kw;
-    ro2 = i32(ky * p.dh) - i32(p.ph);
-    co2 = i32(kx * p.dw) - i32(p.pw);
-    off2 = i32(ic * hw) + ro2 * wi + co2;
-    cv2 = c0 + 2u < ncols;
+    if (ICOLS) {
+      let ic = min(ic0 + 2u, p.cin - 1u);
+      let ky = select(tap / p.kw, tap, ROW3);
+      let kx = select(tap - ky * p.kw, 0u, ROW3);
+      ro2 = i32(ky * p.dh) - i32(p.ph);
+      co2 = i32(kx * p.dw) - i32(p.pw);
+      off2 = i32(ic * hw);
+      cv2 = ic0 + 2u < p.cin;
+    } else {
+      let cc = min(c0 + 2u, ncols - 1u);
+      let ic = cc / khw;
+      let rr = cc - ic * khw;
+      let ky = rr / p.kw;
+      let kx = rr - ky * p.kw;
+      ro2 = i32(ky * p.dh) - i32(p.ph);
+      co2 = i32(kx * p.dw) - i32(p.pw);
+      off2 = i32(ic * hw) + ro2 * wi + co2;
+      cv2 = c0 + 2u < ncols;
+    }
   }
   var off3 = 0;
   var ro3 = 0;
   var co3 = 0;
   var cv3 = false;
   {
-    let cc = min(c0 + 3u, ncols - 1u);
-    let ic = cc / khw;
-    let rr = cc - ic * khw;
-    let ky = rr / p.kw;
-    let kx = rr - ky * p.kw;
-    ro3 = i32(ky * p.dh) - i32(p.ph);
-    co3 = i32(kx * p.dw) - i32(p.pw);
-    off3 = i32(ic * hw) + ro3 * wi + co3;
-    cv3 = c0 + 3u < ncols;
+    if (ICOLS) {
+      let ic = min(ic0 + 3u, p.cin - 1u);
+      let ky = select(tap / p.kw, tap, ROW3);
+      let kx = select(tap - ky * p.kw, 0u, ROW3);
+      ro3 = i32(ky * p.dh) - i32(p.ph);
+      co3 = i32(kx * p.dw) - i32(p.pw);
+      off3 = i32(ic * hw);
+      cv3 = ic0 + 3u < p.cin;
+    } else {
+      let cc = min(c0 + 3u, ncols - 1u);
+      let ic = cc / khw;
+      let rr = cc - ic * khw;
+      let ky = rr / p.kw;
+      let kx = rr - ky * p.kw;
+      ro3 = i32(ky * p.dh) - i32(p.ph);
+      co3 = i32(kx * p.dw) - i32(p.pw);
+      off3 = i32(ic * hw) + ro3 * wi + co3;
+      cv3 = c0 + 3u < ncols;
+    }
   }
   var a0_0 = vec4<f32>();
   var a1_0 = vec4<f32>();
   var a2_0 = vec4<f32>();
   var a3_0 = vec4<f32>();
+  var s0_0 = 0.0;
+  var s1_0 = 0.0;
+  var r0_0_0 = vec4<f32>();
+  var r0_1_0 = vec4<f32>();
+  var r0_2_0 = vec4<f32>();
+  var s0_1 = 0.0;
+  var s1_1 = 0.0;
+  var r1_0_0 = vec4<f32>();
+  var r1_1_0 = vec4<f32>();
+  var r1_2_0 = vec4<f32>();
+  var s0_2 = 0.0;
+  var s1_2 = 0.0;
+  var r2_0_0 = vec4<f32>();
+  var r2_1_0 = vec4<f32>();
+  var r2_2_0 = vec4<f32>();
+  var s0_3 = 0.0;
+  var s1_3 = 0.0;
+  var r3_0_0 = vec4<f32>();
+  var r3_1_0 = vec4<f32>();
+  var r3_2_0 = vec4<f32>();
   let ohw = p.oh * p.ow;
-  let b0 = p.k0 / ohw;
-  let r0 = p.k0 - b0 * ohw;
+  let b0 = kk0 / ohw;
+  let r0 = kk0 - b0 * ohw;
   var oy = r0 / p.ow;
   var ox = r0 - oy * p.ow;
   var xb = i32(b0 * p.cin * hw);
   let mo = mt0 * p.ams;
-  var ti = (p.k0 - p.abase) * p.amul;
-  for (var k = p.k0; k < p.k1; k++) {
-    let sy = i32(oy * p.sh);
-    let sx = i32(ox * p.sw);
-    let pb = xb + sy * wi + sx;
-    let w0 = vec4<f32>(wld(ti + mo + 0u * p.ams), wld(ti + mo + 1u * p.ams), wld(ti + mo + 2u * p.ams), wld(ti + mo + 3u * p.ams));
-    {
-      let iy0 = sy + ro0;
-      let ix0 = sx + co0;
-      let ok0 = cv0 && iy0 >= 0 && iy0 < hi && ix0 >= 0 && ix0 < wi;
-      let v0 = vec4<f32>(select(0.0, x[u32(select(0, pb + off0, ok0))], ok0));
-      a0_0 = fma(w0, v0, a0_0);
+  {
+    let ka = kk0 + 0u * p.kwin;
+    let kb = min(kk1, ka + p.kwin);
+    var ti = (kk0 - p.abase) * p.amul; // offset of pixel k in the window
+    if (ROW3) {
+      for (var k = ka; k < kb; k++) {
+        let iy = i32(oy * p.sh) + ro0;
+        let yok = iy >= 0 && iy < hi;
+        let rb = xb + iy * wi;
+        let ix = i32(ox) + co0;
+        if (ox == 0u || k == kk0) {
+          let ok0 = yok && ix >= 0 && ix < wi;
+          let ok1 = yok && ix + 1 >= 0 && ix + 1 < wi;
+          let i0 = select(0, rb + ix, ok0);
+          let i1 = select(0, rb + ix + 1, ok1);
+          s0_0 = select(0.0, x[u32(i0 + off0)], ok0);
+          s1_0 = select(0.0, x[u32(i1 + off0)], ok1);
+          s0_1 = select(0.0, x[u32(i0 + off1)], ok0);
+          s1_1 = select(0.0, x[u32(i1 + off1)], ok1);
+          s0_2 = select(0.0, x[u32(i0 + off2)], ok0);
+          s1_2 = select(0.0, x[u32(i1 + off2)], ok1);
+          s0_3 = select(0.0, x[u32(i0 + off3)], ok0);
+          s1_3 = select(0.0, x[u32(i1 + off3)], ok1);
+        }
+        let ok2 = yok && ix + 2 >= 0 && ix + 2 < wi;
+        let i2 = select(0, rb + ix + 2, ok2);
+        let w0 = vec4<f32>(wld0(ti + mo + 0u * p.ams), wld0(ti + mo + 1u * p.ams), wld0(ti + mo + 2u * p.ams), wld0(ti + mo + 3u * p.ams));
+        {
+          let s2 = select(0.0, x[u32(i2 + off0)], ok2);
+          let e0 = vec4<f32>(s0_0);
+          let e1 = vec4<f32>(s1_0);
+          let e2 = vec4<f32>(s2);
+          r0_0_0 = fma(w0, e0, r0_0_0);
+          r0_1_0 = fma(w0, e1, r0_1_0);
+          r0_2_0 = fma(w0, e2, r0_2_0);
+          s0_0 = s1_0;
+          s1_0 = s2;
+        }
+        {
+          let s2 = select(0.0, x[u32(i2 + off1)], ok2);
+          let e0 = vec4<f32>(s0_1);
+          let e1 = vec4<f32>(s1_1);
+          let e2 = vec4<f32>(s2);
+          r1_0_0 = fma(w0, e0, r1_0_0);
+          r1_1_0 = fma(w0, e1, r1_1_0);
+          r1_2_0 = fma(w0, e2, r1_2_0);
+          s0_1 = s1_1;
+          s1_1 = s2;
+        }
+        {
+          let s2 = select(0.0, x[u32(i2 + off2)], ok2);
+          let e0 = vec4<f32>(s0_2);
+          let e1 = vec4<f32>(s1_2);
+          let e2 = vec4<f32>(s2);
+          r2_0_0 = fma(w0, e0, r2_0_0);
+          r2_1_0 = fma(w0, e1, r2_1_0);
+          r2_2_0 = fma(w0, e2, r2_2_0);
+          s0_2 = s1_2;
+          s1_2 = s2;
+        }
+        {
+          let s2 = select(0.0, x[u32(i2 + off3)], ok2);
+          let e0 = vec4<f32>(s0_3);
+          let e1 = vec4<f32>(s1_3);
+          let e2 = vec4<f32>(s2);
+          r3_0_0 = fma(w0, e0, r3_0_0);
+          r3_1_0 = fma(w0, e1, r3_1_0);
+          r3_2_0 = fma(w0, e2, r3_2_0);
+          s0_3 = s1_3;
+          s1_3 = s2;
+        }
+        ti += p.amul;
+        ox += 1u;
+        let wrap1 = ox == p.ow;
+        ox = select(ox, 0u, wrap1);
+        oy = select(oy, oy + 1u, wrap1);
+        let wrap2 = oy == p.oh;
+        oy = select(oy, 0u, wrap2);
+        xb = select(xb, xb + i32(p.cin * hw), wrap2);
+      }
+    } else if (ICOLS) {
+      for (var k = ka; k < kb; k++) {
+        let sy = i32(oy * p.sh);
+        let sx = i32(ox * p.sw);
+        let iy = sy + ro0;
+        let ix = sx + co0;
+        let ok = iy >= 0 && iy < hi && ix >= 0 && ix < wi;
+        let pb = select(0, xb + iy * wi + ix, ok);
+        let w0 = vec4<f32>(wld0(ti + mo + 0u * p.ams), wld0(ti + mo + 1u * p.ams), wld0(ti + mo + 2u * p.ams), wld0(ti + mo + 3u * p.ams));
+        {
+          let v0 = vec4<f32>(select(0.0, x[u32(pb + off0)], ok));
+          a0_0 = fma(w0, v0, a0_0);
+        }
+        {
+          let v1 = vec4<f32>(select(0.0, x[u32(pb + off1)], ok));
+          a1_0 = fma(w0, v1, a1_0);
+        }
+        {
+          let v2 = vec4<f32>(select(0.0, x[u32(pb + off2)], ok));
+          a2_0 = fma(w0, v2, a2_0);
+        }
+        {
+          let v3 = vec4<f32>(select(0.0, x[u32(pb + off3)], ok));
+          a3_0 = fma(w0, v3, a3_0);
+        }
+        ti += p.amul;
+        ox += 1u;
+        let wrap1 = ox == p.ow;
+        ox = select(ox, 0u, wrap1);
+        oy = select(oy, oy + 1u, wrap1);
+        let wrap2 = oy == p.oh;
+        oy = select(oy, 0u, wrap2);
+        xb = select(xb, xb + i32(p.cin * hw), wrap2);
+      }
+    } else {
+      for (var k = ka; k < kb; k++) {
+        let sy = i32(oy * p.sh);
+        let sx = i32(ox * p.sw);
+        let pb = xb + sy * wi + sx;
+        let w0 = vec4<f32>(wld0(ti + mo + 0u * p.ams), wld0(ti + mo + 1u * p.ams), wld0(ti + mo + 2u * p.ams), wld0(ti + mo + 3u * p.ams));
+        {
+          let iy0 = sy + ro0;
+          let ix0 = sx + co0;
+          let ok0 = cv0 && iy0 >= 0 && iy0 < hi && ix0 >= 0 && ix0 < wi;
+          let v0 = vec4<f32>(select(0.0, x[u32(select(0, pb + off0, ok0))], ok0));
+          a0_0 = fma(w0, v0, a0_0);
+        }
+        {
+          let iy1 = sy + ro1;
+          let ix1 = sx + co1;
+          let ok1 = cv1 && iy1 >= 0 && iy1 < hi && ix1 >= 0 && ix1 < wi;
+          let v1 = vec4<f32>(select(0.0, x[u32(select(0, pb + off1, ok1))], ok1));
+          a1_0 = fma(w0, v1, a1_0);
+        }
+        {
+          let iy2 = sy + ro2;
+          let ix2 = sx + co2;
+          let ok2 = cv2 && iy2 >= 0 && iy2 < hi && ix2 >= 0 && ix2 < wi;
+          let v2 = vec4<f32>(select(0.0, x[u32(select(0, pb + off2, ok2))], ok2));
+          a2_0 = fma(w0, v2, a2_0);
+        }
+        {
+          let iy3 = sy + ro3;
+          let ix3 = sx + co3;
+          let ok3 = cv3 && iy3 >= 0 && iy3 < hi && ix3 >= 0 && ix3 < wi;
+          let v3 = vec4<f32>(select(0.0, x[u32(select(0, pb + off3, ok3))], ok3));
+          a3_0 = fma(w0, v3, a3_0);
+        }
+        ti += p.amul;
+        ox += 1u;
+        let wrap1 = ox == p.ow;
+        ox = select(ox, 0u, wrap1);
+        oy = select(oy, oy + 1u, wrap1);
+        let wrap2 = oy == p.oh;
+        oy = select(oy, 0u, wrap2);
+        xb = select(xb, xb + i32(p.cin * hw), wrap2);
+      }
     }
-    {
-      let iy1 = sy + ro1;
-      let ix1 = sx + co1;
-      let ok1 = cv1 && iy1 >= 0 && iy1 < hi && ix1 >= 0 && ix1 < wi;
-      let v1 = vec4<f32>(select(0.0, x[u32(select(0, pb + off1, ok1))], ok1));
-      a1_0 = fma(w0, v1, a1_0);
+  }
+  if (NWIN > 1u && p.nwin > 1u) {
+    let ka = kk0 + 1u * p.kwin;
+    let kb = min(kk1, ka + p.kwin);
+    var ti = 0u; // offset of pixel k in the window
+    if (ROW3) {
+      for (var k = ka; k < kb; k++) {
+        let iy = i32(oy * p.sh) + ro0;
+        let yok = iy >= 0 && iy < hi;
+        let rb = xb + iy * wi;
+        let ix = i32(ox) + co0;
+        if (ox == 0u || k == kk0) {
+          let ok0 = yok && ix >= 0 && ix < wi;
+          let ok1 = yok && ix + 1 >= 0 && ix + 1 < wi;
+          let i0 = select(0, rb + ix, ok0);
+          let i1 = select(0, rb + ix + 1, ok1);
+          s0_0 = select(0.0, x[u32(i0 + off0)], ok0);
+          s1_0 = select(0.0, x[u32(i1 + off0)], ok1);
+          s0_1 = select(0.0, x[u32(i0 + off1)], ok0);
+          s1_1 = select(0.0, x[u32(i1 + off1)], ok1);
+          s0_2 = select(0.0, x[u32(i0 + off2)], ok0);
+          s1_2 = select(0.0, x[u32(i1 + off2)], ok1);
+          s0_3 = select(0.0, x[u32(i0 + off3)], ok0);
+          s1_3 = select(0.0, x[u32(i1 + off3)], ok1);
+        }
+        let ok2 = yok && ix + 2 >= 0 && ix + 2 < wi;
+        let i2 = select(0, rb + ix + 2, ok2);
+        let w0 = vec4<f32>(wld1(ti + mo + 0u * p.ams), wld1(ti + mo + 1u * p.ams), wld1(ti + mo + 2u * p.ams), wld1(ti + mo + 3u * p.ams));
+        {
+          let s2 = select(0.0, x[u32(i2 + off0)], ok2);
+          let e0 = vec4<f32>(s0_0);
+          let e1 = vec4<f32>(s1_0);
+          let e2 = vec4<f32>(s2);
+          r0_0_0 = fma(w0, e0, r0_0_0);
+          r0_1_0 = fma(w0, e1, r0_1_0);
+          r0_2_0 = fma(w0, e2, r0_2_0);
+          s0_0 = s1_0;
+          s1_0 = s2;
+        }
+        {
+          let s2 = select(0.0, x[u32(i2 + off1)], ok2);
+          let e0 = vec4<f32>(s0_1);
+          let e1 = vec4<f32>(s1_1);
+          let e2 = vec4<f32>(s2);
+          r1_0_0 = fma(w0, e0, r1_0_0);
+          r1_1_0 = fma(w0, e1, r1_1_0);
+          r1_2_0 = fma(w0, e2, r1_2_0);
+          s0_1 = s1_1;
+          s1_1 = s2;
+        }
+        {
+          let s2 = select(0.0, x[u32(i2 + off2)], ok2);
+          let e0 = vec4<f32>(s0_2);
+          let e1 = vec4<f32>(s1_2);
+          let e2 = vec4<f32>(s2);
+          r2_0_0 = fma(w0, e0, r2_0_0);
+          r2_1_0 = fma(w0, e1, r2_1_0);
+          r2_2_0 = fma(w0, e2, r2_2_0);
+          s0_2 = s1_2;
+          s1_2 = s2;
+        }
+        {
+          let s2 = select(0.0, x[u32(i2 + off3)], ok2);
+          let e0 = vec4<f32>(s0_3);
+          let e1 = vec4<f32>(s1_3);
+          let e2 = vec4<f32>(s2);
+          r3_0_0 = fma(w0, e0, r3_0_0);
+          r3_1_0 = fma(w0, e1, r3_1_0);
+          r3_2_0 = fma(w0, e2, r3_2_0);
+          s0_3 = s1_3;
+          s1_3 = s2;
+        }
+        ti += p.amul;
+        ox += 1u;
+        let wrap1 = ox == p.ow;
+        ox = select(ox, 0u, wrap1);
+        oy = select(oy, oy + 1u, wrap1);
+        let wrap2 = oy == p.oh;
+        oy = select(oy, 0u, wrap2);
+        xb = select(xb, xb + i32(p.cin * hw), wrap2);
+      }
+    } else if (ICOLS) {
+      for (var k = ka; k < kb; k++) {
+        let sy = i32(oy * p.sh);
+        let sx = i32(ox * p.sw);
+        let iy = sy + ro0;
+        let ix = sx + co0;
+        let ok = iy >= 0 && iy < hi && ix >= 0 && ix < wi;
+        let pb = select(0, xb + iy * wi + ix, ok);
+        let w0 = vec4<f32>(wld1(ti + mo + 0u * p.ams), wld1(ti + mo + 1u * p.ams), wld1(ti + mo + 2u * p.ams), wld1(ti + mo + 3u * p.ams));
+        {
+          let v0 = vec4<f32>(select(0.0, x[u32(pb + off0)], ok));
+          a0_0 = fma(w0, v0, a0_0);
+        }
+        {
+          let v1 = vec4<f32>(select(0.0, x[u32(pb + off1)], ok));
+          a1_0 = fma(w0, v1, a1_0);
+        }
+        {
+          let v2 = vec4<f32>(select(0.0, x[u32(pb + off2)], ok));
+          a2_0 = fma(w0, v2, a2_0);
+        }
+        {
+          let v3 = vec4<f32>(select(0.0, x[u32(pb + off3)], ok));
+          a3_0 = fma(w0, v3, a3_0);
+        }
+        ti += p.amul;
+        ox += 1u;
+        let wrap1 = ox == p.ow;
+        ox = select(ox, 0u, wrap1);
+        oy = select(oy, oy + 1u, wrap1);
+        let wrap2 = oy == p.oh;
+        oy = select(oy, 0u, wrap2);
+        xb = select(xb, xb + i32(p.cin * hw), wrap2);
+      }
+    } else {
+      for (var k = ka; k < kb; k++) {
+        let sy = i32(oy * p.sh);
+        let sx = i32(ox * p.sw);
+        let pb = xb + sy * wi + sx;
+        let w0 = vec4<f32>(wld1(ti + mo + 0u * p.ams), wld1(ti + mo + 1u * p.ams), wld1(ti + mo + 2u * p.ams), wld1(ti + mo + 3u * p.ams));
+        {
+          let iy0 = sy + ro0;
+          let ix0 = sx + co0;
+          let ok0 = cv0 && iy0 >= 0 && iy0 < hi && ix0 >= 0 && ix0 < wi;
+          let v0 = vec4<f32>(select(0.0, x[u32(select(0, pb + off0, ok0))], ok0));
+          a0_0 = fma(w0, v0, a0_0);
+        }
+        {
+          let iy1 = sy + ro1;
+          let ix1 = sx + co1;
+          let ok1 = cv1 && iy1 >= 0 && iy1 < hi && ix1 >= 0 && ix1 < wi;
+          let v1 = vec4<f32>(select(0.0, x[u32(select(0, pb + off1, ok1))], ok1));
+          a1_0 = fma(w0, v1, a1_0);
+        }
+        {
+          let iy2 = sy + ro2;
+          let ix2 = sx + co2;
+          let ok2 = cv2 && iy2 >= 0 && iy2 < hi && ix2 >= 0 && ix2 < wi;
+          let v2 = vec4<f32>(select(0.0, x[u32(select(0, pb + off2, ok2))], ok2));
+          a2_0 = fma(w0, v2, a2_0);
+        }
+        {
+          let iy3 = sy + ro3;
+          let ix3 = sx + co3;
+          let ok3 = cv3 && iy3 >= 0 && iy3 < hi && ix3 >= 0 && ix3 < wi;
+          let v3 = vec4<f32>(select(0.0, x[u32(select(0, pb + off3, ok3))], ok3));
+          a3_0 = fma(w0, v3, a3_0);
+        }
+        ti += p.amul;
+        ox += 1u;
+        let wrap1 = ox == p.ow;
+        ox = select(ox, 0u, wrap1);
+        oy = select(oy, oy + 1u, wrap1);
+        let wrap2 = oy == p.oh;
+        oy = select(oy, 0u, wrap2);
+        xb = select(xb, xb + i32(p.cin * hw), wrap2);
+      }
     }
-    {
-      let iy2 = sy + ro2;
-      let ix2 = sx + co2;
-      let ok2 = cv2 && iy2 >= 0 && iy2 < hi && ix2 >= 0 && ix2 < wi;
-      let v2 = vec4<f32>(select(0.0, x[u32(select(0, pb + off2, ok2))], ok2));
-      a2_0 = fma(w0, v2, a2_0);
+  }
+  if (NWIN > 2u && p.nwin > 2u) {
+    let ka = kk0 + 2u * p.kwin;
+    let kb = min(kk1, ka + p.kwin);
+    var ti = 0u; // offset of pixel k in the window
+    if (ROW3) {
+      for (var k = ka; k < kb; k++) {
+        let iy = i32(oy * p.sh) + ro0;
+        let yok = iy >= 0 && iy < hi;
+        let rb = xb + iy * wi;
+        let ix = i32(ox) + co0;
+        if (ox == 0u || k == kk0) {
+          let ok0 = yok && ix >= 0 && ix < wi;
+          let ok1 = yok && ix + 1 >= 0 && ix + 1 < wi;
+          let i0 = select(0, rb + ix, ok0);
+          let i1 = select(0, rb + ix + 1, ok1);
+          s0_0 = select(0.0, x[u32(i0 + off0)], ok0);
+          s1_0 = select(0.0, x[u32(i1 + off0)], ok1);
+          s0_1 = select(0.0, x[u32(i0 + off1)], ok0);
+          s1_1 = select(0.0, x[u32(i1 + off1)], ok1);
+          s0_2 = select(0.0, x[u32(i0 + off2)], ok0);
+          s1_2 = select(0.0, x[u32(i1 + off2)], ok1);
+          s0_3 = select(0.0, x[u32(i0 + off3)], ok0);
+          s1_3 = select(0.0, x[u32(i1 + off3)], ok1);
+        }
+        let ok2 = yok && ix + 2 >= 0 && ix + 2 < wi;
+        let i2 = select(0, rb + ix + 2, ok2);
+        let w0 = vec4<f32>(wld2(ti + mo + 0u * p.ams), wld2(ti + mo + 1u * p.ams), wld2(ti + mo + 2u * p.ams), wld2(ti + mo + 3u * p.ams));
+        {
+          let s2 = select(0.0, x[u32(i2 + off0)], ok2);
+          let e0 = vec4<f32>(s0_0);
+          let e1 = vec4<f32>(s1_0);
+          let e2 = vec4<f32>(s2);
+          r0_0_0 = fma(w0, e0, r0_0_0);
+          r0_1_0 = fma(w0, e1, r0_1_0);
+          r0_2_0 = fma(w0, e2, r0_2_0);
+          s0_0 = s1_0;
+          s1_0 = s2;
+        }
+        {
+          let s2 = select(0.0, x[u32(i2 + off1)], ok2);
+          let e0 = vec4<f32>(s0_1);
+          let e1 = vec4<f32>(s1_1);
+          let e2 = vec4<f32>(s2);
+          r1_0_0 = fma(w0, e0, r1_0_0);
+          r1_1_0 = fma(w0, e1, r1_1_0);
+          r1_2_0 = fma(w0, e2, r1_2_0);
+          s0_1 = s1_1;
+          s1_1 = s2;
+        }
+        {
+          let s2 = select(0.0, x[u32(i2 + off2)], ok2);
+          let e0 = vec4<f32>(s0_2);
+          let e1 = vec4<f32>(s1_2);
+          let e2 = vec4<f32>(s2);
+          r2_0_0 = fma(w0, e0, r2_0_0);
+          r2_1_0 = fma(w0, e1, r2_1_0);
+          r2_2_0 = fma(w0, e2, r2_2_0);
+          s0_2 = s1_2;
+          s1_2 = s2;
+        }
+        {
+          let s2 = select(0.0, x[u32(i2 + off3)], ok2);
+          let e0 = vec4<f32>(s0_3);
+          let e1 = vec4<f32>(s1_3);
+          let e2 = vec4<f32>(s2);
+          r3_0_0 = fma(w0, e0, r3_0_0);
+          r3_1_0 = fma(w0, e1, r3_1_0);
+          r3_2_0 = fma(w0, e2, r3_2_0);
+          s0_3 = s1_3;
+          s1_3 = s2;
+        }
+        ti += p.amul;
+        ox += 1u;
+        let wrap1 = ox == p.ow;
+        ox = select(ox, 0u, wrap1);
+        oy = select(oy, oy + 1u, wrap1);
+        let wrap2 = oy == p.oh;
+        oy = select(oy, 0u, wrap2);
+        xb = select(xb, xb + i32(p.cin * hw), wrap2);
+      }
+    } else if (ICOLS) {
+      for (var k = ka; k < kb; k++) {
+        let sy = i32(oy * p.sh);
+        let sx = i32(ox * p.sw);
+        let iy = sy + ro0;
+        let ix = sx + co0;
+        let ok = iy >= 0 && iy < hi && ix >= 0 && ix < wi;
+        let pb = select(0, xb + iy * wi + ix, ok);
+        let w0 = vec4<f32>(wld2(ti + mo + 0u * p.ams), wld2(ti + mo + 1u * p.ams), wld2(ti + mo + 2u * p.ams), wld2(ti + mo + 3u * p.ams));
+        {
+          let v0 = vec4<f32>(select(0.0, x[u32(pb + off0)], ok));
+          a0_0 = fma(w0, v0, a0_0);
+        }
+        {
+          let v1 = vec4<f32>(select(0.0, x[u32(pb + off1)], ok));
+          a1_0 = fma(w0, v1, a1_0);
+        }
+        {
+          let v2 = vec4<f32>(select(0.0, x[u32(pb + off2)], ok));
+          a2_0 = fma(w0, v2, a2_0);
+        }
+        {
+          let v3 = vec4<f32>(select(0.0, x[u32(pb + off3)], ok));
+          a3_0 = fma(w0, v3, a3_0);
+        }
+        ti += p.amul;
+        ox += 1u;
+        let wrap1 = ox == p.ow;
+        ox = select(ox, 0u, wrap1);
+        oy = select(oy, oy + 1u, wrap1);
+        let wrap2 = oy == p.oh;
+        oy = select(oy, 0u, wrap2);
+        xb = select(xb, xb + i32(p.cin * hw), wrap2);
+      }
+    } else {
+      for (var k = ka; k < kb; k++) {
+        let sy = i32(oy * p.sh);
+        let sx = i32(ox * p.sw);
+        let pb = xb + sy * wi + sx;
+        let w0 = vec4<f32>(wld2(ti + mo + 0u * p.ams), wld2(ti + mo + 1u * p.ams), wld2(ti + mo + 2u * p.ams), wld2(ti + mo + 3u * p.ams));
+        {
+          let iy0 = sy + ro0;
+          let ix0 = sx + co0;
+          let ok0 = cv0 && iy0 >= 0 && iy0 < hi && ix0 >= 0 && ix0 < wi;
+          let v0 = vec4<f32>(select(0.0, x[u32(select(0, pb + off0, ok0))], ok0));
+          a0_0 = fma(w0, v0, a0_0);
+        }
+        {
+          let iy1 = sy + ro1;
+          let ix1 = sx + co1;
+          let ok1 = cv1 && iy1 >= 0 && iy1 < hi && ix1 >= 0 && ix1 < wi;
+          let v1 = vec4<f32>(select(0.0, x[u32(select(0, pb + off1, ok1))], ok1));
+          a1_0 = fma(w0, v1, a1_0);
+        }
+        {
+          let iy2 = sy + ro2;
+          let ix2 = sx + co2;
+          let ok2 = cv2 && iy2 >= 0 && iy2 < hi && ix2 >= 0 && ix2 < wi;
+          let v2 = vec4<f32>(select(0.0, x[u32(select(0, pb + off2, ok2))], ok2));
+          a2_0 = fma(w0, v2, a2_0);
+        }
+        {
+          let iy3 = sy + ro3;
+          let ix3 = sx + co3;
+          let ok3 = cv3 && iy3 >= 0 && iy3 < hi && ix3 >= 0 && ix3 < wi;
+          let v3 = vec4<f32>(select(0.0, x[u32(select(0, pb + off3, ok3))], ok3));
+          a3_0 = fma(w0, v3, a3_0);
+        }
+        ti += p.amul;
+        ox += 1u;
+        let wrap1 = ox == p.ow;
+        ox = select(ox, 0u, wrap1);
+        oy = select(oy, oy + 1u, wrap1);
+        let wrap2 = oy == p.oh;
+        oy = select(oy, 0u, wrap2);
+        xb = select(xb, xb + i32(p.cin * hw), wrap2);
+      }
     }
-    {
-      let iy3 = sy + ro3;
-      let ix3 = sx + co3;
-      let ok3 = cv3 && iy3 >= 0 && iy3 < hi && ix3 >= 0 && ix3 < wi;
-      let v3 = vec4<f32>(select(0.0, x[u32(select(0, pb + off3, ok3))], ok3));
-      a3_0 = fma(w0, v3, a3_0);
+  }
+  if (NWIN > 3u && p.nwin > 3u) {
+    let ka = kk0 + 3u * p.kwin;
+    let kb = min(kk1, ka + p.kwin);
+    var ti = 0u; // offset of pixel k in the window
+    if (ROW3) {
+      for (var k = ka; k < kb; k++) {
+        let iy = i32(oy * p.sh) + ro0;
+        let yok = iy >= 0 && iy < hi;
+        let rb = xb + iy * wi;
+        let ix = i32(ox) + co0;
+        if (ox == 0u || k == kk0) {
+          let ok0 = yok && ix >= 0 && ix < wi;
+          let ok1 = yok && ix + 1 >= 0 && ix + 1 < wi;
+          let i0 = select(0, rb + ix, ok0);
+          let i1 = select(0, rb + ix + 1, ok1);
+          s0_0 = select(0.0, x[u32(i0 + off0)], ok0);
+          s1_0 = select(0.0, x[u32(i1 + off0)], ok1);
+          s0_1 = select(0.0, x[u32(i0 + off1)], ok0);
+          s1_1 = select(0.0, x[u32(i1 + off1)], ok1);
+          s0_2 = select(0.0, x[u32(i0 + off2)], ok0);
+          s1_2 = select(0.0, x[u32(i1 + off2)], ok1);
+          s0_3 = select(0.0, x[u32(i0 + off3)], ok0);
+          s1_3 = select(0.0, x[u32(i1 + off3)], ok1);
+        }
+        let ok2 = yok && ix + 2 >= 0 && ix + 2 < wi;
+        let i2 = select(0, rb + ix + 2, ok2);
+        let w0 = vec4<f32>(wld3(ti + mo + 0u * p.ams), wld3(ti + mo + 1u * p.ams), wld3(ti + mo + 2u * p.ams), wld3(ti + mo + 3u * p.ams));
+        {
+          let s2 = select(0.0, x[u32(i2 + off0)], ok2);
+          let e0 = vec4<f32>(s0_0);
+          let e1 = vec4<f32>(s1_0);
+          let e2 = vec4<f32>(s2);
+          r0_0_0 = fma(w0, e0, r0_0_0);
+          r0_1_0 = fma(w0, e1, r0_1_0);
+          r0_2_0 = fma(w0, e2, r0_2_0);
+          s0_0 = s1_0;
+          s1_0 = s2;
+        }
+        {
+          let s2 = select(0.0, x[u32(i2 + off1)], ok2);
+          let e0 = vec4<f32>(s0_1);
+          let e1 = vec4<f32>(s1_1);
+          let e2 = vec4<f32>(s2);
+          r1_0_0 = fma(w0, e0, r1_0_0);
+          r1_1_0 = fma(w0, e1, r1_1_0);
+          r1_2_0 = fma(w0, e2, r1_2_0);
+          s0_1 = s1_1;
+          s1_1 = s2;
+        }
+        {
+          let s2 = select(0.0, x[u32(i2 + off2)], ok2);
+          let e0 = vec4<f32>(s0_2);
+          let e1 = vec4<f32>(s1_2);
+          let e2 = vec4<f32>(s2);
+          r2_0_0 = fma(w0, e0, r2_0_0);
+          r2_1_0 = fma(w0, e1, r2_1_0);
+          r2_2_0 = fma(w0, e2, r2_2_0);
+          s0_2 = s1_2;
+          s1_2 = s2;
+        }
+        {
+          let s2 = select(0.0, x[u32(i2 + off3)], ok2);
+          let e0 = vec4<f32>(s0_3);
+          let e1 = vec4<f32>(s1_3);
+          let e2 = vec4<f32>(s2);
+          r3_0_0 = fma(w0, e0, r3_0_0);
+          r3_1_0 = fma(w0, e1, r3_1_0);
+          r3_2_0 = fma(w0, e2, r3_2_0);
+          s0_3 = s1_3;
+          s1_3 = s2;
+        }
+        ti += p.amul;
+        ox += 1u;
+        let wrap1 = ox == p.ow;
+        ox = select(ox, 0u, wrap1);
+        oy = select(oy, oy + 1u, wrap1);
+        let wrap2 = oy == p.oh;
+        oy = select(oy, 0u, wrap2);
+        xb = select(xb, xb + i32(p.cin * hw), wrap2);
+      }
+    } else if (ICOLS) {
+      for (var k = ka; k < kb; k++) {
+        let sy = i32(oy * p.sh);
+        let sx = i32(ox * p.sw);
+        let iy = sy + ro0;
+        let ix = sx + co0;
+        let ok = iy >= 0 && iy < hi && ix >= 0 && ix < wi;
+        let pb = select(0, xb + iy * wi + ix, ok);
+        let w0 = vec4<f32>(wld3(ti + mo + 0u * p.ams), wld3(ti + mo + 1u * p.ams), wld3(ti + mo + 2u * p.ams), wld3(ti + mo + 3u * p.ams));
+        {
+          let v0 = vec4<f32>(select(0.0, x[u32(pb + off0)], ok));
+          a0_0 = fma(w0, v0, a0_0);
+        }
+        {
+          let v1 = vec4<f32>(select(0.0, x[u32(pb + off1)], ok));
+          a1_0 = fma(w0, v1, a1_0);
+        }
+        {
+          let v2 = vec4<f32>(select(0.0, x[u32(pb + off2)], ok));
+          a2_0 = fma(w0, v2, a2_0);
+        }
+        {
+          let v3 = vec4<f32>(select(0.0, x[u32(pb + off3)], ok));
+          a3_0 = fma(w0, v3, a3_0);
+        }
+        ti += p.amul;
+        ox += 1u;
+        let wrap1 = ox == p.ow;
+        ox = select(ox, 0u, wrap1);
+        oy = select(oy, oy + 1u, wrap1);
+        let wrap2 = oy == p.oh;
+        oy = select(oy, 0u, wrap2);
+        xb = select(xb, xb + i32(p.cin * hw), wrap2);
+      }
+    } else {
+      for (var k = ka; k < kb; k++) {
+        let sy = i32(oy * p.sh);
+        let sx = i32(ox * p.sw);
+        let pb = xb + sy * wi + sx;
+        let w0 = vec4<f32>(wld3(ti + mo + 0u * p.ams), wld3(ti + mo + 1u * p.ams), wld3(ti + mo + 2u * p.ams), wld3(ti + mo + 3u * p.ams));
+        {
+          let iy0 = sy + ro0;
+          let ix0 = sx + co0;
+          let ok0 = cv0 && iy0 >= 0 && iy0 < hi && ix0 >= 0 && ix0 < wi;
+          let v0 = vec4<f32>(select(0.0, x[u32(select(0, pb + off0, ok0))], ok0));
+          a0_0 = fma(w0, v0, a0_0);
+        }
+        {
+          let iy1 = sy + ro1;
+          let ix1 = sx + co1;
+          let ok1 = cv1 && iy1 >= 0 && iy1 < hi && ix1 >= 0 && ix1 < wi;
+          let v1 = vec4<f32>(select(0.0, x[u32(select(0, pb + off1, ok1))], ok1));
+          a1_0 = fma(w0, v1, a1_0);
+        }
+        {
+          let iy2 = sy + ro2;
+          let ix2 = sx + co2;
+          let ok2 = cv2 && iy2 >= 0 && iy2 < hi && ix2 >= 0 && ix2 < wi;
+          let v2 = vec4<f32>(select(0.0, x[u32(select(0, pb + off2, ok2))], ok2));
+          a2_0 = fma(w0, v2, a2_0);
+        }
+        {
+          let iy3 = sy + ro3;
+          let ix3 = sx + co3;
+          let ok3 = cv3 && iy3 >= 0 && iy3 < hi && ix3 >= 0 && ix3 < wi;
+          let v3 = vec4<f32>(select(0.0, x[u32(select(0, pb + off3, ok3))], ok3));
+          a3_0 = fma(w0, v3, a3_0);
+        }
+        ti += p.amul;
+        ox += 1u;
+        let wrap1 = ox == p.ow;
+        ox = select(ox, 0u, wrap1);
+        oy = select(oy, oy + 1u, wrap1);
+        let wrap2 = oy == p.oh;
+        oy = select(oy, 0u, wrap2);
+        xb = select(xb, xb + i32(p.cin * hw), wrap2);
+      }
     }
-    ti += p.amul;
-    ox += 1u;
-    let wrap1 = ox == p.ow;
-    ox = select(ox, 0u, wrap1);
-    oy = select(oy, oy + 1u, wrap1);
-    let wrap2 = oy == p.oh;
-    oy = select(oy, 0u, wrap2);
-    xb = select(xb, xb + i32(p.cin * hw), wrap2);
   }
   let last = false;
   let cg = p.m0 + mt0;
-  let ob = cg * ncols + c0;
+  let cstride = select(1u, khw, ICOLS); // between a thread's columns
+  let yb = split * p.m * ncols; // this split's slice
+  let ob = yb + cg * ncols + select(c0, ic0 * khw + tap, ICOLS);
+  if (ROW3) {
+    for (var j = 0u; j < TN; j++) {
+      if (!valid || ic0 + j >= p.cin) { continue; }
+      for (var kx = 0u; kx < 3u; kx++) {
+        for (var q = 0u; q < TM / 4u; q++) {
+          var v4 = vec4<f32>();
+          switch ((j * 3u + kx) * 1u + q) { case 0u: { v4 = r0_0_0; } case 1u: { v4 = r0_1_0; } case 2u: { v4 = r0_2_0; } case 3u: { v4 = r1_0_0; } case 4u: { v4 = r1_1_0; } case 5u: { v4 = r1_2_0; } case 6u: { v4 = r2_0_0; } case 7u: { v4 = r2_1_0; } case 8u: { v4 = r2_2_0; } case 9u: { v4 = r3_0_0; } case 10u: { v4 = r3_1_0; } case 11u: { v4 = r3_2_0; } default: {} }
+          for (var c = 0u; c < 4u; c++) {
+            let mm = q * 4u + c;
+            if (mt0 + mm >= p.m) { break; }
+            let o = yb + (cg + mm) * ncols + (ic0 + j) * khw + tap * p.kw + kx;
+            var v = v4[c];
+            if (p.accumulate != 0u) { v = v + y[o]; }
+            y[o] = v;
+          }
+        }
+      }
+    }
+    return;
+  }
   for (var j = 0u; j < TN; j++) {
-    if (!(valid) || !(c0 + j < ncols)) { continue; }
+    if (!(valid) || !(select(c0 + j < ncols, ic0 + j < p.cin, ICOLS))) { continue; }
     for (var q = 0u; q < TM / 4u; q++) {
       var v4 = vec4<f32>();
       switch (j * 1u + q) { case 0u: { v4 = a0_0; } case 1u: { v4 = a1_0; } case 2u: { v4 = a2_0; } case 3u: { v4 = a3_0; } default: {} }
       for (var c = 0u; c < 4u; c++) {
         let mm = q * 4u + c;
         if (mt0 + mm >= p.m) { break; }
-        let o = ob + mm * ncols + j;
+        let o = ob + mm * ncols + j * cstride;
         var v = v4[c];
         if (p.accumulate != 0u) { v = v + y[o]; }
         if (last) { v = epilogue(v, cg + mm); }

@@ -104,7 +104,7 @@ const PARAMS = `struct Params {
   py: u32, px: u32, ny: u32, nx: u32,
   abase: u32, amul: u32, ams: u32, aoc: u32,
   ky0: u32, nky: u32, kx0: u32, nkx: u32,
-  dy0: i32, dx0: i32, _p0: u32, _p1: u32,
+  dy0: i32, dx0: i32, nwin: u32, kwin: u32,
 }
 
 // Element i of A: from the uniform window (uniform arrays have 16-byte elements; the compiler
@@ -616,32 +616,225 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   return join(body) + "\n";
 }
 
+/** The filter gradient's ROW3 accumulators r{j}_{kx}_{q} and sliding values s0_j, s1_j. */
+function row3Decls(d: Dims): string {
+  const out: string[] = [];
+  for (const j of range(MAX_TN)) {
+    if (d.col(j) === false) continue;
+    out.push(`  var s0_${j} = 0.0;`, `  var s1_${j} = 0.0;`);
+    for (const kx of range(3)) {
+      for (const q of range(MAX_TMV)) {
+        if (d.q(q) !== false) out.push(`  var r${j}_${kx}_${q} = vec4<f32>();`);
+      }
+    }
+  }
+  return out.join("\n");
+}
+
+/** Stores the ROW3 accumulators: column (ic0 + j, ky, kx) of channel cg + mm. */
+function row3Store(d: Dims): string {
+  const stride = d.generic ? MAX_TMV : d.tmv;
+  const cases: string[] = [];
+  for (const j of range(MAX_TN)) {
+    for (const kx of range(3)) {
+      for (const q of range(MAX_TMV)) {
+        if (d.col(j) === false || d.q(q) === false) continue;
+        cases.push(`case ${(j * 3 + kx) * stride + q}u: { v4 = r${j}_${kx}_${q}; }`);
+      }
+    }
+  }
+  return `    for (var j = 0u; j < TN; j++) {
+      if (!valid || ic0 + j >= p.cin) { continue; }
+      for (var kx = 0u; kx < 3u; kx++) {
+        for (var q = 0u; q < TM / 4u; q++) {
+          var v4 = vec4<f32>();
+          switch ((j * 3u + kx) * ${stride}u + q) { ${cases.join(" ")} default: {} }
+          for (var c = 0u; c < 4u; c++) {
+            let mm = q * 4u + c;
+            if (mt0 + mm >= p.m) { break; }
+            let o = yb + (cg + mm) * ncols + (ic0 + j) * khw + tap * p.kw + kx;
+            var v = v4[c];
+            if (p.accumulate != 0u) { v = v + y[o]; }
+            y[o] = v;
+          }
+        }
+      }
+    }`;
+}
+
+/** The filter gradient's K loop over the pixels of window wi (read through wld{wi}). */
+function bfWindow(d: Dims, wi: number): string {
+  const fn = `wld${wi}`;
+  // window 0 is always read: no branch around it
+  const cond = wi === 0 ? null : `NWIN > ${wi}u && p.nwin > ${wi}u`;
+  const head = `      let sy = i32(oy * p.sh);
+      let sx = i32(ox * p.sw);
+`;
+  const tail = `      ti += p.amul;
+      ox += 1u;
+      let wrap1 = ox == p.ow;
+      ox = select(ox, 0u, wrap1);
+      oy = select(oy, oy + 1u, wrap1);
+      let wrap2 = oy == p.oh;
+      oy = select(oy, 0u, wrap2);
+      xb = select(xb, xb + i32(p.cin * hw), wrap2);`;
+  // ICOLS: the columns share their tap, so one bounds check and one address serve them all
+  const ic: (string | null)[] = [
+    head + `      let iy = sy + ro0;
+      let ix = sx + co0;
+      let ok = iy >= 0 && iy < hi && ix >= 0 && ix < wi;
+      let pb = select(0, xb + iy * wi + ix, ok);
+` + wloads(d, "      ", "ti", fn),
+  ];
+  for (const j of range(MAX_TN)) {
+    ic.push(
+      colBlock(d, j, "      ", fmas(d, j, "        ", `select(0.0, x[u32(pb + off${j})], ok)`)),
+    );
+  }
+  ic.push(tail);
+  // ROW3 (with ICOLS): a thread owns the 3 taps kx of one row ky for TN channels; along a row of
+  // output pixels the 3 values of a channel slide by one, so each pixel loads one new value per
+  // channel (two more at a row start) for 3·TN·TM FMAs
+  const r3: (string | null)[] = [
+    `      let iy = i32(oy * p.sh) + ro0;
+      let yok = iy >= 0 && iy < hi;
+      let rb = xb + iy * wi;
+      let ix = i32(ox) + co0;
+      if (ox == 0u || k == kk0) {
+        let ok0 = yok && ix >= 0 && ix < wi;
+        let ok1 = yok && ix + 1 >= 0 && ix + 1 < wi;
+        let i0 = select(0, rb + ix, ok0);
+        let i1 = select(0, rb + ix + 1, ok1);`,
+  ];
+  for (const j of range(MAX_TN)) {
+    const g = d.col(j);
+    if (g === false) continue;
+    const t = `        s0_${j} = select(0.0, x[u32(i0 + off${j})], ok0);\n` +
+      `        s1_${j} = select(0.0, x[u32(i1 + off${j})], ok1);`;
+    r3.push(g === null ? t : `        if (${g}) {\n  ${t.replace(/\n/g, "\n  ")}\n        }`);
+  }
+  r3.push(
+    `      }
+      let ok2 = yok && ix + 2 >= 0 && ix + 2 < wi;
+      let i2 = select(0, rb + ix + 2, ok2);
+` + wloads(d, "      ", "ti", fn),
+  );
+  for (const j of range(MAX_TN)) {
+    const L: (string | null)[] = [
+      `        let s2 = select(0.0, x[u32(i2 + off${j})], ok2);`,
+      `        let e0 = vec4<f32>(s0_${j});`,
+      `        let e1 = vec4<f32>(s1_${j});`,
+      `        let e2 = vec4<f32>(s2);`,
+    ];
+    for (const kx of range(3)) {
+      for (const q of range(MAX_TMV)) {
+        const st = `r${j}_${kx}_${q} = fma(w${q}, e${kx}, r${j}_${kx}_${q});`;
+        const g = d.q(q);
+        L.push(g === false ? null : g === null ? `        ${st}` : `        if (${g}) { ${st} }`);
+      }
+    }
+    L.push(`        s0_${j} = s1_${j};`, `        s1_${j} = s2;`);
+    r3.push(colBlock(d, j, "      ", join(L)));
+  }
+  r3.push(tail);
+  const nc: (string | null)[] = [
+    head + `      let pb = xb + sy * wi + sx;
+` + wloads(d, "      ", "ti", fn),
+  ];
+  for (const j of range(MAX_TN)) {
+    const inner = `        let iy${j} = sy + ro${j};\n` +
+      `        let ix${j} = sx + co${j};\n` +
+      `        let ok${j} = cv${j} && iy${j} >= 0 && iy${j} < hi && ix${j} >= 0 && ix${j} < wi;\n` +
+      fmas(d, j, "        ", `select(0.0, x[u32(select(0, pb + off${j}, ok${j}))], ok${j})`);
+    nc.push(colBlock(d, j, "      ", inner));
+  }
+  nc.push(tail);
+  return (cond === null ? "  {\n" : `  if (${cond}) {\n`) +
+    `    let ka = kk0 + ${wi}u * p.kwin;
+    let kb = min(kk1, ka + p.kwin);
+    var ti = ${wi === 0 ? "(kk0 - p.abase) * p.amul" : "0u"}; // offset of pixel k in the window
+    if (ROW3) {
+      for (var k = ka; k < kb; k++) {
+` + join(r3).replace(/^/gm, "  ") + `
+      }
+    } else if (ICOLS) {
+      for (var k = ka; k < kb; k++) {
+` + join(ic).replace(/^/gm, "  ") + `
+      }
+    } else {
+      for (var k = ka; k < kb; k++) {
+` + join(nc).replace(/^/gm, "  ") + `
+      }
+    }
+  }`;
+}
+
 function backwardFilter(d: Dims, header: string): string {
   const body: (string | null)[] = [];
   const A = (s: string | null) => body.push(s);
+  const wlds = range(MAX_WIN).map((w) =>
+    `fn wld${w}(i: u32) -> f32 {
+  if (ASSB) { return wts[i]; }
+  return wt${w}[i >> 2u][i & 3u];
+}`
+  ).join("\n");
+  const wbind = [2, 4, 5, 6].map((b, w) =>
+    `@group(0) @binding(${b}) var<uniform> wt${w}: array<vec4<f32>, 4096>;`
+  ).join("\n");
   A(
     header + sizeNote(d) + `// Direct 2-D convolution, gradient with respect to the weights:
 // dw[c, n] = Σ_{pixels k} dyᵀ[k][c] · x_n(k) with n = (ic, ky, kx) and k = (b, oy, ox) in the
-// window [k0, k1) of the N·OH·OW output pixels, accumulated into dw over successive dispatches.
-// The window holds the output gradient transposed to [pixel][channel]. A thread owns TN
-// consecutive columns n and TM channels (groups = 1).
-` + overrides(d) + "\n\n" + PARAMS + `
+// range [k0, k1) of the N·OH·OW output pixels, accumulated into dw over successive dispatches
+// (or split into kx0-workgroup groups of nky pixels, each into its own slice of partial sums).
+// The output gradient is read from up to NWIN uniform windows of kwin consecutive pixels each
+// (window w holds pixels k0 + w·kwin …), or with ASSB from its own storage buffer. A thread owns
+// TN consecutive columns n and TM channels (groups = 1).
+` + overrides(d).replace(
+        "// Read A from the storage binding `wts` instead of the uniform window `wt`.",
+        "// Read A from the storage binding `wts` instead of the uniform windows `wt0`…",
+      ) +
+      `
+override NWIN: u32 = 1u; // uniform windows read: 1 or ${MAX_WIN}
+// The TN columns of a thread are one tap (ky, kx) of TN consecutive input channels (false: TN
+// consecutive columns n): one bounds check per pixel instead of one per column.
+override ICOLS: bool = false;
+
+` + PARAMS.replace(/\n\/\/ Element i of A[\s\S]*$/, "") + `
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<uniform> wt: array<vec4<f32>, 4096>;
+` + wbind + `
 @group(0) @binding(3) var<storage, read> wts: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+@group(0) @binding(7) var<uniform> p: Params;
+
+// Element i of A in window w: uniform arrays have 16-byte elements (the compiler loads one lane);
+// with ASSB, A's own storage buffer.
+` + wlds + `
 
 ` + EPILOGUE_NONE + `
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-` + PREAMBLE + `
+  // split-K: kx0 workgroups per split, split s sums pixels [k0 + s·nky, k0 + (s + 1)·nky) into
+  // its own [M, ncols] slice of y (reduced by the host's next pass when there are several)
+  let gwa = wg_index(wid, nwg);
+  let split = gwa / max(p.kx0, 1u);
+  let gw = gwa - split * max(p.kx0, 1u);
+  let kk0 = p.k0 + split * p.nky;
+  let kk1 = min(p.k1, kk0 + p.nky);
+  var mt: u32;
+  var n: u32;
+  var valid: bool;
+` + laneMap("p", "", "window") + `
   let ncols = p.cin * p.kh * p.kw;
-  let c0 = min(n, p.nthreads - 1u) * TN;
   let khw = p.kh * p.kw;
+  let nt = min(n, p.nthreads - 1u);
+  let c0 = nt * TN; // first column (not ICOLS)
+  let per = select(khw, p.kh, ROW3); // ICOLS: threads per input channel block (taps or rows)
+  let icb = nt / per; // ICOLS: input channel block and tap (ROW3: row ky) of this thread
+  let tap = nt - icb * per;
+  let ic0 = icb * TN;
   let hw = p.h * p.w;
   let hi = i32(p.h);
   let wi = i32(p.w);
@@ -651,6 +844,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     const g = d.col(j);
     if (g === false) continue;
     const dcl = `  var off${j} = 0;\n  var ro${j} = 0;\n  var co${j} = 0;\n  var cv${j} = false;`;
+    const icInit = `    let ic = min(ic0 + ${j}u, p.cin - 1u);\n` +
+      `    let ky = select(tap / p.kw, tap, ROW3);\n` +
+      `    let kx = select(tap - ky * p.kw, 0u, ROW3);\n` +
+      `    ro${j} = i32(ky * p.dh) - i32(p.ph);\n` +
+      `    co${j} = i32(kx * p.dw) - i32(p.pw);\n` +
+      `    off${j} = i32(ic * hw);\n` +
+      `    cv${j} = ic0 + ${j}u < p.cin;`;
     const init = `    let cc = min(c0 + ${j}u, ncols - 1u);\n` +
       `    let ic = cc / khw;\n` +
       `    let rr = cc - ic * khw;\n` +
@@ -661,44 +861,38 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       `    off${j} = i32(ic * hw) + ro${j} * wi + co${j};\n` +
       `    cv${j} = c0 + ${j}u < ncols;`;
     A(dcl);
-    A(g ? `  if (${g}) {\n${init}\n  }` : "  {\n" + init + "\n  }");
+    const both = `    if (ICOLS) {\n${icInit.replace(/^/gm, "  ")}\n    } else {\n${
+      init.replace(/^/gm, "  ")
+    }\n    }`;
+    A(g ? `  if (${g}) {\n${both}\n  }` : "  {\n" + both + "\n  }");
   }
   A(
-    accDecls(d) + `
+    accDecls(d) + "\n" + row3Decls(d) + `
   let ohw = p.oh * p.ow;
-  let b0 = p.k0 / ohw;
-  let r0 = p.k0 - b0 * ohw;
+  let b0 = kk0 / ohw;
+  let r0 = kk0 - b0 * ohw;
   var oy = r0 / p.ow;
   var ox = r0 - oy * p.ow;
   var xb = i32(b0 * p.cin * hw);
-  let mo = mt0 * p.ams;
-  var ti = (p.k0 - p.abase) * p.amul;
-  for (var k = p.k0; k < p.k1; k++) {
-    let sy = i32(oy * p.sh);
-    let sx = i32(ox * p.sw);
-    let pb = xb + sy * wi + sx;
-` + wloads(d, "    ", "ti"),
+  let mo = mt0 * p.ams;`,
   );
-  for (const j of range(MAX_TN)) {
-    const inner = `      let iy${j} = sy + ro${j};\n` +
-      `      let ix${j} = sx + co${j};\n` +
-      `      let ok${j} = cv${j} && iy${j} >= 0 && iy${j} < hi && ix${j} >= 0 && ix${j} < wi;\n` +
-      fmas(d, j, "      ", `select(0.0, x[u32(select(0, pb + off${j}, ok${j}))], ok${j})`);
-    A(colBlock(d, j, "    ", inner));
-  }
-  A(`    ti += p.amul;
-    ox += 1u;
-    let wrap1 = ox == p.ow;
-    ox = select(ox, 0u, wrap1);
-    oy = select(oy, oy + 1u, wrap1);
-    let wrap2 = oy == p.oh;
-    oy = select(oy, 0u, wrap2);
-    xb = select(xb, xb + i32(p.cin * hw), wrap2);
-  }
-  let last = false;
+  for (const wi of range(MAX_WIN)) A(bfWindow(d, wi));
+  A(`  let last = false;
   let cg = p.m0 + mt0;
-  let ob = cg * ncols + c0;`);
-  A(storeAll(d, "  ", "valid", "c0 + j < ncols", "ob + mm * ncols + j", "cg"));
+  let cstride = select(1u, khw, ICOLS); // between a thread's columns
+  let yb = split * p.m * ncols; // this split's slice
+  let ob = yb + cg * ncols + select(c0, ic0 * khw + tap, ICOLS);`);
+  A("  if (ROW3) {\n" + row3Store(d) + "\n    return;\n  }");
+  A(
+    storeAll(
+      d,
+      "  ",
+      "valid",
+      "select(c0 + j < ncols, ic0 + j < p.cin, ICOLS)",
+      "ob + mm * ncols + j * cstride",
+      "cg",
+    ),
+  );
   A("}");
   return join(body) + "\n";
 }

@@ -19,7 +19,7 @@ import {
   isPointwise,
   MODE_CODE,
 } from "./conv2d_geometry.ts";
-import { CONV2D_PACK, type ConvVariant, directKernel } from "./conv2d_variants.ts";
+import { CONV2D_EPILOGUE, CONV2D_PACK, type ConvVariant, directKernel } from "./conv2d_variants.ts";
 
 /** A fused per-channel epilogue, `act((y + bias)·scale + shift)`, each part optional. */
 export interface EpilogueArgs {
@@ -156,13 +156,14 @@ export function runDirect(
   // a pointwise convolution is a GEMM over each image's pixels: as one row, column blocks of TN
   // are never cut short by the end of a row
   if (isPointwise(g) && g.h > 1) g = { ...g, h: 1, w: g.h * g.w, oh: 1, ow: g.oh * g.ow };
+  if (mode === "backwardFilter") return filterGradient(g, a, b, outShape, v);
   const gm = gemmOf(g, mode);
   const khw = g.kh * g.kw, ohw = g.oh * g.ow;
   const { tn, tm, wg } = v;
   const align = Math.max(4, gpu.info.limits.minUniformBufferOffsetAlignment / 4);
   const roundA = (f: number) => Math.ceil(f / align) * align;
   // rows of 3 taps share their loads (kernel width 3, unit stride and dilation along x)
-  const row3 = mode !== "backwardFilter" && g.kw === 3 && g.sw === 1 && g.dw === 1;
+  const row3 = g.kw === 3 && g.sw === 1 && g.dw === 1;
   const steps: DirectStep[] = [];
   // A's window layout: offset of A(m, k) = (k − abase)·amul + m·ams (+ output channel · aoc for the
   // input gradient). "raw" windows are plain copies of contiguous parts of A's own tensor; "packed"
@@ -171,43 +172,13 @@ export function runDirect(
   const copies: { src: number; floats: number; slot: number }[] = [];
   let packWindows: { kchunk: number; nchunks: number; ngroups: number } | null = null;
   let slotFloats: number;
-  // The filter gradient over the whole batch in one dispatch: dy transposed once to
-  // [cout, N·OH·OW] makes A(m, k) affine in k across images, read from storage (lanes of the
-  // channel-fast variants gather A anyway), instead of one window copy and dispatch per image.
-  const wholeBatch = mode === "backwardFilter" && g.batch > 1 && g.groups === 1;
-  let aBind = a;
-  if (wholeBatch) {
-    aBind = batchTranspose(a, g.batch, g.cout, ohw);
+  if (v.ssbo) {
+    // A read from its own storage buffer: one dispatch
     slotFloats = 0;
     mg = gm.m;
-    [amul, ams] = [1, gm.k];
+    if (mode === "forward") [amul, ams] = [1, gm.k];
+    else [amul, ams, aoc] = [1, khw, g.cin * khw];
     steps.push({ slot: 0, m0: 0, mv: gm.m, k0: 0, k1: gm.k, abase: 0, accumulate: false });
-  } else if (v.ssbo) {
-    // A read from its own storage buffer: one dispatch (per image for the filter gradient)
-    slotFloats = 0;
-    mg = gm.m;
-    if (mode === "forward") {
-      [amul, ams] = [1, gm.k];
-      steps.push({ slot: 0, m0: 0, mv: gm.m, k0: 0, k1: gm.k, abase: 0, accumulate: false });
-    } else if (mode === "backwardData") {
-      [amul, ams, aoc] = [1, khw, g.cin * khw];
-      steps.push({ slot: 0, m0: 0, mv: gm.m, k0: 0, k1: gm.k, abase: 0, accumulate: false });
-    } else {
-      [amul, ams] = [1, ohw];
-      for (let bi = 0; bi < g.batch; bi++) {
-        // offset of dy[b, m, pix] = (k − abase) + m·ohw with abase = b·ohw − b·cout·ohw (mod 2³²)
-        const abase = (bi * ohw - bi * g.cout * ohw) >>> 0;
-        steps.push({
-          slot: 0,
-          m0: 0,
-          mv: gm.m,
-          k0: bi * ohw,
-          k1: (bi + 1) * ohw,
-          abase,
-          accumulate: bi > 0,
-        });
-      }
-    }
   } else if (mode === "forward" && gm.k * tm <= WINDOW_FLOATS) {
     mg = Math.min(Math.ceil(gm.m / tm) * tm, Math.floor(WINDOW_FLOATS / gm.k / tm) * tm);
     [amul, ams] = [1, gm.k];
@@ -234,26 +205,6 @@ export function runDirect(
         abase: 0,
         accumulate: ci > 0,
       });
-    }
-  } else if (mode === "backwardFilter" && ohw * tm <= WINDOW_FLOATS) {
-    mg = Math.min(Math.ceil(gm.m / tm) * tm, Math.floor(WINDOW_FLOATS / ohw / tm) * tm);
-    [amul, ams] = [1, ohw];
-    slotFloats = roundA(mg * ohw);
-    let slot = 0;
-    for (let bi = 0; bi < g.batch; bi++) {
-      for (let m0 = 0; m0 < gm.m; m0 += mg) {
-        const mv = Math.min(mg, gm.m - m0);
-        copies.push({ src: (bi * g.cout + m0) * ohw, floats: mv * ohw, slot });
-        steps.push({
-          slot: slot++,
-          m0,
-          mv,
-          k0: bi * ohw,
-          k1: (bi + 1) * ohw,
-          abase: bi * ohw,
-          accumulate: bi > 0,
-        });
-      }
     }
   } else {
     // packed windows: channel groups of mg rows × K chunks of kchunk
@@ -287,10 +238,7 @@ export function runDirect(
   const nslots = Math.max(...steps.map((st) => st.slot)) + 1;
   const stagingBytes = 2 ** Math.ceil(Math.log2((nslots * slotFloats + WINDOW_FLOATS) * 4));
   const lim = gpu.info.limits;
-  if (stagingBytes > Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize)) {
-    if (aBind !== a) aBind.release();
-    return null;
-  }
+  if (stagingBytes > Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize)) return null;
   const staging = stagingBuffer(gpu, nslots * slotFloats + WINDOW_FLOATS);
   if (packWindows) {
     const { kchunk, nchunks, ngroups } = packWindows;
@@ -301,7 +249,7 @@ export function runDirect(
       overrides: { MODE: MODE_CODE[mode] },
       workgroups: Math.ceil(rows / 16),
     });
-  } else if (!v.ssbo && !wholeBatch) {
+  } else if (!v.ssbo) {
     const st = stagingTensor(staging);
     for (const c of copies) gpu.copy(a, c.src * 4, st, c.slot * slotFloats * 4, c.floats * 4);
   }
@@ -313,8 +261,9 @@ export function runDirect(
     WG: wg,
     MFAST: v.mfast ? 1 : 0,
     MUNI: v.muni ? 1 : 0,
-    ASSB: v.ssbo || wholeBatch ? 1 : 0,
-    ...(mode === "backwardFilter" ? {} : { ROW3: row3 ? 1 : 0, INB: isPointwise(g) ? 1 : 0 }),
+    ASSB: v.ssbo ? 1 : 0,
+    ROW3: row3 ? 1 : 0,
+    INB: isPointwise(g) ? 1 : 0,
   };
   const windowAt = (slot: number) => ({
     buffer: staging,
@@ -332,9 +281,7 @@ export function runDirect(
   for (const stp of steps) {
     const mtiles = Math.ceil(stp.mv / tm);
     const window = windowAt(stp.slot);
-    const nthreads = mode === "forward"
-      ? g.batch * g.oh * Math.ceil(g.ow / tn)
-      : Math.ceil(gm.n / tn);
+    const nthreads = g.batch * g.oh * Math.ceil(g.ow / tn);
     if (nthreads <= 0) continue;
     const ntiles = Math.ceil(nthreads / wg);
     const workgroups = lanesWorkgroups(v, mtiles, nthreads);
@@ -366,29 +313,169 @@ export function runDirect(
       0,
       0,
     ];
-    if (mode === "forward") {
-      gpu.dispatch(directKernel("conv2d_direct", tn, tm), {
-        bindings: [b, ep.bias ?? dummy, ep.scale ?? dummy, ep.shift ?? dummy, out, window, a],
-        params,
-        overrides: {
-          ...overrides,
-          BIAS: ep.bias ? 1 : 0,
-          AFFINE: ep.scale ? 1 : 0,
-          RELU: ep.relu ? 1 : 0,
-        },
-        workgroups,
-      });
-    } else {
-      gpu.dispatch(directKernel("conv2d_direct_backward_filter", tn, tm), {
-        bindings: [b, out, window, aBind],
-        params,
-        overrides,
-        workgroups,
-      });
-    }
+    gpu.dispatch(directKernel("conv2d_direct", tn, tm), {
+      bindings: [b, ep.bias ?? dummy, ep.scale ?? dummy, ep.shift ?? dummy, out, window, a],
+      params,
+      overrides: {
+        ...overrides,
+        BIAS: ep.bias ? 1 : 0,
+        AFFINE: ep.scale ? 1 : 0,
+        RELU: ep.relu ? 1 : 0,
+      },
+      workgroups,
+    });
   }
-  if (aBind !== a) aBind.release();
   return out;
+}
+
+/** Uniform windows one filter-gradient dispatch reads (`NWIN` of the kernel). */
+const MAX_FILTER_WINDOWS = 4;
+
+/**
+ * The filter gradient: the output gradient transposed once to pixel-major `[N·OH·OW, Cout]` (the
+ * batch folded into the pixels, so one dispatch covers every image, and the TM channels of one
+ * pixel are contiguous for the lanes that read them), written straight into the uniform staging
+ * buffer and read as windows of `kwin` pixels, up to {@linkcode MAX_FILTER_WINDOWS} per dispatch
+ * (successive dispatches accumulate). With `v.ssbo`, or when the windows would not fit one
+ * binding, the transposed gradient is read from its own storage buffer in one dispatch.
+ */
+function filterGradient(
+  g: ConvGeometry,
+  dy: RawTensor,
+  x: RawTensor,
+  outShape: number[],
+  v: Extract<ConvVariant, { kind: "direct" }>,
+): RawTensor {
+  const gpu = getGpu();
+  const gm = gemmOf(g, "backwardFilter");
+  const { tn, tm, wg } = v;
+  const ohw = g.oh * g.ow;
+  const align = Math.max(4, gpu.info.limits.minUniformBufferOffsetAlignment / 4);
+  // pixels per window: a whole number of pixels whose floats keep the next window aligned
+  const step = align / gcd(gm.m, align);
+  const kwin = Math.floor(Math.floor(WINDOW_FLOATS / gm.m) / step) * step;
+  const nwin = kwin > 0 ? Math.ceil(gm.k / kwin) : 0;
+  const floats = nwin * kwin * gm.m;
+  const lim = gpu.info.limits;
+  const bytes = 2 ** Math.ceil(Math.log2((floats + WINDOW_FLOATS) * 4));
+  const windows = !v.ssbo && kwin > 0 &&
+    bytes <= Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
+  let aT: RawTensor | null = null;
+  // (without windows the uniform bindings still need a uniform buffer: the staging buffer's start)
+  const staging = stagingBuffer(gpu, windows ? floats + WINDOW_FLOATS : WINDOW_FLOATS);
+  if (windows) {
+    batchTranspose(dy, g.batch, g.cout, ohw, true, {
+      buffer: staging,
+      offset: 0,
+      size: floats * 4,
+    });
+  } else aT = batchTranspose(dy, g.batch, g.cout, ohw, true);
+  const out = gpu.empty(outShape, "f32", "conv2d_backwardFilter");
+  const mtiles = Math.ceil(gm.m / tm);
+  // a thread's TN columns: one tap of TN input channels (one bounds check per pixel), unless
+  // that wastes more than 1/8 of the columns (the stem's 3 channels): TN consecutive columns
+  const icols = filterColumnsByChannel(g, tn);
+  // rows of 3 taps (kernel width 3, unit stride and dilation along x): a thread owns the row's 3
+  // taps, and along a row of pixels each channel's 3 values slide by one (one new load a pixel)
+  const row3 = icols && tn <= 8 && g.kw === 3 && g.sw === 1 && g.dw === 1;
+  const nthreads = row3
+    ? Math.ceil(g.cin / tn) * g.kh
+    : icols
+    ? Math.ceil(g.cin / tn) * g.kh * g.kw
+    : Math.ceil(gm.n / tn);
+  const ntiles = Math.ceil(nthreads / wg);
+  const workgroups = lanesWorkgroups(v, mtiles, nthreads);
+  const base = geometryParams(g);
+  const perDispatch = windows ? MAX_FILTER_WINDOWS : 1;
+  const span = windows ? kwin : gm.k;
+  const chunks = windows ? Math.ceil(nwin / perDispatch) : 1;
+  // split-K (storage A only): few workgroups over many pixels get S groups of workgroups, each
+  // summing K/S pixels into its own slice of partial sums, reduced by one more pass
+  const splits = windows ? 1 : filterSplits(workgroups, gm.k);
+  const ks = Math.ceil(gm.k / splits);
+  const partial = splits > 1 ? gpu.empty([splits * gm.m * gm.n], "f32", "conv2d_partial") : null;
+  for (let ci = 0; ci < chunks; ci++) {
+    const k0 = ci * perDispatch * span, k1 = Math.min(gm.k, k0 + perDispatch * span);
+    const n = Math.ceil((k1 - k0) / span);
+    const ws = [0, 1, 2, 3].map((i) => {
+      const w = windows ? Math.min(ci * perDispatch + i, nwin - 1) : 0;
+      return { buffer: staging, offset: w * kwin * gm.m * 4, size: WINDOW_FLOATS * 4 };
+    });
+    gpu.dispatch(directKernel("conv2d_direct_backward_filter", tn, tm), {
+      bindings: [x, partial ?? out, ws[0], aT ?? x, ws[1], ws[2], ws[3]],
+      params: [
+        ...base,
+        k0,
+        k1,
+        gm.m,
+        0,
+        gm.m,
+        mtiles,
+        ntiles,
+        nthreads,
+        ci > 0 ? 1 : 0,
+        0,
+        0,
+        0,
+        0,
+        k0, // abase: window 0 starts at pixel k0
+        gm.m, // amul: A(m, k) at (k − abase)·M + m
+        1,
+        0,
+        0,
+        windows ? k1 - k0 : ks, // pixels per split
+        workgroups, // workgroups per split
+        0,
+        0,
+        0,
+        n,
+        span,
+      ],
+      overrides: {
+        WG: wg,
+        MFAST: v.mfast ? 1 : 0,
+        MUNI: v.muni ? 1 : 0,
+        ASSB: windows ? 0 : 1,
+        NWIN: windows ? MAX_FILTER_WINDOWS : 1,
+        ICOLS: icols ? 1 : 0,
+        ROW3: row3 ? 1 : 0,
+      },
+      workgroups: workgroups * splits,
+    });
+  }
+  aT?.release();
+  if (partial) {
+    gpu.dispatch(CONV2D_EPILOGUE, {
+      bindings: [partial, partial, partial, partial, out],
+      params: [gm.m * gm.n, splits, 1, 1],
+      overrides: { BIAS: 0, SCALE: 0, SHIFT: 0, RELU: 0 },
+      workgroups: Math.ceil((gm.m * gm.n) / 256),
+    });
+    partial.release();
+  }
+  return out;
+}
+
+/** Workgroups a filter-gradient dispatch should have at least (split-K below it). */
+const FILTER_MIN_WORKGROUPS = 16;
+
+/** Splits of the filter gradient's pixels: enough workgroups, at least 512 pixels each. */
+function filterSplits(workgroups: number, k: number): number {
+  if (workgroups >= FILTER_MIN_WORKGROUPS) return 1;
+  return Math.max(
+    1,
+    Math.min(Math.ceil(FILTER_MIN_WORKGROUPS / workgroups), Math.floor(k / 512), 64),
+  );
+}
+
+/** Whether the filter gradient's threads own one tap of `tn` input channels (`ICOLS`). */
+export function filterColumnsByChannel(g: ConvGeometry, tn: number): boolean {
+  return (Math.ceil(g.cin / tn) * tn - g.cin) * 8 <= g.cin;
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
 }
 
 /** `kernels/batch_transpose.wgsl`. */
@@ -398,18 +485,43 @@ export const BATCH_TRANSPOSE: KernelSpec = {
   params: "uuuuuuuu",
 };
 
-/** `[N, C, P]` → `[C, N·P]` in one dispatch (serial runs of up to 64 values per thread). */
-export function batchTranspose(a: RawTensor, n: number, c: number, p: number): RawTensor {
+/**
+ * `[N, C, P]` → `[C, N·P]`, or with `pixelMajor` → `[N·P, C]`, in one dispatch (serial runs of up
+ * to 64 values per thread); into `into` (a buffer range) when given, else into a new tensor.
+ */
+export function batchTranspose(
+  a: RawTensor,
+  n: number,
+  c: number,
+  p: number,
+  pixelMajor: boolean,
+  into: { buffer: GPUBuffer; offset: number; size: number },
+): void;
+export function batchTranspose(
+  a: RawTensor,
+  n: number,
+  c: number,
+  p: number,
+  pixelMajor?: boolean,
+): RawTensor;
+export function batchTranspose(
+  a: RawTensor,
+  n: number,
+  c: number,
+  p: number,
+  pixelMajor = false,
+  into?: { buffer: GPUBuffer; offset: number; size: number },
+): RawTensor | void {
   const gpu = getGpu();
-  const out = gpu.empty([c, n * p], "f32", "batch_transpose");
+  const out = into ?? gpu.empty(pixelMajor ? [n * p, c] : [c, n * p], "f32", "batch_transpose");
   const segLen = Math.min(p, 64), segs = Math.ceil(p / segLen);
   const total = n * c * segs;
   gpu.dispatch(BATCH_TRANSPOSE, {
     bindings: [a, out],
-    params: [n, c, p, segs, segLen, total, 0, 0],
+    params: [n, c, p, segs, segLen, total, pixelMajor ? 1 : 0, 0],
     workgroups: Math.ceil(total / 64),
   });
-  return out;
+  if (!into) return out as RawTensor;
 }
 
 /** Workgroups of a direct-kernel dispatch over `mtiles` channel tiles × `nthreads` column threads. */

@@ -116,6 +116,13 @@ const CASES: { name: string; geo: Geo }[] = [
     name: "packed windows (1×1, 16400→4)",
     geo: { x: [1, 16400, 1, 2], w: [4, 16400, 1, 1], stride: 1, padding: 0 },
   },
+  // filter gradient: 3200 pixels × 40 channels = 8 windows of 408 pixels, 2 dispatches of 4
+  // (accumulated); 6 input channels: a thread's columns are consecutive (not one tap of TN
+  // channels) for TN = 8 and 16
+  {
+    name: "eight filter-gradient windows (3×3, 6→40)",
+    geo: { x: [2, 6, 40, 40], w: [40, 6, 3, 3], stride: 1, padding: 1 },
+  },
   // stride 3: 9 phases = 3 dispatches of up to 4
   {
     name: "nine stride phases (3×3/3)",
