@@ -10,6 +10,7 @@
 //   first thread also adds 1 to num_batches_tracked.
 // MODE 1 (backward): Σdy and Σdy·(x − mean[c]) (mean = saved row 0) —
 //   partial[(c·nchunks + g)·2 + 0..1].
+// MODE 2 (per-channel sums, e.g. a conv bias gradient): Σx — partial[c·nchunks + g].
 override MODE: u32 = 0u;
 override WG: u32 = 64u;
 override HAS_COUNT: bool = false;
@@ -49,7 +50,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var k = 0.0;
   if (MODE == 0u) {
     k = x[(n0 * C + c) * p.hw + q0];
-  } else {
+  } else if (MODE == 1u) {
     k = saved[c];
   }
   for (var nb = n0; nb < n1; nb = nb + 1u) {
@@ -59,6 +60,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let d = x[base + q] - k;
         s1 = s1 + d;
         s2 = fma(d, d, s2);
+      } else if (MODE == 2u) {
+        s1 = s1 + x[base + q];
       } else {
         let v = dy[base + q];
         s1 = s1 + v;
@@ -72,7 +75,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var s = WG / 2u; s > 0u; s = s >> 1u) {
     if (lid < s) {
       ra[lid] = ra[lid] + ra[lid + s];
-      rb[lid] = rb[lid] + rb[lid + s];
+      if (MODE != 2u) { rb[lid] = rb[lid] + rb[lid + s]; }
     }
     workgroupBarrier();
   }
@@ -87,6 +90,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       partial[o + 1u] = k + dm;
       partial[o + 2u] = max(t2 - t1 * dm, 0.0);
       if (HAS_COUNT && g == 0u && c == 0u) { counter[0] = counter[0] + 1; }
+    } else if (MODE == 2u) {
+      partial[c * p.nchunks + g] = t1;
     } else {
       let o = (c * p.nchunks + g) * 2u;
       partial[o] = t1;

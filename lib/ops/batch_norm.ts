@@ -112,10 +112,11 @@ export function channelSums(
   const hw = shapeSize(x.shape.slice(2));
   const len = n * hw;
   if (len === 0) return gpu.zeros([c], "f32", "channel_sums");
+  if (mode === "sum") return channelTotals(x, n, c, hw);
   const nchunks = Math.min(Math.ceil(len / CHUNK), 1024);
   const chunk = Math.ceil(len / nchunks);
   const part = gpu.empty([c * nchunks], "f32", "channel_sums_part");
-  const code = mode === "sum" ? 0 : mode === "centeredSquares" ? 1 : 2;
+  const code = mode === "centeredSquares" ? 1 : 2;
   if (mode === "dot" && (!opts.y || opts.y.size !== x.size)) {
     throw new TypeError(
       `Cannot compute per-channel dot products: y must have the shape of x ${fmtShape(x.shape)}`,
@@ -136,6 +137,33 @@ export function channelSums(
     return r;
   }
   const r = reduceRows(part, c, nchunks, "sum");
+  part.release();
+  return r;
+}
+
+/**
+ * Σx per channel with the BatchNorm chunking (few large workgroups of serial sums on a software
+ * adapter, no per-element division): one pass, plus a row reduction when a channel spans several
+ * chunks.
+ */
+function channelTotals(x: RawTensor, n: number, c: number, hw: number): RawTensor {
+  const gpu = getGpu();
+  const k = bnChunking(n, hw, gpu.info.isFallbackAdapter);
+  const part = gpu.empty([c * k.nchunks], "f32", "channel_sums_part");
+  const spare = gpu.empty([1], "i32", "channel_sums_unused");
+  gpu.dispatch(BATCH_NORM_MOMENTS, {
+    bindings: [x, x, x, part, spare],
+    params: chunkParams(n, c, hw, k),
+    overrides: { MODE: 2, WG: k.wg, HAS_COUNT: 0 },
+    workgroups: [k.nchunks, c, 1],
+  });
+  spare.release();
+  if (k.nchunks === 1) {
+    const r = gpu.view(part, [c]);
+    part.release();
+    return r;
+  }
+  const r = reduceRows(part, c, k.nchunks, "sum");
   part.release();
   return r;
 }
