@@ -55,17 +55,20 @@ export interface BnChunking {
   planes: number;
   /** Threads per workgroup. */
   wg: number;
+  /** Virtual lanes per thread of the moments kernel (wg·lanes lanes in all). */
+  lanes: number;
 }
 
 /**
  * The per-adapter reduction shape: on a software adapter few large workgroups of 8 threads (one
- * 256-bit SIMD vector of lavapipe; 1.5–3× faster than 64 in the tiny RetinaNet step) that
- * each add up long serial runs (a tree reduction costs a fixed 15–30 µs per workgroup there); on a
+ * 256-bit SIMD vector of lavapipe; 1.5–3× faster than 64 in the tiny RetinaNet step) of 8
+ * virtual lanes each (the sums of 64 threads, bit for bit) that each add up long serial runs (a tree reduction costs a fixed 15–30 µs per workgroup there); on a
  * GPU more, smaller chunks of 256 threads, for parallelism.
  */
 export function bnChunking(n: number, hw: number, fallback: boolean): BnChunking {
   const target = fallback ? 16384 : 4096;
   const wg = fallback ? 8 : 256;
+  const lanes = fallback ? 8 : 1;
   if (hw >= target && hw > 0) {
     const segs = Math.ceil(hw / target);
     const segLen = Math.ceil(hw / segs);
@@ -75,10 +78,11 @@ export function bnChunking(n: number, hw: number, fallback: boolean): BnChunking
       segLen,
       planes: 1,
       wg,
+      lanes,
     };
   }
   const planes = Math.max(1, Math.min(n, Math.floor(target / Math.max(hw, 1))));
-  return { nchunks: Math.ceil(n / planes), segs: 1, segLen: hw, planes, wg };
+  return { nchunks: Math.ceil(n / planes), segs: 1, segLen: hw, planes, wg, lanes };
 }
 
 function chunkParams(n: number, c: number, hw: number, k: BnChunking): number[] {
@@ -155,7 +159,7 @@ function channelTotals(x: RawTensor, n: number, c: number, hw: number): RawTenso
   gpu.dispatch(BATCH_NORM_MOMENTS, {
     bindings: [x, x, x, part, spare],
     params: chunkParams(n, c, hw, k),
-    overrides: { MODE: 2, WG: k.wg, HAS_COUNT: 0 },
+    overrides: { MODE: 2, WG: k.wg, LANES: k.lanes, HAS_COUNT: 0 },
     workgroups: [k.nchunks, c, 1],
   });
   spare.release();
@@ -266,7 +270,7 @@ export function batchNormForward(
     gpu.dispatch(BATCH_NORM_MOMENTS, {
       bindings: [x, x, x, part, nbt ?? saved],
       params: chunkParams(n, c, hw, k),
-      overrides: { MODE: 0, WG: k.wg, HAS_COUNT: nbt ? 1 : 0 },
+      overrides: { MODE: 0, WG: k.wg, LANES: k.lanes, HAS_COUNT: nbt ? 1 : 0 },
       workgroups: grid,
     });
   }
@@ -323,7 +327,7 @@ export function batchNormBackward(
   gpu.dispatch(BATCH_NORM_MOMENTS, {
     bindings: [x, dy, saved, part, spare()],
     params: chunkParams(n, c, hw, k),
-    overrides: { MODE: 1, WG: k.wg, HAS_COUNT: 0 },
+    overrides: { MODE: 1, WG: k.wg, LANES: k.lanes, HAS_COUNT: 0 },
     workgroups: grid,
   });
   const dx = needDx ? gpu.empty(x.shape, "f32", "bn_dx") : null;
