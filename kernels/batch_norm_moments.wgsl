@@ -10,8 +10,14 @@
 //   first thread also adds 1 to num_batches_tracked.
 // MODE 1 (backward): Σdy and Σdy·(x − mean[c]) (mean = saved row 0) —
 //   partial[(c·nchunks + g)·2 + 0..1].
+// MODE 2 (per-channel sums, e.g. a conv bias gradient): Σx — partial[c·nchunks + g].
+// LANES virtual lanes per thread (at most 8): virtual lane L = lid + WG·j adds up the elements a
+// thread L of a WG·LANES-thread workgroup would, and the first log2(LANES) steps of the tree
+// reduction run inside the thread, so the sums are bit-identical to WG·LANES real threads (a
+// software adapter runs 8 threads × 8 lanes, which costs less than 64 threads there).
 override MODE: u32 = 0u;
 override WG: u32 = 64u;
+override LANES: u32 = 1u;
 override HAS_COUNT: bool = false;
 
 struct Params {
@@ -44,35 +50,50 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     q0 = (g - n0 * p.segs) * p.seg_len;
     q1 = min(p.hw, q0 + p.seg_len);
   }
-  var s1 = 0.0;
-  var s2 = 0.0;
+  var a1: array<f32, 8>;
+  var a2: array<f32, 8>;
   var k = 0.0;
   if (MODE == 0u) {
     k = x[(n0 * C + c) * p.hw + q0];
-  } else {
+  } else if (MODE == 1u) {
     k = saved[c];
   }
   for (var nb = n0; nb < n1; nb = nb + 1u) {
     let base = (nb * C + c) * p.hw;
-    for (var q = q0 + lid; q < q1; q = q + WG) {
-      if (MODE == 0u) {
-        let d = x[base + q] - k;
-        s1 = s1 + d;
-        s2 = fma(d, d, s2);
-      } else {
-        let v = dy[base + q];
-        s1 = s1 + v;
-        s2 = fma(v, x[base + q] - k, s2);
+    for (var q = q0 + lid; q < q1; q = q + WG * LANES) {
+      for (var j = 0u; j < LANES; j = j + 1u) {
+        let qq = q + j * WG;
+        if (qq < q1) {
+          if (MODE == 0u) {
+            let d = x[base + qq] - k;
+            a1[j] = a1[j] + d;
+            a2[j] = fma(d, d, a2[j]);
+          } else if (MODE == 2u) {
+            a1[j] = a1[j] + x[base + qq];
+          } else {
+            let v = dy[base + qq];
+            a1[j] = a1[j] + v;
+            a2[j] = fma(v, x[base + qq] - k, a2[j]);
+          }
+        }
       }
     }
   }
+  for (var h = LANES / 2u; h > 0u; h = h >> 1u) {
+    for (var j = 0u; j < h; j = j + 1u) {
+      a1[j] = a1[j] + a1[j + h];
+      a2[j] = a2[j] + a2[j + h];
+    }
+  }
+  let s1 = a1[0];
+  let s2 = a2[0];
   ra[lid] = s1;
   rb[lid] = s2;
   workgroupBarrier();
   for (var s = WG / 2u; s > 0u; s = s >> 1u) {
     if (lid < s) {
       ra[lid] = ra[lid] + ra[lid + s];
-      rb[lid] = rb[lid] + rb[lid + s];
+      if (MODE != 2u) { rb[lid] = rb[lid] + rb[lid + s]; }
     }
     workgroupBarrier();
   }
@@ -87,6 +108,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       partial[o + 1u] = k + dm;
       partial[o + 2u] = max(t2 - t1 * dm, 0.0);
       if (HAS_COUNT && g == 0u && c == 0u) { counter[0] = counter[0] + 1; }
+    } else if (MODE == 2u) {
+      partial[c * p.nchunks + g] = t1;
     } else {
       let o = (c * p.nchunks + g) * 2u;
       partial[o] = t1;

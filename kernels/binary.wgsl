@@ -1,5 +1,6 @@
 // out = a OP b with NumPy broadcasting on f32. Shapes and strides (0 on broadcast dimensions)
-// come in Params; when BCAST is 0 both inputs have the output's shape and are read linearly.
+// come in Params; when BCAST is 0 both inputs have the output's shape and are read linearly; 2: a
+// has the output's shape and b is one value; 3: b has the output's shape and a is one value.
 //  OP: 0 add  1 sub  2 mul  3 div  4 max  5 min  6 pow  7 (a > b)  8 (a == b)  9 (a >= b)
 //      10 (a < b)  11 (b > 0 ? a : 0), the ReLU gradient mask (PyTorch's threshold_backward: 0
 //      where b ≤ 0, even when a is not finite)
@@ -20,14 +21,14 @@ struct Params {
 
 //#include _dims.wgsl
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = wg_index(wid, nwg) * 256u + lid;
-  if (i >= p.n) { return; }
+fn one(i: u32) {
   var ia = i;
   var ib = i;
-  if (BCAST != 0u) {
+  if (BCAST == 2u) {
+    ib = 0u;
+  } else if (BCAST == 3u) {
+    ia = 0u;
+  } else if (BCAST != 0u) {
     ia = 0u;
     ib = 0u;
     var rem = i;
@@ -59,3 +60,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   o[i] = r;
 }
+
+//#include _elementwise_main.wgsl

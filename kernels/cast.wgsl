@@ -8,11 +8,7 @@ struct Params { n: u32, _p0: u32, _p1: u32, _p2: u32 }
 @group(0) @binding(1) var<storage, read_write> y: array<u32>;
 @group(0) @binding(2) var<uniform> p: Params;
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = wg_index(wid, nwg) * 256u + lid;
-  if (i >= p.n) { return; }
+fn one(i: u32) {
   let v = x[i];
   var r: u32;
   switch MODE {
@@ -25,3 +21,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   y[i] = r;
 }
+
+//#include _elementwise_main.wgsl

@@ -1,5 +1,7 @@
 // Copies the bits of n elements (any 4-byte dtype) from a strided source window into a strided
 // destination window: the primitive behind permute, slice, concat, broadcast and padding.
+// lib/ops/copy.ts merges dimensions that are contiguous on both sides first (rank 1 for most
+// slices and concats).
 // Element with coordinates c (row-major over `shape`) moves from
 // src[src_base + sum(c_d * ss_d)] to dst[dst_base + sum(c_d * ds_d)].
 struct Params {
@@ -15,11 +17,7 @@ struct Params {
 
 //#include _dims.wgsl
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = wg_index(wid, nwg) * 256u + lid;
-  if (i >= p.n) { return; }
+fn one(i: u32) {
   var s = p.src_base;
   var t = p.dst_base;
   var rem = i;
@@ -33,3 +31,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   dst[t] = src[s];
 }
+
+//#include _elementwise_main.wgsl

@@ -16,11 +16,7 @@ fn stable_sigmoid(v: f32) -> f32 {
   return e / (1.0 + e);
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = wg_index(wid, nwg) * 256u + lid;
-  if (i >= p.n) { return; }
+fn one(i: u32) {
   let v = x[i];
   var r: f32;
   switch OP {
@@ -53,3 +49,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   y[i] = r;
 }
+
+//#include _elementwise_main.wgsl

@@ -14,6 +14,7 @@ import conv2dGemmSrc from "../../kernels/_conv2d_gemm.wgsl" with { type: "text" 
 import conv2dTiledStoreSrc from "../../kernels/_conv2d_tiled_store.wgsl" with { type: "text" };
 import dimsSrc from "../../kernels/_dims.wgsl" with { type: "text" };
 import divRnSrc from "../../kernels/_div_rn.wgsl" with { type: "text" };
+import elementwiseMainSrc from "../../kernels/_elementwise_main.wgsl" with { type: "text" };
 import fenceSrc from "../../kernels/_fence.wgsl" with { type: "text" };
 import iouSrc from "../../kernels/_iou.wgsl" with { type: "text" };
 import lossMainSrc from "../../kernels/_loss_main.wgsl" with { type: "text" };
@@ -31,6 +32,7 @@ export const KERNEL_INCLUDES: Readonly<Record<string, string>> = {
   "_conv2d_tiled_store.wgsl": conv2dTiledStoreSrc,
   "_dims.wgsl": dimsSrc,
   "_div_rn.wgsl": divRnSrc,
+  "_elementwise_main.wgsl": elementwiseMainSrc,
   "_fence.wgsl": fenceSrc,
   "_iou.wgsl": iouSrc,
   "_loss_main.wgsl": lossMainSrc,

@@ -7,6 +7,7 @@
  */
 import type { Tensor } from "../autograd/tensor.ts";
 import { buildConvLayer, type Conv2d, type Conv2dOptions, type ConvCfg } from "./conv.ts";
+import { convNorm } from "./conv_bn.ts";
 import { constantInit, kaimingInit } from "./init.ts";
 import { type ActCfg, buildActivationLayer } from "./layers.ts";
 import { Module } from "./module.ts";
@@ -96,7 +97,7 @@ export class ConvModule extends Module {
   /** `[N, I, H, W]` → `[N, O, H', W']`; `activate: false` skips the activation (mmcv's flag). */
   forward(x: Tensor, activate = true): Tensor {
     const act = this.withActivation && activate ? "relu" : "none";
-    if (!this.norm) return this.conv.forward(x, act);
-    return this.norm.forward(this.conv.forward(x), act);
+    // an evaluation-mode BN folds into the conv epilogue (lib/nn/conv_bn.ts)
+    return convNorm(this.conv, this.norm, x, act);
   }
 }

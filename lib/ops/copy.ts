@@ -8,7 +8,7 @@ import copySrc from "../../kernels/strided_copy.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/kernel.ts";
 import { getGpu } from "../gpu/runtime.ts";
 import { fmtShape, type RawTensor, stridesOf } from "../gpu/raw_tensor.ts";
-import { broadcastStrides } from "./elementwise.ts";
+import { broadcastStrides, elementGrid } from "./elementwise.ts";
 
 /** `kernels/strided_copy.wgsl`. */
 export const STRIDED_COPY: KernelSpec = {
@@ -23,6 +23,33 @@ function pad8(v: readonly number[]): number[] {
   const r = [...v];
   while (r.length < MAX_RANK) r.push(0);
   return r;
+}
+
+/**
+ * The same window with size-1 dimensions dropped and each dimension merged into the one before
+ * it where both sides are contiguous across them (fewer index steps per element).
+ */
+export function mergeDims(
+  shape: readonly number[],
+  src: readonly number[],
+  dst: readonly number[],
+): { shape: number[]; src: number[]; dst: number[] } {
+  const o = { shape: [] as number[], src: [] as number[], dst: [] as number[] };
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const k = o.shape.length - 1;
+    if (k >= 0 && o.src[k] === src[d] * shape[d] && o.dst[k] === dst[d] * shape[d]) {
+      o.shape[k] *= shape[d];
+      o.src[k] = src[d];
+      o.dst[k] = dst[d];
+    } else {
+      o.shape.push(shape[d]);
+      o.src.push(src[d]);
+      o.dst.push(dst[d]);
+    }
+  }
+  if (!o.shape.length) return { shape: [1], src: [0], dst: [0] };
+  return o;
 }
 
 /**
@@ -43,18 +70,21 @@ export function stridedCopy(
   let n = 1;
   for (const d of shape) n *= d;
   if (n === 0) return;
+  const m = mergeDims(shape, strides.src, strides.dst);
+  const eg = elementGrid(n);
   getGpu().dispatch(STRIDED_COPY, {
     bindings: [src, dst],
     params: [
       n,
-      shape.length,
+      m.shape.length,
       strides.srcBase ?? 0,
       strides.dstBase ?? 0,
-      ...pad8(shape),
-      ...pad8(strides.src),
-      ...pad8(strides.dst),
+      ...pad8(m.shape),
+      ...pad8(m.src),
+      ...pad8(m.dst),
     ],
-    workgroups: Math.ceil(n / 256),
+    overrides: { PER: eg.per },
+    workgroups: eg.workgroups,
   });
 }
 

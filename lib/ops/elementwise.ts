@@ -5,6 +5,7 @@
  */
 import unarySrc from "../../kernels/unary.wgsl" with { type: "text" };
 import binarySrc from "../../kernels/binary.wgsl" with { type: "text" };
+import binaryVec4Src from "../../kernels/binary_vec4.wgsl" with { type: "text" };
 import fillSrc from "../../kernels/fill.wgsl" with { type: "text" };
 import castSrc from "../../kernels/cast.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/kernel.ts";
@@ -20,6 +21,25 @@ const UNARY_PARAMS = kernelParams([["n", "u32"], ["alpha", "f32"], ["beta", "f32
 export const UNARY: KernelSpec = defineKernel("unary", unarySrc, UNARY_PARAMS, ["x", "y"]);
 /** `kernels/binary.wgsl`. */
 export const BINARY: KernelSpec = { name: "binary", source: binarySrc, params: "u".repeat(28) };
+/** `kernels/binary_vec4.wgsl`: same-shape binary ops on vec4s. */
+export const BINARY_VEC4: KernelSpec = {
+  name: "binary_vec4",
+  source: binaryVec4Src,
+  params: "uuuu",
+};
+
+/**
+ * The grid of an elementwise kernel over `n` items with `wg` threads per workgroup: `per` items
+ * per thread and the workgroup count. A software adapter pays a fixed cost per workgroup
+ * (lavapipe: a 524k-element ReLU gradient took 3.9 ms at one element per thread, 0.9 ms at 16),
+ * so it gets up to 16 items per thread while keeping at least 8 workgroups; a GPU gets one.
+ */
+export function elementGrid(n: number, wg = 256): { per: number; workgroups: number } {
+  const per = getGpu().info.isFallbackAdapter
+    ? Math.max(1, Math.min(16, Math.floor(n / (wg * 8))))
+    : 1;
+  return { per, workgroups: Math.ceil(n / (wg * per)) };
+}
 const FILL_PARAMS = kernelParams([["n", "u32"], ["bits", "u32"], ["_p0", "u32"], ["_p1", "u32"]]);
 /** `kernels/fill.wgsl`. */
 export const FILL: KernelSpec = defineKernel("fill", fillSrc, FILL_PARAMS, ["y"]);
@@ -84,11 +104,12 @@ export function unary(x: RawTensor, op: UnaryOpName, alpha = 0, beta = 0): RawTe
   requireF32(x, op);
   const gpu = getGpu();
   const y = gpu.empty(x.shape, "f32", op);
+  const eg = elementGrid(x.size);
   gpu.dispatch(UNARY, {
     bindings: [x, y],
     params: UNARY_PARAMS.pack({ n: x.size, alpha, beta }),
-    overrides: { OP: UnaryOp[op] },
-    workgroups: Math.ceil(x.size / 256),
+    overrides: { OP: UnaryOp[op], PER: eg.per },
+    workgroups: eg.workgroups,
   });
   return y;
 }
@@ -138,6 +159,19 @@ export function binary(a: RawTensor, b: RawTensor, op: BinaryOpName): RawTensor 
   const out = gpu.empty(shape, "f32", op);
   const same = a.shape.length === b.shape.length && a.shape.every((d, i) => d === shape[i]) &&
     b.shape.every((d, i) => d === shape[i]);
+  if (same && out.size % 4 === 0) {
+    const eg = elementGrid(out.size / 4, 64);
+    gpu.dispatch(BINARY_VEC4, {
+      bindings: [a, b, out],
+      params: [out.size / 4, 0, 0, 0],
+      overrides: { OP: BinaryOp[op], PER: eg.per },
+      workgroups: eg.workgroups,
+    });
+    return out;
+  }
+  const whole = (t: RawTensor) => t.size === out.size;
+  const bcast = same ? 0 : whole(a) && b.size === 1 ? 2 : whole(b) && a.size === 1 ? 3 : 1;
+  const eg = elementGrid(out.size);
   gpu.dispatch(BINARY, {
     bindings: [a, b, out],
     params: [
@@ -149,8 +183,8 @@ export function binary(a: RawTensor, b: RawTensor, op: BinaryOpName): RawTensor 
       ...pad8(broadcastStrides(a.shape, shape)),
       ...pad8(broadcastStrides(b.shape, shape)),
     ],
-    overrides: { OP: BinaryOp[op], BCAST: same ? 0 : 1 },
-    workgroups: Math.ceil(out.size / 256),
+    overrides: { OP: BinaryOp[op], BCAST: bcast, PER: eg.per },
+    workgroups: eg.workgroups,
   });
   return out;
 }
@@ -179,10 +213,12 @@ export function fillInto(t: RawTensor, value: number): void {
   if (t.dtype === "f32") f32bits[0] = value;
   else if (t.dtype === "i32") i32view[0] = value;
   else u32view[0] = value;
+  const eg = elementGrid(t.size);
   getGpu().dispatch(FILL, {
     bindings: [t],
     params: FILL_PARAMS.pack({ n: t.size, bits: u32view[0] }),
-    workgroups: Math.ceil(t.size / 256),
+    overrides: { PER: eg.per },
+    workgroups: eg.workgroups,
   });
 }
 
@@ -207,11 +243,12 @@ export function cast(x: RawTensor, dtype: DType): RawTensor {
   const gpu = getGpu();
   if (x.dtype === dtype) return gpu.view(x, x.shape);
   const y = gpu.empty(x.shape, dtype, `cast_${dtype}`);
+  const eg = elementGrid(x.size);
   gpu.dispatch(CAST, {
     bindings: [x, y],
     params: CAST_PARAMS.pack({ n: x.size }),
-    overrides: { MODE: CAST_MODE[`${x.dtype}>${dtype}`] },
-    workgroups: Math.ceil(x.size / 256),
+    overrides: { MODE: CAST_MODE[`${x.dtype}>${dtype}`], PER: eg.per },
+    workgroups: eg.workgroups,
   });
   return y;
 }

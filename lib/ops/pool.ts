@@ -71,6 +71,40 @@ export function maxPool2dShape(xShape: readonly number[], opts: MaxPool2dOptions
   return [xShape[0], xShape[1], oh, ow];
 }
 
+/** Planes per dispatch (the grid's z dimension). */
+const MAX_PLANES = 65535;
+
+/**
+ * Records a pooling kernel: grid [1, rows / rows per workgroup, planes] (rows: output rows
+ * forward, input rows backward), window, stride and padding as override constants.
+ */
+function poolDispatch(
+  spec: KernelSpec,
+  bindings: RawTensor[],
+  xShape: readonly number[],
+  yShape: readonly number[],
+  opts: MaxPool2dOptions,
+): void {
+  const gpu = getGpu();
+  const k = opts.kernelSize, s = opts.stride ?? k;
+  const backward = spec === MAX_POOL_BACKWARD;
+  const overrides: Record<string, number> = { K: k, S: s, P: opts.padding ?? 0 };
+  if (backward) overrides.NW = Math.ceil(k / s);
+  const planes = xShape[0] * xShape[1];
+  const rows = backward ? xShape[2] : yShape[2];
+  // a software adapter pays a fixed cost per workgroup: one workgroup per plane there
+  const perWg = gpu.info.isFallbackAdapter ? rows : 1;
+  for (let p0 = 0; p0 < planes; p0 += MAX_PLANES) {
+    const np = Math.min(MAX_PLANES, planes - p0);
+    gpu.dispatch(spec, {
+      bindings,
+      params: [planes, xShape[2], xShape[3], yShape[2], yShape[3], p0, perWg, 0],
+      overrides,
+      workgroups: [1, Math.ceil(rows / perWg), np],
+    });
+  }
+}
+
 /** Max pooling: returns the output and the argmax (u32, flat index within each plane). */
 export function maxPool2dForward(
   x: RawTensor,
@@ -84,21 +118,7 @@ export function maxPool2dForward(
   const gpu = getGpu();
   const y = gpu.empty(shape, "f32", "max_pool");
   const argmax = gpu.empty(shape, "u32", "max_pool_argmax");
-  const k = opts.kernelSize;
-  gpu.dispatch(MAX_POOL, {
-    bindings: [x, y, argmax],
-    params: [
-      shape[0] * shape[1],
-      x.shape[2],
-      x.shape[3],
-      shape[2],
-      shape[3],
-      k,
-      opts.stride ?? k,
-      opts.padding ?? 0,
-    ],
-    workgroups: Math.ceil(y.size / 256),
-  });
+  poolDispatch(MAX_POOL, [x, y, argmax], x.shape, shape, opts);
   return { y, argmax };
 }
 
@@ -119,20 +139,6 @@ export function maxPool2dBackward(
   }
   const gpu = getGpu();
   const dx = gpu.empty(xShape, "f32", "max_pool_dx");
-  const k = opts.kernelSize;
-  gpu.dispatch(MAX_POOL_BACKWARD, {
-    bindings: [dy, argmax, dx],
-    params: [
-      shape[0] * shape[1],
-      xShape[2],
-      xShape[3],
-      shape[2],
-      shape[3],
-      k,
-      opts.stride ?? k,
-      opts.padding ?? 0,
-    ],
-    workgroups: Math.ceil(dx.size / 256),
-  });
+  poolDispatch(MAX_POOL_BACKWARD, [dy, argmax, dx], xShape, shape, opts);
   return dx;
 }

@@ -132,7 +132,9 @@ function compare(spec: KernelSpec): string[] {
 function isSpec(v: unknown): v is KernelSpec {
   const o = v as KernelSpec;
   return typeof o === "object" && o !== null && typeof o.name === "string" &&
-    typeof o.source === "string" && o.source.includes("@compute");
+    typeof o.source === "string" &&
+    // the entry point may come from an include (kernels/_elementwise_main.wgsl)
+    resolveKernelSource(o.source, o.name).code.includes("@compute");
 }
 
 /** Every KernelSpec exported by lib/ops/*.ts, and the rendered direct kernels. */

@@ -6,9 +6,13 @@ import { adamwStep, sgdStep } from "../../lib/ops/optim.ts";
 import { adamwStepMulti, multiSlots, sgdStepMulti } from "../../lib/ops/optim_multi.ts";
 import { randArray, rng } from "../_reference/rng.ts";
 
-// 37 tensors of mixed sizes (1 element, not a multiple of 256, several workgroups): more than
-// one chunk of slots, so chunking and the per-tensor workgroup offsets are exercised.
-const SIZES = Array.from({ length: 37 }, (_, i) => [1, 3, 255, 256, 257, 700, 1500][i % 7] + i);
+// 37 tensors of mixed sizes (1 element, not a multiple of 256, several workgroups, also at 16
+// elements per thread): more than one chunk of slots, so chunking and the per-tensor workgroup
+// offsets are exercised.
+const SIZES = Array.from(
+  { length: 37 },
+  (_, i) => [1, 3, 255, 256, 257, 700, 1500, 9000][i % 8] + i,
+);
 
 function tensors(seed: number, n: number): Float32Array[] {
   const r = rng(seed);

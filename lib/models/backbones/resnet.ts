@@ -9,6 +9,7 @@
 import * as F from "../../autograd/functional.ts";
 import type { Tensor } from "../../autograd/tensor.ts";
 import { buildConvLayer, Conv2d, type ConvCfg } from "../../nn/conv.ts";
+import { convNorm, sequentialConvNorm } from "../../nn/conv_bn.ts";
 import { constantInit, kaimingInit } from "../../nn/init.ts";
 import { MaxPool2d, Sequential } from "../../nn/layers.ts";
 import { Module } from "../../nn/module.ts";
@@ -119,10 +120,9 @@ export class BasicBlock extends Module implements ResBlock {
 
   /** `[N, inplanes, H, W]` → `[N, planes, H/stride, W/stride]`. */
   forward(x: Tensor): Tensor {
-    const out = this.bn2.forward(
-      this.conv2.forward(this.bn1.forward(this.conv1.forward(x), "relu")),
-    );
-    const identity = this.downsample ? this.downsample.forward(x) : x;
+    // an evaluation-mode BN (norm_eval, frozen stages, inference) folds into its conv
+    const out = convNorm(this.conv2, this.bn2, convNorm(this.conv1, this.bn1, x, "relu"));
+    const identity = this.downsample ? sequentialConvNorm(this.downsample, x) : x;
     return F.relu(F.add(out, identity));
   }
 }
@@ -197,10 +197,11 @@ export class Bottleneck extends Module implements ResBlock {
 
   /** `[N, inplanes, H, W]` → `[N, 4·planes, H/stride, W/stride]`. */
   forward(x: Tensor): Tensor {
-    let out = this.bn1.forward(this.conv1.forward(x), "relu");
-    out = this.bn2.forward(this.conv2.forward(out), "relu");
-    out = this.bn3.forward(this.conv3.forward(out));
-    const identity = this.downsample ? this.downsample.forward(x) : x;
+    // an evaluation-mode BN (norm_eval, frozen stages, inference) folds into its conv
+    let out = convNorm(this.conv1, this.bn1, x, "relu");
+    out = convNorm(this.conv2, this.bn2, out, "relu");
+    out = convNorm(this.conv3, this.bn3, out);
+    const identity = this.downsample ? sequentialConvNorm(this.downsample, x) : x;
     return F.relu(F.add(out, identity));
   }
 }
@@ -456,7 +457,7 @@ export class ResNet extends Module {
 
   /** `[N, C_in, H, W]` → the stage outputs in `out_indices` order. */
   forward(x: Tensor): Tensor[] {
-    x = this.maxpool.forward(this.bn1.forward(this.conv1.forward(x), "relu"));
+    x = this.maxpool.forward(convNorm(this.conv1, this.bn1, x, "relu"));
     const outs: Tensor[] = [];
     this.resLayers.forEach((layer, i) => {
       x = layer.forward(x);
