@@ -1,5 +1,6 @@
 // RoIAlign backward without atomics: one thread per input position dx[n, c..c+CG, y, x] gathers from
-// every RoI of image n (and, with p.level >= 0, of that pyramid level) whose samples touch it.
+// every RoI of image n (and, with p.level >= 0, of that pyramid level; listed in ascending order by
+// roi_align_segments.wgsl) whose samples touch it.
 // Bilinear weights factor into a y part and an x part (a sample outside the image contributes 0
 // in both), so a RoI's contribution is sum_ph sum_pw dy[k, c, ph, pw] * Ay[ph] * Ax[pw] / count,
 // with Ay[ph] the summed y weights at row y of bin row ph's samples (Ax likewise). The sum runs
@@ -13,10 +14,11 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read> rois: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
-
-//#include _roi_level.wgsl
+// list[n * K + j], j < counts[n]: the RoIs of image n (and level), ascending
+@group(0) @binding(2) var<storage, read> list: array<u32>;
+@group(0) @binding(3) var<storage, read> counts: array<u32>;
+@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(5) var<uniform> p: Params;
 
 // Summed weight that pixel index q (of n) gets from the g samples at s + (j + 0.5) * b / g.
 fn axis_weight(q: i32, n: u32, s: f32, b: f32, g: i32) -> f32 {
@@ -59,9 +61,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var ay: array<f32, 32>;
   var acc: array<f32, CG>;
   for (var cc = 0u; cc < CG; cc = cc + 1u) { acc[cc] = 0.0; }
-  for (var r = 0u; r < p.k; r = r + 1u) {
-    if (i32(rois[r * 5u]) != i32(n)) { continue; }
-    if (p.level >= 0 && roi_level(r) != p.level) { continue; }
+  let nr = counts[n];
+  for (var j = 0u; j < nr; j = j + 1u) {
+    let r = list[n * p.k + j];
     let sx = rois[r * 5u + 1u] * p.scale - off;
     let sy = rois[r * 5u + 2u] * p.scale - off;
     var rw = rois[r * 5u + 3u] * p.scale - off - sx;

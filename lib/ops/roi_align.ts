@@ -9,6 +9,7 @@
  */
 import fwdSrc from "../../kernels/roi_align.wgsl" with { type: "text" };
 import bwdSrc from "../../kernels/roi_align_backward.wgsl" with { type: "text" };
+import segSrc from "../../kernels/roi_align_segments.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/kernel.ts";
 import { getGpu } from "../gpu/runtime.ts";
 import { fmtShape, type RawTensor } from "../gpu/raw_tensor.ts";
@@ -24,8 +25,18 @@ export const ROI_ALIGN_BACKWARD: KernelSpec = {
   params: PARAMS,
 };
 
+/** `kernels/roi_align_segments.wgsl`: the RoIs of each image (and level), for the backward. */
+export const ROI_ALIGN_SEGMENTS: KernelSpec = {
+  name: "roi_align_segments",
+  source: segSrc,
+  params: PARAMS,
+};
+
 /** Channels one backward thread handles (`CG` in `kernels/roi_align_backward.wgsl`). */
 export const ROI_ALIGN_BACKWARD_CHANNELS = 8;
+
+/** Channels one forward thread pools (`CG` of `kernels/roi_align.wgsl`). */
+export const ROI_ALIGN_CHANNELS = 8;
 
 /** Options of {@linkcode roiAlignForward} (mmcv's `RoIAlign` arguments, camelCase). */
 export interface RoiAlignOptions {
@@ -129,10 +140,12 @@ export function roiAlignForward(
     );
   }
   const y = into ?? gpu.empty(shape, "f32", "roi_align");
+  // one thread per RoI, bin and group of ROI_ALIGN_CHANNELS channels
+  const groups = K * Math.ceil(x.shape[1] / ROI_ALIGN_CHANNELS) * shape[2] * shape[3];
   gpu.dispatch(ROI_ALIGN, {
     bindings: [x, rois, y],
     params: params(x.shape, K, opts),
-    workgroups: Math.ceil(y.size / 256),
+    workgroups: Math.ceil(groups / 256),
   });
   return y;
 }
@@ -159,14 +172,25 @@ export function roiAlignBackward(
   }
   const gpu = getGpu();
   const dx = gpu.empty(xShape, "f32", "roi_align_dx");
+  const prm = params(xShape, K, opts);
+  const N = xShape[0];
+  const list = gpu.empty([Math.max(1, N * K)], "u32", "roi_align_list");
+  const counts = gpu.empty([Math.max(1, N)], "u32", "roi_align_counts");
+  gpu.dispatch(ROI_ALIGN_SEGMENTS, {
+    bindings: [rois, list, counts],
+    params: prm,
+    workgroups: Math.ceil(N / 64),
+  });
   gpu.dispatch(ROI_ALIGN_BACKWARD, {
-    bindings: [dy, rois, dx],
-    params: params(xShape, K, opts),
+    bindings: [dy, rois, list, counts, dx],
+    params: prm,
     // one thread per position and group of ROI_ALIGN_BACKWARD_CHANNELS channels
     workgroups: Math.ceil(
       (xShape[0] * Math.ceil(xShape[1] / ROI_ALIGN_BACKWARD_CHANNELS) * xShape[2] * xShape[3]) /
         256,
     ),
   });
+  list.release();
+  counts.release();
   return dx;
 }

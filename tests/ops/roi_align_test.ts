@@ -85,7 +85,7 @@ gpuTest("roiAlign() refuses bad rois, output sizes and sampling ratios with clea
 });
 
 gpuTest(
-  "roiAlign() backward with 11 channels (more than one 8-channel group, a partial group) equals each channel pooled alone",
+  "roiAlign() forward and backward with 11 channels (more than one 8-channel group, a partial group) equal each channel pooled alone",
   async () => {
     const c = fixture.cases.find((c) => c.name === "sr0_7x7")!;
     const A = c.arrays;
@@ -104,6 +104,9 @@ gpuTest(
         return xt.grad!;
       });
     const all = await grad(x, C, gy).toArray();
+    const pooled = (xs: Float32Array, ch: number) =>
+      tidy(() => roiAlign(Tensor.from(xs, [N, ch, H, W]), t(A.rois), c.opts));
+    const yAll = await pooled(x, C).toArray();
     for (const ch of [0, 7, 8, 10]) {
       const xs = new Float32Array(N * H * W), gs = new Float32Array(K * 49);
       for (let n = 0; n < N; n++) {
@@ -112,6 +115,12 @@ gpuTest(
       for (let k = 0; k < K; k++) {
         gs.set(gy.subarray((k * C + ch) * 49, (k * C + ch + 1) * 49), k * 49);
       }
+      const yOne = await pooled(xs, 1).toArray();
+      const yGot: number[] = [];
+      for (let k = 0; k < K; k++) {
+        yGot.push(...yAll.slice((k * C + ch) * 49, (k * C + ch + 1) * 49));
+      }
+      assertClose(yGot, yOne, { rtol: 0, atol: 0, msg: `forward, channel ${ch}` });
       const one = await grad(xs, 1, gs).toArray();
       const got: number[] = [];
       for (let n = 0; n < N; n++) {
