@@ -49,9 +49,12 @@ export function kernelFamily(name: string, o: Record<string, number> | undefined
   if (name.startsWith("group_norm")) return "group norm";
   if (name === "matmul") return "matmul";
   if (name.startsWith("sgd") || name.startsWith("adamw")) return "optimizer";
-  if (["unary", "binary", "fill", "cast"].includes(name)) {
-    return name === "binary" && o?.OP === 11 ? "relu gradient" : "elementwise";
+  if (["unary", "binary", "binary_vec4", "fill", "cast"].includes(name)) {
+    return name.startsWith("binary") && o?.OP === 11 ? "relu gradient" : "elementwise";
   }
+  if (name.startsWith("bn_fold")) return "batch norm";
+  if (name.startsWith("roi_align")) return "RoIAlign";
+  if (name.startsWith("nms") || name === "sort_rank") return "NMS / sort";
   if (name === "strided_copy" || name === "gather" || name === "scatter_add") {
     return "copy / gather";
   }
