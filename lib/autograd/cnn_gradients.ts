@@ -42,14 +42,14 @@ registerGradient("batchNorm2d", (g, n, out) => {
   const [x] = n.inputs;
   const w = n.ctx.hasWeight ? n.inputs[1] : null;
   const b = n.ctx.hasBias ? n.inputs[n.inputs.length - 1] : null;
-  const gy = reluMask(g.raw, out.raw, n.ctx.relu);
-  const r = bn.batchNormBackward(gy, x.raw, (n.ctx.saved as Tensor).raw, w?.raw ?? null, {
+  // the fused ReLU's mask is applied inside the backward kernels (no separate pass)
+  const r = bn.batchNormBackward(g.raw, x.raw, (n.ctx.saved as Tensor).raw, {
     training: n.ctx.training,
     needDx: x.requiresGrad,
     needDw: !!w?.requiresGrad,
     needDb: !!b?.requiresGrad,
+    reluOut: n.ctx.relu ? out.raw : null,
   });
-  if (gy !== g.raw) gy.release();
   const res = [wrap(r.dx)];
   if (w) res.push(wrap(r.dw));
   if (b) res.push(wrap(r.db));

@@ -191,6 +191,8 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepdim = fals
 export function mean(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
   const ax = rd.normAxes(x.shape.length, axes);
   const n = ax.reduce((a, i) => a * x.shape[i], 1);
+  // the mean of one value is that value: a view, no dispatch (a loss scalar's mean, exactly)
+  if (n === 1) return reshape(x, keptShape(x.shape, ax, keepdim));
   const r = rd.reduce(x.raw, ax, "sum");
   const m = ew.unary(r, "mulScalar", 1 / n);
   r.release();

@@ -9,7 +9,7 @@ import { scatterAddInto } from "../ops/gather.ts";
 import { copyInto } from "../ops/copy.ts";
 import type { MatmulOptions } from "../ops/matmul.ts";
 import { reluGrad } from "../ops/elementwise.ts";
-import { registerGradient } from "./tape.ts";
+import { markOnes, registerGradient } from "./tape.ts";
 import { Tensor } from "./tensor.ts";
 
 /**
@@ -118,7 +118,7 @@ registerGradient("clamp", (g, n) => {
   return [F.mul(g, F.add(inside, F.add(atLo, atHi)))];
 });
 registerGradient("clone", (g) => [g]);
-registerGradient("reshape", (g, n) => [F.reshape(g, n.ctx.shape)]);
+registerGradient("reshape", (g, n) => [markOnes(F.reshape(g, n.ctx.shape), g)]);
 registerGradient("permute", (g, n) => {
   const dims: number[] = n.ctx.dims;
   const inv = new Array<number>(dims.length);

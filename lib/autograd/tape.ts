@@ -66,7 +66,27 @@ function addT(a: Tensor, b: Tensor): Tensor {
   return new Tensor(ew.binary(a.raw, b.raw, "add"));
 }
 function onesT(shape: readonly number[]): Tensor {
-  return new Tensor(ew.full(shape, 1));
+  const t = new Tensor(ew.full(shape, 1));
+  ones.add(t);
+  return t;
+}
+
+/**
+ * Gradients known to hold exactly 1 everywhere: the seed of `backward()` and its views (the
+ * gradient of `add` and `reshape` passes them on unchanged). A gradient entry that would multiply
+ * by such a gradient may skip the multiplication (x·1 = x exactly): one dispatch fewer per loss.
+ */
+const ones = new WeakSet<Tensor>();
+
+/** Whether the gradient `g` is known to be all ones (see `markOnes`). */
+export function isOnes(g: Tensor): boolean {
+  return ones.has(g);
+}
+
+/** Marks `view` as all ones when `of` is (for gradient entries that return a view of `of`). */
+export function markOnes(view: Tensor, of: Tensor): Tensor {
+  if (ones.has(of)) ones.add(view);
+  return view;
 }
 function cloneT(a: Tensor): Tensor {
   return new Tensor(ew.unary(a.raw, "copy"));
