@@ -29,6 +29,10 @@ function wrap(raw: import("../gpu/raw_tensor.ts").RawTensor): Tensor {
 export function add(a: Tensor, b: Tensor): Tensor {
   return record("add", [a, b], wrap(ew.binary(a.raw, b.raw, "add")));
 }
+/** `relu(a + b)` with broadcasting, in one pass (a residual block's output). */
+export function addRelu(a: Tensor, b: Tensor): Tensor {
+  return record("addRelu", [a, b], wrap(ew.binary(a.raw, b.raw, "addRelu")));
+}
 /** `a − b` with broadcasting. */
 export function sub(a: Tensor, b: Tensor): Tensor {
   return record("sub", [a, b], wrap(ew.binary(a.raw, b.raw, "sub")));

@@ -66,6 +66,11 @@ registerGradient(
   "add",
   (g, n) => [unbroadcast(g, n.inputs[0].shape), unbroadcast(g, n.inputs[1].shape)],
 );
+// relu(a + b): the output is > 0 exactly where a + b is, so the output masks the gradient
+registerGradient("addRelu", (g, n, out) => {
+  const gm = new Tensor(reluGrad(g.raw, out.raw));
+  return [unbroadcast(gm, n.inputs[0].shape), unbroadcast(gm, n.inputs[1].shape)];
+});
 registerGradient(
   "sub",
   (g, n) => [unbroadcast(g, n.inputs[0].shape), unbroadcast(F.neg(g), n.inputs[1].shape)],

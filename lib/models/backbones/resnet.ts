@@ -123,7 +123,7 @@ export class BasicBlock extends Module implements ResBlock {
     // an evaluation-mode BN (norm_eval, frozen stages, inference) folds into its conv
     const out = convNorm(this.conv2, this.bn2, convNorm(this.conv1, this.bn1, x, "relu"));
     const identity = this.downsample ? sequentialConvNorm(this.downsample, x) : x;
-    return F.relu(F.add(out, identity));
+    return F.addRelu(out, identity);
   }
 }
 
@@ -202,7 +202,7 @@ export class Bottleneck extends Module implements ResBlock {
     out = convNorm(this.conv2, this.bn2, out, "relu");
     out = convNorm(this.conv3, this.bn3, out);
     const identity = this.downsample ? sequentialConvNorm(this.downsample, x) : x;
-    return F.relu(F.add(out, identity));
+    return F.addRelu(out, identity);
   }
 }
 
