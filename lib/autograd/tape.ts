@@ -8,6 +8,7 @@
 import { getGpu } from "../gpu/runtime.ts";
 import { fmtShape } from "../gpu/raw_tensor.ts";
 import * as ew from "../ops/elementwise.ts";
+import { sumMulti } from "../ops/sum_multi.ts";
 import { type GradNode, Tensor } from "./tensor.ts";
 
 /** A gradient entry: from the output gradient to one gradient (or null) per input. */
@@ -137,25 +138,22 @@ export function backward(
   try {
     // 2. seed
     const grads = new Map<Tensor, Tensor>();
-    const owned = new Set<Tensor>(); // gradients already stored on a leaf: never share one
-    grads.set(root, gradRoot ?? onesT(root.shape));
+    // a leaf's gradient parts, in arrival order: summed for all leaves at once after the walk (a
+    // head shared by the pyramid levels gives each of its parameters one part per level)
+    const leafParts = new Map<Tensor, Tensor[]>();
+    const leaves: Tensor[] = [];
+    const seed = gradRoot ?? onesT(root.shape);
+    if (root.node) grads.set(root, seed);
+    else leafParts.set(root, [seed]);
     // 3. reverse walk
     for (let k = order.length - 1; k >= 0; k--) {
       const t = order[k];
-      const g = grads.get(t);
-      if (!g) continue;
       if (!t.node) {
-        // leaf: accumulate into .grad
-        if (t.grad?.disposed) t.grad = null;
-        if (t.grad) {
-          const sum = addT(t.grad, g);
-          t.grad.dispose();
-          t.grad = sum;
-        } else t.grad = owned.has(g) || g === gradRoot ? cloneT(g) : g;
-        owned.add(t.grad);
-        gpu.keep(t.grad.raw);
+        if (leafParts.has(t)) leaves.push(t);
         continue;
       }
+      const g = grads.get(t);
+      if (!g) continue;
       const fn = table.get(t.node.op);
       if (!fn) {
         throw new ReferenceError(
@@ -164,7 +162,7 @@ export function backward(
       }
       const ins = t.node.inputs;
       const gi = fn(g, t.node, t);
-      // 4. arity check
+      // arity check
       if (gi.length !== ins.length) {
         throw new TypeError(
           `Cannot apply gradient for ${t.node.op}: expected ${ins.length} input gradients, got ${gi.length}`,
@@ -180,10 +178,35 @@ export function backward(
             } does not match ${fmtShape(x.shape)}`,
           );
         }
+        if (!x.node) {
+          const parts = leafParts.get(x);
+          if (parts) parts.push(gx);
+          else leafParts.set(x, [gx]);
+          continue;
+        }
         const acc = grads.get(x);
         grads.set(x, acc ? addT(acc, gx) : gx);
       }
       if (!opts.retainGraph) grads.delete(t);
+    }
+    // 4. leaves: the parts of each summed left to right (as a chain of adds), all in a few
+    // multi-tensor dispatches, then accumulated into .grad
+    const multi = leaves.filter((t) => leafParts.get(t)!.length > 1);
+    const sums = new Map<Tensor, Tensor>();
+    sumMulti(multi.map((t) => leafParts.get(t)!.map((p) => p.raw))).forEach((r, i) => {
+      sums.set(multi[i], new Tensor(r));
+    });
+    const owned = new Set<Tensor>(); // gradients already stored on a leaf: never share one
+    for (const t of leaves) {
+      const g = sums.get(t) ?? leafParts.get(t)![0];
+      if (t.grad?.disposed) t.grad = null;
+      if (t.grad) {
+        const sum = addT(t.grad, g);
+        t.grad.dispose();
+        t.grad = sum;
+      } else t.grad = owned.has(g) || g === gradRoot ? cloneT(g) : g;
+      owned.add(t.grad);
+      gpu.keep(t.grad.raw);
     }
   } finally {
     enabled = prev;
