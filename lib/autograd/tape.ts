@@ -14,7 +14,14 @@ import { type GradNode, Tensor } from "./tensor.ts";
 /** A gradient entry: from the output gradient to one gradient (or null) per input. */
 export type GradFn = (gradOut: Tensor, node: GradNode, out: Tensor) => (Tensor | null)[];
 
+/**
+ * A gradient entry that takes the output gradient as its parts (≥ 2, in arrival order) rather
+ * than their sum, so that it can fuse the sum into its own first pass.
+ */
+export type GradPartsFn = (parts: Tensor[], node: GradNode, out: Tensor) => (Tensor | null)[];
+
 const table = new Map<string, GradFn>();
+const partsTable = new Map<string, GradPartsFn>();
 let enabled = true;
 
 /** Registers the gradient entry of primitive `op` (one per primitive). */
@@ -23,6 +30,17 @@ export function registerGradient(op: string, fn: GradFn): void {
     throw new RangeError(`Cannot register the gradient of "${op}": it is already registered`);
   }
   table.set(op, fn);
+}
+
+/**
+ * Registers the parts-taking variant of the gradient entry of `op` (used when its output
+ * received several gradient parts; `registerGradient`'s entry handles a single one).
+ */
+export function registerGradientParts(op: string, fn: GradPartsFn): void {
+  if (partsTable.has(op)) {
+    throw new RangeError(`Cannot register the parts gradient of "${op}": it is already registered`);
+  }
+  partsTable.set(op, fn);
 }
 
 /** Names of the primitives that have gradient entries. */
@@ -89,6 +107,10 @@ export function markOnes(view: Tensor, of: Tensor): Tensor {
   if (ones.has(of)) ones.add(view);
   return view;
 }
+/** The sum of gradient parts, left to right as a chain of adds (one dispatch for several). */
+function sumParts(parts: Tensor[]): Tensor {
+  return parts.length === 1 ? parts[0] : new Tensor(sumMulti([parts.map((p) => p.raw)])[0]);
+}
 function cloneT(a: Tensor): Tensor {
   return new Tensor(ew.unary(a.raw, "copy"));
 }
@@ -137,13 +159,15 @@ export function backward(
   enabled = false;
   try {
     // 2. seed
-    const grads = new Map<Tensor, Tensor>();
+    // every tensor's gradient parts, in arrival order (fan-out): summed when the tensor's node
+    // is processed, in one dispatch (or fused into its gradient entry's first pass)
+    const grads = new Map<Tensor, Tensor[]>();
     // a leaf's gradient parts, in arrival order: summed for all leaves at once after the walk (a
     // head shared by the pyramid levels gives each of its parameters one part per level)
     const leafParts = new Map<Tensor, Tensor[]>();
     const leaves: Tensor[] = [];
     const seed = gradRoot ?? onesT(root.shape);
-    if (root.node) grads.set(root, seed);
+    if (root.node) grads.set(root, [seed]);
     else leafParts.set(root, [seed]);
     // 3. reverse walk
     for (let k = order.length - 1; k >= 0; k--) {
@@ -152,8 +176,8 @@ export function backward(
         if (leafParts.has(t)) leaves.push(t);
         continue;
       }
-      const g = grads.get(t);
-      if (!g) continue;
+      const parts = grads.get(t);
+      if (!parts) continue;
       const fn = table.get(t.node.op);
       if (!fn) {
         throw new ReferenceError(
@@ -161,7 +185,8 @@ export function backward(
         );
       }
       const ins = t.node.inputs;
-      const gi = fn(g, t.node, t);
+      const pfn = parts.length > 1 ? partsTable.get(t.node.op) : undefined;
+      const gi = pfn ? pfn(parts, t.node, t) : fn(sumParts(parts), t.node, t);
       // arity check
       if (gi.length !== ins.length) {
         throw new TypeError(
@@ -185,7 +210,8 @@ export function backward(
           continue;
         }
         const acc = grads.get(x);
-        grads.set(x, acc ? addT(acc, gx) : gx);
+        if (acc) acc.push(gx);
+        else grads.set(x, [gx]);
       }
       if (!opts.retainGraph) grads.delete(t);
     }

@@ -2,7 +2,7 @@ import { assert } from "../_assert.ts";
 import { gpuTest } from "../_gpu.ts";
 import { getGpu } from "../../lib/gpu/runtime.ts";
 import type { RawTensor } from "../../lib/gpu/raw_tensor.ts";
-import { binary } from "../../lib/ops/elementwise.ts";
+import { binary, reluGrad } from "../../lib/ops/elementwise.ts";
 import { sumMulti, sumSlots } from "../../lib/ops/sum_multi.ts";
 import { randArray, rng } from "../_reference/rng.ts";
 
@@ -40,3 +40,23 @@ gpuTest(
     }
   },
 );
+
+gpuTest("sumMulti() with masks equals reluGrad of the chained adds bit for bit", async () => {
+  const gpu = getGpu();
+  const r = rng(11);
+  const groups: RawTensor[][] = [[700, 2], [9000, 3], [1, 1], [257, 2]].map(([size, m]) =>
+    Array.from({ length: m }, () => gpu.upload(randArray(r, size, -1, 1), [size]))
+  );
+  const masks = groups.map((g) => gpu.upload(randArray(r, g[0].size, -1, 1), g[0].shape));
+  const want = groups.map((g, i) =>
+    reluGrad(g.slice(1).reduce((acc, t) => binary(acc, t, "add"), g[0]), masks[i])
+  );
+  const got = sumMulti(groups, masks);
+  const a = await gpu.readMany(want), b = await gpu.readMany(got);
+  for (let i = 0; i < a.length; i++) {
+    const ua = new Uint32Array(a[i].buffer), ub = new Uint32Array(b[i].buffer);
+    for (let j = 0; j < ua.length; j++) {
+      assert(ua[j] === ub[j], `group ${i} element ${j}: ${a[i][j]} vs ${b[i][j]}`);
+    }
+  }
+});
