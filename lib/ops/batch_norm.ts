@@ -11,6 +11,7 @@
 import statsSrc from "../../kernels/batch_norm_stats.wgsl" with { type: "text" };
 import momentsSrc from "../../kernels/batch_norm_moments.wgsl" with { type: "text" };
 import applySrc from "../../kernels/batch_norm_apply.wgsl" with { type: "text" };
+import applyResSrc from "../../kernels/batch_norm_apply_residual.wgsl" with { type: "text" };
 import backwardSrc from "../../kernels/batch_norm_backward.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/kernel.ts";
 import { getGpu } from "../gpu/runtime.ts";
@@ -36,6 +37,16 @@ export const BATCH_NORM_APPLY: KernelSpec = {
   source: applySrc,
   params: "uuuuuuuuffff",
 };
+/** `kernels/batch_norm_apply_residual.wgsl`: the apply pass with a residual added before the ReLU. */
+export const BATCH_NORM_APPLY_RESIDUAL: KernelSpec = {
+  name: "batch_norm_apply_residual",
+  source: applyResSrc,
+  params: "uuuuuuuuffff",
+};
+/** Whether this device can fuse a residual into the BatchNorm forward (9 storage bindings). */
+export function canFuseResidual(): boolean {
+  return getGpu().info.limits.maxStorageBuffersPerShaderStage >= 9;
+}
 /** `kernels/batch_norm_backward.wgsl`. */
 export const BATCH_NORM_BACKWARD: KernelSpec = {
   name: "batch_norm_backward",
@@ -182,6 +193,8 @@ export interface BatchNormForwardOptions {
   act?: "none" | "relu";
   /** The module's `num_batches_tracked` (one i32): incremented on the GPU in training mode. */
   numBatchesTracked?: RawTensor;
+  /** Added before the activation, x's shape (needs {@linkcode canFuseResidual}). */
+  residual?: RawTensor | null;
 }
 
 /** The result of {@linkcode batchNormForward}. */
@@ -275,8 +288,18 @@ export function batchNormForward(
     });
   }
   const y = gpu.empty(x.shape, "f32", "batch_norm");
-  gpu.dispatch(BATCH_NORM_APPLY, {
-    bindings: [x, part ?? x, weight ?? x, bias ?? x, runningMean, runningVar, saved, y],
+  const res = opts.residual ?? null;
+  if (res && (res.size !== x.size || res.dtype !== "f32" || !canFuseResidual())) {
+    throw new TypeError(
+      `Cannot add residual ${fmtShape(res.shape)} in batchNorm2d on input ${
+        fmtShape(x.shape)
+      }: expected an f32 tensor of the input's shape on a device with 9 storage buffers per stage`,
+    );
+  }
+  gpu.dispatch(res ? BATCH_NORM_APPLY_RESIDUAL : BATCH_NORM_APPLY, {
+    bindings: res
+      ? [x, part ?? x, weight ?? x, bias ?? x, res, runningMean, runningVar, saved, y]
+      : [x, part ?? x, weight ?? x, bias ?? x, runningMean, runningVar, saved, y],
     params: [...chunkParams(n, c, hw, k), opts.eps ?? 1e-5, opts.momentum ?? 0.1, 0, 0],
     overrides: {
       MODE: opts.training ? 0 : 1,
