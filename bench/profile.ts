@@ -55,7 +55,13 @@ export function kernelFamily(name: string, o: Record<string, number> | undefined
   if (name.startsWith("bn_fold")) return "batch norm";
   if (name.startsWith("roi_align")) return "RoIAlign";
   if (name.startsWith("nms") || name === "sort_rank") return "NMS / sort";
-  if (name === "strided_copy" || name === "gather" || name === "scatter_add") {
+  // gradient-part sums (multi-tensor adds); the masked ones are a residual block's ReLU gradient
+  if (name.startsWith("sum_multi_mask")) return "relu gradient";
+  if (name.startsWith("sum_multi")) return "elementwise";
+  if (
+    name === "strided_copy" || name === "gather" || name === "scatter_add" ||
+    name === "split_rows"
+  ) {
     return "copy / gather";
   }
   if (name === "reduce") return "reduce";

@@ -2,10 +2,12 @@
 // [nchunks, channels], chunks as there. Every workgroup of channel c adds up the channel's
 // partial Σdy and Σdy·(x − mean) (same order everywhere), forms dx = a·dy + b·x + d (training:
 // through the batch statistics; eval: a = w·invstd, b = d = 0) for its chunk, and the chunk-0
-// workgroup writes grad_w = Σdy·(x − mean)·invstd and grad_b = Σdy.
+// workgroup writes grad_w = Σdy·(x − mean)·invstd and grad_b = Σdy. w·invstd is the forward's
+// scale (saved row 2: the same product). With RELU, dy is first masked by the fused ReLU of the
+// forward, dy·(y > 0) with y its output (the moments pass masked it the same way).
 override WG: u32 = 64u;
 override TRAIN: bool = true;
-override HAS_W: bool = false;
+override RELU: bool = false;
 override NEED_DX: bool = true;
 override NEED_DW: bool = false;
 override NEED_DB: bool = false;
@@ -19,7 +21,7 @@ struct Params {
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> saved: array<f32>;
-@group(0) @binding(3) var<storage, read> weight: array<f32>;
+@group(0) @binding(3) var<storage, read> y: array<f32>;
 @group(0) @binding(4) var<storage, read> partial: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dw: array<f32>;
@@ -45,13 +47,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (NEED_DB) { db[c] = sdy; }
   }
   if (!NEED_DX) { return; }
-  var w = 1.0;
-  if (HAS_W) { w = weight[c]; }
-  let a = w * invstd;
+  let a = saved[2u * C + c];
   var bb = 0.0;
   var d = 0.0;
   if (TRAIN) {
-    bb = -w * invstd * invstd * invstd * sdyxc / p.count;
+    bb = -a * invstd * invstd * sdyxc / p.count;
     d = -a * sdy / p.count - bb * mean;
   }
   var n0 = g * p.planes;
@@ -67,7 +67,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var nb = n0; nb < n1; nb = nb + 1u) {
     let base = (nb * C + c) * p.hw;
     for (var q = q0 + lid; q < q1; q = q + WG) {
-      dx[base + q] = a * dy[base + q] + bb * x[base + q] + d;
+      var v = dy[base + q];
+      if (RELU && !(y[base + q] > 0.0)) { v = 0.0; }
+      dx[base + q] = a * v + bb * x[base + q] + d;
     }
   }
 }

@@ -10,6 +10,7 @@
 //   first thread also adds 1 to num_batches_tracked.
 // MODE 1 (backward): Σdy and Σdy·(x − mean[c]) (mean = saved row 0) —
 //   partial[(c·nchunks + g)·2 + 0..1].
+//   With RELU, dy is first masked by the fused ReLU of the forward: dy·(y > 0), y its output.
 // MODE 2 (per-channel sums, e.g. a conv bias gradient): Σx — partial[c·nchunks + g].
 // LANES virtual lanes per thread (at most 8): virtual lane L = lid + WG·j adds up the elements a
 // thread L of a WG·LANES-thread workgroup would, and the first log2(LANES) steps of the tree
@@ -19,6 +20,7 @@ override MODE: u32 = 0u;
 override WG: u32 = 64u;
 override LANES: u32 = 1u;
 override HAS_COUNT: bool = false;
+override RELU: bool = false;
 
 struct Params {
   n: u32, channels: u32, hw: u32, nchunks: u32,
@@ -29,8 +31,9 @@ struct Params {
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> saved: array<f32>;
 @group(0) @binding(3) var<storage, read_write> partial: array<f32>;
-@group(0) @binding(4) var<storage, read_write> counter: array<i32>;
-@group(0) @binding(5) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read> y: array<f32>;
+@group(0) @binding(5) var<storage, read_write> counter: array<i32>;
+@group(0) @binding(6) var<uniform> p: Params;
 
 var<workgroup> ra: array<f32, 256>;
 var<workgroup> rb: array<f32, 256>;
@@ -71,7 +74,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
           } else if (MODE == 2u) {
             a1[j] = a1[j] + x[base + qq];
           } else {
-            let v = dy[base + qq];
+            var v = dy[base + qq];
+            if (RELU && !(y[base + qq] > 0.0)) { v = 0.0; }
             a1[j] = a1[j] + v;
             a2[j] = fma(v, x[base + qq] - k, a2[j]);
           }

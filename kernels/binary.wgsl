@@ -3,7 +3,7 @@
 // has the output's shape and b is one value; 3: b has the output's shape and a is one value.
 //  OP: 0 add  1 sub  2 mul  3 div  4 max  5 min  6 pow  7 (a > b)  8 (a == b)  9 (a >= b)
 //      10 (a < b)  11 (b > 0 ? a : 0), the ReLU gradient mask (PyTorch's threshold_backward: 0
-//      where b ≤ 0, even when a is not finite)
+//      where b ≤ 0, even when a is not finite)  12 max(a + b, 0), a residual add with its ReLU
 override OP: u32 = 0u;
 override BCAST: u32 = 1u;
 
@@ -56,6 +56,7 @@ fn one(i: u32) {
     case 8u: { r = select(0.0, 1.0, x == y); }
     case 9u: { r = select(0.0, 1.0, x >= y); }
     case 10u: { r = select(0.0, 1.0, x < y); }
+    case 12u: { r = max(x + y, 0.0); }
     default: { r = select(0.0, x, y > 0.0); }
   }
   o[i] = r;

@@ -27,6 +27,7 @@ fn op4(x: vec4<f32>, y: vec4<f32>) -> vec4<f32> {
     case 8u: { return select(z, one, x == y); }
     case 9u: { return select(z, one, x >= y); }
     case 10u: { return select(z, one, x < y); }
+    case 12u: { return max(x + y, z); }
     default: { return select(z, x, y > z); }
   }
 }

@@ -63,6 +63,11 @@ export interface BatchNormOptions {
   act?: "none" | "relu";
   /** The module's `num_batches_tracked` (one i32), incremented on the GPU in training mode. */
   numBatchesTracked?: Tensor;
+  /**
+   * Added after the affine transform, before the activation (a ResNet block's shortcut), in the
+   * same pass; x's shape. Needs `canFuseResidual()` of `lib/ops/batch_norm.ts`.
+   */
+  residual?: Tensor | null;
 }
 
 /**
@@ -90,10 +95,12 @@ export function batchNorm2d(
       eps: opts.eps,
       act: opts.act,
       numBatchesTracked: opts.numBatchesTracked?.raw,
+      residual: opts.residual?.raw ?? null,
     },
   );
   const out = new Tensor(y);
-  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  const res = opts.residual ?? null;
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : []), ...(res ? [res] : [])];
   const savedT = new Tensor(saved);
   const r = record("batchNorm2d", inputs, out, {
     saved: savedT,
@@ -101,6 +108,7 @@ export function batchNorm2d(
     relu: opts.act === "relu",
     hasWeight: !!weight,
     hasBias: !!bias,
+    hasResidual: !!res,
   });
   if (!r.node) savedT.dispose();
   return r;

@@ -12,8 +12,9 @@ import * as bn from "../ops/batch_norm.ts";
 import * as gn from "../ops/group_norm.ts";
 import * as pl from "../ops/pool.ts";
 import * as ip from "../ops/interpolate.ts";
-import { registerGradient } from "./tape.ts";
-import { Tensor } from "./tensor.ts";
+import { sumMulti } from "../ops/sum_multi.ts";
+import { registerGradient, registerGradientParts } from "./tape.ts";
+import { type GradNode, Tensor } from "./tensor.ts";
 
 /** `g · (y > 0)`, or `g` itself (a new view) when `relu` is false. */
 function reluMask(g: RawTensor, y: RawTensor, relu: boolean): RawTensor {
@@ -38,22 +39,43 @@ registerGradient("conv2d", (g, n, out) => {
   return res;
 });
 
-registerGradient("batchNorm2d", (g, n, out) => {
+function batchNormGrads(
+  g: RawTensor,
+  n: GradNode,
+  out: Tensor,
+  masked: boolean,
+): (Tensor | null)[] {
   const [x] = n.inputs;
   const w = n.ctx.hasWeight ? n.inputs[1] : null;
-  const b = n.ctx.hasBias ? n.inputs[n.inputs.length - 1] : null;
-  const gy = reluMask(g.raw, out.raw, n.ctx.relu);
-  const r = bn.batchNormBackward(gy, x.raw, (n.ctx.saved as Tensor).raw, w?.raw ?? null, {
+  const b = n.ctx.hasBias ? n.inputs[1 + (w ? 1 : 0)] : null;
+  // the fused ReLU's mask is applied inside the backward kernels (no separate pass) unless the
+  // caller masked g already
+  const r = bn.batchNormBackward(g, x.raw, (n.ctx.saved as Tensor).raw, {
     training: n.ctx.training,
     needDx: x.requiresGrad,
     needDw: !!w?.requiresGrad,
     needDb: !!b?.requiresGrad,
+    reluOut: n.ctx.relu && !masked ? out.raw : null,
   });
-  if (gy !== g.raw) gy.release();
   const res = [wrap(r.dx)];
   if (w) res.push(wrap(r.dw));
   if (b) res.push(wrap(r.db));
   return res;
+}
+
+// With a residual, the masked gradient is also the residual's: it is formed once (summed with
+// the other parts and masked in one pass when the output fans out).
+registerGradient("batchNorm2d", (g, n, out) => {
+  if (!n.ctx.hasResidual) return batchNormGrads(g.raw, n, out, false);
+  if (!n.ctx.relu) return [...batchNormGrads(g.raw, n, out, true), g];
+  const gm = new Tensor(ew.reluGrad(g.raw, out.raw));
+  return [...batchNormGrads(gm.raw, n, out, true), gm];
+});
+registerGradientParts("batchNorm2d", (parts, n, out) => {
+  const raws = parts.map((p) => p.raw);
+  if (!n.ctx.hasResidual) return batchNormGrads(sumMulti([raws])[0], n, out, false);
+  const gm = new Tensor(sumMulti([raws], n.ctx.relu ? [out.raw] : undefined)[0]);
+  return [...batchNormGrads(gm.raw, n, out, true), gm];
 });
 
 registerGradient("groupNorm", (g, n, out) => {

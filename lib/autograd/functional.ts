@@ -29,6 +29,10 @@ function wrap(raw: import("../gpu/raw_tensor.ts").RawTensor): Tensor {
 export function add(a: Tensor, b: Tensor): Tensor {
   return record("add", [a, b], wrap(ew.binary(a.raw, b.raw, "add")));
 }
+/** `relu(a + b)` with broadcasting, in one pass (a residual block's output). */
+export function addRelu(a: Tensor, b: Tensor): Tensor {
+  return record("addRelu", [a, b], wrap(ew.binary(a.raw, b.raw, "addRelu")));
+}
 /** `a − b` with broadcasting. */
 export function sub(a: Tensor, b: Tensor): Tensor {
   return record("sub", [a, b], wrap(ew.binary(a.raw, b.raw, "sub")));
@@ -191,6 +195,8 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepdim = fals
 export function mean(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
   const ax = rd.normAxes(x.shape.length, axes);
   const n = ax.reduce((a, i) => a * x.shape[i], 1);
+  // the mean of one value is that value: a view, no dispatch (a loss scalar's mean, exactly)
+  if (n === 1) return reshape(x, keptShape(x.shape, ax, keepdim));
   const r = rd.reduce(x.raw, ax, "sum");
   const m = ew.unary(r, "mulScalar", 1 / n);
   r.release();

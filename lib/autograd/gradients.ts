@@ -9,7 +9,8 @@ import { scatterAddInto } from "../ops/gather.ts";
 import { copyInto } from "../ops/copy.ts";
 import type { MatmulOptions } from "../ops/matmul.ts";
 import { reluGrad } from "../ops/elementwise.ts";
-import { registerGradient } from "./tape.ts";
+import { sumMulti } from "../ops/sum_multi.ts";
+import { markOnes, registerGradient, registerGradientParts } from "./tape.ts";
 import { Tensor } from "./tensor.ts";
 
 /**
@@ -66,6 +67,17 @@ registerGradient(
   "add",
   (g, n) => [unbroadcast(g, n.inputs[0].shape), unbroadcast(g, n.inputs[1].shape)],
 );
+// relu(a + b): the output is > 0 exactly where a + b is, so the output masks the gradient
+registerGradient("addRelu", (g, n, out) => {
+  const gm = new Tensor(reluGrad(g.raw, out.raw));
+  return [unbroadcast(gm, n.inputs[0].shape), unbroadcast(gm, n.inputs[1].shape)];
+});
+// a block output used by the next block and a neck: its gradient parts summed and masked in one
+// pass (equal to adding them, then masking)
+registerGradientParts("addRelu", (parts, n, out) => {
+  const gm = new Tensor(sumMulti([parts.map((p) => p.raw)], [out.raw])[0]);
+  return [unbroadcast(gm, n.inputs[0].shape), unbroadcast(gm, n.inputs[1].shape)];
+});
 registerGradient(
   "sub",
   (g, n) => [unbroadcast(g, n.inputs[0].shape), unbroadcast(F.neg(g), n.inputs[1].shape)],
@@ -118,7 +130,7 @@ registerGradient("clamp", (g, n) => {
   return [F.mul(g, F.add(inside, F.add(atLo, atHi)))];
 });
 registerGradient("clone", (g) => [g]);
-registerGradient("reshape", (g, n) => [F.reshape(g, n.ctx.shape)]);
+registerGradient("reshape", (g, n) => [markOnes(F.reshape(g, n.ctx.shape), g)]);
 registerGradient("permute", (g, n) => {
   const dims: number[] = n.ctx.dims;
   const inv = new Array<number>(dims.length);

@@ -6,7 +6,8 @@
  * @module
  */
 import { binary } from "../ops/elementwise.ts";
-import { registerGradient } from "./tape.ts";
+import { getGpu } from "../gpu/runtime.ts";
+import { isOnes, registerGradient } from "./tape.ts";
 import { Tensor } from "./tensor.ts";
 import type { GradNode } from "./tensor.ts";
 
@@ -18,6 +19,11 @@ function scaled(g: Tensor, node: GradNode): (Tensor | null)[] {
     );
   }
   const out: (Tensor | null)[] = node.inputs.map(() => null);
+  // a unit upstream gradient (a loss summed straight into the root): the stored gradient as is
+  if (isOnes(g) && g.size === 1) {
+    out[0] = new Tensor(getGpu().view(grad, grad.shape));
+    return out;
+  }
   // The stored gradient has pred's shape. The upstream gradient is a scalar (reduced losses), has
   // pred's size (elementwise 'none'), or one value per row ('none' of per-row losses: CE, GIoU).
   let gv = g.raw;

@@ -10,6 +10,7 @@
 import commonSrc from "../../kernels/_common.wgsl" with { type: "text" };
 import { platform } from "../platform/mod.ts";
 import boxSrc from "../../kernels/_box.wgsl" with { type: "text" };
+import batchNormApplySrc from "../../kernels/_batch_norm_apply.wgsl" with { type: "text" };
 import conv2dGemmSrc from "../../kernels/_conv2d_gemm.wgsl" with { type: "text" };
 import conv2dTiledStoreSrc from "../../kernels/_conv2d_tiled_store.wgsl" with { type: "text" };
 import dimsSrc from "../../kernels/_dims.wgsl" with { type: "text" };
@@ -27,6 +28,7 @@ import sortKeySrc from "../../kernels/_sort_key.wgsl" with { type: "text" };
  * include others). `_common.wgsl` is prepended to every kernel without being named.
  */
 export const KERNEL_INCLUDES: Readonly<Record<string, string>> = {
+  "_batch_norm_apply.wgsl": batchNormApplySrc,
   "_box.wgsl": boxSrc,
   "_conv2d_gemm.wgsl": conv2dGemmSrc,
   "_conv2d_tiled_store.wgsl": conv2dTiledStoreSrc,

@@ -8,6 +8,7 @@
  * @module
  */
 import { convFrozenBn } from "../autograd/conv_bn.ts";
+import * as F from "../autograd/functional.ts";
 import type { Tensor } from "../autograd/tensor.ts";
 import { Conv2d } from "./conv.ts";
 import type { Sequential } from "./layers.ts";
@@ -55,6 +56,23 @@ export function convNorm(
       act,
     },
   );
+}
+
+/**
+ * `relu(norm(conv(x)) + residual)`, a residual block's last conv: a training-mode BatchNorm adds
+ * the residual and applies the ReLU in its own normalisation pass; otherwise
+ * {@linkcode convNorm} then one `addRelu`.
+ */
+export function convNormAddRelu(
+  conv: Conv2d,
+  norm: NormLayer | null,
+  x: Tensor,
+  residual: Tensor,
+): Tensor {
+  if (norm instanceof BatchNorm2d && norm.training) { // (a training-mode BN never folds)
+    return norm.forward(conv.forward(x), "relu", residual);
+  }
+  return F.addRelu(convNorm(conv, norm, x), residual);
 }
 
 /**

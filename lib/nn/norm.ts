@@ -9,6 +9,7 @@
 import { affineChannel, batchNorm2d, groupNorm } from "../autograd/cnn.ts";
 import * as F from "../autograd/functional.ts";
 import { Tensor } from "../autograd/tensor.ts";
+import { canFuseResidual } from "../ops/batch_norm.ts";
 import { Module } from "./module.ts";
 
 /** Options of {@linkcode BatchNorm2d}. */
@@ -99,14 +100,22 @@ export class BatchNorm2d extends Module {
     return { scale, shift };
   }
 
-  /** `x` `[N, C, H, W]` → same shape; `act: "relu"` fuses a ReLU. */
-  forward(x: Tensor, act: "none" | "relu" = "none"): Tensor {
+  /**
+   * `x` `[N, C, H, W]` → same shape; `act: "relu"` fuses a ReLU; `residual` (x's shape) is added
+   * before it — in the same pass when training on a device that allows it
+   * (`canFuseResidual()`), else as a separate `addRelu`/`add`.
+   */
+  forward(x: Tensor, act: "none" | "relu" = "none", residual: Tensor | null = null): Tensor {
     if (x.shape.length !== 4 || x.shape[1] !== this.numFeatures) {
       throw new TypeError(
         `Cannot apply BatchNorm2d(${this.numFeatures}) to a tensor of shape [${
           x.shape.join(", ")
         }]: expected [N, ${this.numFeatures}, H, W]`,
       );
+    }
+    if (residual && (!this.training || !canFuseResidual())) {
+      const y = this.forward(x);
+      return act === "relu" ? F.addRelu(y, residual) : F.add(y, residual);
     }
     if (!this.training) {
       const { scale, shift } = this.foldedAffine();
@@ -125,6 +134,7 @@ export class BatchNorm2d extends Module {
         act,
         // incremented by the statistics kernel itself (no extra dispatch or copy)
         numBatchesTracked: this.buffer("num_batches_tracked"),
+        residual,
       },
     );
     return y;

@@ -11,6 +11,7 @@
 import statsSrc from "../../kernels/batch_norm_stats.wgsl" with { type: "text" };
 import momentsSrc from "../../kernels/batch_norm_moments.wgsl" with { type: "text" };
 import applySrc from "../../kernels/batch_norm_apply.wgsl" with { type: "text" };
+import applyResSrc from "../../kernels/batch_norm_apply_residual.wgsl" with { type: "text" };
 import backwardSrc from "../../kernels/batch_norm_backward.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/kernel.ts";
 import { getGpu } from "../gpu/runtime.ts";
@@ -36,6 +37,16 @@ export const BATCH_NORM_APPLY: KernelSpec = {
   source: applySrc,
   params: "uuuuuuuuffff",
 };
+/** `kernels/batch_norm_apply_residual.wgsl`: the apply pass with a residual added before the ReLU. */
+export const BATCH_NORM_APPLY_RESIDUAL: KernelSpec = {
+  name: "batch_norm_apply_residual",
+  source: applyResSrc,
+  params: "uuuuuuuuffff",
+};
+/** Whether this device can fuse a residual into the BatchNorm forward (9 storage bindings). */
+export function canFuseResidual(): boolean {
+  return getGpu().info.limits.maxStorageBuffersPerShaderStage >= 9;
+}
 /** `kernels/batch_norm_backward.wgsl`. */
 export const BATCH_NORM_BACKWARD: KernelSpec = {
   name: "batch_norm_backward",
@@ -157,7 +168,7 @@ function channelTotals(x: RawTensor, n: number, c: number, hw: number): RawTenso
   const part = gpu.empty([c * k.nchunks], "f32", "channel_sums_part");
   const spare = gpu.empty([1], "i32", "channel_sums_unused");
   gpu.dispatch(BATCH_NORM_MOMENTS, {
-    bindings: [x, x, x, part, spare],
+    bindings: [x, x, x, part, x, spare],
     params: chunkParams(n, c, hw, k),
     overrides: { MODE: 2, WG: k.wg, LANES: k.lanes, HAS_COUNT: 0 },
     workgroups: [k.nchunks, c, 1],
@@ -182,6 +193,8 @@ export interface BatchNormForwardOptions {
   act?: "none" | "relu";
   /** The module's `num_batches_tracked` (one i32): incremented on the GPU in training mode. */
   numBatchesTracked?: RawTensor;
+  /** Added before the activation, x's shape (needs {@linkcode canFuseResidual}). */
+  residual?: RawTensor | null;
 }
 
 /** The result of {@linkcode batchNormForward}. */
@@ -268,15 +281,25 @@ export function batchNormForward(
     }
     part = gpu.empty([c * k.nchunks * 3], "f32", "bn_moments");
     gpu.dispatch(BATCH_NORM_MOMENTS, {
-      bindings: [x, x, x, part, nbt ?? saved],
+      bindings: [x, x, x, part, x, nbt ?? saved],
       params: chunkParams(n, c, hw, k),
       overrides: { MODE: 0, WG: k.wg, LANES: k.lanes, HAS_COUNT: nbt ? 1 : 0 },
       workgroups: grid,
     });
   }
   const y = gpu.empty(x.shape, "f32", "batch_norm");
-  gpu.dispatch(BATCH_NORM_APPLY, {
-    bindings: [x, part ?? x, weight ?? x, bias ?? x, runningMean, runningVar, saved, y],
+  const res = opts.residual ?? null;
+  if (res && (res.size !== x.size || res.dtype !== "f32" || !canFuseResidual())) {
+    throw new TypeError(
+      `Cannot add residual ${fmtShape(res.shape)} in batchNorm2d on input ${
+        fmtShape(x.shape)
+      }: expected an f32 tensor of the input's shape on a device with 9 storage buffers per stage`,
+    );
+  }
+  gpu.dispatch(res ? BATCH_NORM_APPLY_RESIDUAL : BATCH_NORM_APPLY, {
+    bindings: res
+      ? [x, part ?? x, weight ?? x, bias ?? x, res, runningMean, runningVar, saved, y]
+      : [x, part ?? x, weight ?? x, bias ?? x, runningMean, runningVar, saved, y],
     params: [...chunkParams(n, c, hw, k), opts.eps ?? 1e-5, opts.momentum ?? 0.1, 0, 0],
     overrides: {
       MODE: opts.training ? 0 : 1,
@@ -299,15 +322,22 @@ export interface BatchNormGrads {
 }
 
 /**
- * BatchNorm backward from the (already ReLU-masked, if fused) output gradient `dy`, the input
- * `x`, the forward's `saved` rows and `weight` (null: 1). `training` must match the forward.
+ * BatchNorm backward from the output gradient `dy`, the input `x` and the forward's `saved` rows
+ * (its scale row is weight·invstd, so the weight itself is not read). `training` must match the
+ * forward. With `reluOut`, the output of a forward with a fused ReLU, `dy` is masked by
+ * `reluOut > 0` inside both passes (no separate ReLU-gradient pass).
  */
 export function batchNormBackward(
   dy: RawTensor,
   x: RawTensor,
   saved: RawTensor,
-  weight: RawTensor | null,
-  opts: { training: boolean; needDx?: boolean; needDw?: boolean; needDb?: boolean },
+  opts: {
+    training: boolean;
+    needDx?: boolean;
+    needDw?: boolean;
+    needDb?: boolean;
+    reluOut?: RawTensor | null;
+  },
 ): BatchNormGrads {
   const gpu = getGpu();
   const [n, c] = x.shape;
@@ -317,6 +347,7 @@ export function batchNormBackward(
   const grid: [number, number, number] = [k.nchunks, c, 1];
   const needDx = opts.needDx ?? true;
   const part = gpu.empty([c * k.nchunks * 2], "f32", "bn_grad_moments");
+  const relu = opts.reluOut ?? null;
   // placeholders for bindings a mode does not use (never written: their constants are off)
   const spares: RawTensor[] = [];
   const spare = () => {
@@ -325,21 +356,21 @@ export function batchNormBackward(
     return t;
   };
   gpu.dispatch(BATCH_NORM_MOMENTS, {
-    bindings: [x, dy, saved, part, spare()],
+    bindings: [x, dy, saved, part, relu ?? x, spare()],
     params: chunkParams(n, c, hw, k),
-    overrides: { MODE: 1, WG: k.wg, LANES: k.lanes, HAS_COUNT: 0 },
+    overrides: { MODE: 1, WG: k.wg, LANES: k.lanes, HAS_COUNT: 0, RELU: relu ? 1 : 0 },
     workgroups: grid,
   });
   const dx = needDx ? gpu.empty(x.shape, "f32", "bn_dx") : null;
   const dw = opts.needDw ? gpu.empty([c], "f32", "bn_dw") : null;
   const db = opts.needDb ? gpu.empty([c], "f32", "bn_db") : null;
   gpu.dispatch(BATCH_NORM_BACKWARD, {
-    bindings: [dy, x, saved, weight ?? saved, part, dx ?? spare(), dw ?? spare(), db ?? spare()],
+    bindings: [dy, x, saved, relu ?? x, part, dx ?? spare(), dw ?? spare(), db ?? spare()],
     params: [...chunkParams(n, c, hw, k), count, 0, 0, 0],
     overrides: {
       WG: k.wg,
       TRAIN: opts.training ? 1 : 0,
-      HAS_W: weight ? 1 : 0,
+      RELU: relu ? 1 : 0,
       NEED_DX: needDx ? 1 : 0,
       NEED_DW: dw ? 1 : 0,
       NEED_DB: db ? 1 : 0,

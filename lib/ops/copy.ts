@@ -5,6 +5,7 @@
  * @module
  */
 import copySrc from "../../kernels/strided_copy.wgsl" with { type: "text" };
+import splitSrc from "../../kernels/split_rows.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/kernel.ts";
 import { getGpu } from "../gpu/runtime.ts";
 import { fmtShape, type RawTensor, stridesOf } from "../gpu/raw_tensor.ts";
@@ -16,6 +17,16 @@ export const STRIDED_COPY: KernelSpec = {
   source: copySrc,
   params: "u".repeat(28),
 };
+
+/** `kernels/split_rows.wgsl`. */
+export const SPLIT_ROWS: KernelSpec = {
+  name: "split_rows",
+  source: splitSrc,
+  params: "u".repeat(8),
+};
+
+/** Most parts of one {@linkcode splitRows} dispatch. */
+const SPLIT_PARTS = 5;
 
 const MAX_RANK = 8;
 
@@ -174,4 +185,61 @@ export function copyInto(x: RawTensor, dst: RawTensor, starts: readonly number[]
   const ost = stridesOf(dst.shape);
   const base = starts.reduce((acc, s, i) => acc + s * ost[i], 0);
   stridedCopy(x, dst, x.shape, { src: stridesOf(x.shape), dst: ost, dstBase: base });
+}
+
+/**
+ * Splits `x` `[N, A]` or `[N, A, W]` along A at the row offsets `starts` (ascending, `starts[0]`
+ * 0): one contiguous tensor `[N, A_l(, W)]` per part, rows `[starts[l], starts[l + 1])` (the last
+ * part ends at A). One dispatch per 5 parts, instead of one strided copy per part.
+ */
+export function splitRows(x: RawTensor, starts: readonly number[]): RawTensor[] {
+  const [n, a] = x.shape;
+  const w = x.shape.length === 3 ? x.shape[2] : 1;
+  if (x.shape.length < 2 || x.shape.length > 3) {
+    throw new TypeError(`Cannot split tensor ${fmtShape(x.shape)} by rows: expected [N, A(, W)]`);
+  }
+  if (starts[0] !== 0 || starts.some((s, i) => s > (starts[i + 1] ?? a))) {
+    throw new RangeError(
+      `Cannot split ${a} rows at [${
+        starts.join(", ")
+      }]: offsets must ascend from 0 to at most ${a}`,
+    );
+  }
+  if (starts.length > SPLIT_PARTS) {
+    const k = starts[SPLIT_PARTS];
+    const head = slice(x, [0, 0, 0].slice(0, x.shape.length), [n, k, w].slice(0, x.shape.length));
+    const tail = slice(x, [0, k, 0].slice(0, x.shape.length), [n, a, w].slice(0, x.shape.length));
+    const r = [
+      ...splitRows(head, starts.slice(0, SPLIT_PARTS)),
+      ...splitRows(tail, starts.slice(SPLIT_PARTS).map((s) => s - k)),
+    ];
+    head.release();
+    tail.release();
+    return r;
+  }
+  const gpu = getGpu();
+  const outs = starts.map((s, l) => {
+    const rows = (starts[l + 1] ?? a) - s;
+    return gpu.empty(x.shape.length === 3 ? [n, rows, w] : [n, rows], x.dtype, "split_rows");
+  });
+  const total = n * a * w;
+  if (total === 0) return outs;
+  // unused outputs: distinct placeholders (writable bindings may not alias)
+  const spares: RawTensor[] = [];
+  const bound = Array.from({ length: SPLIT_PARTS }, (_, l) => {
+    if (l < outs.length && outs[l].size > 0) return outs[l];
+    const t = gpu.empty([1], "u32", "split_rows_unused");
+    spares.push(t);
+    return t;
+  });
+  const eg = elementGrid(total);
+  const s = [1, 2, 3, 4].map((l) => starts[l] ?? a);
+  gpu.dispatch(SPLIT_ROWS, {
+    bindings: [x, ...bound],
+    params: [n, a, w, starts.length, ...s],
+    overrides: { PER: eg.per },
+    workgroups: eg.workgroups,
+  });
+  for (const t of spares) t.release();
+  return outs;
 }

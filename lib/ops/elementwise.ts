@@ -87,6 +87,8 @@ export const BinaryOp = {
   lt: 10,
   /** `b > 0 ? a : 0`: the ReLU gradient (`a` the output gradient, `b` the input or output). */
   maskPositive: 11,
+  /** `max(a + b, 0)`: a residual add and its ReLU in one pass. */
+  addRelu: 12,
 } as const;
 /** A binary operator name. */
 export type BinaryOpName = keyof typeof BinaryOp;

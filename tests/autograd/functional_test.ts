@@ -30,6 +30,7 @@ const binaryOps: [
   ["mul", F.mul, (x, y) => x * y],
   ["div", F.div, (x, y) => x / y, [0.5, 2]],
   ["maximum", F.maximum, (x, y) => Math.max(x, y)],
+  ["addRelu", F.addRelu, (x, y) => Math.max(x + y, 0)],
 ];
 
 for (const [name, gpuFn, refFn, range] of binaryOps) {

@@ -13,4 +13,7 @@ Deno.test("profile families: vec4 ReLU gradient, frozen-BN fold, RoIAlign and NM
   assert.equal(kernelFamily("sort_rank", {}), "NMS / sort");
   assert.equal(kernelFamily("conv2d_direct_backward_filter_8x8", {}), "conv backward-filter");
   assert.equal(kernelFamily("conv2d_tiled_64", { MODE: 1 }), "conv backward-data");
+  assert.equal(kernelFamily("sum_multi_3x12", { PER: 16 }), "elementwise");
+  assert.equal(kernelFamily("sum_multi_mask_2x1", { PER: 16 }), "relu gradient");
+  assert.equal(kernelFamily("split_rows", { PER: 16 }), "copy / gather");
 });

@@ -85,6 +85,30 @@ gpuTest(
   },
 );
 
+gpuTest(
+  "batchNorm2d() with a fused residual and ReLU matches finite differences, the residual included",
+  async () => {
+    const xs = [3, 2, 2, 3];
+    await gradcheck("batchNorm2d residual relu", {
+      inputs: [
+        { shape: xs, data: R.randomF32(53, size(xs), -2, 2) },
+        { shape: [2], data: Float32Array.from([0.7, 1.3]) },
+        { shape: [2], data: Float32Array.from([0.1, -0.4]) },
+        { shape: xs, data: R.randomF32(54, size(xs), -1, 1) },
+      ],
+      gpu: ([x, w, b, r]) =>
+        batchNorm2d(x, Tensor.zeros([2]), Tensor.zeros([2]), w, b, {
+          training: true,
+          act: "relu",
+          residual: r,
+        }),
+      ref: ([x, w, b, r]) => R.batchNormTrainRef(x, xs, w, b).map((v, i) => Math.max(v + r[i], 0)),
+      rtol: 2e-3,
+      atol: 5e-4,
+    });
+  },
+);
+
 gpuTest("groupNorm() matches finite differences of the float64 reference", async () => {
   const xs = [2, 4, 2, 2];
   await gradcheck("groupNorm", {

@@ -1,7 +1,7 @@
 import { assert } from "../_assert.ts";
 import { gpuTest } from "../_gpu.ts";
 import { getGpu } from "../../lib/gpu/runtime.ts";
-import { broadcastTo, mergeDims, permute, slice } from "../../lib/ops/copy.ts";
+import { broadcastTo, mergeDims, permute, slice, splitRows } from "../../lib/ops/copy.ts";
 
 Deno.test("mergeDims drops size-1 dimensions and merges those contiguous on both sides", () => {
   // a slice [:, 1:3, :] of [4, 5, 6] into a dense [4, 2, 6]: the two selected rows of each plane
@@ -61,3 +61,39 @@ gpuTest("permute, slice and broadcastTo of large tensors agree with JS", async (
   assert.ok(br.length === 21000 && br.every((v) => v === 2.5), "broadcast of one value");
   for (const t of [x, p, s, one, bc]) t.release();
 });
+
+gpuTest(
+  "splitRows() cuts [N, A(, W)] into per-level tensors equal to slices, any dtype",
+  async () => {
+    const gpu = getGpu();
+    for (
+      const [n, a, w, starts] of [
+        [2, 13, 4, [0, 8, 11, 12]],
+        [3, 7, 1, [0, 3]],
+        [2, 20, 1, [0, 2, 5, 9, 14, 17, 19]], // more than 5 parts: split in two dispatches
+        [1, 6, 4, [0]],
+      ] as [number, number, number, number[]][]
+    ) {
+      const shape = w === 1 ? [n, a] : [n, a, w];
+      const data = Int32Array.from({ length: n * a * w }, (_, i) => i * 7 - 50);
+      const x = gpu.upload(data, shape, "i32");
+      const parts = splitRows(x, starts);
+      const got = await gpu.readMany(parts);
+      starts.forEach((s, l) => {
+        const e = starts[l + 1] ?? a;
+        const want: number[] = [];
+        for (let b = 0; b < n; b++) {
+          for (let j = s; j < e; j++) {
+            for (let k = 0; k < w; k++) want.push(data[(b * a + j) * w + k]);
+          }
+        }
+        assert(parts[l].shape[1] === e - s && parts[l].dtype === "i32", `part ${l} shape`);
+        assert(
+          JSON.stringify([...got[l]]) === JSON.stringify(want),
+          `${JSON.stringify(shape)} part ${l}: ${[...got[l]]} vs ${want}`,
+        );
+      });
+      for (const t of [x, ...parts]) t.release();
+    }
+  },
+);

@@ -15,6 +15,7 @@ const OPS: [ew.BinaryOpName, (a: number, b: number) => number][] = [
   ["ge", (a, b) => +(a >= b)],
   ["lt", (a, b) => +(a < b)],
   ["maskPositive", (a, b) => b > 0 ? a : 0],
+  ["addRelu", (a, b) => Math.max(a + b, 0)],
 ];
 
 function data(n: number, seed: number): Float32Array {

@@ -6,10 +6,9 @@
  *
  * @module
  */
-import * as F from "../../autograd/functional.ts";
 import type { Tensor } from "../../autograd/tensor.ts";
 import { buildConvLayer, Conv2d, type ConvCfg } from "../../nn/conv.ts";
-import { convNorm, sequentialConvNorm } from "../../nn/conv_bn.ts";
+import { convNorm, convNormAddRelu, sequentialConvNorm } from "../../nn/conv_bn.ts";
 import { constantInit, kaimingInit } from "../../nn/init.ts";
 import { MaxPool2d, Sequential } from "../../nn/layers.ts";
 import { Module } from "../../nn/module.ts";
@@ -121,9 +120,9 @@ export class BasicBlock extends Module implements ResBlock {
   /** `[N, inplanes, H, W]` → `[N, planes, H/stride, W/stride]`. */
   forward(x: Tensor): Tensor {
     // an evaluation-mode BN (norm_eval, frozen stages, inference) folds into its conv
-    const out = convNorm(this.conv2, this.bn2, convNorm(this.conv1, this.bn1, x, "relu"));
+    const h = convNorm(this.conv1, this.bn1, x, "relu");
     const identity = this.downsample ? sequentialConvNorm(this.downsample, x) : x;
-    return F.relu(F.add(out, identity));
+    return convNormAddRelu(this.conv2, this.bn2, h, identity);
   }
 }
 
@@ -200,9 +199,8 @@ export class Bottleneck extends Module implements ResBlock {
     // an evaluation-mode BN (norm_eval, frozen stages, inference) folds into its conv
     let out = convNorm(this.conv1, this.bn1, x, "relu");
     out = convNorm(this.conv2, this.bn2, out, "relu");
-    out = convNorm(this.conv3, this.bn3, out);
     const identity = this.downsample ? sequentialConvNorm(this.downsample, x) : x;
-    return F.relu(F.add(out, identity));
+    return convNormAddRelu(this.conv3, this.bn3, out, identity);
   }
 }
 

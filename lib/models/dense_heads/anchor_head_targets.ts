@@ -15,7 +15,7 @@ import { filterDegenerateGts } from "../../core/bbox/transforms.ts";
 import { getGpu } from "../../gpu/runtime.ts";
 import type { RawTensor } from "../../gpu/raw_tensor.ts";
 import { anchorFlags, levelTable } from "../../ops/bbox.ts";
-import { slice } from "../../ops/copy.ts";
+import { splitRows } from "../../ops/copy.ts";
 import {
   assignTargets,
   type AssignTargetsOptions,
@@ -356,22 +356,18 @@ export interface LevelTargets {
   bboxWeights: Tensor;
 }
 
-/** Splits batch targets by level (small strided copies on the GPU). */
+/** Splits batch targets by level (one row-split dispatch per target tensor). */
 export function targetsToLevels(t: BatchTargets, set: AnchorSet): LevelTargets[] {
-  const N = t.labels.shape[0];
-  return set.numLevelAnchors.map((n, l) => {
-    const s = set.levelStarts[l];
-    const cut = (x: Tensor, w: number) =>
-      new Tensor(
-        w === 1 ? slice(x.raw, [0, s], [N, s + n]) : slice(x.raw, [0, s, 0], [N, s + n, w]),
-      );
-    return {
-      labels: cut(t.labels, 1),
-      labelWeights: cut(t.labelWeights, 1),
-      bboxTargets: cut(t.bboxTargets, 4),
-      bboxWeights: cut(t.bboxWeights, 4),
-    };
-  });
+  const starts = set.levelStarts.slice(0, set.numLevelAnchors.length);
+  const split = (x: Tensor) => splitRows(x.raw, starts).map((r) => new Tensor(r));
+  const labels = split(t.labels), labelWeights = split(t.labelWeights);
+  const bboxTargets = split(t.bboxTargets), bboxWeights = split(t.bboxWeights);
+  return set.numLevelAnchors.map((_, l) => ({
+    labels: labels[l],
+    labelWeights: labelWeights[l],
+    bboxTargets: bboxTargets[l],
+    bboxWeights: bboxWeights[l],
+  }));
 }
 
 /**
