@@ -1,8 +1,10 @@
 // Shared body of kernels/batch_norm_apply.wgsl and kernels/batch_norm_apply_residual.wgsl
 // (//#include _batch_norm_apply.wgsl): the kernel declares the overrides MODE, WG, HAS_W, HAS_B,
 // RELU, RES, the bindings x, partial, weight, bias, running_mean, running_var, saved, y, the
-// Params, and `residual_at(i)` (the residual added before the ReLU when RES).
-fn apply_main(wid: vec3<u32>, lid: u32) {
+// Params, and `residual_at(i)` (the residual added before the ReLU when RES); this file holds the
+// entry point `main`.
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let g = wid.x;
   let c = wid.y;
   let C = p.channels;

@@ -31,8 +31,3 @@ struct Params {
 fn residual_at(i: u32) -> f32 { return 0.0; }
 
 //#include _batch_norm_apply.wgsl
-
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  apply_main(wid, lid);
-}

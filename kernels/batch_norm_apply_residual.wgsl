@@ -29,8 +29,3 @@ struct Params {
 fn residual_at(i: u32) -> f32 { return residual[i]; }
 
 //#include _batch_norm_apply.wgsl
-
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  apply_main(wid, lid);
-}
