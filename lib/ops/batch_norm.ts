@@ -43,9 +43,20 @@ export const BATCH_NORM_APPLY_RESIDUAL: KernelSpec = {
   source: applyResSrc,
   params: "uuuuuuuuffff",
 };
+let residualFusion = true;
+/**
+ * Turns the residual fusion of the BatchNorm forward on or off (default on, where the device
+ * allows it); returns the previous setting. Off, a block runs BN then `addRelu` (as on devices
+ * with 8 storage bindings per stage), which the tests compare against.
+ */
+export function setResidualFusion(enabled: boolean): boolean {
+  const prev = residualFusion;
+  residualFusion = enabled;
+  return prev;
+}
 /** Whether this device can fuse a residual into the BatchNorm forward (9 storage bindings). */
 export function canFuseResidual(): boolean {
-  return getGpu().info.limits.maxStorageBuffersPerShaderStage >= 9;
+  return residualFusion && getGpu().info.limits.maxStorageBuffersPerShaderStage >= 9;
 }
 /** `kernels/batch_norm_backward.wgsl`. */
 export const BATCH_NORM_BACKWARD: KernelSpec = {

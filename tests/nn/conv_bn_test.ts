@@ -9,6 +9,7 @@ import { convNorm, foldsIntoConv, setConvBnFusion } from "../../lib/nn/conv_bn.t
 import { ConvModule } from "../../lib/nn/conv_module.ts";
 import type { HostTensor, Module } from "../../lib/nn/module.ts";
 import { BatchNorm2d } from "../../lib/nn/norm.ts";
+import { canFuseResidual, setResidualFusion } from "../../lib/ops/batch_norm.ts";
 import { ResNet } from "../../lib/models/backbones/resnet.ts";
 import { Rng } from "../../lib/utils/rng.ts";
 import { assert, assertClose } from "../_assert.ts";
@@ -217,5 +218,65 @@ gpuTest(
     x.dispose();
     net.dispose();
     cm.dispose();
+  },
+);
+
+gpuTest(
+  "a training-mode ResNet-18 block with the shortcut and ReLU fused into BN's apply pass equals BN then addRelu (the 8-binding fallback): outputs, gradients, running stats",
+  async (gpu) => {
+    const rng = new Rng(17);
+    const net = new ResNet({ depth: 18, base_channels: 4, norm_eval: false, init_cfg: null });
+    randomizeBns(net, rng);
+    net.train();
+    const params = net.namedParameters().filter(([, p]) => p.requiresGrad);
+    const x = Tensor.from(randn(2 * 3 * 32 * 32, rng), [2, 3, 32, 32]);
+    const f = (t: Tensor) => F.reshape(F.sum(net.forward(t)[3]), [1]);
+    const stats = async () => {
+      const out: Float32Array[] = [];
+      for (const [k, t] of net.stateTensors()) {
+        if (k.endsWith("running_mean") || k.endsWith("running_var")) {
+          out.push(Float32Array.from(await t.toArray()));
+        }
+      }
+      return out;
+    };
+    const s0 = new Map(
+      [...net.stateTensors()].map(([k, t]) => [k, t] as const),
+    );
+    const initial: Record<string, HostTensor> = {};
+    for (const [k, t] of s0) {
+      initial[k] = {
+        dtype: t.dtype === "i32" ? "i32" : "f32",
+        shape: [...t.shape],
+        data: t.dtype === "i32"
+          ? Int32Array.from(await t.toArray())
+          : Float32Array.from(await t.toArray()),
+      } as HostTensor;
+    }
+    const prev = setResidualFusion(true);
+    try {
+      const fusedOn = canFuseResidual();
+      const fused = await run(true, params, x, f, gpu);
+      const fusedStats = await stats();
+      net.loadStateDict(initial);
+      setResidualFusion(false);
+      assert.ok(!canFuseResidual(), "setResidualFusion(false) turns the fusion off");
+      const plain = await run(true, params, x, f, gpu);
+      const plainStats = await stats();
+      compare(fused, plain, "ResNet-18/4 training");
+      for (let i = 0; i < plainStats.length; i++) {
+        close(fusedStats[i], plainStats[i], `running statistics ${i}`);
+      }
+      if (fusedOn) {
+        assert.ok(
+          fused.dispatches < plain.dispatches,
+          `${fused.dispatches} dispatches fused vs ${plain.dispatches} with addRelu`,
+        );
+      }
+    } finally {
+      setResidualFusion(prev);
+      x.dispose();
+      net.dispose();
+    }
   },
 );
