@@ -216,9 +216,12 @@ export async function run(opts: { fallback: boolean }): Promise<BenchRecord[]> {
   await timeModel(tinyName, det, fakeBatch(8, 128, 128, 4), iters, records);
   const params = paramCount(det);
   det.dispose();
-  // the same network in plain PyTorch on this machine's CPU, in the same run
+  // the same network in plain PyTorch on this machine's CPU, in the same run, with one thread per
+  // core (the software adapter uses every core; this Debian torch defaults to one thread)
   const peer = await runTorchPeer([
     "tiny",
+    "--threads",
+    String(navigator.hardwareConcurrency || 1),
     "--batch",
     "8",
     "--size",
