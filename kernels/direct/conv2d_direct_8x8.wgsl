@@ -21,6 +21,9 @@ override ASSB: bool = false;
 // Every tap of the generic loop is inside the image (1×1 kernel, stride 1, no padding): no bounds
 // checks (columns past a row end read neighbours or clamped addresses, and are never stored).
 override INB: bool = false;
+// Rows of ROWS2 (3 or 7; 0: off) taps at stride 2 and dilation 1 along x: a thread's TN columns
+// load the 2·TN + ROWS2 − 2 values of an input row once for its ROWS2·TN taps.
+override ROWS2: u32 = 0u;
 override BIAS: bool = false;
 override AFFINE: bool = false;
 override RELU: bool = false;
@@ -222,7 +225,271 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     ky = select(ky, 0u, wrap);
     cb = select(cb, cb + i32(hw), wrap);
   }
-  let k1 = select(p.k1, p.k0, ROW3);
+  // ROWS2 = 7: windows start at whole rows
+  if (ROWS2 == 7u) {
+    for (var rr = p.k0 / 7u; rr < p.k1 / 7u; rr++) {
+      let iy = y0 + i32(ky * p.dh);
+      let yok = iy >= 0 && iy < hi;
+      let rb = cb + iy * wi;
+      let e0 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 0, yok && x0 + 0 >= 0 && x0 + 0 < wi))], yok && x0 + 0 >= 0 && x0 + 0 < wi));
+      let e1 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 1, yok && x0 + 1 >= 0 && x0 + 1 < wi))], yok && x0 + 1 >= 0 && x0 + 1 < wi));
+      let e2 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 2, yok && x0 + 2 >= 0 && x0 + 2 < wi))], yok && x0 + 2 >= 0 && x0 + 2 < wi));
+      let e3 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 3, yok && x0 + 3 >= 0 && x0 + 3 < wi))], yok && x0 + 3 >= 0 && x0 + 3 < wi));
+      let e4 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 4, yok && x0 + 4 >= 0 && x0 + 4 < wi))], yok && x0 + 4 >= 0 && x0 + 4 < wi));
+      let e5 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 5, yok && x0 + 5 >= 0 && x0 + 5 < wi))], yok && x0 + 5 >= 0 && x0 + 5 < wi));
+      let e6 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 6, yok && x0 + 6 >= 0 && x0 + 6 < wi))], yok && x0 + 6 >= 0 && x0 + 6 < wi));
+      let e7 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 7, yok && x0 + 7 >= 0 && x0 + 7 < wi))], yok && x0 + 7 >= 0 && x0 + 7 < wi));
+      let e8 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 8, yok && x0 + 8 >= 0 && x0 + 8 < wi))], yok && x0 + 8 >= 0 && x0 + 8 < wi));
+      let e9 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 9, yok && x0 + 9 >= 0 && x0 + 9 < wi))], yok && x0 + 9 >= 0 && x0 + 9 < wi));
+      let e10 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 10, yok && x0 + 10 >= 0 && x0 + 10 < wi))], yok && x0 + 10 >= 0 && x0 + 10 < wi));
+      let e11 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 11, yok && x0 + 11 >= 0 && x0 + 11 < wi))], yok && x0 + 11 >= 0 && x0 + 11 < wi));
+      let e12 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 12, yok && x0 + 12 >= 0 && x0 + 12 < wi))], yok && x0 + 12 >= 0 && x0 + 12 < wi));
+      let e13 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 13, yok && x0 + 13 >= 0 && x0 + 13 < wi))], yok && x0 + 13 >= 0 && x0 + 13 < wi));
+      let e14 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 14, yok && x0 + 14 >= 0 && x0 + 14 < wi))], yok && x0 + 14 >= 0 && x0 + 14 < wi));
+      let e15 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 15, yok && x0 + 15 >= 0 && x0 + 15 < wi))], yok && x0 + 15 >= 0 && x0 + 15 < wi));
+      let e16 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 16, yok && x0 + 16 >= 0 && x0 + 16 < wi))], yok && x0 + 16 >= 0 && x0 + 16 < wi));
+      let e17 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 17, yok && x0 + 17 >= 0 && x0 + 17 < wi))], yok && x0 + 17 >= 0 && x0 + 17 < wi));
+      let e18 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 18, yok && x0 + 18 >= 0 && x0 + 18 < wi))], yok && x0 + 18 >= 0 && x0 + 18 < wi));
+      let e19 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 19, yok && x0 + 19 >= 0 && x0 + 19 < wi))], yok && x0 + 19 >= 0 && x0 + 19 < wi));
+      let e20 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 20, yok && x0 + 20 >= 0 && x0 + 20 < wi))], yok && x0 + 20 >= 0 && x0 + 20 < wi));
+      {
+        let w0 = vec4<f32>(wld(ti + 0u * p.amul + mo + 0u * p.ams), wld(ti + 0u * p.amul + mo + 1u * p.ams), wld(ti + 0u * p.amul + mo + 2u * p.ams), wld(ti + 0u * p.amul + mo + 3u * p.ams));
+        let w1 = vec4<f32>(wld(ti + 0u * p.amul + mo + 4u * p.ams), wld(ti + 0u * p.amul + mo + 5u * p.ams), wld(ti + 0u * p.amul + mo + 6u * p.ams), wld(ti + 0u * p.amul + mo + 7u * p.ams));
+        a0_0 = fma(w0, e0, a0_0);
+        a0_1 = fma(w1, e0, a0_1);
+        a1_0 = fma(w0, e2, a1_0);
+        a1_1 = fma(w1, e2, a1_1);
+        a2_0 = fma(w0, e4, a2_0);
+        a2_1 = fma(w1, e4, a2_1);
+        a3_0 = fma(w0, e6, a3_0);
+        a3_1 = fma(w1, e6, a3_1);
+        a4_0 = fma(w0, e8, a4_0);
+        a4_1 = fma(w1, e8, a4_1);
+        a5_0 = fma(w0, e10, a5_0);
+        a5_1 = fma(w1, e10, a5_1);
+        a6_0 = fma(w0, e12, a6_0);
+        a6_1 = fma(w1, e12, a6_1);
+        a7_0 = fma(w0, e14, a7_0);
+        a7_1 = fma(w1, e14, a7_1);
+      }
+      {
+        let w0 = vec4<f32>(wld(ti + 1u * p.amul + mo + 0u * p.ams), wld(ti + 1u * p.amul + mo + 1u * p.ams), wld(ti + 1u * p.amul + mo + 2u * p.ams), wld(ti + 1u * p.amul + mo + 3u * p.ams));
+        let w1 = vec4<f32>(wld(ti + 1u * p.amul + mo + 4u * p.ams), wld(ti + 1u * p.amul + mo + 5u * p.ams), wld(ti + 1u * p.amul + mo + 6u * p.ams), wld(ti + 1u * p.amul + mo + 7u * p.ams));
+        a0_0 = fma(w0, e1, a0_0);
+        a0_1 = fma(w1, e1, a0_1);
+        a1_0 = fma(w0, e3, a1_0);
+        a1_1 = fma(w1, e3, a1_1);
+        a2_0 = fma(w0, e5, a2_0);
+        a2_1 = fma(w1, e5, a2_1);
+        a3_0 = fma(w0, e7, a3_0);
+        a3_1 = fma(w1, e7, a3_1);
+        a4_0 = fma(w0, e9, a4_0);
+        a4_1 = fma(w1, e9, a4_1);
+        a5_0 = fma(w0, e11, a5_0);
+        a5_1 = fma(w1, e11, a5_1);
+        a6_0 = fma(w0, e13, a6_0);
+        a6_1 = fma(w1, e13, a6_1);
+        a7_0 = fma(w0, e15, a7_0);
+        a7_1 = fma(w1, e15, a7_1);
+      }
+      {
+        let w0 = vec4<f32>(wld(ti + 2u * p.amul + mo + 0u * p.ams), wld(ti + 2u * p.amul + mo + 1u * p.ams), wld(ti + 2u * p.amul + mo + 2u * p.ams), wld(ti + 2u * p.amul + mo + 3u * p.ams));
+        let w1 = vec4<f32>(wld(ti + 2u * p.amul + mo + 4u * p.ams), wld(ti + 2u * p.amul + mo + 5u * p.ams), wld(ti + 2u * p.amul + mo + 6u * p.ams), wld(ti + 2u * p.amul + mo + 7u * p.ams));
+        a0_0 = fma(w0, e2, a0_0);
+        a0_1 = fma(w1, e2, a0_1);
+        a1_0 = fma(w0, e4, a1_0);
+        a1_1 = fma(w1, e4, a1_1);
+        a2_0 = fma(w0, e6, a2_0);
+        a2_1 = fma(w1, e6, a2_1);
+        a3_0 = fma(w0, e8, a3_0);
+        a3_1 = fma(w1, e8, a3_1);
+        a4_0 = fma(w0, e10, a4_0);
+        a4_1 = fma(w1, e10, a4_1);
+        a5_0 = fma(w0, e12, a5_0);
+        a5_1 = fma(w1, e12, a5_1);
+        a6_0 = fma(w0, e14, a6_0);
+        a6_1 = fma(w1, e14, a6_1);
+        a7_0 = fma(w0, e16, a7_0);
+        a7_1 = fma(w1, e16, a7_1);
+      }
+      {
+        let w0 = vec4<f32>(wld(ti + 3u * p.amul + mo + 0u * p.ams), wld(ti + 3u * p.amul + mo + 1u * p.ams), wld(ti + 3u * p.amul + mo + 2u * p.ams), wld(ti + 3u * p.amul + mo + 3u * p.ams));
+        let w1 = vec4<f32>(wld(ti + 3u * p.amul + mo + 4u * p.ams), wld(ti + 3u * p.amul + mo + 5u * p.ams), wld(ti + 3u * p.amul + mo + 6u * p.ams), wld(ti + 3u * p.amul + mo + 7u * p.ams));
+        a0_0 = fma(w0, e3, a0_0);
+        a0_1 = fma(w1, e3, a0_1);
+        a1_0 = fma(w0, e5, a1_0);
+        a1_1 = fma(w1, e5, a1_1);
+        a2_0 = fma(w0, e7, a2_0);
+        a2_1 = fma(w1, e7, a2_1);
+        a3_0 = fma(w0, e9, a3_0);
+        a3_1 = fma(w1, e9, a3_1);
+        a4_0 = fma(w0, e11, a4_0);
+        a4_1 = fma(w1, e11, a4_1);
+        a5_0 = fma(w0, e13, a5_0);
+        a5_1 = fma(w1, e13, a5_1);
+        a6_0 = fma(w0, e15, a6_0);
+        a6_1 = fma(w1, e15, a6_1);
+        a7_0 = fma(w0, e17, a7_0);
+        a7_1 = fma(w1, e17, a7_1);
+      }
+      {
+        let w0 = vec4<f32>(wld(ti + 4u * p.amul + mo + 0u * p.ams), wld(ti + 4u * p.amul + mo + 1u * p.ams), wld(ti + 4u * p.amul + mo + 2u * p.ams), wld(ti + 4u * p.amul + mo + 3u * p.ams));
+        let w1 = vec4<f32>(wld(ti + 4u * p.amul + mo + 4u * p.ams), wld(ti + 4u * p.amul + mo + 5u * p.ams), wld(ti + 4u * p.amul + mo + 6u * p.ams), wld(ti + 4u * p.amul + mo + 7u * p.ams));
+        a0_0 = fma(w0, e4, a0_0);
+        a0_1 = fma(w1, e4, a0_1);
+        a1_0 = fma(w0, e6, a1_0);
+        a1_1 = fma(w1, e6, a1_1);
+        a2_0 = fma(w0, e8, a2_0);
+        a2_1 = fma(w1, e8, a2_1);
+        a3_0 = fma(w0, e10, a3_0);
+        a3_1 = fma(w1, e10, a3_1);
+        a4_0 = fma(w0, e12, a4_0);
+        a4_1 = fma(w1, e12, a4_1);
+        a5_0 = fma(w0, e14, a5_0);
+        a5_1 = fma(w1, e14, a5_1);
+        a6_0 = fma(w0, e16, a6_0);
+        a6_1 = fma(w1, e16, a6_1);
+        a7_0 = fma(w0, e18, a7_0);
+        a7_1 = fma(w1, e18, a7_1);
+      }
+      {
+        let w0 = vec4<f32>(wld(ti + 5u * p.amul + mo + 0u * p.ams), wld(ti + 5u * p.amul + mo + 1u * p.ams), wld(ti + 5u * p.amul + mo + 2u * p.ams), wld(ti + 5u * p.amul + mo + 3u * p.ams));
+        let w1 = vec4<f32>(wld(ti + 5u * p.amul + mo + 4u * p.ams), wld(ti + 5u * p.amul + mo + 5u * p.ams), wld(ti + 5u * p.amul + mo + 6u * p.ams), wld(ti + 5u * p.amul + mo + 7u * p.ams));
+        a0_0 = fma(w0, e5, a0_0);
+        a0_1 = fma(w1, e5, a0_1);
+        a1_0 = fma(w0, e7, a1_0);
+        a1_1 = fma(w1, e7, a1_1);
+        a2_0 = fma(w0, e9, a2_0);
+        a2_1 = fma(w1, e9, a2_1);
+        a3_0 = fma(w0, e11, a3_0);
+        a3_1 = fma(w1, e11, a3_1);
+        a4_0 = fma(w0, e13, a4_0);
+        a4_1 = fma(w1, e13, a4_1);
+        a5_0 = fma(w0, e15, a5_0);
+        a5_1 = fma(w1, e15, a5_1);
+        a6_0 = fma(w0, e17, a6_0);
+        a6_1 = fma(w1, e17, a6_1);
+        a7_0 = fma(w0, e19, a7_0);
+        a7_1 = fma(w1, e19, a7_1);
+      }
+      {
+        let w0 = vec4<f32>(wld(ti + 6u * p.amul + mo + 0u * p.ams), wld(ti + 6u * p.amul + mo + 1u * p.ams), wld(ti + 6u * p.amul + mo + 2u * p.ams), wld(ti + 6u * p.amul + mo + 3u * p.ams));
+        let w1 = vec4<f32>(wld(ti + 6u * p.amul + mo + 4u * p.ams), wld(ti + 6u * p.amul + mo + 5u * p.ams), wld(ti + 6u * p.amul + mo + 6u * p.ams), wld(ti + 6u * p.amul + mo + 7u * p.ams));
+        a0_0 = fma(w0, e6, a0_0);
+        a0_1 = fma(w1, e6, a0_1);
+        a1_0 = fma(w0, e8, a1_0);
+        a1_1 = fma(w1, e8, a1_1);
+        a2_0 = fma(w0, e10, a2_0);
+        a2_1 = fma(w1, e10, a2_1);
+        a3_0 = fma(w0, e12, a3_0);
+        a3_1 = fma(w1, e12, a3_1);
+        a4_0 = fma(w0, e14, a4_0);
+        a4_1 = fma(w1, e14, a4_1);
+        a5_0 = fma(w0, e16, a5_0);
+        a5_1 = fma(w1, e16, a5_1);
+        a6_0 = fma(w0, e18, a6_0);
+        a6_1 = fma(w1, e18, a6_1);
+        a7_0 = fma(w0, e20, a7_0);
+        a7_1 = fma(w1, e20, a7_1);
+      }
+      ti += 7u * p.amul;
+      ky += 1u;
+      let wrap = ky == p.kh;
+      ky = select(ky, 0u, wrap);
+      cb = select(cb, cb + i32(hw), wrap);
+    }
+  }
+  // ROWS2 = 3: windows start at whole rows
+  if (ROWS2 == 3u) {
+    for (var rr = p.k0 / 3u; rr < p.k1 / 3u; rr++) {
+      let iy = y0 + i32(ky * p.dh);
+      let yok = iy >= 0 && iy < hi;
+      let rb = cb + iy * wi;
+      let e0 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 0, yok && x0 + 0 >= 0 && x0 + 0 < wi))], yok && x0 + 0 >= 0 && x0 + 0 < wi));
+      let e1 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 1, yok && x0 + 1 >= 0 && x0 + 1 < wi))], yok && x0 + 1 >= 0 && x0 + 1 < wi));
+      let e2 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 2, yok && x0 + 2 >= 0 && x0 + 2 < wi))], yok && x0 + 2 >= 0 && x0 + 2 < wi));
+      let e3 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 3, yok && x0 + 3 >= 0 && x0 + 3 < wi))], yok && x0 + 3 >= 0 && x0 + 3 < wi));
+      let e4 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 4, yok && x0 + 4 >= 0 && x0 + 4 < wi))], yok && x0 + 4 >= 0 && x0 + 4 < wi));
+      let e5 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 5, yok && x0 + 5 >= 0 && x0 + 5 < wi))], yok && x0 + 5 >= 0 && x0 + 5 < wi));
+      let e6 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 6, yok && x0 + 6 >= 0 && x0 + 6 < wi))], yok && x0 + 6 >= 0 && x0 + 6 < wi));
+      let e7 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 7, yok && x0 + 7 >= 0 && x0 + 7 < wi))], yok && x0 + 7 >= 0 && x0 + 7 < wi));
+      let e8 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 8, yok && x0 + 8 >= 0 && x0 + 8 < wi))], yok && x0 + 8 >= 0 && x0 + 8 < wi));
+      let e9 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 9, yok && x0 + 9 >= 0 && x0 + 9 < wi))], yok && x0 + 9 >= 0 && x0 + 9 < wi));
+      let e10 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 10, yok && x0 + 10 >= 0 && x0 + 10 < wi))], yok && x0 + 10 >= 0 && x0 + 10 < wi));
+      let e11 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 11, yok && x0 + 11 >= 0 && x0 + 11 < wi))], yok && x0 + 11 >= 0 && x0 + 11 < wi));
+      let e12 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 12, yok && x0 + 12 >= 0 && x0 + 12 < wi))], yok && x0 + 12 >= 0 && x0 + 12 < wi));
+      let e13 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 13, yok && x0 + 13 >= 0 && x0 + 13 < wi))], yok && x0 + 13 >= 0 && x0 + 13 < wi));
+      let e14 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 14, yok && x0 + 14 >= 0 && x0 + 14 < wi))], yok && x0 + 14 >= 0 && x0 + 14 < wi));
+      let e15 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 15, yok && x0 + 15 >= 0 && x0 + 15 < wi))], yok && x0 + 15 >= 0 && x0 + 15 < wi));
+      let e16 = vec4<f32>(select(0.0, x[u32(select(0, rb + x0 + 16, yok && x0 + 16 >= 0 && x0 + 16 < wi))], yok && x0 + 16 >= 0 && x0 + 16 < wi));
+      {
+        let w0 = vec4<f32>(wld(ti + 0u * p.amul + mo + 0u * p.ams), wld(ti + 0u * p.amul + mo + 1u * p.ams), wld(ti + 0u * p.amul + mo + 2u * p.ams), wld(ti + 0u * p.amul + mo + 3u * p.ams));
+        let w1 = vec4<f32>(wld(ti + 0u * p.amul + mo + 4u * p.ams), wld(ti + 0u * p.amul + mo + 5u * p.ams), wld(ti + 0u * p.amul + mo + 6u * p.ams), wld(ti + 0u * p.amul + mo + 7u * p.ams));
+        a0_0 = fma(w0, e0, a0_0);
+        a0_1 = fma(w1, e0, a0_1);
+        a1_0 = fma(w0, e2, a1_0);
+        a1_1 = fma(w1, e2, a1_1);
+        a2_0 = fma(w0, e4, a2_0);
+        a2_1 = fma(w1, e4, a2_1);
+        a3_0 = fma(w0, e6, a3_0);
+        a3_1 = fma(w1, e6, a3_1);
+        a4_0 = fma(w0, e8, a4_0);
+        a4_1 = fma(w1, e8, a4_1);
+        a5_0 = fma(w0, e10, a5_0);
+        a5_1 = fma(w1, e10, a5_1);
+        a6_0 = fma(w0, e12, a6_0);
+        a6_1 = fma(w1, e12, a6_1);
+        a7_0 = fma(w0, e14, a7_0);
+        a7_1 = fma(w1, e14, a7_1);
+      }
+      {
+        let w0 = vec4<f32>(wld(ti + 1u * p.amul + mo + 0u * p.ams), wld(ti + 1u * p.amul + mo + 1u * p.ams), wld(ti + 1u * p.amul + mo + 2u * p.ams), wld(ti + 1u * p.amul + mo + 3u * p.ams));
+        let w1 = vec4<f32>(wld(ti + 1u * p.amul + mo + 4u * p.ams), wld(ti + 1u * p.amul + mo + 5u * p.ams), wld(ti + 1u * p.amul + mo + 6u * p.ams), wld(ti + 1u * p.amul + mo + 7u * p.ams));
+        a0_0 = fma(w0, e1, a0_0);
+        a0_1 = fma(w1, e1, a0_1);
+        a1_0 = fma(w0, e3, a1_0);
+        a1_1 = fma(w1, e3, a1_1);
+        a2_0 = fma(w0, e5, a2_0);
+        a2_1 = fma(w1, e5, a2_1);
+        a3_0 = fma(w0, e7, a3_0);
+        a3_1 = fma(w1, e7, a3_1);
+        a4_0 = fma(w0, e9, a4_0);
+        a4_1 = fma(w1, e9, a4_1);
+        a5_0 = fma(w0, e11, a5_0);
+        a5_1 = fma(w1, e11, a5_1);
+        a6_0 = fma(w0, e13, a6_0);
+        a6_1 = fma(w1, e13, a6_1);
+        a7_0 = fma(w0, e15, a7_0);
+        a7_1 = fma(w1, e15, a7_1);
+      }
+      {
+        let w0 = vec4<f32>(wld(ti + 2u * p.amul + mo + 0u * p.ams), wld(ti + 2u * p.amul + mo + 1u * p.ams), wld(ti + 2u * p.amul + mo + 2u * p.ams), wld(ti + 2u * p.amul + mo + 3u * p.ams));
+        let w1 = vec4<f32>(wld(ti + 2u * p.amul + mo + 4u * p.ams), wld(ti + 2u * p.amul + mo + 5u * p.ams), wld(ti + 2u * p.amul + mo + 6u * p.ams), wld(ti + 2u * p.amul + mo + 7u * p.ams));
+        a0_0 = fma(w0, e2, a0_0);
+        a0_1 = fma(w1, e2, a0_1);
+        a1_0 = fma(w0, e4, a1_0);
+        a1_1 = fma(w1, e4, a1_1);
+        a2_0 = fma(w0, e6, a2_0);
+        a2_1 = fma(w1, e6, a2_1);
+        a3_0 = fma(w0, e8, a3_0);
+        a3_1 = fma(w1, e8, a3_1);
+        a4_0 = fma(w0, e10, a4_0);
+        a4_1 = fma(w1, e10, a4_1);
+        a5_0 = fma(w0, e12, a5_0);
+        a5_1 = fma(w1, e12, a5_1);
+        a6_0 = fma(w0, e14, a6_0);
+        a6_1 = fma(w1, e14, a6_1);
+        a7_0 = fma(w0, e16, a7_0);
+        a7_1 = fma(w1, e16, a7_1);
+      }
+      ti += 3u * p.amul;
+      ky += 1u;
+      let wrap = ky == p.kh;
+      ky = select(ky, 0u, wrap);
+      cb = select(cb, cb + i32(hw), wrap);
+    }
+  }
+  let k1 = select(p.k1, p.k0, ROW3 || ROWS2 != 0u);
   for (var k = p.k0; k < k1; k++) {
     let iy = y0 + i32(ky * p.dh);
     let ix = x0 + i32(kx * p.dw);

@@ -243,6 +243,51 @@ function row3Body(
   return join(L);
 }
 
+/**
+ * A row of `kw` taps at stride 2 along x (forward pass): the TN columns read 2·(TN − 1) + kw
+ * values e_i of the input row (column j's tap kx is e_{2j + kx}), then tap by tap the TM weights
+ * and kw·TN·TM/4 vec4 FMAs — instead of TN loads per tap.
+ */
+function rowS2Body(
+  d: Dims,
+  indent: string,
+  kw: number,
+  loadExpr: (i: number) => string,
+  weightBase: (kx: number) => string,
+): string {
+  const L: (string | null)[] = [];
+  const need = (i: number): Guard => {
+    if (!d.generic) return i < 2 * (d.tn - 1) + kw ? null : false;
+    return i >= 14 + kw ? "TN > 8u" : i >= 6 + kw ? "TN > 4u" : null;
+  };
+  for (const i of range(2 * (MAX_TN - 1) + kw)) {
+    L.push(decl(need(i), indent, `e${i}`, `vec4<f32>(${loadExpr(i)})`));
+  }
+  for (const kx of range(kw)) {
+    const inner: (string | null)[] = [];
+    for (const q of range(MAX_TMV)) {
+      inner.push(decl(d.q(q), indent + "  ", `w${q}`, wvec(weightBase(kx), q)));
+    }
+    for (const j of range(MAX_TN)) {
+      const cg = d.col(j);
+      if (cg === false) continue;
+      const st: (string | null)[] = [];
+      for (const q of range(MAX_TMV)) {
+        const f = `a${j}_${q} = fma(w${q}, e${2 * j + kx}, a${j}_${q});`;
+        const g = d.q(q);
+        st.push(
+          g === false ? null : g === null ? `${indent}  ${f}` : `${indent}  if (${g}) { ${f} }`,
+        );
+      }
+      inner.push(
+        cg === null ? join(st) : `${indent}  if (${cg}) {\n` + join(st) + `\n${indent}  }`,
+      );
+    }
+    L.push(`${indent}{\n` + join(inner) + `\n${indent}}`);
+  }
+  return join(L);
+}
+
 /** The TM weights of one tap: A(mt0 + c, k) at window offset toff + (mt0 + c)·ams. */
 function wloads(d: Dims, indent: string, toff: string, fn = "wld"): string {
   return join(range(MAX_TMV).map((q) => decl(d.q(q), indent, `w${q}`, wvec(toff, q, fn))));
@@ -327,7 +372,11 @@ function forward(d: Dims, header: string): string {
 // [k0, k1) of the K = cin·kh·kw taps, accumulated into y over successive dispatches (epilogue on
 // the last). A thread owns TN consecutive output columns of one row and TM channels (groups = 1).
 // Thread index: workgroup t → channel tile mt = t / ntiles, column block t % ntiles.
-` + overrides(d) + "\n" + EPILOGUE_FWD_DECLS + "\n\n" + PARAMS + `
+` + overrides(d) + `
+// Rows of ROWS2 (3 or 7; 0: off) taps at stride 2 and dilation 1 along x: a thread's TN columns
+// load the 2·TN + ROWS2 − 2 values of an input row once for its ROWS2·TN taps.
+override ROWS2: u32 = 0u;
+` + EPILOGUE_FWD_DECLS + "\n\n" + PARAMS + `
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 
@@ -391,7 +440,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     ky = select(ky, 0u, wrap);
     cb = select(cb, cb + i32(hw), wrap);
   }
-  let k1 = select(p.k1, p.k0, ROW3);
+` + [7, 3].map((kw) =>
+        `  // ROWS2 = ${kw}: windows start at whole rows
+  if (ROWS2 == ${kw}u) {
+    for (var rr = p.k0 / ${kw}u; rr < p.k1 / ${kw}u; rr++) {
+      let iy = y0 + i32(ky * p.dh);
+      let yok = iy >= 0 && iy < hi;
+      let rb = cb + iy * wi;
+` + rowS2Body(
+          d,
+          "      ",
+          kw,
+          (i) =>
+            `select(0.0, x[u32(select(0, rb + x0 + ${i}, yok && x0 + ${i} >= 0 && x0 + ${i} < wi))], yok && x0 + ${i} >= 0 && x0 + ${i} < wi)`,
+          (kx) => `ti + ${kx}u * p.amul`,
+        ) + `
+      ti += ${kw}u * p.amul;
+      ky += 1u;
+      let wrap = ky == p.kh;
+      ky = select(ky, 0u, wrap);
+      cb = select(cb, cb + i32(hw), wrap);
+    }
+  }
+`
+      ).join("") + `  let k1 = select(p.k1, p.k0, ROW3 || ROWS2 != 0u);
   for (var k = p.k0; k < k1; k++) {
     let iy = y0 + i32(ky * p.dh);
     let ix = x0 + i32(kx * p.dw);

@@ -164,6 +164,10 @@ export function runDirect(
   const roundA = (f: number) => Math.ceil(f / align) * align;
   // rows of 3 taps share their loads (kernel width 3, unit stride and dilation along x)
   const row3 = g.kw === 3 && g.sw === 1 && g.dw === 1;
+  // forward rows of 3 or 7 taps at stride 2 along x (the stem, the strided 3×3 convs): a row's
+  // 2·TN + kw − 2 input values serve its kw·TN taps
+  const rows2 = mode === "forward" && (g.kw === 3 || g.kw === 7) && g.sw === 2 && g.dw === 1 &&
+    !isPointwise(g);
   const steps: DirectStep[] = [];
   // A's window layout: offset of A(m, k) = (k − abase)·amul + m·ams (+ output channel · aoc for the
   // input gradient). "raw" windows are plain copies of contiguous parts of A's own tensor; "packed"
@@ -214,7 +218,7 @@ export function runDirect(
     }
     let kchunk = Math.floor(WINDOW_FLOATS / mg);
     if (mode === "backwardData") kchunk = Math.floor(kchunk / khw) * khw;
-    else if (row3) kchunk = Math.floor(kchunk / 3) * 3;
+    else if (row3 || rows2) kchunk = Math.floor(kchunk / g.kw) * g.kw;
     const ngroups = Math.ceil(gm.m / mg), nchunks = Math.ceil(gm.k / kchunk);
     packWindows = { kchunk, nchunks, ngroups };
     slotFloats = roundA(kchunk * mg);
@@ -318,6 +322,7 @@ export function runDirect(
       params,
       overrides: {
         ...overrides,
+        ROWS2: rows2 ? g.kw : 0,
         BIAS: ep.bias ? 1 : 0,
         AFFINE: ep.scale ? 1 : 0,
         RELU: ep.relu ? 1 : 0,

@@ -187,15 +187,6 @@ export function variantApplies(v: ConvVariant, g: ConvGeometry, mode: ConvMode):
   return true;
 }
 
-/** Column threads of one direct-kernel dispatch with `tn` columns per thread. */
-function directColumnThreads(g: ConvGeometry, mode: ConvMode, tn: number): number {
-  if (mode === "forward") return g.batch * g.oh * Math.ceil(g.ow / tn);
-  if (mode === "backwardData") {
-    return g.batch * Math.ceil(g.h / g.sh) * Math.ceil(Math.ceil(g.w / g.sw) / tn);
-  }
-  return Math.ceil(((g.cin / g.groups) * g.kh * g.kw) / tn);
-}
-
 let forceTiledEnv: boolean | undefined;
 
 /**
@@ -219,14 +210,42 @@ export function defaultVariant(g: ConvGeometry, mode: ConvMode): string {
     getGpu().info.directConv && !forceTiled() &&
     variantApplies(CONV2D_VARIANTS.d8x8w64, g, mode)
   ) {
-    // CPU adapter: registers, not workgroup memory. Lanes = column threads × channel tiles; small
-    // problems read A from storage in one dispatch (per-dispatch costs dominate them).
-    const { m, n, k } = gemmOf(g, mode);
-    const lanes = directColumnThreads(g, mode, 8) * Math.ceil(m / 8);
-    if (m * n * k < 1 << 21) return lanes >= 256 ? "d8x8w32ms" : "d4x8w16ms";
-    return lanes >= 2048 ? "d8x8w64m" : lanes >= 256 ? "d8x8w32m" : "d4x8w16m";
+    return directDefault(g, mode);
   }
   return defaultTiled(g, mode);
+}
+
+/**
+ * The direct variant for a shape on a CPU adapter (lavapipe: one SIMD lane per thread, so every
+ * thread's registers are spread over its lanes and most loads are gathers). Measured per pass on
+ * the tiny RetinaNet's 40 conv shapes (timestamp queries, every direct variant; the rule's choice
+ * costs 181 ms for one step's calls against 229 ms for the former lane-count rule and 170 ms for
+ * the best variant of each shape):
+ * - forward and input gradient: a thread's TN columns cover the row (16 when the row is 16 or
+ *   more, 8, else 4; a pointwise conv is one row of all pixels), so that rows of 3 taps share their
+ *   loads across the whole row and no column is wasted on 8- and 4-pixel maps; TM = 16 channels on
+ *   8-pixel rows keeps enough FMAs per load. Strided rows (no row sharing in the forward pass)
+ *   and the 7×7 stem: 8 columns (4 on 4-pixel rows) × 8 channels in workgroups of 16.
+ * - filter gradient: rows of 3 taps (kernel width 3, stride 1) on 4 input channels × 8 output
+ *   channels (96 accumulators: 8 channels would spill them), workgroups of 8 (more workgroups
+ *   balance the adapter's threads); other shapes 8 × 8.
+ * Workgroups of 8 to 16 lanes: a workgroup is one or two SIMD passes, and many small workgroups
+ * balance the threads better than few large ones at these sizes.
+ */
+function directDefault(g: ConvGeometry, mode: ConvMode): string {
+  const pointwise = g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 &&
+    g.pw === 0;
+  if (mode === "backwardFilter") {
+    return g.kw === 3 && g.sw === 1 && g.dw === 1 ? "d4x8w8m" : "d8x8w8m";
+  }
+  // the row a thread's columns run along: output columns (input-gradient phase columns)
+  const width = pointwise ? g.oh * g.ow : mode === "backwardData" ? Math.ceil(g.w / g.sw) : g.ow;
+  const shared = pointwise || mode === "backwardData" || (g.kw === 3 && g.dw === 1);
+  if (g.kh * g.kw > 9 || g.sw > 1 || !shared) return width >= 8 ? "d8x8w16m" : "d4x8w8m";
+  if (width >= 32) return "d16x8w64";
+  if (width >= 16) return "d16x8w16m";
+  if (width >= 8) return "d8x16w32m";
+  return "d4x8w8m";
 }
 
 /**
