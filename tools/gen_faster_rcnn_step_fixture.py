@@ -56,8 +56,8 @@ from torchvision.ops import nms, roi_align
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gen_core_fixtures import decode  # noqa: E402
 from gen_model_fixtures import FPN, ResNet, write_safetensors  # noqa: E402
-from gen_rpn_fixtures import (base_anchors, bbox_overlaps, encode, grid_anchors, max_iou_assign,  # noqa: E402
-                              sampler_key, step_seed, valid_flags)
+from gen_rpn_fixtures import (base_anchors, bbox_overlaps, choose, encode, grid_anchors,  # noqa: E402
+                              max_iou_assign, step_seed, valid_flags)
 from gen_train_step_fixture import draw_batch, f32, lcg_uniform, seq_sum  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "tests/fixtures/e2e"
@@ -211,8 +211,8 @@ def rpn_loss(cls_scores, bbox_preds, gt_bboxes, metas, seed, c=CFG):
         inside = torch.nonzero(flags).view(-1)
         gt_inds = torch.full((anchors.size(0),), -1, dtype=torch.long)
         gt_inds[inside] = max_iou_assign(anchors[inside], gt_bboxes[i])
-        pos = choose(torch.nonzero(gt_inds > 0).view(-1), int(num * frac), seed, i, 0, lambda j: j)
-        neg = choose(torch.nonzero(gt_inds == 0).view(-1), num - pos.numel(), seed, i, 1, lambda j: j)
+        pos = choose(torch.nonzero(gt_inds > 0).view(-1), int(num * frac), seed, i, 0)
+        neg = choose(torch.nonzero(gt_inds == 0).view(-1), num - pos.numel(), seed, i, 1)
         labels = torch.ones(anchors.size(0), dtype=torch.long)
         lw, bt, bw = torch.zeros(anchors.size(0)), torch.zeros(anchors.size(0), 4), torch.zeros(anchors.size(0), 4)
         labels[pos] = 0
@@ -243,14 +243,6 @@ def rpn_loss(cls_scores, bbox_preds, gt_bboxes, metas, seed, c=CFG):
     return lc, lb, {"num_pos": num_pos, "num_total_samples": avg}
 
 
-def choose(gallery, want, seed, image, category, key_index):
-    """wgdet's RandomSampler draw: all when the gallery fits, else the `want` smallest keys."""
-    if gallery.numel() <= want:
-        return gallery
-    keys = torch.tensor([sampler_key(seed, image, category, key_index(int(j))) for j in gallery.tolist()])
-    return gallery[torch.argsort(keys)[:want]].sort().values
-
-
 def proposals_of(cls_scores, bbox_preds, metas, margins, c=CFG):
     """RPNHead._get_bboxes_single + _bbox_post_process per image, float32, detached."""
     pc = c["rpn_proposal"]
@@ -276,9 +268,9 @@ def proposals_of(cls_scores, bbox_preds, metas, margins, c=CFG):
         boxes = decode(a, d, max_shape=m["img_shape"][:2])
         w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
         ok = (w > pc["min_bbox_size"]) & (h > pc["min_bbox_size"])
-        for v in torch.cat([w, h]):
-            if v > 0:
-                margins.add("box size", v)
+        sides = torch.cat([w, h])
+        if (sides > 0).any():
+            margins.add("box size", sides[sides > 0].min())
         boxes, s, ids = boxes[ok], s[ok], ids[ok]
         # mmcv batched_nms: levels apart by a coordinate offset, one NMS, score order
         off = ids.to(boxes.dtype) * (boxes.max() + 1)
@@ -325,8 +317,8 @@ def roi_loss(model, feats, proposals, gt_bboxes, gt_labels, seed, margins, check
         k = gt.shape[0]
         ov = bbox_overlaps(gt, b)
         mx, am = ov.max(dim=0)
-        for v in mx:
-            margins.add("RoI assign IoU", (v - 0.5).abs())
+        if mx.numel():
+            margins.add("RoI assign IoU", (mx - 0.5).abs().min())
         gi = torch.full((b.shape[0],), -1, dtype=torch.long)
         gi[(mx >= 0) & (mx < 0.5)] = 0
         pm = mx >= 0.5
@@ -353,9 +345,9 @@ def roi_loss(model, feats, proposals, gt_bboxes, gt_labels, seed, margins, check
     # map_roi_levels in float32 as mmdetection
     scale = torch.sqrt((rois32[:, 3] - rois32[:, 1]) * (rois32[:, 4] - rois32[:, 2]))
     x = torch.log2(scale / c["finest_scale"] + 1e-6)
-    for v in x:
-        if 0 < v < len(c["roi_strides"]) - 1:
-            margins.add("RoI level", (v - torch.round(v)).abs())
+    inner = x[(x > 0) & (x < len(c["roi_strides"]) - 1)]
+    if inner.numel():
+        margins.add("RoI level", (inner - torch.round(inner)).abs().min())
     lv = torch.floor(x).clamp(min=0, max=len(c["roi_strides"]) - 1).long()
     pooled = torch.zeros(R, c["fpn_out"], c["roi_size"], c["roi_size"], dtype=torch.float64)
     for i, st in enumerate(c["roi_strides"]):

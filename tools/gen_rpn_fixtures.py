@@ -114,10 +114,13 @@ def max_iou_assign(anchors, gts, pos=0.7, neg=0.3, min_pos=0.3):
     return assigned
 
 
-def choose(gallery, want, seed, image, category):
+def choose(gallery, want, seed, image, category, key_index=None):
+    """wgdet's RandomSampler draw: all when the gallery fits, else the `want` candidates with the
+    smallest keys, in index order; `key_index(j)` maps a gallery index to its key index."""
     if gallery.numel() <= want:
         return gallery
-    keys = torch.tensor([sampler_key(seed, image, category, int(j)) for j in gallery.tolist()])
+    ki = key_index or (lambda j: j)
+    keys = torch.tensor([sampler_key(seed, image, category, ki(int(j))) for j in gallery.tolist()])
     order = torch.argsort(keys)
     return gallery[order[:want]].sort().values
 

@@ -13,7 +13,7 @@
 import { DetectorRunnerModel } from "../../lib/apis/adapters.ts";
 import { buildModel } from "../../lib/apis/common.ts";
 import type { Tensor } from "../../lib/autograd/tensor.ts";
-import { loadConfig } from "../../lib/config/config.ts";
+import { type CfgDict, loadConfig, mergeAIntoB } from "../../lib/config/config.ts";
 import type { Batch, ImgMeta } from "../../lib/datasets/types.ts";
 import { getGpu } from "../../lib/gpu/runtime.ts";
 import type { HostTensor } from "../../lib/nn/module.ts";
@@ -120,16 +120,6 @@ function maxAbs(a: ArrayLike<number>): number {
   return m;
 }
 
-/** `src` merged into `dst` key by key (objects recursively), as mmcv's `merge_from_dict`. */
-function deepMerge(dst: Record<string, unknown>, src: Record<string, unknown>): void {
-  for (const [k, v] of Object.entries(src)) {
-    const d = dst[k];
-    if (v && typeof v === "object" && !Array.isArray(v) && d && typeof d === "object") {
-      deepMerge(d as Record<string, unknown>, v as Record<string, unknown>);
-    } else dst[k] = v;
-  }
-}
-
 const FIXTURES = new URL("../fixtures/e2e/", import.meta.url);
 
 gpuTest(
@@ -178,7 +168,7 @@ gpuTest(
       "The tiny two-stage config differs from the fixture's: regenerate tests/fixtures/e2e " +
         "with tools/gen_faster_rcnn_step_fixture.py",
     );
-    deepMerge(model, fx.overrides);
+    cfg.dict = mergeAIntoB({ model: fx.overrides } as CfgDict, cfg.dict);
     const det = buildModel(cfg, 0);
     const own = det.stateTensors();
     assert.deepEqual(

@@ -240,19 +240,7 @@ gpuTest(
       }
       return out;
     };
-    const s0 = new Map(
-      [...net.stateTensors()].map(([k, t]) => [k, t] as const),
-    );
-    const initial: Record<string, HostTensor> = {};
-    for (const [k, t] of s0) {
-      initial[k] = {
-        dtype: t.dtype === "i32" ? "i32" : "f32",
-        shape: [...t.shape],
-        data: t.dtype === "i32"
-          ? Int32Array.from(await t.toArray())
-          : Float32Array.from(await t.toArray()),
-      } as HostTensor;
-    }
+    const initial = await net.stateDict();
     const prev = setResidualFusion(true);
     try {
       const fusedOn = canFuseResidual();
