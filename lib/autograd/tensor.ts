@@ -25,6 +25,11 @@ export interface TensorOptions {
   requiresGrad?: boolean;
   /** GPU buffer label, shown in WebGPU error messages. */
   label?: string;
+  /**
+   * Bytes the buffer holds at least (default: the elements' own). Conv2d's weight asks for 64 KiB
+   * past its elements, so that the direct kernels bind their uniform windows on it with no copy.
+   */
+  minBytes?: number;
 }
 
 /**
@@ -84,7 +89,7 @@ export class Tensor {
   /** A tensor of zeros. */
   static zeros(shape: readonly number[], opts: TensorOptions = {}): Tensor {
     return new Tensor(
-      getGpu().zeros(shape, opts.dtype ?? "f32", opts.label),
+      getGpu().zeros(shape, opts.dtype ?? "f32", opts.label, opts.minBytes),
       opts.requiresGrad ?? false,
     );
   }

@@ -12,7 +12,7 @@
 
 /** A pooled GPU buffer and its bookkeeping. */
 export class PooledBuffer {
-  /** The GPU buffer (storage, copy source and destination usage). */
+  /** The GPU buffer (storage, uniform, copy source and destination usage). */
   readonly buffer: GPUBuffer;
   /** Bucket size in bytes (≥ the requested size). */
   readonly size: number;
@@ -56,7 +56,9 @@ export function bucketSize(bytes: number): number {
   return Math.ceil(b / step) * step;
 }
 
-const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+// UNIFORM too: the direct convolution binds 64 KiB uniform windows straight from weight buffers
+const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC |
+  GPUBufferUsage.COPY_DST;
 
 /** The storage-buffer pool of one device. */
 export class BufferPool {

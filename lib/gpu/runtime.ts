@@ -60,6 +60,13 @@ export interface RuntimeStats extends PoolStats {
 const ARENA_BYTES = 1 << 22;
 
 /**
+ * Bytes of one uniform window (64 KiB, WebGPU's guaranteed `maxUniformBufferBindingSize`): the
+ * direct convolution kernels read their A operand through such windows, bound straight from a
+ * weight's buffer when the buffer has this much room past the window's start.
+ */
+export const UNIFORM_WINDOW_BYTES = 65536;
+
+/**
  * The `Params` of every dispatch recorded since the last flush, packed into one uniform buffer at
  * aligned offsets and uploaded with one `writeBuffer` per flush. Offsets restart at 0 after each
  * flush, so a sequence of dispatches recorded after a flush gets the same offsets every time.
@@ -173,17 +180,21 @@ export class Gpu {
     }
   }
 
-  /** An uninitialised tensor. */
-  empty(shape: readonly number[], dtype: DType = "f32", label = "tensor"): RawTensor {
+  /**
+   * An uninitialised tensor. Its buffer holds at least `minBytes` bytes (room past the elements,
+   * e.g. for the direct convolution's 64 KiB uniform windows over a weight: {@linkcode
+   * UNIFORM_WINDOW_BYTES}).
+   */
+  empty(shape: readonly number[], dtype: DType = "f32", label = "tensor", minBytes = 0): RawTensor {
     const bytes = Math.max(16, shapeSize(shape) * 4);
     this.#checkBinding(bytes, label, shape);
-    const pb = this.pool.acquire(bytes, label, this.#epoch);
+    const pb = this.pool.acquire(Math.max(bytes, minBytes), label, this.#epoch);
     return this.#track(new RawTensor(pb, shape, dtype, label, this));
   }
 
-  /** A tensor filled with zeros (recorded as a clear command). */
-  zeros(shape: readonly number[], dtype: DType = "f32", label = "zeros"): RawTensor {
-    const t = this.empty(shape, dtype, label);
+  /** A tensor filled with zeros (recorded as a clear command); `minBytes` as for `empty`. */
+  zeros(shape: readonly number[], dtype: DType = "f32", label = "zeros", minBytes = 0): RawTensor {
+    const t = this.empty(shape, dtype, label, minBytes);
     this.clear(t);
     return t;
   }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { getGpu, type Gpu } from "../gpu/runtime.ts";
+import { getGpu, type Gpu, UNIFORM_WINDOW_BYTES } from "../gpu/runtime.ts";
 import { RawTensor } from "../gpu/raw_tensor.ts";
 import transposeSrc from "../../kernels/batch_transpose.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/kernel.ts";
@@ -34,7 +34,7 @@ export interface EpilogueArgs {
 }
 
 /** Floats in one uniform window (64 KiB, WebGPU's guaranteed maxUniformBufferBindingSize). */
-const WINDOW_FLOATS = 16384;
+const WINDOW_FLOATS = UNIFORM_WINDOW_BYTES / 4;
 
 interface Staging {
   buffer: GPUBuffer;
@@ -162,6 +162,10 @@ export function runDirect(
   const { tn, tm, wg } = v;
   const align = Math.max(4, gpu.info.limits.minUniformBufferOffsetAlignment / 4);
   const roundA = (f: number) => Math.ceil(f / align) * align;
+  // A's own buffer can serve the raw windows (no staging copy) when it is uniform-capable: then
+  // window starts are kept on the offset alignment (rows per window a multiple of `rowStep(k)`)
+  const own = !v.ssbo && (a.buffer.usage & GPUBufferUsage.UNIFORM) !== 0;
+  const rowStep = (rowFloats: number) => own ? align / gcd(rowFloats, align) : 1;
   // rows of 3 taps share their loads (kernel width 3, unit stride and dilation along x)
   const row3 = g.kw === 3 && g.sw === 1 && g.dw === 1;
   // forward rows of 3 or 7 taps at stride 2 along x (the stem, the strided 3×3 convs): a row's
@@ -185,6 +189,8 @@ export function runDirect(
     steps.push({ slot: 0, m0: 0, mv: gm.m, k0: 0, k1: gm.k, abase: 0, accumulate: false });
   } else if (mode === "forward" && gm.k * tm <= WINDOW_FLOATS) {
     mg = Math.min(Math.ceil(gm.m / tm) * tm, Math.floor(WINDOW_FLOATS / gm.k / tm) * tm);
+    const q = lcm(tm, rowStep(gm.k));
+    if (mg < gm.m && q * gm.k <= WINDOW_FLOATS) mg = Math.floor(mg / q) * q;
     [amul, ams] = [1, gm.k];
     slotFloats = roundA(mg * gm.k);
     for (let gi = 0, m0 = 0; m0 < gm.m; gi++, m0 += mg) {
@@ -194,7 +200,9 @@ export function runDirect(
     }
   } else if (mode === "backwardData" && g.cin * khw <= WINDOW_FLOATS) {
     mg = gm.m;
-    const noc = Math.max(1, Math.floor(WINDOW_FLOATS / (g.cin * khw)));
+    let noc = Math.max(1, Math.floor(WINDOW_FLOATS / (g.cin * khw)));
+    const q = rowStep(g.cin * khw);
+    if (noc < g.cout && noc >= q) noc = Math.floor(noc / q) * q;
     [amul, ams, aoc] = [1, khw, g.cin * khw];
     slotFloats = roundA(noc * g.cin * khw);
     for (let ci = 0, oc0 = 0; oc0 < g.cout; ci++, oc0 += noc) {
@@ -239,7 +247,18 @@ export function runDirect(
       }
     }
   }
-  const nslots = Math.max(...steps.map((st) => st.slot)) + 1;
+  // raw windows that A's own buffer serves: slot → byte offset in A's buffer
+  const ownSlots = new Map<number, number>();
+  if (own) {
+    for (const c of copies) {
+      const at = c.src * 4;
+      if (at % (align * 4) === 0 && at + WINDOW_FLOATS * 4 <= a.pooled.size) {
+        ownSlots.set(c.slot, at);
+      }
+    }
+  }
+  const staged = packWindows !== null || copies.length > ownSlots.size;
+  const nslots = staged ? Math.max(...steps.map((st) => st.slot)) + 1 : 0;
   const stagingBytes = 2 ** Math.ceil(Math.log2((nslots * slotFloats + WINDOW_FLOATS) * 4));
   const lim = gpu.info.limits;
   if (stagingBytes > Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize)) return null;
@@ -255,7 +274,9 @@ export function runDirect(
     });
   } else if (!v.ssbo) {
     const st = stagingTensor(staging);
-    for (const c of copies) gpu.copy(a, c.src * 4, st, c.slot * slotFloats * 4, c.floats * 4);
+    for (const c of copies) {
+      if (!ownSlots.has(c.slot)) gpu.copy(a, c.src * 4, st, c.slot * slotFloats * 4, c.floats * 4);
+    }
   }
   const out = gpu.empty(outShape, "f32", `conv2d_${mode}`);
   const dummy = b;
@@ -269,11 +290,12 @@ export function runDirect(
     ROW3: row3 ? 1 : 0,
     INB: isPointwise(g) ? 1 : 0,
   };
-  const windowAt = (slot: number) => ({
-    buffer: staging,
-    offset: slot * slotFloats * 4,
-    size: WINDOW_FLOATS * 4,
-  });
+  const windowAt = (slot: number) => {
+    const at = ownSlots.get(slot);
+    return at === undefined
+      ? { buffer: staging, offset: slot * slotFloats * 4, size: WINDOW_FLOATS * 4 }
+      : { buffer: a.buffer, offset: at, size: WINDOW_FLOATS * 4 };
+  };
   if (mode === "backwardData") {
     inputGradientDispatches(g, out, steps, v, overrides, row3, [b, a], windowAt, base, {
       amul,
@@ -481,6 +503,10 @@ export function filterColumnsByChannel(g: ConvGeometry, tn: number): boolean {
 function gcd(a: number, b: number): number {
   while (b) [a, b] = [b, a % b];
   return a;
+}
+
+function lcm(a: number, b: number): number {
+  return (a / gcd(a, b)) * b;
 }
 
 /** `kernels/batch_transpose.wgsl`. */

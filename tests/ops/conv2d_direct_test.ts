@@ -169,3 +169,68 @@ gpuTest(
     }
   },
 );
+
+// Weights with 64 KiB of room past every row (Conv2d's weights) are read in place: no staging
+// copy, the same numbers as the staged windows. The shapes need several windows per pass, and
+// rows whose floats do not keep a window start on the 256-byte offset alignment (K = 147, 144).
+const IN_PLACE: { name: string; geo: Geo }[] = [
+  {
+    name: "3×3, 40→48 (forward 2 groups, backward-data 2 windows)",
+    geo: { x: [2, 40, 5, 6], w: [48, 40, 3, 3], stride: 1, padding: 1 },
+  },
+  {
+    name: "7×7/2, 3→120 (K = 147: 111 rows per window, 64 kept)",
+    geo: { x: [1, 3, 9, 9], w: [120, 3, 7, 7], stride: 2, padding: 3 },
+  },
+  {
+    name: "3×3, 16→130 (K = 144: 113 channels per backward-data window, 112 kept)",
+    geo: { x: [1, 16, 4, 5], w: [130, 16, 3, 3], stride: 1, padding: 1 },
+  },
+  // 11.5 KB of weights: unpadded, its 16 KiB buffer cannot hold a window, so it is staged
+  {
+    name: "3×3, 16→20 (one window)",
+    geo: { x: [2, 16, 6, 5], w: [20, 16, 3, 3], stride: 1, padding: 1 },
+  },
+];
+
+gpuTest(
+  "direct conv2d reads padded weights in place (no staging copies) with the staged results",
+  async (gpu) => {
+    for (const c of IN_PLACE) {
+      const g = c.geo;
+      const xh = random(size(g.x), 4), wh = random(size(g.w), 5);
+      const oh = Math.floor((g.x[2] + 2 * g.padding - g.w[2]) / g.stride) + 1;
+      const ow = Math.floor((g.x[3] + 2 * g.padding - g.w[3]) / g.stride) + 1;
+      const gyShape = [g.x[0], g.w[0], oh, ow];
+      const gyh = random(size(gyShape), 6);
+      const r = reference(g, xh, wh, gyh);
+      for (const variant of ["d8x8w32m", "d4x8w8ms", "d16x8w16m"]) {
+        for (const padded of [true, false]) {
+          gpu.beginScope();
+          const x = gpu.upload(xh, g.x), gy = gpu.upload(gyh, gyShape);
+          // padded as Conv2d allocates it, or in a buffer of the weight's own size bucket (staged
+          // where the bucket is shorter than a window)
+          const w = gpu.empty(g.w, "f32", "w", padded ? wh.length * 4 + 65536 : 0);
+          const tmp = gpu.upload(wh, g.w);
+          gpu.copy(tmp, 0, w, 0, wh.length * 4);
+          await gpu.readMany([tmp]);
+          const o = { stride: g.stride, padding: g.padding, variant };
+          const before = gpu.stats().copies;
+          const y = cv.conv2dForward(x, w, null, o);
+          const gx = cv.conv2dBackwardData(gy, w, g.x, o);
+          const copies = gpu.stats().copies - before;
+          const [yh, gxh] = await gpu.readMany([y, gx]);
+          const what = `${c.name} ${variant} ${padded ? "padded" : "unpadded"}`;
+          if (padded) assert.equal(copies, 0, `${what}: staging copies`);
+          // (the ssbo variants, "…s", read A from its storage buffer: never staged)
+          else if (wh.length * 4 <= 32768 && !variant.endsWith("s")) {
+            assert.ok(copies > 0, `${what}: staging copies`);
+          }
+          closeTo(yh, { data: r.y }, `${what} forward`);
+          closeTo(gxh, { data: r.gx }, `${what} backward data`);
+          gpu.endScope();
+        }
+      }
+    }
+  },
+);
