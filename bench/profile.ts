@@ -1,5 +1,5 @@
 /**
- * `deno task profile [CONFIG] [--batch N] [--size PX] [--steps K] [--top T]`: where one training
+ * `deno task profile [CONFIG] [--batch N] [--size PX] [--steps K] [--top T] [--shapes]`: where one training
  * step's GPU time goes, per kernel family. Every dispatch runs in its own compute pass with
  * timestamp queries (the adapter's `timestamp-query` feature), so the figures include a pass's
  * fixed cost and add up to more than an unprofiled step; copies and clears are counted, not timed.
@@ -17,12 +17,13 @@ import { fakeBatch } from "./train_bench.ts";
 import { int, parseCli, usageError } from "../tools/_args.ts";
 
 const HELP =
-  `Usage: deno task profile [CONFIG] [--batch N] [--size PX] [--steps K] [--top T] [--json FILE]
+  `Usage: deno task profile [CONFIG] [--batch N] [--size PX] [--steps K] [--top T] [--shapes] [--json FILE]
 
 Times every dispatch of K training steps (default 2, after 2 warm-up steps) of CONFIG (default
 configs/retinanet/retinanet_tiny_shapes.ts) on a fake batch (default 8 images of 128×128) with
 timestamp queries, one compute pass per dispatch, and prints the time per kernel family and the
-T (default 15) costliest kernels (name + override constants).`;
+T (default 15) costliest kernels (name + override constants); with --shapes also the T costliest
+convolution dispatches grouped by geometry (N×Cin×H×W → Cout, kernel/stride, workgroups).`;
 
 /** The family of a kernel, for the table. */
 export function kernelFamily(name: string, o: Record<string, number> | undefined): string {
@@ -70,6 +71,15 @@ export function kernelFamily(name: string, o: Record<string, number> | undefined
   return "targets / other";
 }
 
+/**
+ * A convolution dispatch's geometry from the first 15 values of its Params (batch, cin, h, w,
+ * cout, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw): `N×Cin×H×W → Cout k3×3/s1`.
+ */
+export function convGeometry(p: ArrayLike<number>): string {
+  const [n, cin, h, w, cout, , , kh, kw, sh] = Array.from(p).slice(0, 15);
+  return `${n}×${cin}×${h}×${w} → ${cout} k${kh}×${kw}/s${sh}`;
+}
+
 async function parse(args: string[]) {
   const { values: v, positionals } = await parseCli({
     usage: HELP,
@@ -81,6 +91,7 @@ async function parse(args: string[]) {
       steps: { type: "string", default: "2" },
       top: { type: "string", default: "15" },
       json: { type: "string", default: "" },
+      shapes: { type: "boolean", default: false },
     },
   });
   const pos = (k: "batch" | "size" | "steps" | "top") => {
@@ -98,6 +109,7 @@ async function parse(args: string[]) {
     steps: pos("steps"),
     top: pos("top"),
     json: v.json,
+    shapes: v.shapes,
   };
 }
 
@@ -108,14 +120,27 @@ const PER_SET = 2048;
 class Timer implements PassTimer {
   readonly sets: GPUQuerySet[] = [];
   labels: [string, string][] = [];
+  /** Per dispatch: the convolution's geometry (conv kernels only) and its workgroups. */
+  shapes: (string | null)[] = [];
   constructor(readonly device: GPUDevice) {}
-  next(kernel: string, o: Record<string, number> | undefined) {
+  next(
+    kernel: string,
+    o: Record<string, number> | undefined,
+    params?: ArrayLike<number>,
+    workgroups?: number,
+  ) {
     const i = this.labels.length;
     if (i % PER_SET === 0) {
       this.sets.push(this.device.createQuerySet({ type: "timestamp", count: 2 * PER_SET }));
     }
     const key = o ? `${kernel} ${JSON.stringify(o)}` : kernel;
-    this.labels.push([kernelFamily(kernel, o), key]);
+    const family = kernelFamily(kernel, o);
+    this.labels.push([family, key]);
+    this.shapes.push(
+      family.startsWith("conv ") && params && params.length >= 15
+        ? `${family} ${convGeometry(params)} [${workgroups} wg]`
+        : null,
+    );
     const j = i % PER_SET;
     return {
       querySet: this.sets[this.sets.length - 1],
@@ -239,6 +264,20 @@ if (import.meta.main) {
     console.log(`\ncostliest ${o.top} kernels:`);
     for (const [k, a] of [...ker].sort((x, y) => y[1].ms - x[1].ms).slice(0, o.top)) {
       console.log(`${a.ms.toFixed(2).padStart(8)} ms ${a.n.toFixed(0).padStart(5)}×  ${k}`);
+    }
+    if (o.shapes) {
+      const shp = new Map<string, { ms: number; n: number }>();
+      timer.shapes.forEach((k, i) => {
+        if (!k) return;
+        const a = shp.get(k) ?? { ms: 0, n: 0 };
+        a.ms += ms[i] / o.steps;
+        a.n += 1 / o.steps;
+        shp.set(k, a);
+      });
+      console.log(`\ncostliest ${o.top} convolution dispatch shapes:`);
+      for (const [k, a] of [...shp].sort((x, y) => y[1].ms - x[1].ms).slice(0, o.top)) {
+        console.log(`${a.ms.toFixed(2).padStart(8)} ms ${a.n.toFixed(0).padStart(5)}×  ${k}`);
+      }
     }
   } else {
     console.log("\nthis adapter has no timestamp-query feature: counts only, no per-kernel times");

@@ -33,6 +33,8 @@ export interface PassTimer {
   next(
     kernel: string,
     overrides: Record<string, number> | undefined,
+    params?: ArrayLike<number>,
+    workgroups?: number,
   ): GPUComputePassTimestampWrites | undefined;
 }
 
@@ -363,7 +365,12 @@ export class Gpu {
     }
     if (this.#timer) {
       this.#endPass();
-      const timestampWrites = this.#timer.next(spec.name, args.overrides);
+      const timestampWrites = this.#timer.next(
+        spec.name,
+        args.overrides,
+        args.params,
+        grid[0] * grid[1] * grid[2],
+      );
       this.#pass = this.#enc().beginComputePass({ label: ck.label, timestampWrites });
     }
     if (!this.#pass) this.#pass = this.#enc().beginComputePass({ label: ck.label });
