@@ -116,6 +116,12 @@ const CASES: { name: string; geo: Geo }[] = [
     name: "packed windows (1×1, 16400→4)",
     geo: { x: [1, 16400, 1, 2], w: [4, 16400, 1, 1], stride: 1, padding: 0 },
   },
+  // packed forward windows of 1024 channels × 16 taps: 2 channel groups of 132 K chunks each
+  // (accumulated)
+  {
+    name: "packed windows, two channel groups (1×1, 2100→1040)",
+    geo: { x: [1, 2100, 1, 2], w: [1040, 2100, 1, 1], stride: 1, padding: 0 },
+  },
   // filter gradient: 3200 pixels × 40 channels = 8 windows of 408 pixels, 2 dispatches of 4
   // (accumulated); 6 input channels: a thread's columns are consecutive (not one tap of TN
   // channels) for TN = 8 and 16
@@ -185,6 +191,11 @@ const IN_PLACE: { name: string; geo: Geo }[] = [
   {
     name: "3×3, 16→130 (K = 144: 113 channels per backward-data window, 112 kept)",
     geo: { x: [1, 16, 4, 5], w: [130, 16, 3, 3], stride: 1, padding: 1 },
+  },
+  // K = 576: 24 channels per window, 6 channel groups
+  {
+    name: "3×3, 64→136 (forward 6 groups)",
+    geo: { x: [1, 64, 3, 4], w: [136, 64, 3, 3], stride: 1, padding: 1 },
   },
   // 11.5 KB of weights: unpadded, its 16 KiB buffer cannot hold a window, so it is staged
   {
