@@ -129,6 +129,16 @@ const CASES: { name: string; geo: Geo }[] = [
     name: "eight filter-gradient windows (3×3, 6→40)",
     geo: { x: [2, 6, 40, 40], w: [40, 6, 3, 3], stride: 1, padding: 1 },
   },
+  // filter gradient with rows of 3 taps on 16 channels: 2 windows (1,152 pixels of 16 channels)
+  // in one dispatch, and 6 windows (5,600 pixels) = a dispatch of 4 and one of 2 (accumulated)
+  {
+    name: "two filter-gradient windows (3×3, 16→16)",
+    geo: { x: [2, 16, 24, 24], w: [16, 16, 3, 3], stride: 1, padding: 1 },
+  },
+  {
+    name: "six filter-gradient windows (3×3, 16→16)",
+    geo: { x: [2, 16, 40, 70], w: [16, 16, 3, 3], stride: 1, padding: 1 },
+  },
   // stride 3: 9 phases = 3 dispatches of up to 4
   {
     name: "nine stride phases (3×3/3)",
