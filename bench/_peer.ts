@@ -25,7 +25,10 @@ export async function runTorchPeer(args: string[]): Promise<any | null> {
         .output();
       if (!r.success) {
         const err = new TextDecoder().decode(r.stderr).trim().split("\n").slice(-3).join(" | ");
-        console.error(`peer: ${py} ${args[0]} failed: ${err}`);
+        // a python3 without torch (the next candidate may have it): said once at the end
+        if (!/No module named 'torch'/.test(err)) {
+          console.error(`peer: ${py} ${args[0]} failed: ${err}`);
+        }
         continue;
       }
       const lines = new TextDecoder().decode(r.stdout).trim().split("\n");

@@ -201,12 +201,13 @@ export class Gpu {
     return t;
   }
 
-  /** A tensor holding a copy of `data`. */
+  /** A tensor holding a copy of `data`; `minBytes` as for {@linkcode Gpu.empty}. */
   upload(
     data: HostArray | ArrayLike<number>,
     shape: readonly number[],
     dtype: DType = "f32",
     label = "upload",
+    minBytes = 0,
   ): RawTensor {
     const n = shapeSize(shape);
     if (data.length !== n) {
@@ -218,7 +219,7 @@ export class Gpu {
     }
     const bytes = Math.max(16, n * 4);
     this.#checkBinding(bytes, label, shape);
-    const pb = this.pool.acquire(bytes, label, this.#epoch, true);
+    const pb = this.pool.acquire(Math.max(bytes, minBytes), label, this.#epoch, true);
     const t = this.#track(new RawTensor(pb, shape, dtype, label, this));
     if (n > 0) {
       let host: HostArray;
