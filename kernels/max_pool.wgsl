@@ -1,6 +1,7 @@
 // 2-D max pooling over NCHW: the window of K×K at stride S with implicit −∞ padding P (override
-// constants, so the window loops unroll and no index is divided by a runtime value). Grid
-// [1, oh, planes]: each workgroup is one output row of one plane, its threads walk the row. Also
+// constants, so the window loops unroll; one division by the row width per output). Grid
+// [1, ⌈oh/rows⌉, planes]: each workgroup is `rows` output rows of one plane, its threads walk them
+// as one run (selects, not branches, inside the window). Also
 // writes the argmax (flat y·w + x within the plane) for the backward pass. Ties keep the first
 // maximum in row-major window order, NaN wins (as PyTorch).
 override K: u32 = 3u;
@@ -16,36 +17,39 @@ struct Params { planes: u32, h: u32, w: u32, oh: u32, ow: u32, plane0: u32, rows
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  for (var oy = wid.y * p.rows; oy < min(p.oh, (wid.y + 1u) * p.rows); oy = oy + 1u) {
-    let plane = p.plane0 + wid.z;
+  // the workgroup's rows [r0, r1) as one run of outputs, so that rows narrower than the workgroup
+  // keep every lane busy (one division per output)
+  let plane = p.plane0 + wid.z;
+  let r0 = wid.y * p.rows;
+  let r1 = min(p.oh, r0 + p.rows);
+  let base = plane * p.h * p.w;
+  let n = (r1 - min(r0, r1)) * p.ow;
+  for (var i = lid; i < n; i = i + 64u) {
+    let dyr = i / p.ow;
+    let oy = r0 + dyr;
+    let ox = i - dyr * p.ow;
     let y0 = i32(oy * S) - i32(P);
     let ys = u32(max(y0, 0));
     let ye = u32(min(y0 + i32(K), i32(p.h)));
-    let base = plane * p.h * p.w;
-    let obase = (plane * p.oh + oy) * p.ow;
-    for (var ox = lid; ox < p.ow; ox = ox + 64u) {
-      let x0 = i32(ox * S) - i32(P);
-      let xs = u32(max(x0, 0));
-      let xe = u32(min(x0 + i32(K), i32(p.w)));
-      var best = f32_bits(0xff800000u); // −∞
-      var bi = ys * p.w + xs;
-      for (var a = 0u; a < K; a = a + 1u) {
-        let yy = ys + a;
-        if (yy < ye) {
-          for (var b = 0u; b < K; b = b + 1u) {
-            let xx = xs + b;
-            if (xx < xe) {
-              let v = x[base + yy * p.w + xx];
-              if (v > best || v != v) {
-                best = v;
-                bi = yy * p.w + xx;
-              }
-            }
-          }
-        }
+    let x0 = i32(ox * S) - i32(P);
+    let xs = u32(max(x0, 0));
+    let xe = u32(min(x0 + i32(K), i32(p.w)));
+    var best = f32_bits(0xff800000u); // −∞
+    var bi = ys * p.w + xs;
+    for (var a = 0u; a < K; a = a + 1u) {
+      let yy = ys + a;
+      for (var b = 0u; b < K; b = b + 1u) {
+        let xx = xs + b;
+        let inside = yy < ye && xx < xe;
+        let at = select(ys * p.w + xs, yy * p.w + xx, inside); // a valid address either way
+        let v = x[base + at];
+        let take = inside && (v > best || v != v);
+        best = select(best, v, take);
+        bi = select(bi, at, take);
       }
-      y[obase + ox] = best;
-      arg[obase + ox] = bi;
     }
+    let o = (plane * p.oh + oy) * p.ow + ox;
+    y[o] = best;
+    arg[o] = bi;
   }
 }
