@@ -166,6 +166,7 @@ export const CONV2D_VARIANTS: Readonly<Record<string, ConvVariant>> = {
   d16x8w8us: { kind: "direct", tn: 16, tm: 8, wg: 8, muni: true, ssbo: true },
   d8x8w8us: { kind: "direct", tn: 8, tm: 8, wg: 8, muni: true, ssbo: true },
   d8x8w8u: { kind: "direct", tn: 8, tm: 8, wg: 8, muni: true },
+  d16x8w8u: { kind: "direct", tn: 16, tm: 8, wg: 8, muni: true },
 };
 
 /** The tuning key of a convolution's shape class. */
@@ -224,7 +225,10 @@ export function defaultVariant(g: ConvGeometry, mode: ConvMode): string {
  * - forward and input gradient: a thread's TN columns cover the row (16 when the row is 16 or
  *   more, 8, else 4; a pointwise conv is one row of all pixels), so that rows of 3 taps share their
  *   loads across the whole row and no column is wasted on 8- and 4-pixel maps; TM = 16 channels on
- *   8-pixel rows keeps enough FMAs per load. Strided rows (no row sharing in the forward pass)
+ *   8-pixel rows keeps enough FMAs per load. The input gradient of ≥ 64 input channels on rows of
+ *   16–31 pixels runs lanes over the channel tiles instead (`d16x8w8u`, measured 2026-12-04 per
+ *   call: 8×64×16×16 → 64 4.1 vs 4.8–5.4 ms, → 36 2.95 vs 3.50, 8×128×16×16 → 128 18.2 vs 22.4;
+ *   no gain at 32 channels or on 32-pixel rows). Strided rows (no row sharing in the forward pass)
  *   and the 7×7 stem: 8 columns (4 on 4-pixel rows) × 8 channels in workgroups of 16.
  * - filter gradient: rows of 3 taps (kernel width 3, stride 1) on 4 input channels × 8 output
  *   channels (96 accumulators: 8 channels would spill them), workgroups of 8 (more workgroups
@@ -243,7 +247,9 @@ function directDefault(g: ConvGeometry, mode: ConvMode): string {
   const shared = pointwise || mode === "backwardData" || (g.kw === 3 && g.dw === 1);
   if (g.kh * g.kw > 9 || g.sw > 1 || !shared) return width >= 8 ? "d8x8w16m" : "d4x8w8m";
   if (width >= 32) return "d16x8w64";
-  if (width >= 16) return "d16x8w16m";
+  // input gradient of ≥ 64 input channels on 16–31-pixel rows: one workgroup's 8 lanes cover 8
+  // channel tiles of one column block (its loads of dy at one address per workgroup)
+  if (width >= 16) return mode === "backwardData" && g.cin >= 64 ? "d16x8w8u" : "d16x8w16m";
   if (width >= 8) return "d8x16w32m";
   return "d4x8w8m";
 }
