@@ -14,7 +14,7 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 // deno-lint-ignore no-import-prefix
 import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
-import { getGpu, initGpu, UNIFORM_WINDOW_BYTES } from "../lib/gpu/runtime.ts";
+import { getGpu, initGpu, inPlaceWindowBytes } from "../lib/gpu/runtime.ts";
 import type { RawTensor } from "../lib/gpu/raw_tensor.ts";
 import * as cv from "../lib/ops/conv2d.ts";
 import type { BenchRecord } from "./_types.ts";
@@ -196,7 +196,7 @@ export function oursTimed(
   const x = gpu.upload(rand(sh.x.reduce((a, b) => a * b), 1), sh.x);
   // padded as Conv2d pads its weights (the direct kernels read them in place)
   const wn = sh.w.reduce((a, b) => a * b);
-  const w = gpu.upload(rand(wn, 2), sh.w, "f32", "w", wn * 4 + UNIFORM_WINDOW_BYTES);
+  const w = gpu.upload(rand(wn, 2), sh.w, "f32", "w", inPlaceWindowBytes(wn));
   const dyShape = [g.batch, g.cout, g.oh, g.ow];
   const dy = gpu.upload(rand(dyShape.reduce((a, b) => a * b), 3), dyShape);
   const sync = () => gpu.sync();

@@ -69,6 +69,14 @@ const ARENA_BYTES = 1 << 22;
 export const UNIFORM_WINDOW_BYTES = 65536;
 
 /**
+ * The `minBytes` of a weight of `elements` f32 values that the direct kernels read in place: its
+ * elements plus one uniform window of room, so a window may start at any of its rows.
+ */
+export function inPlaceWindowBytes(elements: number): number {
+  return elements * 4 + UNIFORM_WINDOW_BYTES;
+}
+
+/**
  * The `Params` of every dispatch recorded since the last flush, packed into one uniform buffer at
  * aligned offsets and uploaded with one `writeBuffer` per flush. Offsets restart at 0 after each
  * flush, so a sequence of dispatches recorded after a flush gets the same offsets every time.

@@ -6,7 +6,7 @@
  */
 import { conv2d } from "../autograd/cnn.ts";
 import { Tensor } from "../autograd/tensor.ts";
-import { UNIFORM_WINDOW_BYTES } from "../gpu/runtime.ts";
+import { inPlaceWindowBytes } from "../gpu/runtime.ts";
 import { defaultConvInit } from "./init.ts";
 import { Module } from "./module.ts";
 
@@ -101,7 +101,7 @@ export class Conv2d extends Module {
       // room for a 64 KiB uniform window from any row: the direct kernels read the weight in place
       Tensor.zeros([outChannels, inChannels / groups, kh, kw], {
         label: "conv.weight",
-        minBytes: outChannels * (inChannels / groups) * kh * kw * 4 + UNIFORM_WINDOW_BYTES,
+        minBytes: inPlaceWindowBytes(outChannels * (inChannels / groups) * kh * kw),
       }),
     );
     this.registerParameter(

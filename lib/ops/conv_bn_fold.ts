@@ -9,7 +9,7 @@
 import foldSrc from "../../kernels/bn_fold.wgsl" with { type: "text" };
 import foldBackwardSrc from "../../kernels/bn_fold_backward.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/kernel.ts";
-import { getGpu, UNIFORM_WINDOW_BYTES } from "../gpu/runtime.ts";
+import { getGpu, inPlaceWindowBytes } from "../gpu/runtime.ts";
 import { fmtShape, type RawTensor } from "../gpu/raw_tensor.ts";
 
 /** `kernels/bn_fold.wgsl`. */
@@ -68,9 +68,7 @@ export function bnFold(
   const scale = gpu.empty([c], "f32", "bn_fold_scale");
   const shift = gpu.empty([c], "f32", "bn_fold_shift");
   // room for the direct kernels' uniform windows over the folded weight (no staging copy)
-  const ws = w
-    ? gpu.empty(w.shape, "f32", "bn_fold_ws", w.byteLength + UNIFORM_WINDOW_BYTES)
-    : null;
+  const ws = w ? gpu.empty(w.shape, "f32", "bn_fold_ws", inPlaceWindowBytes(w.size)) : null;
   const spare = ws ? null : gpu.empty([1], "f32", "bn_fold_unused");
   gpu.dispatch(BN_FOLD, {
     bindings: [

@@ -8,6 +8,7 @@ import { assert, type FixtureArray, loadFixture } from "../_assert.ts";
 import { closeTo } from "./_close.ts";
 import { gpuTest } from "../_gpu.ts";
 import * as cv from "../../lib/ops/conv2d.ts";
+import { inPlaceWindowBytes } from "../../lib/gpu/runtime.ts";
 
 interface Geo {
   x: number[];
@@ -62,6 +63,16 @@ function random(n: number, seed: number): Float32Array {
 }
 
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+/** Random x, w and output gradient for `g` (seeds `seed`, +1, +2) and their float64 reference. */
+function problem(g: Geo, seed: number) {
+  const xh = random(size(g.x), seed), wh = random(size(g.w), seed + 1);
+  const oh = Math.floor((g.x[2] + 2 * g.padding - g.w[2]) / g.stride) + 1;
+  const ow = Math.floor((g.x[3] + 2 * g.padding - g.w[3]) / g.stride) + 1;
+  const gyShape = [g.x[0], g.w[0], oh, ow];
+  const gyh = random(size(gyShape), seed + 2);
+  return { xh, wh, gyShape, gyh, r: reference(g, xh, wh, gyh) };
+}
 
 gpuTest("the float64 reference convolution agrees with PyTorch (fixture k3_s2_odd)", async () => {
   const fx = await loadFixture<
@@ -161,12 +172,7 @@ gpuTest(
     const variants = ["d8x8w32m", "d4x8w8ms", "d16x8w16m", "d8x16w32m", "d4x4w8us", "d8x8w8u"];
     for (const c of CASES) {
       const g = c.geo;
-      const xh = random(size(g.x), 1), wh = random(size(g.w), 2);
-      const oh = Math.floor((g.x[2] + 2 * g.padding - g.w[2]) / g.stride) + 1;
-      const ow = Math.floor((g.x[3] + 2 * g.padding - g.w[3]) / g.stride) + 1;
-      const gyShape = [g.x[0], g.w[0], oh, ow];
-      const gyh = random(size(gyShape), 3);
-      const r = reference(g, xh, wh, gyh);
+      const { xh, wh, gyShape, gyh, r } = problem(g, 1);
       assert.deepEqual(r.yShape, gyShape);
       for (const variant of variants) {
         gpu.beginScope();
@@ -219,22 +225,14 @@ gpuTest(
   async (gpu) => {
     for (const c of IN_PLACE) {
       const g = c.geo;
-      const xh = random(size(g.x), 4), wh = random(size(g.w), 5);
-      const oh = Math.floor((g.x[2] + 2 * g.padding - g.w[2]) / g.stride) + 1;
-      const ow = Math.floor((g.x[3] + 2 * g.padding - g.w[3]) / g.stride) + 1;
-      const gyShape = [g.x[0], g.w[0], oh, ow];
-      const gyh = random(size(gyShape), 6);
-      const r = reference(g, xh, wh, gyh);
+      const { xh, wh, gyShape, gyh, r } = problem(g, 4);
       for (const variant of ["d8x8w32m", "d4x8w8ms", "d16x8w16m"]) {
         for (const padded of [true, false]) {
           gpu.beginScope();
           const x = gpu.upload(xh, g.x), gy = gpu.upload(gyh, gyShape);
           // padded as Conv2d allocates it, or in a buffer of the weight's own size bucket (staged
           // where the bucket is shorter than a window)
-          const w = gpu.empty(g.w, "f32", "w", padded ? wh.length * 4 + 65536 : 0);
-          const tmp = gpu.upload(wh, g.w);
-          gpu.copy(tmp, 0, w, 0, wh.length * 4);
-          await gpu.readMany([tmp]);
+          const w = gpu.upload(wh, g.w, "f32", "w", padded ? inPlaceWindowBytes(wh.length) : 0);
           const o = { stride: g.stride, padding: g.padding, variant };
           const before = gpu.stats().copies;
           const y = cv.conv2dForward(x, w, null, o);
